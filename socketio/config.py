@@ -1,0 +1,222 @@
+"""The one settings object, built once by the server and passed down.
+
+:class:`Config` holds every tunable with its documented default and checks
+values when they are set. It also reads and writes like the dict the original
+library used (``config['heartbeat_interval']``), so code that builds a
+``Socket(server, {})`` or pokes ``server.config[...]`` keeps working.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Optional, Union
+
+from .exceptions import ConfigError
+
+__all__ = ["ALL_TRANSPORTS", "DEFAULT_TRANSPORTS", "Config"]
+
+#: Every transport this library implements, in the order the 0.9 client tries them.
+ALL_TRANSPORTS: tuple[str, ...] = (
+    "websocket",
+    "flashsocket",
+    "htmlfile",
+    "xhr-multipart",
+    "xhr-polling",
+    "jsonp-polling",
+)
+DEFAULT_TRANSPORTS = ALL_TRANSPORTS
+
+Authorization = Callable[[dict], Any]
+
+
+@dataclasses.dataclass
+class Config:
+    """Settings of a Socket.IO server.
+
+    Attributes:
+        resource: first path segment of Socket.IO URLs (``/socket.io/1/...``).
+        transports: enabled transport names, offered in this order in the handshake.
+        heartbeat_interval: seconds between server heartbeats (``2::``) on websockets.
+        heartbeat_timeout: seconds of silence from a client before its socket is closed;
+            also announced to the client in the handshake.
+        close_timeout: seconds a polling client may stay away between two requests,
+            and that a handshaken session may wait for its first transport request.
+        polling_duration: seconds a long-poll GET is held before answering ``8::``.
+        origins: allowed ``Origin`` values, ``'*:*'`` for any. A string of
+            space/comma separated ``host:port`` patterns (``*`` matches any host
+            or port, a full ``scheme://host:port`` is also accepted) or a list of them.
+        authorization: ``callable(environ)`` consulted on each handshake; a false
+            result answers ``403 handshake unauthorized``.
+        max_body_size: largest HTTP body (bytes) read from a polling POST.
+        max_message_size: largest websocket message (bytes) accepted.
+        max_packets_per_payload: most packets accepted in one polling body.
+        max_queue_size: most packets waiting for one client; past it the client
+            is disconnected as a slow consumer.
+        policy_server: start the Flash policy server with the Socket.IO server.
+        policy_listener: ``(host, port)`` of that policy server.
+    """
+
+    resource: str = "socket.io"
+    transports: tuple[str, ...] = DEFAULT_TRANSPORTS
+    heartbeat_interval: float = 25
+    heartbeat_timeout: float = 60
+    close_timeout: float = 60
+    polling_duration: float = 20
+    origins: Union[str, tuple[str, ...]] = "*:*"
+    authorization: Optional[Authorization] = None
+    max_body_size: int = 10 * 1024 * 1024
+    max_message_size: int = 10 * 1024 * 1024
+    max_packets_per_payload: int = 10_000
+    max_queue_size: int = 10_000
+    policy_server: bool = True
+    policy_listener: tuple[str, int] = ("0.0.0.0", 10843)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            if field.name != "extra":
+                self[field.name] = getattr(self, field.name)
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        """Names of the settings (without ``extra``)."""
+        return frozenset(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> Config:
+        """Build a Config from the keywords in ``kwargs`` that name settings.
+
+        The keywords used are removed from ``kwargs`` so the caller can pass the
+        rest on (``SocketIOServer`` gives them to ``WSGIServer``). The deprecated
+        ``namespace`` keyword means ``resource``.
+
+        Raises:
+            ConfigError: a value is invalid.
+        """
+        if "namespace" in kwargs:
+            kwargs.setdefault("resource", kwargs.pop("namespace"))
+        names = cls.field_names()
+        chosen = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+        chosen = {k: v for k, v in chosen.items() if v is not None}
+        return cls(**chosen)
+
+    @classmethod
+    def coerce(cls, value: Config | Mapping[str, Any] | None) -> Config:
+        """Return ``value`` as a Config: a Config as is, a mapping copied into a new one."""
+        if isinstance(value, Config):
+            return value
+        config = cls()
+        for key, item in (value or {}).items():
+            config[key] = item
+        return config
+
+    # -- dict-like access ---------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.field_names():
+            return getattr(self, key)
+        try:
+            return self.extra[key]
+        except KeyError:
+            raise KeyError(key) from None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self.field_names():
+            self.extra[key] = value
+            return
+        check = _VALIDATORS.get(key)
+        object.__setattr__(self, key, check(key, value) if check else value)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.field_names() or key in self.extra
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``config[key]``, or ``default`` when the key is unknown."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> Iterator[str]:
+        """Setting names, then extra keys, as a dict would give them."""
+        yield from (f.name for f in dataclasses.fields(self) if f.name != "extra")
+        yield from self.extra
+
+    def __iter__(self) -> Iterator[str]:
+        return self.keys()
+
+
+def _positive_number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{key} must be a positive number of seconds, not {value!r}")
+    return value
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{key} must be a positive integer, not {value!r}")
+    return value
+
+
+def _transports(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [t.strip() for t in value.split(",") if t.strip()]
+    names = tuple(value)
+    unknown = [t for t in names if t not in ALL_TRANSPORTS]
+    if unknown:
+        raise ConfigError(
+            f"Unknown transport(s) {', '.join(unknown)}; choose from {', '.join(ALL_TRANSPORTS)}"
+        )
+    if not names:
+        raise ConfigError("transports must name at least one transport")
+    return names
+
+
+def _resource(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip("/"):
+        raise ConfigError(f"resource must be a non-empty path segment, not {value!r}")
+    return value.strip("/")
+
+
+def _origins(key: str, value: Any) -> str | tuple[str, ...]:
+    if isinstance(value, str):
+        return value
+    try:
+        return tuple(str(v) for v in value)
+    except TypeError:
+        raise ConfigError(f"origins must be a string or a list of strings, not {value!r}") from None
+
+
+def _authorization(key: str, value: Any) -> Any:
+    if value is not None and not callable(value):
+        raise ConfigError(f"authorization must be callable(environ) or None, not {value!r}")
+    return value
+
+
+def _listener(key: str, value: Any) -> tuple[str, int]:
+    try:
+        host, port = value
+        return (str(host), int(port))
+    except (TypeError, ValueError):
+        raise ConfigError(f"policy_listener must be (host, port), not {value!r}") from None
+
+
+_VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
+    "resource": _resource,
+    "transports": _transports,
+    "heartbeat_interval": _positive_number,
+    "heartbeat_timeout": _positive_number,
+    "close_timeout": _positive_number,
+    "polling_duration": _positive_number,
+    "origins": _origins,
+    "authorization": _authorization,
+    "max_body_size": _positive_int,
+    "max_message_size": _positive_int,
+    "max_packets_per_payload": _positive_int,
+    "max_queue_size": _positive_int,
+    "policy_server": lambda key, value: bool(value),
+    "policy_listener": _listener,
+}

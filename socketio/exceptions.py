@@ -1,0 +1,69 @@
+"""Every exception this library raises.
+
+The tree::
+
+    SocketIOError                      base of everything raised here
+    ├── ProtocolError (ValueError)     the peer sent something we cannot accept
+    │   ├── PacketError                one packet is malformed
+    │   └── PayloadError               the framing of an HTTP body is malformed,
+    │                                  or a body is larger than allowed
+    └── ConfigError (ValueError)       the library was configured or called wrongly
+        └── ACLError                   misuse of the namespace ACL methods
+
+``ProtocolError`` carries ``status_hint``: the HTTP status a server should
+answer with when the error came from a request (in the manner of h11's
+``error_status_hint``).
+
+Code written for Python 2 reads ``e.message``; every exception here carries its
+text in ``.message`` as well as in ``str(e)``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACLError",
+    "ConfigError",
+    "PacketError",
+    "PayloadError",
+    "ProtocolError",
+    "SocketIOError",
+]
+
+
+class SocketIOError(Exception):
+    """Base class of every exception raised by this library."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        super().__init__(message, *args)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ProtocolError(SocketIOError, ValueError):
+    """The remote peer sent input that violates the Socket.IO 0.9 protocol.
+
+    Attributes:
+        status_hint: the HTTP status code to answer with (400 by default).
+    """
+
+    def __init__(self, message: str = "", *args: object, status_hint: int = 400) -> None:
+        super().__init__(message, *args)
+        self.status_hint = status_hint
+
+
+class PacketError(ProtocolError):
+    """A single packet could not be decoded or encoded."""
+
+
+class PayloadError(ProtocolError):
+    """A polling body (several framed packets, or a JSONP form) is malformed or too large."""
+
+
+class ConfigError(SocketIOError, ValueError):
+    """A setting or an argument given by the application is invalid."""
+
+
+class ACLError(ConfigError):
+    """The ACL methods of a namespace were used in a way that cannot work."""

@@ -1,0 +1,214 @@
+"""What a Socket.IO 0.9 HTTP request asks for, and the fixed answers.
+
+:func:`parse_request` maps a path and query onto one of a few request kinds
+(values, no I/O); the handler acts on them. Origins are checked here too.
+Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Union
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ClientScript",
+    "Exchange",
+    "ForcedDisconnect",
+    "Handshake",
+    "Refused",
+    "Request",
+    "Welcome",
+    "cors_headers",
+    "handshake_body",
+    "origin_allowed",
+    "parse_query",
+    "parse_request",
+]
+
+PROTOCOL_VERSION = "1"
+_JSONP_INDEX = re.compile(r"[0-9]{1,9}\Z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Welcome:
+    """``GET /<resource>/``: answered ``200 Welcome to socket.io.``"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Handshake:
+    """``/<resource>/1/``: create a session. ``jsonp`` is the callback index, if any."""
+
+    jsonp: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """``/<resource>/1/<transport>/<sessid>``: traffic of an existing session."""
+
+    transport: str
+    sessid: str
+    jsonp: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ForcedDisconnect:
+    """A request carrying the ``disconnect`` query key: end the session."""
+
+    transport: str
+    sessid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientScript:
+    """``/<resource>/socket.io.js`` (or ``.min.js``): the browser client."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Refused:
+    """A request under the resource that cannot be served."""
+
+    status: int
+    message: str
+
+
+Request = Union[Welcome, Handshake, Exchange, ForcedDisconnect, ClientScript, Refused]
+
+
+def parse_query(query: str) -> dict[str, str]:
+    """Parse a query string into single values (the last one wins)."""
+    return {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+
+
+def _jsonp_index(value: str | None) -> int | Refused | None:
+    if value is None:
+        return None
+    if _JSONP_INDEX.match(value) is None:
+        return Refused(400, "invalid jsonp index")
+    return int(value)
+
+
+def parse_request(path: str, query: str, resource: str) -> Request | None:
+    """Classify a request path.
+
+    Args:
+        path: the URL path (``PATH_INFO``), e.g. ``/socket.io/1/xhr-polling/abc``.
+        query: the raw query string.
+        resource: the configured resource, without slashes.
+
+    Returns:
+        ``None`` when the path is not under ``/<resource>/`` (a plain WSGI
+        request), else one of :data:`Request`.
+    """
+    prefix = f"/{resource}"
+    if path != prefix and not path.startswith(prefix + "/"):
+        return None
+    rest = path[len(prefix) + 1 :]
+    if rest == "":
+        return Welcome()
+    if rest in ("socket.io.js", "socket.io.min.js"):
+        return ClientScript(rest)
+    segments = rest.split("/")
+    if segments[0] != PROTOCOL_VERSION:
+        if segments[0].isdigit():
+            return Refused(500, "Protocol version not supported.")
+        return Refused(404, "Not found")
+    params = parse_query(query)
+    segments = segments[1:]
+    while segments and segments[-1] == "":
+        segments.pop()
+    if not segments:
+        index = _jsonp_index(params.get("jsonp"))
+        if isinstance(index, Refused):
+            return index
+        return Handshake(jsonp=index)
+    if len(segments) != 2 or not segments[1]:
+        return Refused(400, "bad request")
+    transport, sessid = segments
+    if "disconnect" in params:
+        return ForcedDisconnect(transport, sessid)
+    index = _jsonp_index(params.get("i")) if transport == "jsonp-polling" else None
+    if isinstance(index, Refused):
+        return index
+    if transport == "jsonp-polling" and index is None:
+        index = 0
+    return Exchange(transport, sessid, jsonp=index)
+
+
+def handshake_body(
+    sessid: str,
+    heartbeat_timeout: float,
+    close_timeout: float,
+    transports: tuple[str, ...] | list[str],
+) -> str:
+    """The handshake answer: ``<sid>:<heartbeat timeout>:<close timeout>:<transports>``."""
+
+    def secs(value: float) -> str:
+        return str(int(value)) if float(value).is_integer() else str(value)
+
+    return f"{sessid}:{secs(heartbeat_timeout)}:{secs(close_timeout)}:{','.join(transports)}"
+
+
+def _split_origins(origins: str | tuple[str, ...] | list[str]) -> list[str]:
+    if isinstance(origins, str):
+        return [o for o in re.split(r"[\s,]+", origins) if o]
+    return list(origins)
+
+
+def _host_port(origin: str) -> tuple[str, str] | None:
+    try:
+        parts = urlsplit(origin)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    if port is None:
+        port = 443 if parts.scheme in ("https", "wss") else 80
+    return host, str(port)
+
+
+def origin_allowed(origin: str | None, origins: str | tuple[str, ...] | list[str]) -> bool:
+    """Tell whether a request from ``origin`` may use the server.
+
+    ``origins`` holds ``host:port`` patterns where ``*`` matches anything
+    (``'*:*'`` allows every origin), or full ``scheme://host[:port]`` origins.
+    A request without an ``Origin`` header (a non-browser client, or a
+    same-origin GET) is allowed; a present but unparsable one is not.
+    """
+    patterns = _split_origins(origins)
+    if "*:*" in patterns or "*" in patterns:
+        return True
+    if not origin:
+        return True
+    hp = _host_port(origin)
+    if hp is None:
+        return False
+    host, port = hp
+    for pattern in patterns:
+        if "://" in pattern:
+            want = _host_port(pattern)
+            if want == hp and urlsplit(pattern).scheme == urlsplit(origin).scheme:
+                return True
+            continue
+        p_host, _, p_port = pattern.rpartition(":")
+        if not p_host:
+            p_host, p_port = pattern, "*"
+        if p_host in ("*", host) and p_port in ("*", port):
+            return True
+    return False
+
+
+def cors_headers(origin: str | None) -> list[tuple[str, str]]:
+    """CORS headers for an allowed request: echo ``origin`` with credentials."""
+    if not origin:
+        return []
+    return [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Credentials", "true"),
+    ]
