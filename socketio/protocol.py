@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Union
+from collections.abc import Iterable
+from typing import Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
@@ -212,3 +213,33 @@ def cors_headers(origin: str | None) -> list[tuple[str, str]]:
         ("Access-Control-Allow-Origin", origin),
         ("Access-Control-Allow-Credentials", "true"),
     ]
+
+
+@dataclasses.dataclass
+class Response:
+    """An HTTP answer as a value: built by transports, sent by the handler in one place.
+
+    ``body`` is ``bytes`` or an iterable of ``bytes`` (a stream).
+    """
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: Union[bytes, Iterable[bytes]] = b""
+
+
+TEXT_PLAIN = "text/plain; charset=UTF-8"
+JAVASCRIPT = "application/javascript; charset=UTF-8"
+
+
+def text_response(
+    status: int, text: str, origin: Optional[str] = None, content_type: str = TEXT_PLAIN
+) -> Response:
+    """A complete (non-streaming) answer carrying ``text``, with CORS for ``origin``."""
+    body = text.encode("utf-8")
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+        *cors_headers(origin),
+    ]
+    return Response(status, headers, body)

@@ -1,0 +1,347 @@
+"""The HTTP glue: route ``/<resource>/...`` requests to the handshake or a transport.
+
+:class:`SocketIOHandler` extends gevent-websocket's ``WebSocketHandler`` at its
+documented seam, ``run_application``: requests outside the resource reach the
+WSGI application untouched (websocket upgrades included, so the application can
+use ``environ['wsgi.websocket']`` on its own routes); Socket.IO requests are
+classified by :func:`socketio.protocol.parse_request` and answered here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http
+import logging
+from typing import TYPE_CHECKING, Any, Optional
+
+import gevent
+from geventwebsocket.exceptions import ProtocolError, WebSocketError
+from geventwebsocket.handler import WebSocketHandler
+from geventwebsocket.websocket import Header, Stream, WebSocket
+
+from . import payload, protocol
+from .config import Config
+from .exceptions import PayloadError
+from .protocol import JAVASCRIPT, Response, text_response
+from .transports import (
+    FlashSocketTransport,
+    HTMLFileTransport,
+    JSONPolling,
+    WebsocketTransport,
+    XHRMultipartTransport,
+    XHRPollingTransport,
+)
+from .virtsocket import HEARTBEAT_TRANSPORTS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .virtsocket import Socket
+
+__all__ = ["BoundedWebSocket", "SocketIOHandler"]
+
+log = logging.getLogger(__name__)
+
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class BoundedWebSocket(WebSocket):
+    """gevent-websocket's ``WebSocket`` that refuses frames over a size limit.
+
+    The stock class reads whatever length a frame header announces; a peer
+    could make it allocate gigabytes. A frame over ``max_message_size`` closes
+    the connection with status 1009 instead.
+    """
+
+    def __init__(self, environ: dict, stream: Stream, handler: Any, max_message_size: int) -> None:
+        super().__init__(environ, stream, handler)
+        self.max_message_size = max_message_size
+
+    def read_frame(self) -> tuple[Header, bytes]:
+        header = Header.decode_header(self.stream)
+        if header.flags:
+            raise ProtocolError("reserved bits set in frame header")
+        if header.length > self.max_message_size:
+            log.info("closing a websocket: frame of %d bytes is too large", header.length)
+            self.close(1009, b"message too big")
+            raise WebSocketError(
+                f"frame of {header.length} bytes exceeds max_message_size {self.max_message_size}"
+            )
+        if not header.length:
+            return header, b""
+        data = self.raw_read(header.length)
+        if len(data) != header.length:
+            raise WebSocketError("Unexpected EOF reading frame payload")
+        if header.mask:
+            data = header.unmask_payload(data)
+        return header, data
+
+
+class SocketIOHandler(WebSocketHandler):
+    """Serves Socket.IO requests; everything else goes to the WSGI application.
+
+    Args:
+        config: the server's :class:`~socketio.config.Config`.
+        sock, address, server: as for ``gevent.pywsgi.WSGIHandler``.
+    """
+
+    #: transport name → transport class
+    handler_types: dict[str, type] = {
+        "websocket": WebsocketTransport,
+        "flashsocket": FlashSocketTransport,
+        "htmlfile": HTMLFileTransport,
+        "xhr-multipart": XHRMultipartTransport,
+        "xhr-polling": XHRPollingTransport,
+        "jsonp-polling": JSONPolling,
+    }
+
+    def __init__(
+        self, config: Any, sock: Any, address: Any, server: Any, rfile: Any = None
+    ) -> None:
+        super().__init__(sock, address, server, rfile)
+        self.config: Config = Config.coerce(config)
+
+    # -- entry points -------------------------------------------------------
+
+    def run_application(self) -> None:
+        request = protocol.parse_request(
+            self.environ.get("PATH_INFO", ""),
+            self.environ.get("QUERY_STRING", ""),
+            self.config.resource,
+        )
+        if request is None:
+            return super().run_application()
+        try:
+            response = self._dispatch(request)
+        except Exception:
+            log.exception("error while serving %s", self.environ.get("PATH_INFO"))
+            if self.headers_sent:
+                self.close_connection = True
+                return None
+            response = text_response(500, "internal server error")
+        if response is not None:
+            self.send_response(response)
+        return None
+
+    def handle_one_response(self) -> Any:
+        """Serve one request (kept for API compatibility with the original)."""
+        return super().handle_one_response()
+
+    def handle_bad_request(self, message: str = "bad request", status: int = 400) -> None:
+        """Answer an error as plain text, without a traceback."""
+        self.send_response(text_response(status, message, self.environ.get("HTTP_ORIGIN")))
+
+    def send_response(self, response: Response) -> None:
+        """Send a :class:`~socketio.protocol.Response`: the one place answers are written."""
+        status = f"{response.status} {http.HTTPStatus(response.status).phrase}"
+        self.start_response(status, response.headers)
+        body = response.body
+        self.result = [body] if isinstance(body, bytes) else body
+        try:
+            self.process_result()
+        finally:
+            close = getattr(self.result, "close", None)
+            if close is not None:
+                close()
+            self.result = None
+
+    # -- request kinds ------------------------------------------------------
+
+    def _dispatch(self, request: protocol.Request) -> Optional[Response]:
+        origin = self.environ.get("HTTP_ORIGIN")
+        if isinstance(request, protocol.Refused):
+            return text_response(request.status, request.message, origin)
+        if isinstance(request, protocol.Welcome):
+            return text_response(200, "Welcome to socket.io.", origin)
+        if isinstance(request, protocol.ClientScript):
+            return self._client_script(request)
+        if not protocol.origin_allowed(origin, self.config.origins):
+            log.info("refused request from origin %r", origin)
+            if isinstance(request, protocol.Handshake) and request.jsonp is not None:
+                return self._jsonp_refusal(request.jsonp, "handshake bad origin")
+            return text_response(403, "handshake bad origin")
+        if isinstance(request, protocol.Handshake):
+            return self._handshake(request, origin)
+        if isinstance(request, protocol.ForcedDisconnect):
+            return self._forced_disconnect(request, origin)
+        return self._exchange(request)
+
+    def _client_script(self, request: protocol.ClientScript) -> Response:
+        return text_response(404, "the browser client is not served by this server")
+
+    def _jsonp_refusal(self, index: int, message: str) -> Response:
+        return text_response(200, payload.jsonp_error(index, message), None, JAVASCRIPT)
+
+    def _handshake(self, request: protocol.Handshake, origin: Optional[str]) -> Response:
+        authorize = self.config.authorization
+        if authorize is not None:
+            try:
+                allowed = authorize(self.environ)
+            except Exception:
+                log.exception("authorization hook failed")
+                if request.jsonp is not None:
+                    return self._jsonp_refusal(request.jsonp, "handshake error")
+                return text_response(500, "handshake error", origin)
+            if not allowed:
+                if request.jsonp is not None:
+                    return self._jsonp_refusal(request.jsonp, "handshake unauthorized")
+                return text_response(403, "handshake unauthorized", origin)
+        socket = self.server.get_socket()
+        body = protocol.handshake_body(
+            socket.sessid,
+            self.config.heartbeat_timeout,
+            self.config.close_timeout,
+            self.config.transports,
+        )
+        if request.jsonp is not None:
+            return text_response(200, payload.jsonp_wrap(request.jsonp, body), origin, JAVASCRIPT)
+        return text_response(200, body, origin)
+
+    def _forced_disconnect(
+        self, request: protocol.ForcedDisconnect, origin: Optional[str]
+    ) -> Response:
+        socket = self.server.sockets.get(request.sessid)
+        if socket is not None:
+            log.debug("%s: forced disconnect by the client", socket)
+            socket.kill(detach=True)
+        return text_response(200, "", origin)
+
+    def _exchange(self, request: protocol.Exchange) -> Optional[Response]:
+        name = request.transport
+        cls = self.handler_types.get(name)
+        if cls is None or name not in self.config.transports:
+            log.info("refused transport %r", name)
+            return text_response(400, "7:::0", self.environ.get("HTTP_ORIGIN"))
+        transport = (
+            cls(self, self.config, request.jsonp)
+            if issubclass(cls, JSONPolling)
+            else cls(self, self.config)
+        )
+        if isinstance(transport, WebsocketTransport):
+            return self._websocket_exchange(transport, request.sessid)
+        socket = self.server.get_socket(request.sessid)
+        if socket is None:
+            return transport.not_handshaken()
+        self._open_session(socket, name)
+        return transport.do_exchange(socket, self.environ.get("REQUEST_METHOD", "GET"))
+
+    def _websocket_exchange(self, transport: WebsocketTransport, sessid: str) -> Optional[Response]:
+        environ = self.environ
+        if (
+            environ.get("REQUEST_METHOD") != "GET"
+            or environ.get("HTTP_UPGRADE", "").lower() != "websocket"
+        ):
+            return text_response(400, "websocket upgrade required", environ.get("HTTP_ORIGIN"))
+        refusal = self.upgrade_websocket()
+        if getattr(self, "websocket", None) is None:
+            # gevent-websocket has started an error response; send its body.
+            self.result = [r.encode() if isinstance(r, str) else r for r in refusal or []]
+            try:
+                self.process_result()
+            finally:
+                self.result = None
+            return None
+        self.write(b"")  # flush the 101 Switching Protocols
+        socket = self.server.get_socket(sessid)
+        if socket is None:
+            transport.send_not_handshaken(self.websocket)
+            return None
+        self._open_session(socket, transport.name)
+        transport.do_exchange(socket, "GET")
+        return None
+
+    # -- session start ------------------------------------------------------
+
+    def _open_session(self, socket: Socket, transport_name: str) -> None:
+        """On a session's first transport request: greet the client and start the application."""
+        if socket.connection_established:
+            return
+        socket.connection_established = True
+        socket.transport_name = transport_name
+        socket.put_client_msg("1::")
+        manager = getattr(self.server, "manager", None)
+        if manager is not None:
+            manager.add_socket(socket.sessid, "")
+        if transport_name in HEARTBEAT_TRANSPORTS:
+            socket._spawn_heartbeat()
+        environ = dict(self.environ)
+        environ["socketio"] = socket
+        socket.wsgi_app_greenlet = gevent.spawn(self._run_application, socket, environ)
+
+    def _run_application(self, socket: Socket, environ: dict) -> None:
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            return lambda data: None
+
+        try:
+            result = self.application(environ, start_response)
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        except Exception:
+            log.exception("the application failed while serving %s", socket)
+        finally:
+            if socket.state in ("NEW", socket.STATE_CONNECTED):
+                # Without the application nobody reads the socket's packets.
+                socket.kill(detach=True)
+
+    # -- request bodies -----------------------------------------------------
+
+    def read_body(self) -> str:
+        """Read the request body as text, refusing more than ``max_body_size`` bytes.
+
+        Raises:
+            PayloadError: the body is too large or not UTF-8.
+        """
+        limit = self.config.max_body_size
+        length = self.environ.get("CONTENT_LENGTH")
+        if length:
+            try:
+                declared = int(length)
+            except ValueError:
+                raise PayloadError("invalid Content-Length") from None
+            if declared > limit:
+                raise PayloadError(f"body of {declared} bytes exceeds {limit}", status_hint=413)
+        data = self.environ["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            raise PayloadError(f"body exceeds {limit} bytes", status_hint=413)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PayloadError(f"body is not UTF-8: {exc}") from exc
+
+    # -- websocket upgrade --------------------------------------------------
+
+    def upgrade_connection(self) -> Any:
+        """Accept a websocket upgrade with a :class:`BoundedWebSocket`.
+
+        Same checks as gevent-websocket's own method (``Sec-WebSocket-Version``
+        and ``-Key``); the difference is the size-bounded websocket class.
+        """
+        version = self.environ.get("HTTP_SEC_WEBSOCKET_VERSION")
+        if version not in self.SUPPORTED_VERSIONS:
+            self.start_response(
+                "400 Bad Request", [("Sec-WebSocket-Version", ", ".join(self.SUPPORTED_VERSIONS))]
+            )
+            return [b"Unsupported WebSocket Version"]
+        key = self.environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
+        try:
+            key_ok = len(base64.b64decode(key, validate=True)) == 16
+        except ValueError:
+            key_ok = False
+        if not key_ok:
+            self.start_response("400 Bad Request", [])
+            return [b"Invalid Sec-WebSocket-Key"]
+        self.websocket = BoundedWebSocket(
+            self.environ, Stream(self), self, self.config.max_message_size
+        )
+        self.environ["wsgi.websocket_version"] = version
+        self.environ["wsgi.websocket"] = self.websocket
+        accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode("latin-1")).digest())
+        self.start_response(
+            "101 Switching Protocols",
+            [
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Accept", accept.decode("latin-1")),
+            ],
+        )
+        return None

@@ -1,0 +1,186 @@
+"""Who is in which namespace and room, and delivery of one packet to many sockets.
+
+The manager sits below the virtual socket: it knows session ids, endpoints and
+rooms, never :class:`~socketio.virtsocket.Socket` objects. It delivers through
+a ``deliver(sessid, encoded_packet)`` callable injected by the server, so the
+cost of an emit grows with the members addressed, not with every socket of
+the process, and a broadcast is encoded once for all of them.
+
+:class:`MemoryManager` serves one process. A backend that spans processes
+subclasses :class:`PubSubManager` and implements ``_publish`` and ``_listen``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
+
+__all__ = ["BaseManager", "Deliver", "MemoryManager", "PubSubManager"]
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[str, str], None]
+
+
+class BaseManager:
+    """The interface: membership bookkeeping and fan-out of encoded packets."""
+
+    def set_deliver(self, deliver: Deliver) -> None:
+        """Give the callable that hands an encoded packet to a local socket."""
+        raise NotImplementedError
+
+    def add_socket(self, sessid: str, endpoint: str) -> None:
+        """Record that ``sessid`` has namespace ``endpoint`` open."""
+        raise NotImplementedError
+
+    def remove_socket(self, sessid: str, endpoint: Optional[str] = None) -> None:
+        """Forget ``sessid`` in ``endpoint`` (and its rooms there), or everywhere."""
+        raise NotImplementedError
+
+    def join(self, sessid: str, endpoint: str, room: str) -> None:
+        """Put ``sessid`` in ``room`` of ``endpoint``."""
+        raise NotImplementedError
+
+    def leave(self, sessid: str, endpoint: str, room: str) -> None:
+        """Take ``sessid`` out of ``room`` of ``endpoint``."""
+        raise NotImplementedError
+
+    def rooms_of(self, sessid: str, endpoint: str) -> set[str]:
+        """The rooms ``sessid`` is in within ``endpoint``."""
+        raise NotImplementedError
+
+    def emit(
+        self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
+    ) -> int:
+        """Deliver ``encoded`` to the sockets of ``endpoint`` (or of its ``room``), but ``skip``.
+
+        Returns:
+            The number of local deliveries made.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources (connections, greenlets)."""
+
+
+class MemoryManager(BaseManager):
+    """In-process membership, indexed by ``(endpoint, room)``; room ``None`` is the namespace."""
+
+    def __init__(self) -> None:
+        self._members: defaultdict[tuple[str, Optional[str]], set[str]] = defaultdict(set)
+        self._rooms: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+        self._deliver: Optional[Deliver] = None
+
+    def set_deliver(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    def add_socket(self, sessid: str, endpoint: str) -> None:
+        self._members[(endpoint, None)].add(sessid)
+
+    def remove_socket(self, sessid: str, endpoint: Optional[str] = None) -> None:
+        keys: Iterable[tuple[str, str]]
+        if endpoint is None:
+            keys = [k for k in self._rooms if k[0] == sessid]
+            for key in [k for k, v in self._members.items() if sessid in v and k[1] is None]:
+                self._discard(key, sessid)
+        else:
+            keys = [(sessid, endpoint)]
+            self._discard((endpoint, None), sessid)
+        for key in list(keys):
+            for room in self._rooms.pop(key, ()):
+                self._discard((key[1], room), sessid)
+
+    def _discard(self, key: tuple[str, Optional[str]], sessid: str) -> None:
+        members = self._members.get(key)
+        if members is not None:
+            members.discard(sessid)
+            if not members:
+                del self._members[key]
+
+    def join(self, sessid: str, endpoint: str, room: str) -> None:
+        self._members[(endpoint, room)].add(sessid)
+        self._rooms[(sessid, endpoint)].add(room)
+
+    def leave(self, sessid: str, endpoint: str, room: str) -> None:
+        self._discard((endpoint, room), sessid)
+        rooms = self._rooms.get((sessid, endpoint))
+        if rooms is not None:
+            rooms.discard(room)
+            if not rooms:
+                del self._rooms[(sessid, endpoint)]
+
+    def rooms_of(self, sessid: str, endpoint: str) -> set[str]:
+        return set(self._rooms.get((sessid, endpoint), ()))
+
+    def members(self, endpoint: str, room: Optional[str] = None) -> set[str]:
+        """Local session ids in ``endpoint`` (or in its ``room``)."""
+        return set(self._members.get((endpoint, room), ()))
+
+    def emit(
+        self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
+    ) -> int:
+        return self._deliver_local(endpoint, encoded, room, skip)
+
+    def _deliver_local(
+        self, endpoint: str, encoded: str, room: Optional[str], skip: Optional[str]
+    ) -> int:
+        deliver = self._deliver
+        if deliver is None:
+            return 0
+        count = 0
+        # Copy: a delivery may disconnect a slow consumer, changing the set.
+        for sessid in list(self._members.get((endpoint, room), ())):
+            if sessid != skip:
+                deliver(sessid, encoded)
+                count += 1
+        return count
+
+
+class PubSubManager(MemoryManager):
+    """A manager that shares every emit with other processes over a message bus.
+
+    Subclasses implement :meth:`_publish` (send one message to every process,
+    this one included) and :meth:`_listen` (yield the messages received). Each
+    process delivers a message to its own members; ``host_id`` lets it know its
+    own messages. Call :meth:`start` once a delivery callable is set.
+    """
+
+    def __init__(self, channel: str = "socketio") -> None:
+        super().__init__()
+        self.channel = channel
+        self.host_id = uuid.uuid4().hex
+
+    def emit(
+        self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
+    ) -> int:
+        message = {
+            "host": self.host_id,
+            "endpoint": endpoint,
+            "room": room,
+            "skip": skip,
+            "packet": encoded,
+        }
+        try:
+            self._publish(message)
+        except Exception as exc:  # the bus is down: serve local members anyway
+            log.warning("pub/sub publish failed, delivering locally only: %s", exc)
+            return self._deliver_local(endpoint, encoded, room, skip)
+        return 0
+
+    def _handle_message(self, message: dict[str, Any]) -> None:
+        try:
+            endpoint = message["endpoint"]
+            encoded = message["packet"]
+        except (KeyError, TypeError):
+            log.info("ignoring malformed pub/sub message: %r", message)
+            return
+        self._deliver_local(endpoint, encoded, message.get("room"), message.get("skip"))
+
+    def _publish(self, message: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _listen(self) -> Iterable[dict[str, Any]]:
+        raise NotImplementedError

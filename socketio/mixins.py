@@ -1,0 +1,79 @@
+"""Rooms and broadcast for namespaces.
+
+Both mixins go through the server's manager (:mod:`socketio.manager`): only
+sockets that have the namespace open receive its traffic, a packet is encoded
+once for all recipients, and with a pub/sub manager delivery spans processes.
+Rooms are also mirrored in ``session['rooms']`` (as ``'<ns_name>_<room>'``
+strings), where code written for the original library reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from . import packet
+
+__all__ = ["BroadcastMixin", "RoomsMixin"]
+
+
+def _encoded_event(ns: Any, event: str, args: tuple[Any, ...]) -> str:
+    pkt = {"type": "event", "name": event, "args": list(args), "endpoint": ns.ns_name}
+    return packet.encode(pkt, ns.socket.json_dumps)
+
+
+def _fan_out(ns: Any, encoded: str, room: Optional[str], skip: Optional[str]) -> None:
+    manager = ns.socket.manager
+    if manager is not None:
+        manager.emit(ns.ns_name, encoded, room=room, skip=skip)
+        return
+    # No manager (a bare server object, as in some users' tests): walk the sockets.
+    room_name = None if room is None else f"{ns.ns_name}_{room}"
+    for socket in list(ns.socket.server.sockets.values()):
+        if socket.sessid == skip or (ns.ns_name and ns.ns_name not in socket.active_ns):
+            continue
+        if room_name is not None and room_name not in socket.session.get("rooms", ()):
+            continue
+        socket.put_client_msg(encoded)
+
+
+class RoomsMixin:
+    """Rooms within a namespace: :meth:`join`, :meth:`leave`, :meth:`emit_to_room`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "rooms" not in self.session:  # type: ignore[attr-defined]
+            self.session["rooms"] = set()  # type: ignore[attr-defined]
+
+    def _get_room_name(self, room: str) -> str:
+        return f"{self.ns_name}_{room}"  # type: ignore[attr-defined]
+
+    def join(self, room: str) -> None:
+        """Put this socket in ``room`` of this namespace."""
+        self.session.setdefault("rooms", set()).add(self._get_room_name(room))  # type: ignore[attr-defined]
+        manager = self.socket.manager  # type: ignore[attr-defined]
+        if manager is not None:
+            manager.join(self.socket.sessid, self.ns_name, room)  # type: ignore[attr-defined]
+
+    def leave(self, room: str) -> None:
+        """Take this socket out of ``room`` (nothing happens if it was not in it)."""
+        self.session.setdefault("rooms", set()).discard(self._get_room_name(room))  # type: ignore[attr-defined]
+        manager = self.socket.manager  # type: ignore[attr-defined]
+        if manager is not None:
+            manager.leave(self.socket.sessid, self.ns_name, room)  # type: ignore[attr-defined]
+
+    def emit_to_room(self, room: str, event: str, *args: Any) -> None:
+        """Send ``event`` to every other socket in ``room`` of this namespace."""
+        encoded = _encoded_event(self, event, args)
+        _fan_out(self, encoded, room, self.socket.sessid)  # type: ignore[attr-defined]
+
+
+class BroadcastMixin:
+    """Events for every socket that has this namespace open."""
+
+    def broadcast_event(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket in this namespace, this one included."""
+        _fan_out(self, _encoded_event(self, event, args), None, None)
+
+    def broadcast_event_not_me(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every other socket in this namespace."""
+        _fan_out(self, _encoded_event(self, event, args), None, self.socket.sessid)  # type: ignore[attr-defined]

@@ -1,0 +1,468 @@
+"""The virtual socket: one Socket.IO session, whatever transport carries it.
+
+A :class:`Socket` outlives the HTTP requests of the polling transports. It holds
+the session dict, a queue of encoded packets for the client
+(``client_queue``) and one of raw packets from the client (``server_queue``),
+the ack table, the active namespace instances, and the greenlets that serve it:
+the receiver loop (started by :func:`socketio.socketio_manage`), the heartbeat
+sender and the watcher that closes a silent session.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional
+
+import gevent
+import gevent.event
+import gevent.queue
+
+from . import packet
+from .config import Config
+from .defaultjson import default_json_dumps, default_json_loads
+from .exceptions import PacketError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .manager import BaseManager
+    from .namespace import BaseNamespace
+
+__all__ = ["Socket", "default_error_handler", "new_sessid"]
+
+log = logging.getLogger(__name__)
+
+#: Transports on which the server sends heartbeats (the 0.9 client expects
+#: none on the polling ones).
+HEARTBEAT_TRANSPORTS = frozenset({"websocket", "flashsocket", "htmlfile", "xhr-multipart"})
+
+
+def new_sessid() -> str:
+    """A fresh session id: 128 random bits from :mod:`secrets`, as 32 hex digits."""
+    return secrets.token_hex(16)
+
+
+def default_error_handler(
+    socket: Socket,
+    error_name: str,
+    error_message: str,
+    endpoint: Optional[str],
+    msg_id: Optional[int],
+    quiet: bool,
+) -> None:
+    """Send an ``error`` event (``args=[error_name, error_message]``) and log it.
+
+    Nothing is sent when ``quiet`` is true. ``msg_id``, when given, becomes
+    the packet's id.
+    """
+    pkt: dict[str, Any] = {
+        "type": "event",
+        "name": "error",
+        "args": [error_name, error_message],
+        "endpoint": endpoint or "",
+    }
+    if msg_id:
+        pkt["id"] = msg_id
+    if not quiet:
+        socket.send_packet(pkt)
+    log.info(
+        "error sent to %s: %s, %s (endpoint=%r, msg_id=%r)",
+        socket.sessid,
+        error_name,
+        error_message,
+        endpoint,
+        msg_id,
+    )
+
+
+class Socket:
+    """One Socket.IO session (a *virtual* socket).
+
+    Args:
+        server: the :class:`~socketio.server.SocketIOServer` (anything with a
+            ``sockets`` dict will do).
+        config: a :class:`~socketio.config.Config` or a dict of settings.
+        error_handler: replaces :func:`default_error_handler`.
+    """
+
+    STATE_CONNECTING = "CONNECTING"
+    STATE_CONNECTED = "CONNECTED"
+    STATE_DISCONNECTING = "DISCONNECTING"
+    STATE_DISCONNECTED = "DISCONNECTED"
+
+    GLOBAL_NS = ""
+
+    json_loads: Callable[[str], Any]
+    json_dumps: Callable[[Any], str]
+
+    def __init__(self, server: Any, config: Any, error_handler: Optional[Callable] = None) -> None:
+        self.server = server
+        self.config: Config = Config.coerce(config)
+        self.sessid = new_sessid()
+        self.session: dict[str, Any] = {}
+        self.client_queue: gevent.queue.Queue = gevent.queue.Queue()
+        self.server_queue: gevent.queue.Queue = gevent.queue.Queue()
+        self.hits = 0
+        self.heartbeats = 0
+        self.timeout = gevent.event.Event()
+        self.wsgi_app_greenlet: Optional[gevent.Greenlet] = None
+        self.state = "NEW"
+        self.connection_established = False
+        self.ack_callbacks: dict[int, Callable[..., Any]] = {}
+        self.ack_counter = 0
+        self.request: Any = None
+        self.environ: Optional[dict] = None
+        self.namespaces: dict[str, type[BaseNamespace]] = {}
+        self.active_ns: dict[str, BaseNamespace] = {}
+        self.jobs: list[gevent.Greenlet] = []
+        self.error_handler: Callable[..., Any] = error_handler or default_error_handler
+        self.json_loads = default_json_loads
+        self.json_dumps = default_json_dumps
+        #: name of the transport that opened the session (set by the handler)
+        self.transport_name: Optional[str] = None
+        #: requests of this session being served right now (held polls count)
+        self.active_requests = 0
+        self.created = time.monotonic()
+
+    # -- setters used by socketio_manage -------------------------------------
+
+    def _set_namespaces(self, namespaces: dict[str, type[BaseNamespace]]) -> None:
+        self.namespaces = namespaces
+
+    def _set_request(self, request: Any) -> None:
+        self.request = request
+
+    def _set_environ(self, environ: dict) -> None:
+        self.environ = environ
+
+    def _set_error_handler(self, error_handler: Callable[..., Any]) -> None:
+        self.error_handler = error_handler
+
+    def _set_json_loads(self, json_loads: Callable[[str], Any]) -> None:
+        self.json_loads = json_loads
+
+    def _set_json_dumps(self, json_dumps: Callable[[Any], str]) -> None:
+        self.json_dumps = json_dumps
+
+    # -- acks ---------------------------------------------------------------
+
+    def _get_next_msgid(self) -> int:
+        self.ack_counter += 1
+        return self.ack_counter
+
+    def _save_ack_callback(self, msgid: int, callback: Callable[..., Any]) -> bool:
+        if msgid in self.ack_callbacks:
+            return False
+        self.ack_callbacks[msgid] = callback
+        return True
+
+    def _pop_ack_callback(self, msgid: int) -> Optional[Callable[..., Any]]:
+        return self.ack_callbacks.pop(msgid, None)
+
+    # -- state --------------------------------------------------------------
+
+    def __str__(self) -> str:
+        return f"Socket {self.sessid} ({self.state})"
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.sessid} {self.state} ns={sorted(self.active_ns)}>"
+
+    def __getitem__(self, key: str) -> BaseNamespace:
+        """The active namespace instance for endpoint ``key`` (``''`` is the global one)."""
+        return self.active_ns[key]
+
+    @property
+    def connected(self) -> bool:
+        """True while the session is established and not being torn down."""
+        return self.state == self.STATE_CONNECTED
+
+    @property
+    def manager(self) -> Optional[BaseManager]:
+        """The server's room/broadcast manager, if the server has one."""
+        return getattr(self.server, "manager", None)
+
+    def incr_hits(self) -> None:
+        """Count a transport request; the first one makes the socket connected."""
+        self.hits += 1
+        if self.hits == 1:
+            self.state = self.STATE_CONNECTED
+
+    def heartbeat(self) -> None:
+        """Record activity from the client: resets the watcher's timeout."""
+        self.heartbeats += 1
+        self.timeout.set()
+
+    def kill(self, detach: bool = False) -> None:
+        """End the session.
+
+        A connected socket moves to ``DISCONNECTING``, wakes its transports and
+        receiver loop, and has every active namespace disconnected (their
+        ``recv_disconnect`` runs). With ``detach`` it also leaves
+        ``server.sockets``. Finally its greenlets are killed.
+        """
+        self.ack_callbacks = {}
+        if self.connected:
+            self.state = self.STATE_DISCONNECTING
+            self.server_queue.put_nowait(None)
+            # Tell a client still listening that it was booted (it will not
+            # reconnect), then wake the transport so it closes.
+            self.client_queue.put_nowait("0::")
+            self.client_queue.put_nowait(None)
+            if self.active_ns:
+                self.disconnect(silent=True)
+        elif self.state == "NEW":
+            self.state = self.STATE_DISCONNECTING
+        if detach:
+            self.detach()
+        if self.state == self.STATE_DISCONNECTING:
+            self.state = self.STATE_DISCONNECTED
+            self.timeout.set()
+        current = gevent.getcurrent()
+        jobs = [job for job in self.jobs if job is not current]
+        self.jobs = [job for job in self.jobs if job is current]
+        if jobs:
+            gevent.killall(jobs, block=False)
+
+    def detach(self) -> None:
+        """Remove the socket from ``server.sockets`` and from the manager."""
+        sockets = getattr(self.server, "sockets", None)
+        if sockets is not None and sockets.get(self.sessid) is self:
+            del sockets[self.sessid]
+            log.debug("%s detached", self)
+        manager = self.manager
+        if manager is not None:
+            manager.remove_socket(self.sessid)
+
+    # -- queues -------------------------------------------------------------
+
+    def put_server_msg(self, msg: Optional[str]) -> None:
+        """Queue a raw packet that arrived from the client (for the receiver loop)."""
+        self.heartbeat()
+        self.server_queue.put_nowait(msg)
+
+    def put_client_msg(self, msg: Optional[str]) -> None:
+        """Queue an encoded packet for the client.
+
+        A client that lets more than ``config.max_queue_size`` packets pile up
+        is a slow consumer: it is disconnected (the packet is dropped), so it
+        cannot grow the server's memory without bound.
+        """
+        if msg is not None and self.client_queue.qsize() >= self.config.max_queue_size:
+            if self.state not in (self.STATE_DISCONNECTING, self.STATE_DISCONNECTED):
+                log.warning(
+                    "%s: slow consumer, %d packets queued; disconnecting it",
+                    self,
+                    self.client_queue.qsize(),
+                )
+                gevent.spawn(self.kill, detach=True)
+            return
+        self.client_queue.put_nowait(msg)
+
+    def get_client_msg(self, **kwargs: Any) -> Optional[str]:
+        """Take the next packet for the client (``block``/``timeout`` as ``Queue.get``)."""
+        return self.client_queue.get(**kwargs)
+
+    def get_server_msg(self, **kwargs: Any) -> Optional[str]:
+        """Take the next raw packet from the client (``block``/``timeout`` as ``Queue.get``)."""
+        return self.server_queue.get(**kwargs)
+
+    def get_multiple_client_msgs(self, **kwargs: Any) -> list[Optional[str]]:
+        """Wait for one packet for the client (as :meth:`get_client_msg`), then take all queued."""
+        queue = self.client_queue
+        msgs = [queue.get(**kwargs)]
+        while queue.qsize():
+            msgs.append(queue.get_nowait())
+        return msgs
+
+    # -- sending ------------------------------------------------------------
+
+    def error(
+        self,
+        error_name: str,
+        error_message: str,
+        endpoint: Optional[str] = None,
+        msg_id: Optional[int] = None,
+        quiet: bool = False,
+    ) -> Any:
+        """Report an error to the client through the error handler."""
+        return self.error_handler(self, error_name, error_message, endpoint, msg_id, quiet)
+
+    def send_packet(self, pkt: dict[str, Any]) -> None:
+        """Encode a packet dict and queue it for the client.
+
+        Raises:
+            PacketError: the packet cannot be encoded (e.g. unserialisable args).
+        """
+        self.put_client_msg(packet.encode(pkt, self.json_dumps))
+
+    def disconnect(self, silent: bool = False) -> None:
+        """Disconnect every active namespace.
+
+        Unless ``silent``, the client is sent a ``disconnect`` packet for each.
+        Each namespace's ``recv_disconnect`` runs, then the namespace is
+        removed (removing the last one ends the socket).
+        """
+        for ns_name, ns in list(self.active_ns.items()):
+            if not silent:
+                self.send_packet({"type": "disconnect", "endpoint": ns_name})
+            try:
+                ns.recv_disconnect()
+            except Exception:
+                log.exception("recv_disconnect of %r on %s failed", ns_name, self)
+            if self.active_ns.get(ns_name) is ns:
+                # The hook was overridden without calling disconnect(): finish it.
+                ns.kill_local_jobs()
+                self.remove_namespace(ns_name)
+
+    def remove_namespace(self, namespace: str) -> None:
+        """Drop an active namespace; dropping the last one kills and detaches the socket.
+
+        While the application serves the global namespace (``''``), the client
+        stays connected to it even before it is instantiated, so leaving another
+        namespace does not end the socket.
+        """
+        if namespace in self.active_ns:
+            del self.active_ns[namespace]
+            manager = self.manager
+            if manager is not None:
+                manager.remove_socket(self.sessid, namespace)
+        if self.active_ns or not self.connected:
+            return
+        if namespace != self.GLOBAL_NS and self.GLOBAL_NS in self.namespaces:
+            return
+        self.kill(detach=True)
+
+    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> gevent.Greenlet:
+        """Run ``fn`` in a greenlet tied to the socket: it is killed with the socket."""
+        log.debug("spawning socket job %s", getattr(fn, "__name__", fn))
+        job = gevent.spawn(fn, *args, **kwargs)
+        self.jobs.append(job)
+        job.link(self._forget_job)
+        return job
+
+    def _forget_job(self, job: gevent.Greenlet) -> None:
+        try:
+            self.jobs.remove(job)
+        except ValueError:
+            pass
+
+    # -- the receiver loop --------------------------------------------------
+
+    def _get_namespace(self, endpoint: str) -> BaseNamespace:
+        ns = self.active_ns.get(endpoint)
+        if ns is not None:
+            return ns
+        ns = self.namespaces[endpoint](self.environ, endpoint, request=self.request)
+        # Like the original: initialize() of every class in the MRO that
+        # defines one, in MRO order, so mixins can set themselves up without
+        # cooperating super() calls.
+        for cls in type(ns).__mro__:
+            init = cls.__dict__.get("initialize")
+            if init is not None:
+                init(ns)
+        self.active_ns[endpoint] = ns
+        manager = self.manager
+        if manager is not None:
+            manager.add_socket(self.sessid, endpoint)
+        return ns
+
+    def _receiver_loop(self) -> None:
+        """Decode packets from ``server_queue`` and dispatch them until the socket ends."""
+        while True:
+            rawdata = self.get_server_msg()
+            if rawdata is None:
+                if self.connected:
+                    continue
+                break
+            if not rawdata:
+                continue
+            try:
+                self._process_raw(rawdata)
+            except gevent.GreenletExit:
+                raise
+            except Exception:
+                log.exception("%s: unhandled error while processing %.60r", self, rawdata)
+            if not self.connected and self.state != "NEW":
+                break
+
+    def _process_raw(self, rawdata: str) -> None:
+        try:
+            pkt = packet.decode(rawdata, self.json_loads)
+        except PacketError as exc:
+            self.error(
+                "invalid_packet",
+                f"There was a decoding error when dealing with packet "
+                f"with event: {rawdata[:20]}... ({exc})",
+            )
+            return
+        ptype = pkt["type"]
+        endpoint = pkt["endpoint"]
+        if ptype in ("heartbeat", "noop"):
+            return  # put_server_msg already counted it as activity
+        if ptype == "disconnect" and endpoint == "":
+            self.kill(detach=True)
+            return
+        if endpoint not in self.namespaces:
+            self.error(
+                "no_such_namespace",
+                f"The endpoint you tried to connect to doesn't exist: {endpoint}",
+                endpoint=endpoint,
+            )
+            return
+        if ptype == "disconnect" and endpoint not in self.active_ns:
+            return  # leaving a namespace never entered: nothing to do
+        if pkt.get("id") and pkt.get("ack") is True:
+            # A plain id asks for an automatic ack, before the handler runs.
+            self.send_packet({"type": "ack", "ackId": pkt["id"], "endpoint": endpoint})
+        ns = self._get_namespace(endpoint)
+        retval = ns.process_packet(pkt)
+        if pkt.get("ack") == "data" and pkt.get("id"):
+            args = list(retval) if isinstance(retval, tuple) else [retval]
+            self.send_packet(
+                {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
+            )
+
+    def _spawn_receiver_loop(self) -> gevent.Greenlet:
+        job = gevent.spawn(self._receiver_loop)
+        self.jobs.append(job)
+        return job
+
+    # -- timers -------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        interval = self.config.heartbeat_interval
+        while True:
+            gevent.sleep(interval)
+            if not self.connected:
+                break
+            self.put_client_msg("2::")
+
+    def _spawn_heartbeat(self) -> gevent.Greenlet:
+        """Start sending ``2::`` every ``heartbeat_interval`` seconds while connected."""
+        return self.spawn(self._heartbeat)
+
+    def _time_limit(self) -> float:
+        if self.state == "NEW":
+            return self.config.close_timeout
+        if self.transport_name in HEARTBEAT_TRANSPORTS:
+            return self.config.heartbeat_timeout
+        return self.config.close_timeout
+
+    def _watcher(self) -> None:
+        """Close the session when the client stays silent or away too long."""
+        while self.state in ("NEW", self.STATE_CONNECTED):
+            self.timeout.clear()
+            if self.timeout.wait(self._time_limit()):
+                continue
+            if self.active_requests and self.state != "NEW":
+                continue  # a long-poll is being held: the client is there
+            if self.state not in ("NEW", self.STATE_CONNECTED):
+                break
+            log.info("%s timed out (no activity for %ss)", self, self._time_limit())
+            self.kill(detach=True)
+            break
+
+    def _spawn_watcher(self) -> gevent.Greenlet:
+        """Start the watcher that expires an idle or never-connected session."""
+        return self.spawn(self._watcher)
