@@ -1,0 +1,127 @@
+"""Fixtures that run the test application in a real server process."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+NODE_MODULES = ROOT / "tests" / "js" / "node_modules"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """``tests/integration/server_app.py`` in a subprocess, on a free port.
+
+    Attributes:
+        url: ``http://127.0.0.1:<port>``.
+        port: the port.
+    """
+
+    def __init__(self, **options: object) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.options = options
+        self.proc: subprocess.Popen | None = None
+        self.log_path = ROOT / ".pytest_cache" / f"server-{self.port}.log"
+
+    def start(self) -> LiveServer:
+        args = [sys.executable, "-m", "tests.integration.server_app", "--port", str(self.port)]
+        for key, value in self.options.items():
+            args += [f"--{key.replace('_', '-')}", str(value)]
+        self.log_path.parent.mkdir(exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"test server exited: see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.url + "/socket.io/", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"test server did not start: see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (sessions are lost)."""
+        self.stop()
+        self.start()
+
+    def get_json(self, path: str):
+        with urllib.request.urlopen(self.url + path, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def events(self) -> list[list]:
+        """The hooks that ran: ``[kind, namespace, sessid, detail]``."""
+        return self.get_json("/_events")
+
+    def sockets(self) -> list[str]:
+        """Session ids currently in ``server.sockets``."""
+        return self.get_json("/_sockets")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def live_server():
+    """A test server shared by the tests of one module (default timers)."""
+    server = LiveServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_server():
+    """A factory of test servers with options (``heartbeat_interval=0.5``...); stopped after the test."""
+    servers: list[LiveServer] = []
+
+    def make(**options: object) -> LiveServer:
+        server = LiveServer(**options).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> pathlib.Path:
+    """``tests/js/node_modules`` with socket.io-client 0.9.16 (installed by ./run)."""
+    client = NODE_MODULES / "socket.io-client" / "package.json"
+    if not client.exists():
+        pytest.fail("socket.io-client is not installed: run `./run test` (it runs npm ci in tests/js)")
+    version = json.loads(client.read_text())["version"]
+    assert version == "0.9.16", version
+    return NODE_MODULES
+
+
+os.environ.setdefault("NODE_PATH", str(NODE_MODULES))

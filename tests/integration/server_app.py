@@ -1,0 +1,241 @@
+"""The application the integration tests talk to, using only the public API.
+
+Run it as ``python -m tests.integration.server_app --port N [--heartbeat-interval S ...]``.
+Besides Socket.IO it serves:
+
+- ``/socket.io.js``: the 0.9.16 browser client from ``tests/js/node_modules``;
+- ``/page.html``: an empty page that loads it (browser tests script it);
+- ``/_events``: a JSON list of the namespace hooks that ran (``[kind, ns, sessid, detail]``);
+- ``/_sockets``: the session ids in ``server.sockets``.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import pathlib  # noqa: E402
+
+import gevent  # noqa: E402
+
+from socketio import socketio_manage  # noqa: E402
+from socketio.mixins import BroadcastMixin, RoomsMixin  # noqa: E402
+from socketio.namespace import BaseNamespace  # noqa: E402
+from socketio.server import SocketIOServer  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CLIENT_JS = ROOT / "tests" / "js" / "node_modules" / "socket.io-client" / "dist" / "socket.io.js"
+
+EVENTS: list[list] = []
+SERVER: SocketIOServer | None = None
+
+
+def record(kind: str, ns: BaseNamespace, detail=None) -> None:
+    EVENTS.append([kind, ns.ns_name, ns.socket.sessid, detail])
+
+
+class Recorder:
+    """Mixin recording the lifecycle hooks."""
+
+    def initialize(self):
+        record("initialize", self)
+
+    def recv_connect(self):
+        record("recv_connect", self)
+
+    def recv_disconnect(self):
+        record("recv_disconnect", self)
+        self.disconnect(silent=True)
+
+
+class GlobalNamespace(Recorder, BaseNamespace):
+    def on_echo(self, *args):
+        return args
+
+    def on_whoami(self):
+        return self.socket.sessid
+
+
+class ChatNamespace(Recorder, BaseNamespace, RoomsMixin, BroadcastMixin):
+    def recv_connect(self):
+        super().recv_connect()
+        self.emit("welcome", self.ns_name)
+
+    # acks -----------------------------------------------------------------
+    def on_echo(self, *args):
+        """Returns its arguments: the client's callback gets them back."""
+        return args
+
+    def on_nothing(self):
+        """Returns None: the ack carries [null]."""
+
+    def on_ask(self, question):
+        """The server emits with a callback; the client's ack args come back as 'answered'."""
+        self.emit("question", question, callback=lambda *a: self.emit("answered", list(a)))
+
+    def on_send_with_callback(self, text, as_json=False):
+        """The server sends a message with a callback (auto-acked by the client)."""
+        self.send(text, json=as_json, callback=lambda *a: self.emit("send_acked", text))
+
+    def recv_message(self, data):
+        record("recv_message", self, data)
+        self.send(data)
+        return data
+
+    def recv_json(self, data):
+        record("recv_json", self, data)
+        self.send(data, json=True)
+        return data
+
+    # errors ---------------------------------------------------------------
+    def on_fail(self):
+        raise RuntimeError("boom (expected by the tests)")
+
+    def on_bad_args(self, a, b):
+        return [a, b]
+
+    # disconnects ----------------------------------------------------------
+    def on_kick(self):
+        """The server leaves this namespace."""
+        self.disconnect()
+
+    def on_kill_socket(self):
+        """The server ends the whole socket."""
+        self.socket.kill(detach=True)
+
+    # rooms and broadcast --------------------------------------------------
+    def on_join(self, room):
+        self.join(room)
+        return sorted(self.session["rooms"])
+
+    def on_leave(self, room):
+        self.leave(room)
+        return sorted(self.session["rooms"])
+
+    def on_to_room(self, room, text):
+        self.emit_to_room(room, "room_message", room, text)
+
+    def on_broadcast(self, text):
+        self.broadcast_event("broadcast", text)
+
+    def on_broadcast_others(self, text):
+        self.broadcast_event_not_me("broadcast", text)
+
+    # payloads -------------------------------------------------------------
+    def on_big(self, size):
+        return "x" * int(size)
+
+    # jobs -----------------------------------------------------------------
+    def on_start_job(self):
+        def job():
+            while True:
+                gevent.sleep(0.05)
+
+        self.spawn(job)
+        return len(self.jobs)
+
+
+class NewsNamespace(Recorder, BaseNamespace, BroadcastMixin):
+    def on_echo(self, *args):
+        return args
+
+
+class PrivateNamespace(Recorder, BaseNamespace):
+    """ACL: only ``on_login`` (and connect) until a login succeeds."""
+
+    def get_initial_acl(self):
+        return ["recv_connect", "on_login", "recv_disconnect"]
+
+    def on_login(self, password):
+        if password == "secret":
+            self.lift_acl_restrictions()
+            return True
+        return False
+
+    def on_data(self):
+        return "private data"
+
+
+class PacketNamespace(Recorder, BaseNamespace):
+    """A handler taking the whole packet."""
+
+    def on_raw(self, packet):
+        return packet
+
+
+NAMESPACES = {
+    "": GlobalNamespace,
+    "/chat": ChatNamespace,
+    "/news": NewsNamespace,
+    "/private": PrivateNamespace,
+    "/packet": PacketNamespace,
+}
+
+PAGE = b"""<!doctype html>
+<html><head><meta charset="utf-8"><title>socket.io test page</title>
+<script src="/socket.io.js"></script></head><body><div id="log"></div></body></html>
+"""
+
+
+def _json(start_response, value):
+    body = json.dumps(value).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path.startswith("/socket.io/"):
+        socketio_manage(environ, NAMESPACES, request={"app": "integration"})
+        return []
+    if path == "/socket.io.js":
+        body = CLIENT_JS.read_bytes()
+        start_response("200 OK", [("Content-Type", "application/javascript"), ("Content-Length", str(len(body)))])
+        return [body]
+    if path == "/page.html":
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(PAGE)))])
+        return [PAGE]
+    if path == "/_events":
+        return _json(start_response, EVENTS)
+    if path == "/_sockets":
+        return _json(start_response, sorted(SERVER.sockets) if SERVER else [])
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not found"]
+
+
+def main(argv=None) -> None:
+    global SERVER
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--heartbeat-interval", type=float, default=25)
+    parser.add_argument("--heartbeat-timeout", type=float, default=60)
+    parser.add_argument("--close-timeout", type=float, default=60)
+    parser.add_argument("--polling-duration", type=float, default=20)
+    parser.add_argument("--transports", default=None)
+    parser.add_argument("--origins", default="*:*")
+    parser.add_argument("--policy-port", type=int, default=0, help="0: no policy server")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    SERVER = SocketIOServer(
+        (args.host, args.port),
+        application,
+        heartbeat_interval=args.heartbeat_interval,
+        heartbeat_timeout=args.heartbeat_timeout,
+        close_timeout=args.close_timeout,
+        polling_duration=args.polling_duration,
+        transports=args.transports.split(",") if args.transports else None,
+        origins=args.origins,
+        policy_server=bool(args.policy_port),
+        policy_listener=(args.host, args.policy_port or 10843),
+    )
+    SERVER.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
