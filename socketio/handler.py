@@ -20,7 +20,7 @@ from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import Header, Stream, WebSocket
 
-from . import payload, protocol
+from . import clientjs, payload, protocol
 from .config import Config
 from .exceptions import PayloadError
 from .protocol import JAVASCRIPT, Response, text_response
@@ -166,7 +166,13 @@ class SocketIOHandler(WebSocketHandler):
         return self._exchange(request)
 
     def _client_script(self, request: protocol.ClientScript) -> Response:
-        return text_response(404, "the browser client is not served by this server")
+        lookup = getattr(self.server, "client_script", None)
+        script = lookup(request.name) if lookup is not None else None
+        if script is None:
+            return clientjs.not_found()
+        return script.response(
+            self.environ.get("HTTP_IF_NONE_MATCH"), self.environ.get("HTTP_IF_MODIFIED_SINCE")
+        )
 
     def _jsonp_refusal(self, index: int, message: str) -> Response:
         return text_response(200, payload.jsonp_error(index, message), None, JAVASCRIPT)

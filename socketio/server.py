@@ -13,6 +13,7 @@ from typing import Any, Optional, Union
 from gevent.pywsgi import WSGIServer
 from geventwebsocket.handler import WebSocketHandler
 
+from .clientjs import ClientScriptFile, find_client_js
 from .config import Config
 from .handler import SocketIOHandler
 from .manager import BaseManager, MemoryManager
@@ -74,6 +75,7 @@ class SocketIOServer(WSGIServer):
         kwargs["policy_listener"] = policy_listener
         self.config: Config = Config.from_kwargs(kwargs)
         self.sockets: dict[str, Socket] = {}
+        self._client_scripts: dict[str, Optional[ClientScriptFile]] = {}
         manager: Union[BaseManager, None] = kwargs.pop("manager", None)
         self.manager: BaseManager = manager if manager is not None else MemoryManager()
         self.manager.set_deliver(self._deliver)
@@ -120,6 +122,17 @@ class SocketIOServer(WSGIServer):
         self.sockets[socket.sessid] = socket
         socket._spawn_watcher()
         return socket
+
+    def client_script(self, name: str = "socket.io.js") -> Optional[ClientScriptFile]:
+        """The browser client file served at ``/<resource>/<name>``, or ``None`` if not installed."""
+        if name not in self._client_scripts:
+            path = find_client_js(self.config.client_js, name)
+            try:
+                self._client_scripts[name] = ClientScriptFile(path) if path else None
+            except OSError as exc:
+                log.error("cannot read the browser client %s: %s", path, exc)
+                self._client_scripts[name] = None
+        return self._client_scripts[name]
 
     def _deliver(self, sessid: str, encoded: str) -> None:
         socket = self.sockets.get(sessid)

@@ -1,0 +1,92 @@
+"""A chat room over plain WSGI: the demo of the README.
+
+    ./run demo            (from the repository root), then open http://localhost:8080/
+
+Options: --host, --port. The browser client is the npm package
+socket.io-client@0.9.16, installed in examples/node_modules by ./run.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import pathlib  # noqa: E402
+
+from socketio import socketio_manage  # noqa: E402
+from socketio.mixins import BroadcastMixin, RoomsMixin  # noqa: E402
+from socketio.namespace import BaseNamespace  # noqa: E402
+from socketio.server import SocketIOServer  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+CLIENT_JS = HERE.parent / "node_modules" / "socket.io-client" / "dist" / "socket.io.js"
+log = logging.getLogger("chat")
+
+
+class ChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
+    """Nicknames and rooms. The client emits 'nickname', 'join' and 'say'."""
+
+    def initialize(self):
+        self.nickname = None
+        self.room = None
+
+    def on_nickname(self, nickname):
+        nickname = str(nickname).strip()[:32] or "anonymous"
+        self.nickname = nickname
+        return nickname
+
+    def on_join(self, room):
+        room = str(room).strip()[:32] or "lobby"
+        if self.room:
+            self.emit_to_room(self.room, "announcement", f"{self.nickname} left")
+            self.leave(self.room)
+        self.room = room
+        self.join(room)
+        self.emit_to_room(room, "announcement", f"{self.nickname} joined")
+        return room
+
+    def on_say(self, text):
+        if not self.room or not self.nickname:
+            return False
+        text = str(text)[:1000]
+        self.emit_to_room(self.room, "message", self.nickname, text)
+        return True  # the sender shows its own message when this ack arrives
+
+    def recv_disconnect(self):
+        if self.room and self.nickname:
+            self.emit_to_room(self.room, "announcement", f"{self.nickname} left")
+        self.disconnect(silent=True)
+
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path.startswith("/socket.io/"):
+        socketio_manage(environ, {"/chat": ChatNamespace})
+        return []
+    if path in ("/", "/index.html"):
+        body = (HERE / "chat.html").read_bytes()
+        start_response(
+            "200 OK",
+            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not found"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    server = SocketIOServer(
+        (args.host, args.port), application, policy_server=False, client_js=str(CLIENT_JS)
+    )
+    log.info("chat on http://localhost:%d/", args.port)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
