@@ -150,7 +150,8 @@ class Config:
 
 
 def _positive_number(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    # ``not value > 0`` also refuses NaN, which every comparison calls false.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{key} must be a positive number of seconds, not {value!r}")
     return value
 

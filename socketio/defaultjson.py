@@ -2,7 +2,9 @@
 
 Output is compact (no spaces after separators) with sorted keys, so the same
 value always encodes to the same text. :class:`decimal.Decimal` values are
-written as JSON numbers, without going through ``float``.
+written as JSON numbers. Only standard JSON is written and read: ``NaN`` and
+the infinities (which :mod:`json` allows by default, but which JavaScript's
+``JSON.parse`` rejects) are refused both ways.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ class DecimalEncoder(json.JSONEncoder):
         return super().default(o)
 
 
-_ENCODER = DecimalEncoder(separators=(",", ":"), sort_keys=True)
+_ENCODER = DecimalEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def default_json_dumps(data: Any) -> str:
@@ -39,6 +45,7 @@ def default_json_dumps(data: Any) -> str:
 
     Raises:
         TypeError: ``data`` holds a value JSON cannot represent.
+        ValueError: ``data`` holds a NaN or infinite float.
     """
     return _ENCODER.encode(data)
 
@@ -47,6 +54,6 @@ def default_json_loads(s: str | bytes) -> Any:
     """Parse JSON text.
 
     Raises:
-        ValueError: ``s`` is not valid JSON.
+        ValueError: ``s`` is not valid JSON (``NaN`` and ``Infinity`` included).
     """
-    return json.loads(s)
+    return json.loads(s, parse_constant=_reject_constant)

@@ -73,6 +73,28 @@ def _dumps(json_dumps: JsonDumps, value: Any, what: str) -> str:
         return json_dumps(value)
     except (TypeError, ValueError) as exc:
         raise PacketError(f"Cannot encode {what} as JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise PacketError(f"Cannot encode {what} as JSON: nested too deeply") from exc
+
+
+def _wire_int(value: Any, what: str) -> int:
+    """``value`` as a non-negative int, the only ids the wire can carry."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise PacketError(f"Invalid {what}: {value!r}") from exc
+    if number < 0:
+        raise PacketError(f"Invalid {what}: {value!r}")
+    return number
+
+
+def _digits_int(text: str, what: str) -> int:
+    """Convert a run of ASCII digits; very long runs (past Python's int
+    conversion limit) are a PacketError, not a bare ValueError."""
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise PacketError(f"Invalid {what}: {text[:20]!r}...") from exc
 
 
 def _enc_none(pkt: dict[str, Any], json_dumps: JsonDumps) -> str | None:
@@ -108,10 +130,9 @@ def _enc_event(pkt: dict[str, Any], json_dumps: JsonDumps) -> str | None:
 
 
 def _enc_ack(pkt: dict[str, Any], json_dumps: JsonDumps) -> str | None:
-    try:
-        ack_id = int(pkt["ackId"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PacketError("ack packet needs an integer 'ackId'") from exc
+    if "ackId" not in pkt:
+        raise PacketError("ack packet needs an integer 'ackId'")
+    ack_id = _wire_int(pkt["ackId"], "ackId")
     args = pkt.get("args")
     if args:
         return f"{ack_id}+{_dumps(json_dumps, list(args), 'ack arguments')}"
@@ -170,10 +191,7 @@ def encode(data: dict[str, Any], json_dumps: JsonDumps = default_json_dumps) -> 
     if msg_id is None or msg_id == "":
         id_part = ""
     else:
-        try:
-            id_part = str(int(msg_id))
-        except (TypeError, ValueError) as exc:
-            raise PacketError(f"Invalid message id: {msg_id!r}") from exc
+        id_part = str(_wire_int(msg_id, "message id"))
         if data.get("ack") == "data":
             id_part += "+"
     payload = encoder(data, json_dumps)
@@ -232,7 +250,7 @@ def _dec_ack(pkt: dict[str, Any], data: str, json_loads: JsonLoads) -> None:
     match = _ACK_RE.match(data)
     if match is None:
         raise PacketError(f"Invalid ack data: {data[:40]!r}")
-    pkt["ackId"] = int(match.group(1))
+    pkt["ackId"] = _digits_int(match.group(1), "ack id")
     raw_args = match.group(2)
     if not raw_args:
         pkt["args"] = []
@@ -252,7 +270,7 @@ def _dec_error(pkt: dict[str, Any], data: str, json_loads: JsonLoads) -> None:
 def _lookup(table: dict[int, str], text: str, what: str) -> str:
     if text == "":
         return ""
-    if _NUMBER_RE.match(text) is None or int(text) not in table:
+    if _NUMBER_RE.match(text) is None or _digits_int(text, what) not in table:
         raise PacketError(f"Unknown {what}: {text[:20]!r}")
     return table[int(text)]
 
@@ -303,7 +321,7 @@ def decode(rawstr: str | bytes, json_loads: JsonLoads = default_json_loads) -> d
         match = _ID_RE.match(raw_id)
         if match is None:
             raise PacketError(f"Invalid message id: {raw_id[:20]!r}")
-        pkt["id"] = int(match.group(1))
+        pkt["id"] = _digits_int(match.group(1), "message id")
         pkt["ack"] = "data" if match.group(2) else True
     _DECODERS[ptype](pkt, parts[3] if len(parts) > 3 else "", json_loads)
     return pkt

@@ -60,14 +60,24 @@ def _take_units(body: str, start: int, units: int) -> int:
         if len(chunk) < units:
             raise PayloadError("Payload frame length runs past the end of the body")
         return start + units
-    # Astral characters count 2: cut the UTF-16 form at exactly ``units``.
-    raw = chunk.encode("utf-16-le", "surrogatepass")[: 2 * units]
-    if len(raw) < 2 * units:
+    # Astral characters count 2. Walk from one to the next, counting code
+    # units, so that every code point of ``body`` is kept as it is (a round
+    # trip through UTF-16 would merge two separate surrogate code points).
+    end = start
+    used = 0
+    for match in _ASTRAL.finditer(body, start, start + units):
+        astral = match.start()
+        if used + (astral - end) >= units:
+            break
+        used += astral - end
+        if used + 2 > units:
+            raise PayloadError("Payload frame length splits a surrogate pair")
+        used += 2
+        end = astral + 1
+    end += units - used
+    if end > len(body):
         raise PayloadError("Payload frame length runs past the end of the body")
-    piece = raw.decode("utf-16-le", "surrogatepass")
-    if piece and "\ud800" <= piece[-1] <= "\udbff":
-        raise PayloadError("Payload frame length splits a surrogate pair")
-    return start + len(piece)
+    return end
 
 
 def decode_payload(body: str, max_packets: int | None = None) -> list[str]:

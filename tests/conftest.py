@@ -1,0 +1,65 @@
+"""Shared helpers: running the real socket.io-client 0.9.16 code in node.
+
+Nothing here skips. When node or the npm package is missing, the tests that
+need them fail and say how to install them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+JS_DIR = Path(__file__).parent / "js"
+CLIENT_DIR = JS_DIR / "node_modules" / "socket.io-client"
+CLIENT_VERSION = "0.9.16"
+
+
+def _require_node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
+    if not (CLIENT_DIR / "lib" / "parser.js").is_file():
+        pytest.fail(
+            f"{CLIENT_DIR} is missing: run `npm ci --prefix {JS_DIR}`",
+            pytrace=False,
+        )
+    version = json.loads((CLIENT_DIR / "package.json").read_text())["version"]
+    if version != CLIENT_VERSION:
+        pytest.fail(f"socket.io-client is {version}, the tests need {CLIENT_VERSION}")
+    return node
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    """The ``node_modules`` directory holding socket.io-client 0.9.16."""
+    _require_node()
+    return JS_DIR / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def run_node(node_modules: Path):
+    """``run_node(script, data)``: run ``tests/js/<script>`` with ``data`` as
+    JSON on stdin and return its JSON output."""
+    node = _require_node()
+
+    def run(script: str, data: Any, timeout: float = 60) -> Any:
+        proc = subprocess.run(
+            [node, str(JS_DIR / script)],
+            input=json.dumps(data, ensure_ascii=True),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            cwd=JS_DIR,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            pytest.fail(f"node {script} failed ({proc.returncode}):\n{proc.stderr}")
+        return json.loads(proc.stdout)
+
+    return run
