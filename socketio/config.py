@@ -55,6 +55,12 @@ class Config:
             is disconnected as a slow consumer.
         policy_server: start the Flash policy server with the Socket.IO server.
         policy_listener: ``(host, port)`` of that policy server.
+        client_js: path of the 0.9 browser client ``socket.io.js`` served at
+            ``/<resource>/socket.io.js``; by default it is looked up in
+            ``node_modules/socket.io-client/dist`` above the working directory.
+
+    Numbers and booleans may also be given as strings (``"25"``, ``"false"``),
+    as PasteDeploy files and command lines give them.
     """
 
     resource: str = "socket.io"
@@ -71,6 +77,7 @@ class Config:
     max_queue_size: int = 10_000
     policy_server: bool = True
     policy_listener: tuple[str, int] = ("0.0.0.0", 10843)
+    client_js: Optional[str] = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -150,6 +157,11 @@ class Config:
 
 
 def _positive_number(key: str, value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value) if "." in value else int(value)
+        except ValueError:
+            pass
     # ``not value > 0`` also refuses NaN, which every comparison calls false.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{key} must be a positive number of seconds, not {value!r}")
@@ -157,6 +169,8 @@ def _positive_number(key: str, value: Any) -> float:
 
 
 def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{key} must be a positive integer, not {value!r}")
     return value
@@ -197,6 +211,17 @@ def _authorization(key: str, value: Any) -> Any:
     return value
 
 
+def _boolean(key: str, value: Any) -> bool:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on", "enable", "enabled"):
+            return True
+        if text in ("", "0", "false", "no", "off", "disable", "disabled"):
+            return False
+        raise ConfigError(f"{key} must be a boolean, not {value!r}")
+    return bool(value)
+
+
 def _listener(key: str, value: Any) -> tuple[str, int]:
     try:
         host, port = value
@@ -218,6 +243,6 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "max_message_size": _positive_int,
     "max_packets_per_payload": _positive_int,
     "max_queue_size": _positive_int,
-    "policy_server": lambda key, value: bool(value),
+    "policy_server": _boolean,
     "policy_listener": _listener,
 }
