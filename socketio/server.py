@@ -53,9 +53,9 @@ class SocketIOServer(WSGIServer):
         transports: enabled transport names (all by default).
         policy_server: start a :class:`~socketio.policyserver.FlashPolicyServer`.
         policy_listener: its ``(host, port)``; default the server's host, port 10843.
-        heartbeat_interval, heartbeat_timeout, close_timeout, polling_duration,
-            origins, authorization, max_body_size, max_message_size,
-            max_packets_per_payload, max_queue_size: see :class:`~socketio.config.Config`.
+        heartbeat_interval: and the other settings of :class:`~socketio.config.Config`
+            (``heartbeat_timeout``, ``close_timeout``, ``polling_duration``, ``origins``,
+            ``authorization``, the size limits, ``client_js``).
         manager: a :class:`~socketio.manager.BaseManager` for rooms and broadcast
             (default: a :class:`~socketio.manager.MemoryManager`).
         ws_handler_class: accepted for compatibility; websocket upgrades are

@@ -56,13 +56,12 @@ class GunicornSocketIOServer(SocketIOServer):
 class GeventSocketIOBaseWorker(GeventPyWSGIWorker):
     """A gunicorn gevent worker whose server is a :class:`SocketIOServer`.
 
-    Class attributes (override in a subclass):
-        resource: the Socket.IO URL segment.
-        transports: enabled transports (``None``: all).
-        policy_server: start a Flash policy server in each worker (off by
-            default: several workers cannot all bind its port).
-        socketio_options: any other :class:`SocketIOServer` keyword
-            (``heartbeat_interval``, ``origins``, ``manager``...).
+    Override these class attributes in a subclass: ``resource`` (the Socket.IO
+    URL segment), ``transports`` (enabled transports, ``None`` for all),
+    ``policy_server`` (start a Flash policy server in each worker; off by
+    default, as several workers cannot all bind its port) and
+    ``socketio_options`` (any other :class:`SocketIOServer` keyword:
+    ``heartbeat_interval``, ``origins``, ``manager``...).
     """
 
     server_class = GunicornSocketIOServer

@@ -43,7 +43,7 @@ class LiveServer:
         for key, value in self.options.items():
             args += [f"--{key.replace('_', '-')}", str(value)]
         self.log_path.parent.mkdir(exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -118,7 +118,9 @@ def node_modules() -> pathlib.Path:
     """``tests/js/node_modules`` with socket.io-client 0.9.16 (installed by ./run)."""
     client = NODE_MODULES / "socket.io-client" / "package.json"
     if not client.exists():
-        pytest.fail("socket.io-client is not installed: run `./run test` (it runs npm ci in tests/js)")
+        pytest.fail(
+            "socket.io-client is not installed: run `./run test` (it runs npm ci in tests/js)"
+        )
     version = json.loads(client.read_text())["version"]
     assert version == "0.9.16", version
     return NODE_MODULES

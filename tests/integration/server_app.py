@@ -183,7 +183,9 @@ PAGE = b"""<!doctype html>
 
 def _json(start_response, value):
     body = json.dumps(value).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 
@@ -194,10 +196,16 @@ def application(environ, start_response):
         return []
     if path == "/socket.io.js":
         body = CLIENT_JS.read_bytes()
-        start_response("200 OK", [("Content-Type", "application/javascript"), ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/javascript"), ("Content-Length", str(len(body)))],
+        )
         return [body]
     if path == "/page.html":
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(PAGE)))])
+        start_response(
+            "200 OK",
+            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(PAGE)))],
+        )
         return [PAGE]
     if path == "/_events":
         return _json(start_response, EVENTS)
