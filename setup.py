@@ -44,7 +44,6 @@ setup(
         "Development Status :: 3 - Alpha",
         "Framework :: Gevent",
         "Intended Audience :: Developers",
-        "License :: OSI Approved :: BSD License",
         "Operating System :: POSIX",
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3 :: Only",
