@@ -25,6 +25,7 @@ from .config import Config
 from .exceptions import PayloadError
 from .protocol import JAVASCRIPT, Response, text_response
 from .transports import (
+    BaseTransport,
     FlashSocketTransport,
     HTMLFileTransport,
     JSONPolling,
@@ -85,7 +86,7 @@ class SocketIOHandler(WebSocketHandler):
     """
 
     #: transport name → transport class
-    handler_types: dict[str, type] = {
+    handler_types: dict[str, type[BaseTransport]] = {
         "websocket": WebsocketTransport,
         "flashsocket": FlashSocketTransport,
         "htmlfile": HTMLFileTransport,
@@ -122,10 +123,6 @@ class SocketIOHandler(WebSocketHandler):
             self.send_response(response)
         return None
 
-    def handle_one_response(self) -> Any:
-        """Serve one request (kept for API compatibility with the original)."""
-        return super().handle_one_response()
-
     def handle_bad_request(self, message: str = "bad request", status: int = 400) -> None:
         """Answer an error as plain text, without a traceback."""
         self.send_response(text_response(status, message, self.environ.get("HTTP_ORIGIN")))
@@ -142,7 +139,7 @@ class SocketIOHandler(WebSocketHandler):
             close = getattr(self.result, "close", None)
             if close is not None:
                 close()
-            self.result = None
+            self.result = None  # type: ignore[assignment]  # pywsgi resets it so too
 
     # -- request kinds ------------------------------------------------------
 
@@ -218,7 +215,7 @@ class SocketIOHandler(WebSocketHandler):
             log.info("refused transport %r", name)
             return text_response(400, "7:::0", self.environ.get("HTTP_ORIGIN"))
         transport = (
-            cls(self, self.config, request.jsonp)
+            cls(self, self.config, request.jsonp or 0)
             if issubclass(cls, JSONPolling)
             else cls(self, self.config)
         )
@@ -244,7 +241,7 @@ class SocketIOHandler(WebSocketHandler):
             try:
                 self.process_result()
             finally:
-                self.result = None
+                self.result = None  # type: ignore[assignment]  # pywsgi resets it so too
             return None
         self.write(b"")  # flush the 101 Switching Protocols
         socket = self.server.get_socket(sessid)

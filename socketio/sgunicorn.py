@@ -79,7 +79,7 @@ class GeventSocketIOBaseWorker(GeventPyWSGIWorker):
         options.setdefault("policy_server", self.policy_server)
         # gunicorn's run() calls server_class(sock, application=..., spawn=...,
         # log=..., handler_class=..., environ=...): add our keywords to those.
-        self.server_class = functools.partial(type(self).server_class, **options)
+        self.server_class = functools.partial(type(self).server_class, **options)  # type: ignore[assignment]
 
 
 class GeventSocketIOWorker(GeventSocketIOBaseWorker):

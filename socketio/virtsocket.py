@@ -353,7 +353,8 @@ class Socket:
         ns = self.active_ns.get(endpoint)
         if ns is not None:
             return ns
-        ns = self.namespaces[endpoint](self.environ, endpoint, request=self.request)
+        environ = self.environ if self.environ is not None else {"socketio": self}
+        ns = self.namespaces[endpoint](environ, endpoint, request=self.request)
         # Like the original: initialize() of every class in the MRO that
         # defines one, in MRO order, so mixins can set themselves up without
         # cooperating super() calls.
