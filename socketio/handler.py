@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import http
+import http.client
 import logging
+import struct
 from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
+from gevent.pywsgi import OldMessage
 from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import Header, Stream, WebSocket
@@ -56,17 +59,24 @@ class BoundedWebSocket(WebSocket):
     def __init__(self, environ: dict, stream: Stream, handler: Any, max_message_size: int) -> None:
         super().__init__(environ, stream, handler)
         self.max_message_size = max_message_size
+        self._message_size = 0
 
     def read_frame(self) -> tuple[Header, bytes]:
         header = Header.decode_header(self.stream)
         if header.flags:
             raise ProtocolError("reserved bits set in frame header")
-        if header.length > self.max_message_size:
-            log.info("closing a websocket: frame of %d bytes is too large", header.length)
-            self.close(1009, b"message too big")
-            raise WebSocketError(
-                f"frame of {header.length} bytes exceeds max_message_size {self.max_message_size}"
-            )
+        # A message may arrive in fragments: bound their running total, which
+        # restarts with each new text or binary frame (control frames are tiny).
+        if header.opcode in (self.OPCODE_TEXT, self.OPCODE_BINARY):
+            self._message_size = 0
+        if header.opcode < self.OPCODE_CLOSE:
+            self._message_size += header.length
+        if header.length > self.max_message_size or self._message_size > self.max_message_size:
+            log.info("closing a websocket: message over %d bytes", self.max_message_size)
+            # gevent-websocket sends ``message`` as the whole close payload,
+            # so the status code goes in front of it here.
+            self.close(1009, struct.pack("!H", 1009) + b"message too big")
+            raise WebSocketError(f"message exceeds max_message_size {self.max_message_size}")
         if not header.length:
             return header, b""
         data = self.raw_read(header.length)
@@ -100,6 +110,17 @@ class SocketIOHandler(WebSocketHandler):
     ) -> None:
         super().__init__(sock, address, server, rfile)
         self.config: Config = Config.coerce(config)
+
+    def MessageClass(self, *args: Any) -> Any:
+        # pywsgi turns an over-long header line into a clean 400, but lets
+        # http.client's "got more than 100 headers" escape as a traceback per
+        # request. Answer both the same way.
+        try:
+            return super().MessageClass(*args)
+        except http.client.HTTPException as exc:
+            message = OldMessage()
+            message.status = str(exc) or "invalid headers"
+            return message
 
     # -- entry points -------------------------------------------------------
 
