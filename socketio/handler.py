@@ -73,9 +73,7 @@ class BoundedWebSocket(WebSocket):
             self._message_size += header.length
         if header.length > self.max_message_size or self._message_size > self.max_message_size:
             log.info("closing a websocket: message over %d bytes", self.max_message_size)
-            # gevent-websocket sends ``message`` as the whole close payload,
-            # so the status code goes in front of it here.
-            self.close(1009, struct.pack("!H", 1009) + b"message too big")
+            self.close(1009, b"message too big")
             raise WebSocketError(f"message exceeds max_message_size {self.max_message_size}")
         if not header.length:
             return header, b""
@@ -85,6 +83,28 @@ class BoundedWebSocket(WebSocket):
         if header.mask:
             data = header.unmask_payload(data)
         return header, data
+
+    def close(self, code: int = 1000, message: Any = b"") -> None:
+        """Send a close frame with ``code`` and ``message``, then mark the websocket closed.
+
+        gevent-websocket 0.10.1 writes ``str(message)`` as the whole payload
+        and drops the status code; this writes the frame RFC 6455 describes.
+        """
+        if self.closed:
+            return
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        payload = struct.pack("!H", code) + bytes(message or b"")
+        try:
+            self.send_frame(payload, self.OPCODE_CLOSE)
+        except WebSocketError:
+            log.debug("could not write the closing frame")
+        finally:
+            self.closed = True
+            self.stream = None
+            self.raw_write = None
+            self.raw_read = None
+            self.environ = None
 
 
 class SocketIOHandler(WebSocketHandler):
