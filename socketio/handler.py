@@ -56,13 +56,26 @@ class BoundedWebSocket(WebSocket):
     the connection with status 1009 instead.
     """
 
+    # Attributes of gevent-websocket's class, untyped there.
+    closed: bool
+    stream: Any
+    raw_read: Any
+    raw_write: Any
+    environ: Any
+
     def __init__(self, environ: dict, stream: Stream, handler: Any, max_message_size: int) -> None:
         super().__init__(environ, stream, handler)
         self.max_message_size = max_message_size
         self._message_size = 0
 
     def read_frame(self) -> tuple[Header, bytes]:
-        header = Header.decode_header(self.stream)
+        # close() (called by the sending greenlet when the session ends) drops
+        # stream and raw_read while this one may be waiting for a frame: that
+        # is the end of the connection, not an error.
+        stream = self.stream
+        if stream is None:
+            raise WebSocketError("websocket closed")
+        header = Header.decode_header(stream)
         if header.flags:
             raise ProtocolError("reserved bits set in frame header")
         # A message may arrive in fragments: bound their running total, which
@@ -77,7 +90,10 @@ class BoundedWebSocket(WebSocket):
             raise WebSocketError(f"message exceeds max_message_size {self.max_message_size}")
         if not header.length:
             return header, b""
-        data = self.raw_read(header.length)
+        raw_read = self.raw_read
+        if raw_read is None:
+            raise WebSocketError("websocket closed while reading a frame")
+        data = raw_read(header.length)
         if len(data) != header.length:
             raise WebSocketError("Unexpected EOF reading frame payload")
         if header.mask:
