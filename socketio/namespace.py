@@ -247,15 +247,16 @@ class BaseNamespace:
             self.socket._save_ack_callback(msgid, callback)
         self.socket.send_packet(pkt)
 
-    def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+    def emit(
+        self, event: str, *args: Any, callback: Optional[Callable] = None, **kwargs: Any
+    ) -> None:
         """Send event ``event`` with positional ``args`` to this client.
 
-        Keyword ``callback``: called with the client's ack arguments.
+        ``callback``, if given, is called with the client's ack arguments.
 
         Raises:
             ValueError: any other keyword argument (events carry positional args only).
         """
-        callback = kwargs.pop("callback", None)
         if kwargs:
             raise ConfigError(
                 "emit() only supports positional argument, to stay compatible "

@@ -18,6 +18,7 @@ import gevent.queue
 from geventwebsocket.exceptions import WebSocketError
 
 from . import payload
+from . import payload as _payload  # decode_payload() shadows the name
 from .config import Config
 from .exceptions import PayloadError
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
@@ -87,9 +88,9 @@ class XHRPollingTransport(BaseTransport):
         """Frame packets for one response body."""
         return payload.encode_payload(messages)
 
-    def decode_payload(self, data: str) -> list[str]:
+    def decode_payload(self, payload: str) -> list[str]:  # the parameter name is the original's
         """Split a POST body into packets (at most ``max_packets_per_payload``)."""
-        return payload.decode_payload(data, self.config.max_packets_per_payload)
+        return _payload.decode_payload(payload, self.config.max_packets_per_payload)
 
     def wrap(self, body: str) -> str:
         """Turn a framed payload into the response text (JSONP wraps it)."""
