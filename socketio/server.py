@@ -8,6 +8,8 @@ broadcast manager, and the optional Flash policy server.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from socket import IPPROTO_TCP, TCP_NODELAY
 from typing import Any, Optional, Union
 
 from gevent.pywsgi import WSGIServer
@@ -15,14 +17,55 @@ from geventwebsocket.handler import WebSocketHandler
 
 from .clientjs import ClientScriptFile, find_client_js
 from .config import Config
+from .exceptions import ConfigError
 from .handler import SocketIOHandler
 from .manager import BaseManager, MemoryManager
 from .policyserver import FlashPolicyServer
 from .virtsocket import Socket
 
-__all__ = ["SocketIOServer", "serve", "serve_paste"]
+__all__ = ["MANAGER_SCHEMES", "SocketIOServer", "make_manager", "serve", "serve_paste"]
 
 log = logging.getLogger(__name__)
+
+
+def _redis_manager(url: str) -> BaseManager:
+    from .redis_manager import RedisManager  # lazily: redis-py is optional
+
+    return RedisManager(url)
+
+
+#: URL scheme → manager factory, for ``SocketIOServer(manager='<url>')``.
+MANAGER_SCHEMES: dict[str, Callable[[str], BaseManager]] = {
+    "memory": lambda url: MemoryManager(),
+    "redis": _redis_manager,
+    "rediss": _redis_manager,
+    "unix": _redis_manager,
+}
+
+
+def make_manager(manager: Union[BaseManager, str, None]) -> BaseManager:
+    """The manager for ``SocketIOServer(manager=...)``: an instance, a URL, or ``None``.
+
+    ``None`` gives a :class:`~socketio.manager.MemoryManager`; a URL whose
+    scheme is in :data:`MANAGER_SCHEMES` (``redis://host:6379/0``,
+    ``rediss://``, ``unix://``, ``memory://``) builds one.
+
+    Raises:
+        ConfigError: an unknown scheme, or the backend cannot be used (see
+            :class:`~socketio.redis_manager.RedisManager`).
+    """
+    if manager is None:
+        return MemoryManager()
+    if isinstance(manager, str):
+        scheme = manager.partition("://")[0].lower()
+        factory = MANAGER_SCHEMES.get(scheme)
+        if factory is None or "://" not in manager:
+            raise ConfigError(
+                f"manager: unsupported URL {manager!r}; use one of "
+                + ", ".join(f"{name}://" for name in MANAGER_SCHEMES)
+            )
+        return factory(manager)
+    return manager
 
 
 def _listener_host(listener: Any) -> str:
@@ -56,8 +99,11 @@ class SocketIOServer(WSGIServer):
         heartbeat_interval: and the other settings of :class:`~socketio.config.Config`
             (``heartbeat_timeout``, ``close_timeout``, ``polling_duration``, ``origins``,
             ``authorization``, the size limits, ``client_js``).
-        manager: a :class:`~socketio.manager.BaseManager` for rooms and broadcast
-            (default: a :class:`~socketio.manager.MemoryManager`).
+        manager: a :class:`~socketio.manager.BaseManager` for rooms and broadcast,
+            or a URL (``'redis://localhost:6379/0'`` builds a
+            :class:`~socketio.redis_manager.RedisManager`; see :func:`make_manager`).
+            Default: a :class:`~socketio.manager.MemoryManager`. The server
+            starts it when it starts and closes it when it stops.
         ws_handler_class: accepted for compatibility; websocket upgrades are
             done by :class:`~socketio.handler.SocketIOHandler` itself.
         log_file: a path; the access log is appended to it.
@@ -75,9 +121,10 @@ class SocketIOServer(WSGIServer):
         kwargs["policy_listener"] = policy_listener
         self.config: Config = Config.from_kwargs(kwargs)
         self.sockets: dict[str, Socket] = {}
+        #: sessions booted between two polls, kept for their next GET (see Socket.detach)
+        self.farewells: dict[str, tuple[float, Socket]] = {}
         self._client_scripts: dict[str, Optional[ClientScriptFile]] = {}
-        manager: Union[BaseManager, None] = kwargs.pop("manager", None)
-        self.manager: BaseManager = manager if manager is not None else MemoryManager()
+        self.manager: BaseManager = make_manager(kwargs.pop("manager", None))
         self.manager.set_deliver(self._deliver)
         self.ws_handler_class = kwargs.pop("ws_handler_class", WebSocketHandler)
         kwargs.setdefault("handler_class", SocketIOHandler)
@@ -151,17 +198,29 @@ class SocketIOServer(WSGIServer):
                     self.config.policy_listener,
                     exc,
                 )
+        start_manager = getattr(self.manager, "start", None)
+        if start_manager is not None:
+            start_manager()
         super().start_accepting()
 
     def stop(self, timeout: Optional[float] = None) -> None:
-        """Stop accepting, end every session, and stop the policy server."""
+        """Stop accepting, end every session, stop the policy server and close the manager."""
         for socket in list(self.sockets.values()):
             socket.kill(detach=True)
         if self.policy_server is not None:
             self.policy_server.stop()
+        close_manager = getattr(self.manager, "close", None)
+        if close_manager is not None:
+            close_manager()
         super().stop(timeout=timeout)
 
     def handle(self, socket: Any, address: Any) -> None:
+        try:
+            # Small packets are the whole traffic: do not let Nagle's algorithm
+            # hold a response back for the client's delayed ACK (~40 ms).
+            socket.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass  # not TCP (a UNIX socket), or a test double
         handler = self.handler_class(self.config, socket, address, self)
         handler.handle()
 

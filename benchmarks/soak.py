@@ -1,0 +1,177 @@
+"""Soak test: many connect / emit / disconnect cycles, then count what is left.
+
+    .venv/bin/python benchmarks/soak.py [--cycles 10000] [--transports websocket,xhr-polling,...]
+
+The server runs in this process (so its sockets, greenlets and memory can be
+read); the clients are real wire-level clients (websocket-client and
+``requests``) speaking the 0.9 protocol, cycling through the transports. Each
+cycle handshakes, opens the transport, connects ``/chat``, emits an event with
+an ack, and leaves (half the cycles with ``0::``, half by dropping the
+connection). Printed: cycles per transport, sessions and greenlets left, and
+RSS before and after.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any
+
+import gevent  # noqa: E402
+import greenlet  # noqa: E402
+import requests  # noqa: E402
+import websocket  # noqa: E402
+
+from socketio import socketio_manage  # noqa: E402
+from socketio.namespace import BaseNamespace  # noqa: E402
+from socketio.server import SocketIOServer  # noqa: E402
+
+
+class EchoNamespace(BaseNamespace):
+    def on_echo(self, *args: Any) -> Any:
+        return args
+
+
+def application(environ: dict, start_response: Callable) -> list[bytes]:
+    socketio_manage(environ, {"": EchoNamespace, "/chat": EchoNamespace})
+    return []
+
+
+def live_greenlets() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead)
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+class Cycler:
+    """Runs one connect / emit / disconnect cycle per call, on a given transport."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}/socket.io/1"
+        self.ws_base = f"ws://127.0.0.1:{port}/socket.io/1"
+        self.http = requests.Session()
+        self.count = 0
+
+    def handshake(self) -> str:
+        return self.http.get(self.base + "/").text.split(":")[0]
+
+    def websocket(self) -> None:
+        sid = self.handshake()
+        ws = websocket.create_connection(f"{self.ws_base}/websocket/{sid}")
+        assert ws.recv() == "1::"
+        ws.send("1::/chat")
+        assert ws.recv() == "1::/chat"
+        ws.send('5:1+:/chat:{"name":"echo","args":["x"]}')
+        assert ws.recv() == '6::/chat:1+["x"]'
+        if self.count % 2:
+            ws.send("0::")
+        ws.close()
+
+    def polling(self, transport: str = "xhr-polling") -> None:
+        sid = self.handshake()
+        url = f"{self.base}/{transport}/{sid}"
+        suffix = "?i=0" if transport == "jsonp-polling" else ""
+
+        def post(text: str) -> None:
+            if transport == "jsonp-polling":
+                self.http.post(url + suffix, data={"d": json.dumps(text)})
+            else:
+                self.http.post(url, data=text.encode())
+
+        assert "1::" in self.http.get(url + suffix).text
+        post("1::/chat")
+        post('5:1+:/chat:{"name":"echo","args":["x"]}')
+        body = self.http.get(url + suffix).text
+        if "6::/chat:1+" not in body:
+            body += self.http.get(url + suffix).text
+        assert "6::/chat:1+" in body, body
+        if self.count % 2:
+            post("0::")
+        else:
+            self.http.get(f"{self.base}//{sid}/?disconnect=1")
+
+    def jsonp(self) -> None:
+        self.polling("jsonp-polling")
+
+    def run(self, transport: str) -> None:
+        self.count += 1
+        {"websocket": self.websocket, "xhr-polling": self.polling, "jsonp-polling": self.jsonp}[
+            transport
+        ]()
+
+
+def soak(cycles: int, transports: list[str]) -> dict[str, Any]:
+    """Run ``cycles`` cycles spread over ``transports``; return what was measured."""
+    server = SocketIOServer(("127.0.0.1", 0), application, policy_server=False, log=None)
+    server.start()
+    try:
+        cycler = Cycler(server.server_port)
+        for transport in transports:  # warm up imports and caches before the baseline
+            cycler.run(transport)
+        gevent.sleep(0.2)
+        greenlets_before = live_greenlets()
+        rss_before = rss_kib()
+        started = time.perf_counter()
+        for i in range(cycles):
+            cycler.run(transports[i % len(transports)])
+        elapsed = time.perf_counter() - started
+        deadline = time.monotonic() + 5
+        while server.sockets and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        gevent.sleep(0.2)
+        return {
+            "cycles": cycles,
+            "seconds": elapsed,
+            "sockets_left": len(server.sockets),
+            "greenlets_left": live_greenlets() - greenlets_before,
+            "rss_before_kib": rss_before,
+            "rss_after_kib": rss_kib(),
+        }
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=10_000)
+    parser.add_argument("--transports", default="websocket,xhr-polling,jsonp-polling")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    result = soak(args.cycles, args.transports.split(","))
+    if args.json:
+        print(json.dumps(result))
+        return
+    rows = [
+        ("cycles", result["cycles"]),
+        ("cycles per second", f"{result['cycles'] / result['seconds']:.0f}"),
+        ("sockets left", result["sockets_left"]),
+        ("greenlets left", result["greenlets_left"]),
+        ("RSS before (KiB)", result["rss_before_kib"]),
+        ("RSS after (KiB)", result["rss_after_kib"]),
+        ("RSS growth (KiB)", result["rss_after_kib"] - result["rss_before_kib"]),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'measure':<{width}}  value")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
