@@ -17,23 +17,23 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import resource  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+import argparse
+import gc
+import json
+import logging
+import resource
+import time
+from collections.abc import Callable
 from typing import Any
 
-import gevent  # noqa: E402
-import greenlet  # noqa: E402
-import requests  # noqa: E402
-import websocket  # noqa: E402
+import gevent
+import greenlet
+import requests
+import websocket
 
-from socketio import socketio_manage  # noqa: E402
-from socketio.namespace import BaseNamespace  # noqa: E402
-from socketio.server import SocketIOServer  # noqa: E402
+from socketio import socketio_manage
+from socketio.namespace import BaseNamespace
+from socketio.server import SocketIOServer
 
 
 class EchoNamespace(BaseNamespace):
