@@ -15,11 +15,16 @@ so a deployment picks them by subclassing::
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
+from collections.abc import Iterator
 from typing import Any, ClassVar, Optional
 
+import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
+from . import protocol
 from .handler import SocketIOHandler
 from .server import SocketIOServer
 
@@ -31,6 +36,8 @@ __all__ = [
     "NginxGeventSocketIOWorker",
 ]
 
+log = logging.getLogger(__name__)
+
 
 class GunicornSocketIOHandler(SocketIOHandler, PyWSGIHandler):
     """The Socket.IO handler, logging requests through gunicorn's access log."""
@@ -38,19 +45,71 @@ class GunicornSocketIOHandler(SocketIOHandler, PyWSGIHandler):
     # WebSocketHandler's own log_request would shadow gunicorn's in the MRO.
     log_request = PyWSGIHandler.log_request
 
+    def read_requestline(self) -> str:
+        # Waiting for the next request on a keep-alive connection: a
+        # shutdown loses nothing by dropping the connection here.
+        with _interruptible(self.server):
+            return super().read_requestline()
+
+    def run_application(self) -> None:
+        request = protocol.parse_request(
+            self.environ.get("PATH_INFO", ""),
+            self.environ.get("QUERY_STRING", ""),
+            self.config.resource,
+        )
+        if request is None:  # the application's own request: graceful as usual
+            return super().run_application()
+        with _interruptible(self.server):
+            return super().run_application()
+
+
+@contextlib.contextmanager
+def _interruptible(server: Any) -> Iterator[None]:
+    """Mark the current greenlet as one that ``server.close()`` may end."""
+    greenlets = getattr(server, "interruptible", None)
+    if greenlets is None:
+        yield
+        return
+    current = gevent.getcurrent()
+    greenlets.add(current)
+    try:
+        yield
+    finally:
+        greenlets.discard(current)
+
 
 class GunicornSocketIOServer(SocketIOServer):
     """The server used inside a gunicorn worker.
 
-    On a graceful shutdown gunicorn calls ``close()`` and waits for open
-    connections; Socket.IO connections never finish by themselves, so closing
-    also ends every session.
+    On a graceful shutdown gunicorn calls ``close()`` and then waits up to
+    ``--graceful-timeout`` for open connections. Socket.IO connections never
+    finish by themselves, so closing ends every session (clients still
+    listening get ``0::``), and after ``close_grace`` seconds, time for those
+    last packets and the websocket closing handshakes, it drops the
+    connections that are idle between keep-alive requests or still carry
+    Socket.IO traffic. Requests of the application itself keep the whole
+    graceful timeout.
     """
+
+    #: seconds between ending the sessions and dropping their connections
+    close_grace: ClassVar[float] = 0.5
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: greenlets serving Socket.IO requests or idle keep-alive connections
+        self.interruptible: set[gevent.Greenlet] = set()
+        super().__init__(*args, **kwargs)
 
     def close(self) -> None:
         for socket in list(self.sockets.values()):
             socket.kill(detach=True)
         super().close()
+        gevent.spawn_later(self.close_grace, self._drop_connections)
+
+    def _drop_connections(self) -> None:
+        greenlets = [g for g in self.interruptible if not g.dead]
+        if greenlets:
+            log.info("dropping %d Socket.IO or idle connections", len(greenlets))
+            gevent.killall(greenlets, block=False)
 
 
 class GeventSocketIOBaseWorker(GeventPyWSGIWorker):

@@ -1,0 +1,244 @@
+"""socketio.sgunicorn under the real gunicorn, started as a user starts it.
+
+``gunicorn -k socketio.sgunicorn.GeventSocketIOWorker -w N tests.integration.gunicorn_app:application``
+in a subprocess, with websocket and xhr-polling clients speaking the 0.9 wire
+format. Each worker is a separate process with its own sessions and its own
+in-memory rooms: a session lives in the worker that handshook it, so several
+workers need sticky routing (or one TCP connection carrying the handshake and
+the websocket), and a broadcast reaches only the clients of one worker unless
+a pub/sub manager is configured.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+import websocket
+
+from .client09 import PollingClient, WebSocketClient, event, handshake, parse, wait_http
+from .conftest import ROOT, free_port
+
+APP = "tests.integration.gunicorn_app:application"
+
+
+class Gunicorn:
+    """A gunicorn master process with its logs in ``tmp``."""
+
+    def __init__(self, tmp: pathlib.Path, worker: str, workers: int, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.access_log = tmp / f"access-{self.port}.log"
+        self.error_log = tmp / f"error-{self.port}.log"
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-k",
+            f"socketio.sgunicorn.{worker}",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--access-logfile",
+            str(self.access_log),
+            "--error-logfile",
+            str(self.error_log),
+            "--no-control-socket",
+            *args,
+            APP,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        wait_http(self.url + "/", proc=self.proc)
+        # "Booting worker" is logged before the worker listens: wait until
+        # every worker has answered a request (plain requests answer the pid).
+        deadline = time.monotonic() + 15
+        answered: set[int] = set()
+        while len(answered) < workers:
+            assert time.monotonic() < deadline, self.errors()
+            answered.add(int(requests.get(self.url + "/", timeout=5).text))
+        assert answered == self.worker_pids()
+
+    def worker_pids(self) -> set[int]:
+        return {int(p) for p in re.findall(r"Booting worker with pid: (\d+)", self.errors())}
+
+    def errors(self) -> str:
+        return self.error_log.read_text() if self.error_log.exists() else ""
+
+    def access(self) -> str:
+        return self.access_log.read_text() if self.access_log.exists() else ""
+
+    def stop(self) -> None:
+        """Quick shutdown (SIGQUIT): the graceful one is a test of its own."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def tmp_logs(tmp_path_factory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("gunicorn")
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_logs):
+    """Two workers with a 2 s worker timeout (gunicorn's heartbeat, not a request limit)."""
+    server = Gunicorn(tmp_logs, "GeventSocketIOWorker", 2, "--timeout", "2")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_gunicorn(tmp_logs):
+    servers: list[Gunicorn] = []
+
+    def start(worker: str, workers: int, *args: str) -> Gunicorn:
+        server = Gunicorn(tmp_logs, worker, workers, *args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _clients_on_both_workers(server: Gunicorn) -> dict[int, list[WebSocketClient]]:
+    """Open websocket sessions until both workers serve at least two (bounded)."""
+    by_pid: dict[int, list[WebSocketClient]] = {}
+    for _ in range(60):
+        client = WebSocketClient(server.url, same_connection=True)
+        assert client.opening == "1::"
+        assert client.connect("/echo") == "1::/echo"
+        [pid] = client.emit("/echo", "pid")
+        by_pid.setdefault(pid, []).append(client)
+        if len(by_pid) == 2 and all(len(v) >= 2 for v in by_pid.values()):
+            break
+    assert set(by_pid) == server.worker_pids(), (set(by_pid), server.worker_pids())
+    return by_pid
+
+
+def test_two_workers_serve_websockets_past_the_worker_timeout(two_workers):
+    by_pid = _clients_on_both_workers(two_workers)
+    # Idle websockets for longer than --timeout: the gevent worker keeps
+    # notifying the master, so no worker is killed and sessions survive.
+    time.sleep(3)
+    for pid, clients in by_pid.items():
+        for client in clients:
+            assert client.emit("/echo", "echo", "still", pid) == ["still", pid]
+    assert "WORKER TIMEOUT" not in two_workers.errors()
+    assert two_workers.worker_pids() == set(by_pid)
+
+    # Rooms and broadcasts are per worker with the default in-memory manager.
+    (pid_a, clients_a), (_, clients_b) = by_pid.items()
+    clients_a[0].send(event("/echo", "shout", "hello"))
+    for client in clients_a:
+        assert parse(client.recv())["data"] == {"name": "shout", "args": ["hello", pid_a]}
+    clients_b[0].ws.settimeout(0.3)
+    with pytest.raises(websocket.WebSocketTimeoutException):
+        clients_b[0].ws.recv()
+
+    for clients in by_pid.values():
+        for client in clients:
+            client.close()
+    # gunicorn's access log, in its own format, for the handshakes and the websockets.
+    deadline = time.monotonic() + 5
+    while two_workers.access().count('" 101 ') < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = two_workers.access()
+    assert re.search(r'"GET /socket\.io/1/ HTTP/1\.1" 200 ', log), log
+    assert re.search(r'"GET /socket\.io/1/websocket/[0-9a-f]{32} HTTP/1\.1" 101 ', log), log
+
+
+def test_sessions_live_in_the_worker_that_handshook(two_workers):
+    """Handshake and websocket on separate connections: same worker or "not handshaken".
+
+    ``7:::1+0`` is what makes a 0.9 client handshake again; behind several
+    workers without sticky routing a client therefore retries until both
+    requests land on the same worker. Never an HTTP error, never a hang.
+    """
+    outcomes = []
+    for _ in range(30):
+        client = WebSocketClient(two_workers.url)
+        outcomes.append(client.opening)
+        client.close()
+        if {"1::", "7:::1+0"} <= set(outcomes):
+            break
+    assert set(outcomes) == {"1::", "7:::1+0"}, outcomes
+
+
+def test_xhr_polling_and_websockets_share_a_worker(start_gunicorn):
+    server = start_gunicorn("GeventSocketIOWorker", 1)
+    [pid] = server.worker_pids()
+    poller = PollingClient(server.url)
+    assert poller.transports.split(",")[0] == "websocket"
+    assert poller.get() == ["1::"]
+    poller.post("1::/echo")
+    assert poller.get() == ["1::/echo"]
+    poller.post(event("/echo", "pid", msgid=1))
+    assert poller.get() == [f"6::/echo:1+[{pid}]"]
+
+    ws = WebSocketClient(server.url)
+    ws.connect("/echo")
+    ws.send(event("/echo", "shout", "to all"))
+    shout = parse(poller.wait_for(lambda raw: raw.startswith("5::/echo:")))
+    assert shout["data"] == {"name": "shout", "args": ["to all", pid]}
+    ws.close()
+    assert re.search(
+        r'"POST /socket\.io/1/xhr-polling/[0-9a-f]{32} HTTP/1\.1" 200 ', server.access()
+    )
+
+
+def test_sigterm_stops_a_worker_promptly_with_open_connections(start_gunicorn):
+    server = start_gunicorn("GeventSocketIOWorker", 1, "--graceful-timeout", "30")
+    ws = WebSocketClient(server.url)
+    ws.connect("/echo")
+    poller = PollingClient(server.url)
+    assert poller.get() == ["1::"]
+    held: list = []
+    thread = threading.Thread(target=lambda: held.append(poller.get()))
+    thread.start()
+    time.sleep(0.3)  # the long-poll is now held by the worker
+
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    server.proc.wait(10)
+    elapsed = time.monotonic() - started
+    thread.join(5)
+    # Sessions are ended on close, so gunicorn does not wait for --graceful-timeout.
+    assert elapsed < 5, elapsed
+    assert server.proc.returncode == 0
+    assert held == [["0::"]]
+    assert ws.ws.recv() == "0::"
+    assert "graceful timeout" not in server.errors().lower()
+    assert "Shutting down: Master" in server.errors()
+
+
+def test_nginx_worker_offers_only_xhr_polling(start_gunicorn):
+    server = start_gunicorn("NginxGeventSocketIOWorker", 1)
+    sid, _, _, transports = handshake(server.url)
+    assert transports == "xhr-polling"
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(
+            f"ws://127.0.0.1:{server.port}/socket.io/1/websocket/{sid}", timeout=5
+        )
+    assert info.value.status_code == 400
+    resp = requests.get(f"{server.url}/socket.io/1/jsonp-polling/{sid}", timeout=5)
+    assert resp.status_code == 400 and resp.text == "7:::0"
+
+    poller = PollingClient(server.url)
+    assert poller.get() == ["1::"]
+    poller.post("1::/echo", event("/echo", "echo", "over", "polling", msgid=1))
+    assert poller.wait_for(lambda raw: raw.startswith("6::")) == '6::/echo:1+["over","polling"]'
