@@ -15,6 +15,10 @@ EXTRAS = {
         "websocket-client>=1.7",
         "requests>=2.31",
         "playwright>=1.40",
+        # the framework integrations and examples, tested with the real thing
+        "Flask>=3.0",
+        "PasteDeploy>=3.0",
+        "pyramid>=2.0",
     ],
     "lint": ["ruff>=0.5", "mypy>=1.10"],
 }
@@ -37,6 +41,10 @@ setup(
         "greenlet>=3.0",
     ],
     extras_require=EXTRAS,
+    project_urls={
+        "Socket.IO 0.9": "https://github.com/socketio/socket.io/tree/0.9",
+        "Original gevent-socketio": "https://github.com/abourget/gevent-socketio",
+    },
     entry_points={
         "paste.server_runner": ["paster = socketio.server:serve_paste"],
     },

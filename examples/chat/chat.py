@@ -10,14 +10,14 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import pathlib  # noqa: E402
+import argparse
+import logging
+import pathlib
 
-from socketio import socketio_manage  # noqa: E402
-from socketio.mixins import BroadcastMixin, RoomsMixin  # noqa: E402
-from socketio.namespace import BaseNamespace  # noqa: E402
-from socketio.server import SocketIOServer  # noqa: E402
+from socketio import socketio_manage
+from socketio.mixins import BroadcastMixin, RoomsMixin
+from socketio.namespace import BaseNamespace
+from socketio.server import SocketIOServer
 
 HERE = pathlib.Path(__file__).resolve().parent
 CLIENT_JS = HERE.parent / "node_modules" / "socket.io-client" / "dist" / "socket.io.js"

@@ -1,0 +1,105 @@
+"""A chat in a Flask application: ``socketio_manage`` called from a Flask view.
+
+Run it from the repository root with ``./run example flask_chat`` (or, with
+Flask and gevent-socketio installed, ``python app.py``), then open
+http://localhost:5000/ in two browser tabs. Options: ``--host``, ``--port``.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse
+import logging
+import pathlib
+
+from flask import Flask, Response, render_template, request
+
+from socketio import socketio_manage
+from socketio.mixins import BroadcastMixin, RoomsMixin
+from socketio.namespace import BaseNamespace
+from socketio.server import SocketIOServer
+
+HERE = pathlib.Path(__file__).resolve().parent
+# The browser client from the npm package socket.io-client@0.9.16 (installed in
+# examples/node_modules by ./run); None lets the server search node_modules
+# above the working directory.
+CLIENT_JS = HERE.parent / "node_modules" / "socket.io-client" / "dist" / "socket.io.js"
+
+log = logging.getLogger("flask_chat")
+app = Flask(__name__)
+
+
+class ChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
+    """Nicknames and rooms. The client emits 'nickname', 'join' and 'say'."""
+
+    def initialize(self):
+        self.nickname = None
+        self.room = None
+        # self.request is the Flask request that opened the socket.
+        log.info("new socket from %s", self.request.remote_addr)
+
+    def on_nickname(self, nickname):
+        self.nickname = str(nickname).strip()[:32] or "anonymous"
+        return self.nickname
+
+    def on_join(self, room):
+        room = str(room).strip()[:32] or "lobby"
+        if self.room:
+            self.emit_to_room(self.room, "announcement", f"{self.nickname} left")
+            self.leave(self.room)
+        self.room = room
+        self.join(room)
+        self.emit_to_room(room, "announcement", f"{self.nickname} joined")
+        return room
+
+    def on_say(self, text):
+        if not self.room or not self.nickname:
+            return False
+        self.emit_to_room(self.room, "message", self.nickname, str(text)[:1000])
+        return True
+
+    def recv_disconnect(self):
+        if self.room and self.nickname:
+            self.emit_to_room(self.room, "announcement", f"{self.nickname} left")
+        self.disconnect(silent=True)
+
+
+@app.route("/")
+def index():
+    return render_template("chat.html", title="Flask chat")
+
+
+def socketio_view(remaining):
+    """Serve a Socket.IO socket; the server calls it once per socket, and it
+    returns when the socket ends."""
+    # Pass the real request object, not Flask's context-local proxy: namespaces
+    # run in other greenlets, outside this request's context.
+    socketio_manage(request.environ, {"/chat": ChatNamespace}, request._get_current_object())
+    return Response()
+
+
+# Werkzeug routes a websocket upgrade only to rules declared websocket=True, and
+# other requests only to the others: register the view for both kinds.
+app.add_url_rule("/socket.io/<path:remaining>", "socketio", socketio_view, methods=["GET", "POST"])
+app.add_url_rule("/socket.io/<path:remaining>", "socketio_ws", socketio_view, websocket=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    server = SocketIOServer(
+        (args.host, args.port),
+        app,
+        policy_server=False,
+        client_js=str(CLIENT_JS) if CLIENT_JS.exists() else None,
+    )
+    log.info("Flask chat on http://%s:%d/", args.host, args.port)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Live data push: the server streams numbers, the page plots them on a <canvas>.
+
+Run it from the repository root with ``./run example live_data`` (or, with
+gevent-socketio installed, ``python live.py``), then open
+http://localhost:8081/. Options: ``--host``, ``--port``.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse
+import logging
+import pathlib
+import random
+
+import gevent
+
+from socketio import socketio_manage
+from socketio.namespace import BaseNamespace
+from socketio.server import SocketIOServer
+
+HERE = pathlib.Path(__file__).resolve().parent
+CLIENT_JS = HERE.parent / "node_modules" / "socket.io-client" / "dist" / "socket.io.js"
+log = logging.getLogger("live_data")
+
+
+class FeedNamespace(BaseNamespace):
+    """'/feed': once connected, the client receives ``point(n, value)`` events.
+
+    The client may change the rate with ``emit('rate', per_second, callback)``.
+    """
+
+    def initialize(self):
+        self.rate = 10.0
+
+    def recv_connect(self):
+        # A greenlet per client, killed with the namespace when it goes away.
+        self.spawn(self.stream)
+
+    def on_rate(self, per_second):
+        self.rate = max(1.0, min(float(per_second), 50.0))
+        return self.rate
+
+    def stream(self):
+        value = 50.0
+        n = 0
+        while True:
+            value = min(100.0, max(0.0, value + random.uniform(-4, 4)))
+            n += 1
+            self.emit("point", n, round(value, 2))
+            gevent.sleep(1 / self.rate)
+
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path.startswith("/socket.io/"):
+        socketio_manage(environ, {"/feed": FeedNamespace})
+        return []
+    if path in ("/", "/index.html"):
+        body = (HERE / "index.html").read_bytes()
+        start_response(
+            "200 OK",
+            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not found"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    server = SocketIOServer(
+        (args.host, args.port),
+        application,
+        policy_server=False,
+        client_js=str(CLIENT_JS) if CLIENT_JS.exists() else None,
+    )
+    log.info("live data on http://%s:%d/", args.host, args.port)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
