@@ -272,3 +272,22 @@ def test_arguments_are_checked():
         SocketIOTestClient()
     with pytest.raises(ConfigError):
         SocketIOTestClient({"": GlobalNamespace}, app=lambda e, s: [])
+
+
+def test_a_flask_app_under_the_test_client():
+    """The test client drives a framework app the same way: here Flask's view calls socketio_manage."""
+    from flask import Flask, Response, request
+
+    app = Flask(__name__)
+
+    class Greeter(BaseNamespace):
+        def on_greet(self):
+            return f"hello {self.request.args.get('name', 'nobody')}"
+
+    @app.route("/socket.io/<path:rest>")
+    def socketio_view(rest):
+        socketio_manage(request.environ, {"/greet": Greeter}, request._get_current_object())
+        return Response()
+
+    with SocketIOTestClient(app=app, environ={"QUERY_STRING": "name=ann"}) as c:
+        assert c.emit("greet", namespace="/greet", callback=True) == ["hello ann"]
