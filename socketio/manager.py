@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Optional
 
 __all__ = ["BaseManager", "Deliver", "MemoryManager", "PubSubManager"]
@@ -61,6 +61,9 @@ class BaseManager:
             The number of local deliveries made.
         """
         raise NotImplementedError
+
+    def start(self) -> None:
+        """Start background work (a pub/sub listener); the server calls it when it starts."""
 
     def close(self) -> None:
         """Release resources (connections, greenlets)."""
@@ -142,20 +145,59 @@ class MemoryManager(BaseManager):
 class PubSubManager(MemoryManager):
     """A manager that shares every emit with other processes over a message bus.
 
-    Subclasses implement :meth:`_publish` (send one message to every process,
-    this one included) and :meth:`_listen` (yield the messages received). Each
-    process delivers a message to its own members; ``host_id`` lets it know its
-    own messages. Call :meth:`start` once a delivery callable is set.
+    Subclasses implement :meth:`_publish` (send one message to every process)
+    and :meth:`_listen` (yield the messages received, reconnecting as needed);
+    :meth:`start` runs the listener in a greenlet.
+
+    Exactly once: :meth:`emit` delivers to this process's own members at once
+    and then publishes; a process ignores the messages it published itself
+    (``message['host'] == host_id``) and delivers every other message to its
+    own members. Each member is local to exactly one process, which delivers
+    it either directly (the sender's process) or from the bus (all the
+    others), never both. So local members get their messages even while the
+    bus is down; cross-process delivery is as reliable as the bus (pub/sub
+    is at-most-once: what is published while a process is not subscribed is
+    lost for that process).
+
+    The message is a dict: ``host`` (the publisher's ``host_id``),
+    ``endpoint``, ``room`` (``None`` for the whole namespace), ``skip`` (a
+    session id, or ``None``) and ``packet`` (the encoded packet); backends
+    choose how to serialise it.
+
+    Attributes:
+        channel: the bus channel shared by every process (and emitter).
+        host_id: this process's id, unique per manager instance.
+        bus_up: the backend's view of the bus; while it is false :meth:`emit`
+            does not try to publish (it would only block or fail).
     """
 
     def __init__(self, channel: str = "socketio") -> None:
         super().__init__()
         self.channel = channel
         self.host_id = uuid.uuid4().hex
+        self.bus_up = True
+        self._publish_failing = False
+        self._listener: Any = None
+
+    def start(self) -> None:
+        """Start the listener greenlet, if it is not running (the server calls it when it starts)."""
+        import gevent  # lazily: importing the manager must not need gevent
+
+        if self._listener is None or self._listener.dead:
+            self._listener = gevent.spawn(self._run_listener)
+
+    def close(self) -> None:
+        """Stop the listener greenlet."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.kill(block=False)
 
     def emit(
         self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
     ) -> int:
+        count = self._deliver_local(endpoint, encoded, room, skip)
+        if not self.bus_up:
+            return count
         message = {
             "host": self.host_id,
             "endpoint": endpoint,
@@ -165,22 +207,68 @@ class PubSubManager(MemoryManager):
         }
         try:
             self._publish(message)
-        except Exception as exc:  # the bus is down: serve local members anyway
-            log.warning("pub/sub publish failed, delivering locally only: %s", exc)
-            return self._deliver_local(endpoint, encoded, room, skip)
-        return 0
+        except Exception as exc:  # the bus is down: local members were served anyway
+            if not self._publish_failing:
+                self._publish_failing = True
+                log.warning("pub/sub publish failed, emits reach local members only: %s", exc)
+            else:
+                log.debug("pub/sub publish failed again: %s", exc)
+        else:
+            if self._publish_failing:
+                self._publish_failing = False
+                log.info("pub/sub publish works again")
+        return count
 
-    def _handle_message(self, message: dict[str, Any]) -> None:
-        try:
-            endpoint = message["endpoint"]
-            encoded = message["packet"]
-        except (KeyError, TypeError):
-            log.info("ignoring malformed pub/sub message: %r", message)
+    def _run_listener(self) -> None:
+        import gevent
+
+        while True:
+            try:
+                for message in self._listen():
+                    try:
+                        self._handle_message(message)
+                    except Exception:
+                        log.exception("delivering a pub/sub message failed: %.200r", message)
+            except gevent.GreenletExit:
+                raise
+            except Exception:
+                log.exception("the pub/sub listener failed; restarting it in 1 s")
+            gevent.sleep(1)
+
+    def _handle_message(self, message: Any) -> None:
+        """Deliver a message from the bus to local members (unless this process published it)."""
+        if not isinstance(message, dict):
+            log.info("ignoring malformed pub/sub message: %.200r", message)
             return
-        self._deliver_local(endpoint, encoded, message.get("room"), message.get("skip"))
+        if message.get("host") == self.host_id:
+            return  # emit() already delivered it to the local members
+        endpoint = message.get("endpoint")
+        encoded = message.get("packet")
+        room = message.get("room")
+        skip = message.get("skip")
+        if not (
+            isinstance(endpoint, str)
+            and isinstance(encoded, str)
+            and isinstance(room, (str, type(None)))
+            and isinstance(skip, (str, type(None)))
+        ):
+            log.info("ignoring malformed pub/sub message: %.200r", message)
+            return
+        self._deliver_local(endpoint, encoded, room, skip)
 
     def _publish(self, message: dict[str, Any]) -> None:
+        """Send ``message`` to every process subscribed to :attr:`channel`.
+
+        Raises:
+            Exception: whatever the backend raises when the bus is unreachable;
+                :meth:`emit` logs it once and carries on.
+        """
         raise NotImplementedError
 
-    def _listen(self) -> Iterable[dict[str, Any]]:
+    def _listen(self) -> Iterator[dict[str, Any]]:
+        """Yield the messages published on :attr:`channel`, forever.
+
+        The backend reconnects by itself (with a backoff), keeping
+        :attr:`bus_up` current; :meth:`start` runs it in a greenlet.
+        """
         raise NotImplementedError

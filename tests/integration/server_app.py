@@ -228,6 +228,7 @@ def main(argv=None) -> None:
     parser.add_argument("--origins", default="*:*")
     parser.add_argument("--policy-port", type=int, default=0, help="0: no policy server")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--manager", default=None, help="a manager URL (redis://127.0.0.1:6379/0)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
     SERVER = SocketIOServer(
@@ -241,6 +242,7 @@ def main(argv=None) -> None:
         origins=args.origins,
         policy_server=bool(args.policy_port),
         policy_listener=(args.host, args.policy_port or 10843),
+        manager=args.manager,
     )
     SERVER.serve_forever()
 
