@@ -39,7 +39,8 @@ import gevent.event
 from . import packet, socketio_manage
 from .config import Config
 from .exceptions import ConfigError, SocketIOError
-from .manager import BaseManager, MemoryManager
+from .manager import BaseManager
+from .server import make_manager
 from .virtsocket import Socket
 
 __all__ = ["FakeServer", "HandlerTimeout", "SocketIOTestClient"]
@@ -67,7 +68,9 @@ class FakeServer:
 
     Args:
         config: a :class:`~socketio.config.Config` or a dict of settings.
-        manager: the room/broadcast manager (a new ``MemoryManager`` by default).
+        manager: the room/broadcast manager: an instance or a URL, as for
+            :class:`~socketio.server.SocketIOServer` (a new ``MemoryManager`` by
+            default). It is started here; :meth:`close` closes it.
         **settings: more settings, as :class:`~socketio.server.SocketIOServer` takes them.
     """
 
@@ -76,7 +79,7 @@ class FakeServer:
     def __init__(
         self,
         config: Union[Config, Mapping[str, Any], None] = None,
-        manager: Optional[BaseManager] = None,
+        manager: Union[BaseManager, str, None] = None,
         **settings: Any,
     ) -> None:
         base = Config.coerce(config)
@@ -84,8 +87,9 @@ class FakeServer:
         for key, value in settings.items():
             self.config[key] = value
         self.sockets: dict[str, Socket] = {}
-        self.manager: BaseManager = manager if manager is not None else MemoryManager()
+        self.manager: BaseManager = make_manager(manager)
         self.manager.set_deliver(self._deliver)
+        self.manager.start()
 
     @property
     def resource(self) -> str:
@@ -96,6 +100,12 @@ class FakeServer:
         socket = self.sockets.get(sessid)
         if socket is not None:
             socket.put_client_msg(encoded)
+
+    def close(self) -> None:
+        """End every session still open and close the manager."""
+        for socket in list(self.sockets.values()):
+            socket.kill(detach=True)
+        self.manager.close()
 
     def get_socket(self, sessid: str = "") -> Optional[Socket]:
         """The session ``sessid`` (``None`` if unknown); ``''`` makes a new, connected one.

@@ -291,3 +291,17 @@ def test_a_flask_app_under_the_test_client():
 
     with SocketIOTestClient(app=app, environ={"QUERY_STRING": "name=ann"}) as c:
         assert c.emit("greet", namespace="/greet", callback=True) == ["hello ann"]
+
+
+def test_fake_server_takes_a_manager_url_and_closes_sessions():
+    server = FakeServer(manager="memory://", heartbeat_interval=5)
+    assert server.config.heartbeat_interval == 5
+    a = SocketIOTestClient({"/chat": ChatNamespace}, server=server)
+    b = SocketIOTestClient({"/chat": ChatNamespace}, server=server)
+    for c in (a, b):
+        c.connect("/chat")
+    a.emit("shout", "hi", namespace="/chat")
+    assert [p["args"] for p in b.get_received("/chat")] == [["hi"]]
+    server.close()
+    assert server.sockets == {}
+    assert not a.is_connected() and not b.is_connected()
