@@ -300,6 +300,7 @@ def test_fake_server_takes_a_manager_url_and_closes_sessions():
     b = SocketIOTestClient({"/chat": ChatNamespace}, server=server)
     for c in (a, b):
         c.connect("/chat")
+        c.get_received()  # the welcome
     a.emit("shout", "hi", namespace="/chat")
     assert [p["args"] for p in b.get_received("/chat")] == [["hi"]]
     server.close()
