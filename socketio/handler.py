@@ -15,6 +15,7 @@ import http
 import http.client
 import logging
 import struct
+import time
 from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
@@ -280,7 +281,14 @@ class SocketIOHandler(WebSocketHandler):
             return self._websocket_exchange(transport, request.sessid)
         socket = self.server.get_socket(request.sessid)
         if socket is None:
-            return transport.not_handshaken()
+            # A session booted between two polls: its next GET gets the ``0::`` left for it.
+            farewells = getattr(self.server, "farewells", None)
+            if not farewells or self.environ.get("REQUEST_METHOD") != "GET":
+                return transport.not_handshaken()
+            expiry, socket = farewells.pop(request.sessid, (0.0, None))
+            if socket is None or expiry < time.monotonic():
+                return transport.not_handshaken()
+            return transport.do_exchange(socket, "GET")
         self._open_session(socket, name)
         return transport.do_exchange(socket, self.environ.get("REQUEST_METHOD", "GET"))
 

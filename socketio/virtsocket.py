@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 #: Transports on which the server sends heartbeats (the 0.9 client expects
 #: none on the polling ones).
 HEARTBEAT_TRANSPORTS = frozenset({"websocket", "flashsocket", "htmlfile", "xhr-multipart"})
+#: Transports whose client is, between two requests, not listening.
+POLLING_TRANSPORTS = frozenset({"xhr-polling", "jsonp-polling"})
 
 
 def new_sessid() -> str:
@@ -230,9 +232,34 @@ class Socket:
         if sockets is not None and sockets.get(self.sessid) is self:
             del sockets[self.sessid]
             log.debug("%s detached", self)
+            self._leave_farewell()
         manager = self.manager
         if manager is not None:
             manager.remove_socket(self.sessid)
+
+    def _leave_farewell(self) -> None:
+        """Keep a polling session killed between two polls for its client's next GET.
+
+        Nobody was there to take the ``0::`` the kill queued; without this the
+        next GET would find no session and get ``7:::1+0``, on which the 0.9
+        client handshakes again although it was booted. ``server.farewells``
+        (sessid → (expiry, socket)) keeps it for ``close_timeout`` seconds;
+        the handler answers that GET with what is left in the queue.
+        """
+        farewells = getattr(self.server, "farewells", None)
+        if (
+            farewells is None
+            or self.active_requests
+            or self.transport_name not in POLLING_TRANSPORTS
+            or not self.client_queue.qsize()
+            or getattr(self, "_expired", False)  # the client is gone: nothing to tell
+        ):
+            return
+        now = time.monotonic()
+        for sessid, (expiry, _) in list(farewells.items()):
+            if expiry < now:
+                del farewells[sessid]
+        farewells[self.sessid] = (now + self.config.close_timeout, self)
 
     # -- queues -------------------------------------------------------------
 
@@ -461,6 +488,7 @@ class Socket:
             if self.state not in ("NEW", self.STATE_CONNECTED):
                 break
             log.info("%s timed out (no activity for %ss)", self, self._time_limit())
+            self._expired = True
             self.kill(detach=True)
             break
 
