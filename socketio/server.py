@@ -160,6 +160,11 @@ class SocketIOServer(WSGIServer):
         """Return the session ``sessid`` (counting a hit), a new one for ``''``, or ``None``."""
         if sessid:
             socket = self.sockets.get(sessid)
+            if socket is not None and socket.state == socket.STATE_DISCONNECTED:
+                # Killed without detach: no longer a session (what was left
+                # for its client goes out as a farewell, see Socket.detach).
+                socket.detach()
+                return None
             if socket is not None:
                 socket.incr_hits()
             return socket
@@ -204,9 +209,14 @@ class SocketIOServer(WSGIServer):
         super().start_accepting()
 
     def stop(self, timeout: Optional[float] = None) -> None:
-        """Stop accepting, end every session, stop the policy server and close the manager."""
+        """Stop accepting, end every session, stop the policy server and close the manager.
+
+        Sessions end as :meth:`Socket.kill(reconnect=True) <socketio.virtsocket.Socket.kill>`
+        ends them: their namespaces get ``recv_disconnect``, their connections
+        close without ``0::``, so 0.9 clients reconnect to the restarted server.
+        """
         for socket in list(self.sockets.values()):
-            socket.kill(detach=True)
+            socket.kill(detach=True, reconnect=True)
         if self.policy_server is not None:
             self.policy_server.stop()
         close_manager = getattr(self.manager, "close", None)

@@ -83,9 +83,10 @@ class GunicornSocketIOServer(SocketIOServer):
 
     On a graceful shutdown gunicorn calls ``close()`` and then waits up to
     ``--graceful-timeout`` for open connections. Socket.IO connections never
-    finish by themselves, so closing ends every session (clients still
-    listening get ``0::``), and after ``close_grace`` seconds, time for those
-    last packets and the websocket closing handshakes, it drops the
+    finish by themselves, so closing ends every session (as
+    ``SocketIOServer.stop()`` does: connections close without ``0::``, so 0.9
+    clients reconnect, to another worker or the restarted one), and after
+    ``close_grace`` seconds, time for the websocket closing handshakes, it drops the
     connections that are idle between keep-alive requests or still carry
     Socket.IO traffic. Requests of the application itself keep the whole
     graceful timeout.
@@ -101,7 +102,7 @@ class GunicornSocketIOServer(SocketIOServer):
 
     def close(self) -> None:
         for socket in list(self.sockets.values()):
-            socket.kill(detach=True)
+            socket.kill(detach=True, reconnect=True)
         super().close()
         gevent.spawn_later(self.close_grace, self._drop_connections)
 

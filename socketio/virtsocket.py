@@ -195,13 +195,20 @@ class Socket:
         self.heartbeats += 1
         self.timeout.set()
 
-    def kill(self, detach: bool = False) -> None:
+    def kill(self, detach: bool = False, *, reconnect: bool = False) -> None:
         """End the session.
 
         A connected socket moves to ``DISCONNECTING``, wakes its transports and
         receiver loop, and has every active namespace disconnected (their
-        ``recv_disconnect`` runs). With ``detach`` it also leaves
-        ``server.sockets``. Finally its greenlets are killed.
+        ``recv_disconnect`` runs). A client still listening gets ``0::``, which
+        a 0.9 client takes as "booted": it does not reconnect. With
+        ``reconnect`` its connection is closed without that packet, so the
+        client reconnects with a new handshake (what a server that stops for a
+        restart wants). With ``detach`` it also leaves
+        ``server.sockets``; without, it stays there until its client's next
+        request (which gets what was left for it, the ``0::``) or for
+        ``close_timeout`` seconds at most, and is never served as a live
+        session again. Finally its greenlets are killed.
         """
         self.ack_callbacks = {}
         if self.connected:
@@ -209,7 +216,8 @@ class Socket:
             self.server_queue.put_nowait(None)
             # Tell a client still listening that it was booted (it will not
             # reconnect), then wake the transport so it closes.
-            self.client_queue.put_nowait("0::")
+            if not reconnect:
+                self.client_queue.put_nowait("0::")
             self.client_queue.put_nowait(None)
             if self.active_ns:
                 self.disconnect(silent=True)
@@ -220,11 +228,18 @@ class Socket:
         if self.state == self.STATE_DISCONNECTING:
             self.state = self.STATE_DISCONNECTED
             self.timeout.set()
+            if not detach:
+                gevent.spawn_later(self.config.close_timeout, self._detach_dead)
         current = gevent.getcurrent()
         jobs = [job for job in self.jobs if job is not current]
         self.jobs = [job for job in self.jobs if job is current]
         if jobs:
             gevent.killall(jobs, block=False)
+
+    def _detach_dead(self) -> None:
+        """Drop a socket killed without ``detach`` whose client did not come back."""
+        self._expired = True  # nobody is there to be told anything
+        self.detach()
 
     def detach(self) -> None:
         """Remove the socket from ``server.sockets`` and from the manager."""
@@ -324,11 +339,13 @@ class Socket:
         self.put_client_msg(packet.encode(pkt, self.json_dumps))
 
     def disconnect(self, silent: bool = False) -> None:
-        """Disconnect every active namespace.
+        """Disconnect every active namespace, then end the socket.
 
         Unless ``silent``, the client is sent a ``disconnect`` packet for each.
         Each namespace's ``recv_disconnect`` runs, then the namespace is
-        removed (removing the last one ends the socket).
+        removed. The socket ends even when the application serves the global
+        namespace (which keeps a socket open when one namespace is left): the
+        client is sent ``0::`` and the socket leaves ``server.sockets``.
         """
         for ns_name, ns in list(self.active_ns.items()):
             if not silent:
@@ -341,6 +358,9 @@ class Socket:
                 # The hook was overridden without calling disconnect(): finish it.
                 ns.kill_local_jobs()
                 self.remove_namespace(ns_name)
+        if self.connected:
+            # The global namespace, served but never instantiated, kept it open.
+            self.kill(detach=True)
 
     def remove_namespace(self, namespace: str) -> None:
         """Drop an active namespace; dropping the last one kills and detaches the socket.
@@ -483,8 +503,14 @@ class Socket:
             self.timeout.clear()
             if self.timeout.wait(self._time_limit()):
                 continue
-            if self.active_requests and self.state != "NEW":
+            if (
+                self.active_requests
+                and self.state != "NEW"
+                and self.transport_name not in HEARTBEAT_TRANSPORTS
+            ):
                 continue  # a long-poll is being held: the client is there
+            # An open websocket or stream proves nothing (a peer that vanished
+            # leaves it half-open): only packets from the client count.
             if self.state not in ("NEW", self.STATE_CONNECTED):
                 break
             log.info("%s timed out (no activity for %ss)", self, self._time_limit())
