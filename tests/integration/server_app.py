@@ -15,23 +15,34 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import pathlib  # noqa: E402
+import argparse
+import json
+import logging
+import pathlib
+import signal
+import time
+from urllib.parse import parse_qs
 
-import gevent  # noqa: E402
+import gevent
 
-from socketio import socketio_manage  # noqa: E402
-from socketio.mixins import BroadcastMixin, RoomsMixin  # noqa: E402
-from socketio.namespace import BaseNamespace  # noqa: E402
-from socketio.server import SocketIOServer  # noqa: E402
+from socketio import socketio_manage
+from socketio.mixins import BroadcastMixin, RoomsMixin
+from socketio.namespace import BaseNamespace
+from socketio.server import SocketIOServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLIENT_JS = ROOT / "tests" / "js" / "node_modules" / "socket.io-client" / "dist" / "socket.io.js"
 
 EVENTS: list[list] = []
 SERVER: SocketIOServer | None = None
+#: [sessid, seconds since start] each time socketio_manage returned (``/_ended``)
+ENDED: list[list] = []
+#: what the authorization hook saw: [method, path, query, origin] (``/_auth``)
+AUTH_SEEN: list[list] = []
+#: the namespaces served (``--no-global`` drops the global one)
+SERVED = None
+STARTED = time.monotonic()
+LIFE_LOG = logging.getLogger("server_app")
 
 
 def record(kind: str, ns: BaseNamespace, detail=None) -> None:
@@ -167,12 +178,68 @@ class PacketNamespace(Recorder, BaseNamespace):
         return packet
 
 
+class LifeNamespace(Recorder, BaseNamespace):
+    """Lifecycle probes for ``test_lifecycle.py`` and friends.
+
+    Records ``disconnect`` calls (with ``silent``) besides the hooks, starts
+    jobs that record (and log) their own death, and lets the client trigger
+    every server-side way of ending a namespace or a socket.
+    """
+
+    def disconnect(self, silent=False):
+        record("disconnect", self, silent)
+        super().disconnect(silent=silent)
+
+    def _job(self, kind):
+        try:
+            gevent.sleep(3600)
+        except gevent.GreenletExit:
+            record(kind + "_killed", self)
+            LIFE_LOG.info("life: %s of %s killed", kind, self.socket.sessid)
+            raise
+
+    def on_start_jobs(self):
+        """One job on the namespace, one on the socket; returns the job counts."""
+        self.spawn(self._job, "ns_job")
+        self.socket.spawn(self._job, "socket_job")
+        return [len(self.jobs), len(self.socket.jobs)]
+
+    def on_echo(self, *args):
+        return args
+
+    def on_leave(self, silent=False):
+        """namespace.disconnect(silent)"""
+        self.disconnect(silent=bool(silent))
+
+    def on_disconnect_socket(self, silent=False):
+        """socket.disconnect(silent)"""
+        self.socket.disconnect(silent=bool(silent))
+
+    def on_kill_socket(self, detach=False):
+        """socket.kill(detach)"""
+        self.socket.kill(detach=bool(detach))
+
+    def on_push(self, count, size):
+        """A socket job that pushes ``count`` events of ``size`` bytes as fast as it can."""
+        blob = "x" * int(size)
+
+        def pusher():
+            for i in range(int(count)):
+                self.emit("push", i, blob)
+                gevent.sleep(0)
+            LIFE_LOG.info("life: pusher of %s done", self.socket.sessid)
+
+        self.socket.spawn(pusher)
+        return True
+
+
 NAMESPACES = {
     "": GlobalNamespace,
     "/chat": ChatNamespace,
     "/news": NewsNamespace,
     "/private": PrivateNamespace,
     "/packet": PacketNamespace,
+    "/life": LifeNamespace,
 }
 
 PAGE = b"""<!doctype html>
@@ -192,7 +259,8 @@ def _json(start_response, value):
 def application(environ, start_response):
     path = environ["PATH_INFO"]
     if path.startswith("/socket.io/"):
-        socketio_manage(environ, NAMESPACES, request={"app": "integration"})
+        socketio_manage(environ, SERVED or NAMESPACES, request={"app": "integration"})
+        ENDED.append([environ["socketio"].sessid, round(time.monotonic() - STARTED, 3)])
         return []
     if path == "/socket.io.js":
         body = CLIENT_JS.read_bytes()
@@ -211,8 +279,29 @@ def application(environ, start_response):
         return _json(start_response, EVENTS)
     if path == "/_sockets":
         return _json(start_response, sorted(SERVER.sockets) if SERVER else [])
+    if path == "/_ended":
+        return _json(start_response, ENDED)
+    if path == "/_auth":
+        return _json(start_response, AUTH_SEEN)
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found"]
+
+
+def _token_check(token):
+    """An authorization hook that wants ``?token=<token>`` on the handshake (and records the environ)."""
+
+    def authorize(environ):
+        AUTH_SEEN.append(
+            [
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                environ.get("QUERY_STRING"),
+                environ.get("HTTP_ORIGIN"),
+            ]
+        )
+        return parse_qs(environ.get("QUERY_STRING", "")).get("token") == [token]
+
+    return authorize
 
 
 def main(argv=None) -> None:
@@ -229,8 +318,27 @@ def main(argv=None) -> None:
     parser.add_argument("--policy-port", type=int, default=0, help="0: no policy server")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--manager", default=None, help="a manager URL (redis://127.0.0.1:6379/0)")
+    parser.add_argument("--max-queue-size", type=int, default=None)
+    parser.add_argument("--max-body-size", type=int, default=None)
+    parser.add_argument("--max-message-size", type=int, default=None)
+    parser.add_argument(
+        "--authorization-token", default=None, help="handshakes must carry ?token=<this>"
+    )
+    parser.add_argument(
+        "--no-global", action="store_true", help="do not serve the global namespace"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    limits = {
+        name: getattr(args, name)
+        for name in ("max_queue_size", "max_body_size", "max_message_size")
+        if getattr(args, name) is not None
+    }
+    if args.authorization_token is not None:
+        limits["authorization"] = _token_check(args.authorization_token)
+    if args.no_global:
+        global SERVED
+        SERVED = {k: v for k, v in NAMESPACES.items() if k != ""}
     SERVER = SocketIOServer(
         (args.host, args.port),
         application,
@@ -243,8 +351,14 @@ def main(argv=None) -> None:
         policy_server=bool(args.policy_port),
         policy_listener=(args.host, args.policy_port or 10843),
         manager=args.manager,
+        **limits,
     )
-    SERVER.serve_forever()
+    # SIGTERM (LiveServer.stop) stops the server as SIGINT does: sessions end first.
+    gevent.signal_handler(signal.SIGTERM, SERVER.stop)
+    try:
+        SERVER.serve_forever()  # on SIGINT it stops the server too, then re-raises
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
