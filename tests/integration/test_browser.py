@@ -838,22 +838,13 @@ def graceful_restart(server: Any) -> None:
     server.start()
 
 
-GRACEFUL_BOOTS = (
-    "bug, not fixed (test_gunicorn expects the opposite): SocketIOServer.stop() ends every "
-    "session with Socket.kill(), which sends '0::'; the 0.9 client takes it as 'booted' and "
-    "never reconnects, so a graceful restart strands every open page"
-)
-
-
 @pytest.mark.parametrize(
     "restart",
     [
         pytest.param(crash_restart, id="crash"),
-        pytest.param(
-            graceful_restart,
-            id="graceful",
-            marks=pytest.mark.xfail(strict=True, reason=GRACEFUL_BOOTS),
-        ),
+        # stop() must end the sessions without '0::' (which means "booted": a 0.9
+        # client never comes back after it).
+        pytest.param(graceful_restart, id="graceful"),
     ],
 )
 def test_reconnects_after_server_restart(
