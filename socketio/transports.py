@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from socket import SHUT_RDWR
 from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
@@ -241,20 +242,44 @@ class WebsocketTransport(BaseTransport):
 
     name = "websocket"
 
+    #: seconds a client whose session ended has to read its last packets and
+    #: answer the closing handshake before its connection is dropped
+    close_grace: float = 2.0
+
     def do_exchange(self, socket: Socket, request_method: str) -> Optional[Response]:
         websocket = self.handler.websocket
         socket.active_requests += 1
         writer = gevent.spawn(self._send_loop, socket, websocket)
+        dropper = gevent.spawn(self._drop_when_ended, socket)
         try:
             self._receive_loop(socket, websocket)
         finally:
             socket.active_requests -= 1
+            dropper.kill(block=False)
             writer.kill(block=False)
             if not websocket.closed:
                 websocket.close()
             # A 0.9 client whose websocket closed handshakes a new session.
             socket.kill(detach=True)
         return None
+
+    def _drop_when_ended(self, socket: Socket) -> None:
+        """Drop the TCP connection ``close_grace`` seconds after the session ended.
+
+        A client that stopped reading (a slow consumer: the sender is stuck on
+        a full TCP buffer), vanished, or never answers the close frame would
+        otherwise hold the connection and its greenlets forever.
+        """
+        socket.ended.wait()
+        gevent.sleep(self.close_grace)
+        raw = getattr(self.handler, "socket", None)
+        if raw is None:
+            return
+        log.info("%s: dropping a websocket its client did not close", socket)
+        try:
+            raw.shutdown(SHUT_RDWR)
+        except OSError:
+            pass
 
     def _receive_loop(self, socket: Socket, websocket: Any) -> None:
         while True:

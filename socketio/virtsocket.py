@@ -108,6 +108,8 @@ class Socket:
         self.hits = 0
         self.heartbeats = 0
         self.timeout = gevent.event.Event()
+        #: set once the session has ended (``DISCONNECTED``): transports close then
+        self.ended = gevent.event.Event()
         self.wsgi_app_greenlet: Optional[gevent.Greenlet] = None
         self.state = "NEW"
         self.connection_established = False
@@ -228,6 +230,7 @@ class Socket:
         if self.state == self.STATE_DISCONNECTING:
             self.state = self.STATE_DISCONNECTED
             self.timeout.set()
+            self.ended.set()
             if not detach:
                 gevent.spawn_later(self.config.close_timeout, self._detach_dead)
         current = gevent.getcurrent()
