@@ -58,6 +58,12 @@ class Config:
         client_js: path of the 0.9 browser client ``socket.io.js`` served at
             ``/<resource>/socket.io.js``; by default it is looked up in
             ``node_modules/socket.io-client/dist`` above the working directory.
+        session_secret: when set (bytes or str), session ids are signed with it,
+            and a process that receives the websocket of a session it does not
+            know adopts it if the id is genuine and at most ``close_timeout``
+            seconds old. Give the same secret to processes that share one
+            listening port (gunicorn's workers get one automatically); leave it
+            unset for a single process.
 
     Numbers and booleans may also be given as strings (``"25"``, ``"false"``),
     as PasteDeploy files and command lines give them.
@@ -78,6 +84,7 @@ class Config:
     policy_server: bool = True
     policy_listener: tuple[str, int] = ("0.0.0.0", 10843)
     client_js: Optional[str] = None
+    session_secret: Optional[Union[bytes, str]] = dataclasses.field(default=None, repr=False)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

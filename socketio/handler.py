@@ -311,6 +311,9 @@ class SocketIOHandler(WebSocketHandler):
         self.write(b"")  # flush the 101 Switching Protocols
         socket = self.server.get_socket(sessid)
         if socket is None:
+            adopt = getattr(self.server, "adopt_socket", None)
+            socket = adopt(sessid) if adopt is not None else None
+        if socket is None:
             transport.send_not_handshaken(self.websocket)
             return None
         self._open_session(socket, transport.name)

@@ -8,6 +8,7 @@ broadcast manager, and the optional Flash policy server.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from socket import IPPROTO_TCP, TCP_NODELAY
 from typing import Any, Optional, Union
@@ -21,6 +22,7 @@ from .exceptions import ConfigError
 from .handler import SocketIOHandler
 from .manager import BaseManager, MemoryManager
 from .policyserver import FlashPolicyServer
+from .sessionid import verify_sessid
 from .virtsocket import Socket
 
 __all__ = ["MANAGER_SCHEMES", "SocketIOServer", "make_manager", "serve", "serve_paste"]
@@ -123,6 +125,7 @@ class SocketIOServer(WSGIServer):
         self.sockets: dict[str, Socket] = {}
         #: sessions booted between two polls, kept for their next GET (see Socket.detach)
         self.farewells: dict[str, tuple[float, Socket]] = {}
+        self._adopted: dict[str, float] = {}
         self._client_scripts: dict[str, Optional[ClientScriptFile]] = {}
         self.manager: BaseManager = make_manager(kwargs.pop("manager", None))
         self.manager.set_deliver(self._deliver)
@@ -173,6 +176,35 @@ class SocketIOServer(WSGIServer):
             socket.sessid = Socket(self, self.config).sessid
         self.sockets[socket.sessid] = socket
         socket._spawn_watcher()
+        return socket
+
+    def adopt_socket(self, sessid: str) -> Optional[Socket]:
+        """Take over a session that a sibling process handshook, or return ``None``.
+
+        Several processes sharing one port (gunicorn workers) cannot choose
+        which of them receives a client's websocket after its handshake. With
+        ``session_secret`` set, a genuine id at most ``close_timeout`` seconds
+        old that this process has not served yet becomes a session here. Each
+        id is adopted at most once per process.
+        """
+        secret = self.config.session_secret
+        if not secret or sessid in self.sockets:
+            return None
+        now = time.time()
+        for known, expiry in list(self._adopted.items()):
+            if expiry < now:
+                del self._adopted[known]
+        if sessid in self._adopted or not verify_sessid(
+            sessid, secret, now, self.config.close_timeout
+        ):
+            return None
+        self._adopted[sessid] = now + self.config.close_timeout + 1
+        socket = Socket(self, self.config)
+        socket.sessid = sessid
+        self.sockets[sessid] = socket
+        socket._spawn_watcher()
+        socket.incr_hits()
+        log.debug("adopted session %s handshaken by another process", sessid)
         return socket
 
     def client_script(self, name: str = "socket.io.js") -> Optional[ClientScriptFile]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import secrets
 from collections.abc import Iterator
 from typing import Any, ClassVar, Optional
 
@@ -113,6 +114,13 @@ class GunicornSocketIOServer(SocketIOServer):
             gevent.killall(greenlets, block=False)
 
 
+# Generated when gunicorn's master imports the worker class, before it forks:
+# every worker of one master shares it, so a worker can adopt the websocket of
+# a session that a sibling handshook (see SocketIOServer.adopt_socket). A new
+# master (a restart) makes a new one, which retires the old session ids.
+_WORKERS_SECRET = secrets.token_bytes(32)
+
+
 class GeventSocketIOBaseWorker(GeventPyWSGIWorker):
     """A gunicorn gevent worker whose server is a :class:`SocketIOServer`.
 
@@ -121,7 +129,9 @@ class GeventSocketIOBaseWorker(GeventPyWSGIWorker):
     ``policy_server`` (start a Flash policy server in each worker; off by
     default, as several workers cannot all bind its port) and
     ``socketio_options`` (any other :class:`SocketIOServer` keyword:
-    ``heartbeat_interval``, ``origins``, ``manager``...).
+    ``heartbeat_interval``, ``origins``, ``manager``...). The workers of one
+    master share a ``session_secret`` (unless ``socketio_options`` gives one),
+    so a websocket may reach any worker after its handshake.
     """
 
     server_class = GunicornSocketIOServer
@@ -137,6 +147,7 @@ class GeventSocketIOBaseWorker(GeventPyWSGIWorker):
         options.setdefault("resource", self.resource)
         options.setdefault("transports", self.transports)
         options.setdefault("policy_server", self.policy_server)
+        options.setdefault("session_secret", _WORKERS_SECRET)
         # gunicorn's run() calls server_class(sock, application=..., spawn=...,
         # log=..., handler_class=..., environ=...): add our keywords to those.
         self.server_class = functools.partial(type(self).server_class, **options)  # type: ignore[assignment]

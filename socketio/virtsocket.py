@@ -11,7 +11,6 @@ sender and the watcher that closes a silent session.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
@@ -24,6 +23,7 @@ from . import packet
 from .config import Config
 from .defaultjson import default_json_dumps, default_json_loads
 from .exceptions import PacketError
+from .sessionid import new_sessid
 
 if TYPE_CHECKING:  # pragma: no cover
     from .manager import BaseManager
@@ -38,11 +38,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TRANSPORTS = frozenset({"websocket", "flashsocket", "htmlfile", "xhr-multipart"})
 #: Transports whose client is, between two requests, not listening.
 POLLING_TRANSPORTS = frozenset({"xhr-polling", "jsonp-polling"})
-
-
-def new_sessid() -> str:
-    """A fresh session id: 128 random bits from :mod:`secrets`, as 32 hex digits."""
-    return secrets.token_hex(16)
 
 
 def default_error_handler(
@@ -101,7 +96,7 @@ class Socket:
     def __init__(self, server: Any, config: Any, error_handler: Optional[Callable] = None) -> None:
         self.server = server
         self.config: Config = Config.coerce(config)
-        self.sessid = new_sessid()
+        self.sessid = new_sessid(self.config.session_secret, time.time())
         self.session: dict[str, Any] = {}
         self.client_queue: gevent.queue.Queue = gevent.queue.Queue()
         self.server_queue: gevent.queue.Queue = gevent.queue.Queue()

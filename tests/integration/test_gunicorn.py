@@ -159,24 +159,32 @@ def test_two_workers_serve_websockets_past_the_worker_timeout(two_workers):
         time.sleep(0.05)
     log = two_workers.access()
     assert re.search(r'"GET /socket\.io/1/ HTTP/1\.1" 200 ', log), log
-    assert re.search(r'"GET /socket\.io/1/websocket/[0-9a-f]{32} HTTP/1\.1" 101 ', log), log
+    assert re.search(r'"GET /socket\.io/1/websocket/[0-9a-f]{56} HTTP/1\.1" 101 ', log), log
 
 
-def test_sessions_live_in_the_worker_that_handshook(two_workers):
-    """Handshake and websocket on separate connections: same worker or "not handshaken".
+def test_any_worker_takes_the_websocket_of_a_siblings_handshake(two_workers):
+    """Handshake and websocket on separate connections, so often on different workers.
 
-    ``7:::1+0`` is what makes a 0.9 client handshake again; behind several
-    workers without sticky routing a client therefore retries until both
-    requests land on the same worker. Never an HTTP error, never a hang.
+    The workers share a session secret: the one that receives the websocket
+    adopts a session handshaken by its sibling. A forged id is still refused
+    with ``7:::1+0`` (which makes a 0.9 client handshake again).
     """
-    outcomes = []
+    pids = set()
     for _ in range(30):
         client = WebSocketClient(two_workers.url)
-        outcomes.append(client.opening)
+        assert client.opening == "1::"
+        assert client.connect("/echo") == "1::/echo"
+        [pid] = client.emit("/echo", "pid")
+        pids.add(pid)
         client.close()
-        if {"1::", "7:::1+0"} <= set(outcomes):
-            break
-    assert set(outcomes) == {"1::", "7:::1+0"}, outcomes
+    assert pids == two_workers.worker_pids()
+
+    forged = "0" * 56
+    ws = websocket.create_connection(
+        two_workers.url.replace("http", "ws") + f"/socket.io/1/websocket/{forged}"
+    )
+    assert ws.recv() == "7:::1+0"
+    ws.close()
 
 
 def test_xhr_polling_and_websockets_share_a_worker(start_gunicorn):
@@ -197,7 +205,7 @@ def test_xhr_polling_and_websockets_share_a_worker(start_gunicorn):
     assert shout["data"] == {"name": "shout", "args": ["to all", pid]}
     ws.close()
     assert re.search(
-        r'"POST /socket\.io/1/xhr-polling/[0-9a-f]{32} HTTP/1\.1" 200 ', server.access()
+        r'"POST /socket\.io/1/xhr-polling/[0-9a-f]{56} HTTP/1\.1" 200 ', server.access()
     )
 
 
