@@ -1,0 +1,259 @@
+"""Processes of a benchmark: the server under test and the node load generator.
+
+:class:`ServerProcess` starts one of the three servers (``ours``, ``reference``,
+``bare``) on a free port, pinned to one core, and reads its CPU time and RSS
+from ``/proc``. :class:`LoadGen` runs ``loadgen.js`` pinned to the other core,
+hands each ``mark`` line it prints to a callback (the harness samples the
+server there) and returns its result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+NODE_MODULES = BENCH_DIR / "node_modules"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+#: The servers compared, in table order.
+TARGETS = ("ours", "reference", "bare")
+
+
+class BenchmarkError(RuntimeError):
+    """A server or the load generator failed."""
+
+
+def node() -> str:
+    found = shutil.which("node")
+    if not found:
+        raise BenchmarkError("node is not installed (apt-get install nodejs npm)")
+    return found
+
+
+def ensure_node_modules(quiet: bool = False) -> None:
+    """Install ``ws`` and ``socket.io@0.9.19`` into ``benchmarks/node_modules`` (``npm ci``)."""
+    wanted = [NODE_MODULES / "ws" / "package.json", NODE_MODULES / "socket.io" / "package.json"]
+    if all(p.exists() for p in wanted):
+        return
+    npm = shutil.which("npm")
+    if not npm:
+        raise BenchmarkError("npm is not installed (apt-get install nodejs npm)")
+    if not quiet:
+        print("benchmarks: npm ci (ws, socket.io@0.9.19) ...", file=sys.stderr, flush=True)
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=BENCH_DIR,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def raise_nofile(wanted: int = 65536) -> int:
+    """Raise the soft open-files limit (inherited by the servers and clients); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def taskset_prefix(cpu: Optional[int]) -> list[str]:
+    if cpu is None or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", str(cpu)]
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE_KIB
+
+
+class ServerProcess:
+    """One server under test, in its own process.
+
+    Args:
+        target: ``ours``, ``reference`` or ``bare``.
+        cpu: the core to pin it to (``None``: not pinned).
+        extra_args: more arguments for the server's command line.
+    """
+
+    def __init__(self, target: str, cpu: Optional[int] = 0, extra_args: tuple = ()) -> None:
+        if target not in TARGETS:
+            raise ValueError(f"unknown target {target!r}")
+        self.target = target
+        self.cpu = cpu
+        self.port = free_port()
+        self.extra_args = list(extra_args)
+        self.proc: Optional[subprocess.Popen] = None
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{target}-{self.port}.log"
+
+    def command(self) -> list[str]:
+        if self.target == "reference":
+            cmd = [node(), str(BENCH_DIR / "reference_server.js"), str(self.port)]
+        else:
+            module = "benchmarks.ours_app" if self.target == "ours" else "benchmarks.bare_app"
+            cmd = [sys.executable, "-m", module, str(self.port)]
+        return taskset_prefix(self.cpu) + cmd + self.extra_args
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        self._log = open(self.log_path, "wb")
+        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.proc = subprocess.Popen(
+            self.command(), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env
+        )
+        path = "/poll/__ready__" if self.target == "bare" else "/socket.io/"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchmarkError(f"{self.target} server exited: {self.log()[-2000:]}")
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=b"")
+                with urllib.request.urlopen(req, timeout=1):
+                    return self
+            except urllib.error.HTTPError:
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise BenchmarkError(f"{self.target} server did not start: {self.log()[-2000:]}")
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.pid)
+
+    def rss_kib(self) -> int:
+        return proc_rss_kib(self.pid)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        try:
+            self.log_path.unlink()
+        except OSError:
+            pass
+
+
+class LoadGen:
+    """``loadgen.js`` with one configuration (see its header for the keys).
+
+    Args:
+        config: the workload, flavour (``sio``/``bare``), port, and its parameters.
+        cpu: the core to pin it to (``None``: not pinned).
+    """
+
+    def __init__(self, config: dict[str, Any], cpu: Optional[int] = 1) -> None:
+        self.config = {"host": "127.0.0.1", **config}
+        self.cpu = cpu
+        self.warnings: list[str] = []
+
+    def run(
+        self,
+        on_mark: Optional[Callable[[str, LoadGen], None]] = None,
+        timeout: float = 300.0,
+    ) -> dict[str, Any]:
+        """Run to the end; ``on_mark(name, self)`` is called at each mark line.
+
+        ``on_mark`` may call :meth:`command` to drive the ``idle`` workload.
+        """
+        cmd = [
+            *taskset_prefix(self.cpu),
+            node(),
+            str(BENCH_DIR / "loadgen.js"),
+            json.dumps(self.config),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=BENCH_DIR
+        )
+        deadline = time.monotonic() + timeout
+        result: Optional[dict[str, Any]] = None
+        try:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                if time.monotonic() > deadline:
+                    raise BenchmarkError("the load generator ran out of time")
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    self.warnings.append(line.strip())
+                    continue
+                event = msg.pop("event", None)
+                if event == "mark" and on_mark is not None:
+                    on_mark(msg["name"], self)
+                elif event == "warning":
+                    self.warnings.append(msg.get("message", ""))
+                elif event == "error":
+                    raise BenchmarkError(f"load generator: {msg.get('message')}")
+                elif event == "result":
+                    result = msg
+            self.proc.wait(10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        if result is None:
+            raise BenchmarkError(f"the load generator gave no result (exit {self.proc.returncode})")
+        return result
+
+    def command(self, text: str) -> None:
+        """Send a line to the load generator's stdin."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+
+def flavour(target: str) -> str:
+    """The wire format the load generator speaks to ``target``."""
+    return "bare" if target == "bare" else "sio"

@@ -1,0 +1,401 @@
+"""The benchmark suite: workloads A-E against our server, the reference and the bare stack.
+
+    .venv/bin/python -m benchmarks [--quick] [--workloads A,B,...] [--runs 3]
+
+See ``benchmarks/README.md`` for what each workload measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .harness import (
+    TARGETS,
+    BenchmarkError,
+    LoadGen,
+    ServerProcess,
+    ensure_node_modules,
+    flavour,
+    node,
+    raise_nofile,
+)
+
+
+@dataclass
+class Workload:
+    name: str
+    title: str
+    config: Callable[[bool], dict[str, Any]]  # quick -> load generator config
+    metrics: list[tuple[str, str, bool]]  # (result key, label, higher is better)
+    runner: str = "timed"  # "timed" or "idle"
+
+
+def _echo(clients: int) -> Callable[[bool], dict[str, Any]]:
+    def config(quick: bool) -> dict[str, Any]:
+        return {
+            "workload": "echo",
+            "clients": clients,
+            "warmup_ms": 500 if quick else 1500,
+            "duration_ms": 2000 if quick else 6000,
+        }
+
+    return config
+
+
+WORKLOADS: dict[str, Workload] = {
+    "A": Workload(
+        "A",
+        "websocket round trip, 1 client, sequential echo with ack",
+        lambda quick: {**_echo(1)(quick), "duration_ms": 2000 if quick else 5000},
+        [
+            ("msgs_per_s", "round trips/s", True),
+            ("p50_ms", "p50 ms", False),
+            ("p99_ms", "p99 ms", False),
+        ],
+    ),
+    "B100": Workload(
+        "B100",
+        "websocket, 100 clients, sequential echo",
+        _echo(100),
+        [("msgs_per_s", "msgs/s", True), ("p99_ms", "p99 ms", False)],
+    ),
+    "B500": Workload(
+        "B500",
+        "websocket, 500 clients, sequential echo",
+        _echo(500),
+        [("msgs_per_s", "msgs/s", True), ("p99_ms", "p99 ms", False)],
+    ),
+    "C": Workload(
+        "C",
+        "broadcast fan-out: 1,000 websocket clients, 100 broadcasts",
+        lambda quick: {
+            "workload": "broadcast",
+            "clients": 200 if quick else 1000,
+            "broadcasts": 20 if quick else 100,
+            "timeout_ms": 60000,
+        },
+        [
+            ("deliveries_per_s", "deliveries/s", True),
+            ("last_delivery_ms", "last delivery ms", False),
+        ],
+    ),
+    "D": Workload(
+        "D",
+        "xhr-polling, 20 clients, sequential echo",
+        lambda quick: {
+            "workload": "xhr",
+            "clients": 20,
+            "warmup_ms": 500 if quick else 1500,
+            "duration_ms": 2000 if quick else 6000,
+        },
+        [("msgs_per_s", "msgs/s", True), ("p99_ms", "p99 ms", False)],
+    ),
+    "E": Workload(
+        "E",
+        "idle websocket connections: 5,000 held open",
+        lambda quick: {"workload": "idle", "clients": 1000 if quick else 5000, "warm": 100},
+        [
+            ("kib_per_conn", "server KiB/conn", False),
+            ("handshakes_per_s", "handshakes/s", True),
+        ],
+        runner="idle",
+    ),
+}
+
+ALIASES = {"B": ["B100", "B500"]}
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent busy by the whole machine so far (all cores)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(max_wait: float, threshold: float = 0.3) -> tuple[float, float]:
+    """Wait (at most ``max_wait`` s) until the machine is busy less than ``threshold`` cores.
+
+    Returns:
+        (seconds waited, cores busy in the last second looked at).
+    """
+    started = time.monotonic()
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(1.0)
+        busy = machine_busy_seconds() - before
+        waited = time.monotonic() - started
+        if busy <= threshold or waited >= max_wait:
+            return waited, busy
+
+
+@dataclass
+class Sample:
+    """The server's CPU time and the machine's busy time at one instant."""
+
+    t: float = field(default_factory=time.monotonic)
+    server: float = 0.0
+    machine: float = 0.0
+
+    @classmethod
+    def take(cls, server: ServerProcess) -> Sample:
+        return cls(time.monotonic(), server.cpu_seconds(), machine_busy_seconds())
+
+
+def _shares(start: Sample, end: Sample, client_cpu: float) -> dict[str, float]:
+    wall = max(end.t - start.t, 1e-9)
+    server = (end.server - start.server) / wall
+    machine = (end.machine - start.machine) / wall
+    return {
+        "server_cpu": server,
+        "client_cpu": client_cpu,
+        # What else ran meanwhile, in cores (other engineers' test suites, ...).
+        "other_cpu": max(0.0, machine - server - client_cpu),
+    }
+
+
+def run_once(
+    workload: Workload,
+    target: str,
+    quick: bool,
+    server_cpu: Optional[int] = 0,
+    client_cpu: Optional[int] = 1,
+) -> dict[str, Any]:
+    """Run ``workload`` once against a fresh ``target`` server; return its measures."""
+    config = {**workload.config(quick)}
+    with ServerProcess(target, cpu=server_cpu) as server:
+        config.update(flavour=flavour(target), port=server.port)
+        samples: dict[str, Any] = {}
+
+        def on_mark(name: str, loadgen: LoadGen) -> None:
+            if workload.runner == "idle":
+                if name == "warm":
+                    time.sleep(1.0)
+                    samples["rss_warm"] = server.rss_kib()
+                    samples["start"] = Sample.take(server)
+                    loadgen.command("go")
+                elif name == "connected":
+                    samples["end"] = Sample.take(server)
+                    time.sleep(2.0)
+                    samples["rss_all"] = server.rss_kib()
+                    loadgen.command("done")
+            elif name in ("start", "end"):
+                samples[name] = Sample.take(server)
+
+        loadgen = LoadGen(config, cpu=client_cpu)
+        result = loadgen.run(on_mark)
+        if "start" in samples and "end" in samples:
+            result.update(_shares(samples["start"], samples["end"], result.get("client_cpu", 0.0)))
+        if workload.runner == "idle":
+            added = config["clients"] - config["warm"]
+            result["kib_per_conn"] = (samples["rss_all"] - samples["rss_warm"]) / added
+            result["rss_kib"] = samples["rss_all"]
+        if loadgen.warnings:
+            result["warnings"] = loadgen.warnings[:5]
+        return result
+
+
+# -- the table -------------------------------------------------------------------------
+
+
+def _fmt(value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _median(results: list[dict[str, Any]], key: str) -> Optional[float]:
+    values = [r[key] for r in results if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> str:
+    if a is None or b is None or b == 0:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def render_table(
+    results: dict[str, dict[str, list[dict[str, Any]]]], targets: list[str], runs: int
+) -> str:
+    """Medians per metric and target, and the ratios ours/reference and ours/bare."""
+    head = ["workload", "metric", *targets]
+    if "ours" in targets:
+        head += [f"ours/{t}" for t in targets if t != "ours"]
+    rows = [head]
+    for name, by_target in results.items():
+        workload = WORKLOADS[name]
+        for key, label, _better in workload.metrics:
+            medians = {t: _median(by_target.get(t, []), key) for t in targets}
+            row = [name, label, *(_fmt(medians[t]) for t in targets)]
+            if "ours" in targets:
+                row += [_ratio(medians["ours"], medians[t]) for t in targets if t != "ours"]
+            rows.append(row)
+    cpu_rows = [["workload", *(f"{t} srv/cli/oth" for t in targets)]]
+    for name, by_target in results.items():
+        cells = []
+        for t in targets:
+            rs = by_target.get(t, [])
+            parts = [_median(rs, k) for k in ("server_cpu", "client_cpu", "other_cpu")]
+            cells.append("/".join("-" if p is None else f"{p * 100:.0f}%" for p in parts))
+        cpu_rows.append([name, *cells])
+    out = [f"Medians of {runs} run(s); ratios are ours/other (for ms and KiB lower is better)."]
+    out.append(_grid(rows))
+    out.append("")
+    out.append(
+        "CPU during the measuring window (median): server / load generator / everything else,"
+        " in % of one core"
+    )
+    out.append(_grid(cpu_rows))
+    return "\n".join(out)
+
+
+def _grid(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+        if n == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def machine_description() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import gevent
+    import geventwebsocket
+
+    node_version = subprocess.run([node(), "--version"], capture_output=True, text=True).stdout
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "loadavg": os.getloadavg(),
+        "python": platform.python_version(),
+        "gevent": gevent.__version__,
+        "gevent-websocket": getattr(geventwebsocket, "__version__", "?"),
+        "node": node_version.strip(),
+    }
+
+
+def parse_workloads(text: str) -> list[str]:
+    names: list[str] = []
+    for part in text.split(","):
+        part = part.strip().upper()
+        if not part:
+            continue
+        for name in ALIASES.get(part, [part]):
+            if name not in WORKLOADS:
+                raise SystemExit(f"unknown workload {part!r}; choose from A,B,B100,B500,C,D,E")
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes)")
+    parser.add_argument("--workloads", default="A,B,C,D,E", help="comma-separated (default all)")
+    parser.add_argument("--runs", type=int, default=None, help="runs per workload (3; quick: 1)")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="ours,reference,bare")
+    parser.add_argument("--server-cpu", type=int, default=0, help="core for the server (0)")
+    parser.add_argument("--client-cpu", type=int, default=1, help="core for the load generator")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each measurement wait up to SECONDS for the machine to be idle"
+        " (busy < 0.3 cores): other processes skew the numbers",
+    )
+    parser.add_argument("--json", help="also write every run's measures to this file")
+    args = parser.parse_args(argv)
+
+    names = parse_workloads(args.workloads)
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    for t in targets:
+        if t not in TARGETS:
+            raise SystemExit(f"unknown target {t!r}; choose from {','.join(TARGETS)}")
+    runs = args.runs or (1 if args.quick else 3)
+    server_cpu = None if args.no_pin else args.server_cpu
+    client_cpu = None if args.no_pin else args.client_cpu
+
+    ensure_node_modules()
+    nofile = raise_nofile()
+    info = machine_description()
+    info["nofile"] = nofile
+    print(
+        f"{info['date']}  {info['cpus']} x {info['cpu_model']}  load {info['loadavg'][0]:.2f}"
+        f"  python {info['python']} gevent {info['gevent']} node {info['node']}"
+        f"  (server on core {server_cpu}, load generator on core {client_cpu})",
+        flush=True,
+    )
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    started = time.monotonic()
+    for name in names:
+        workload = WORKLOADS[name]
+        results[name] = {t: [] for t in targets}
+        for run in range(runs):
+            order = targets[run % len(targets) :] + targets[: run % len(targets)]
+            for target in order:
+                if args.wait_quiet > 0:
+                    waited, busy = wait_quiet(args.wait_quiet)
+                    if busy > 0.3:
+                        print(f"  (machine still busy: {busy:.1f} cores after {waited:.0f} s)")
+                try:
+                    result = run_once(workload, target, args.quick, server_cpu, client_cpu)
+                except BenchmarkError as exc:
+                    print(f"  {name} {target} run {run + 1}: FAILED {exc}", flush=True)
+                    continue
+                results[name][target].append(result)
+                shown = ", ".join(
+                    f"{label} {_fmt(result.get(key))}" for key, label, _ in workload.metrics
+                )
+                cpu = result.get("client_cpu")
+                print(
+                    f"  {name:4} {target:9} run {run + 1}: {shown}"
+                    f"  (load generator {cpu * 100:.0f}% of a core)"
+                    + (" WARNING: load generator near saturation" if cpu and cpu > 0.85 else ""),
+                    flush=True,
+                )
+    print()
+    print(render_table(results, targets, runs))
+    print(f"\n{time.monotonic() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "runs": runs, "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

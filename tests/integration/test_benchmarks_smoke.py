@@ -1,0 +1,39 @@
+"""Keep the benchmark suite from rotting: its load generator against our server, briefly.
+
+The suite itself (``python -m benchmarks``) is never run by the tests; this
+runs one tiny echo workload through the same code path (``benchmarks.suite.run_once``:
+server process, node load generator, CPU sampling) in a few seconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from benchmarks import harness, suite
+
+pytestmark = pytest.mark.node
+
+
+def test_load_generator_echo_against_our_server() -> None:
+    if shutil.which("node") is None:
+        pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
+    harness.ensure_node_modules(quiet=True)
+    tiny = suite.Workload(
+        "tiny",
+        "websocket, 2 clients, sequential echo for one second",
+        lambda quick: {"workload": "echo", "clients": 2, "warmup_ms": 200, "duration_ms": 1000},
+        [("msgs_per_s", "msgs/s", True), ("p99_ms", "p99 ms", False)],
+    )
+    result = suite.run_once(tiny, "ours", quick=True, server_cpu=None, client_cpu=None)
+
+    assert result["connect_errors"] == 0
+    assert result["messages"] > 20, result
+    assert result["msgs_per_s"] > 0
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
+    assert 0 < result["server_cpu"] and 0 < result["client_cpu"]
+    assert "warnings" not in result, result["warnings"]
+
+    table = suite.render_table({"A": {"ours": [result]}}, ["ours"], 1)
+    assert "round trips/s" in table
