@@ -27,7 +27,7 @@ from geventwebsocket.websocket import Header, Stream, WebSocket
 from . import clientjs, payload, protocol
 from .config import Config
 from .exceptions import PayloadError
-from .protocol import JAVASCRIPT, Response, text_response
+from .protocol import JAVASCRIPT, Response, cors_headers, text_response
 from .transports import (
     BaseTransport,
     FlashSocketTransport,
@@ -47,6 +47,13 @@ __all__ = ["BoundedWebSocket", "SocketIOHandler"]
 log = logging.getLogger(__name__)
 
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+_PREFLIGHT = [
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Content-Type"),
+    ("Access-Control-Max-Age", "86400"),
+    ("Content-Length", "0"),
+]
 
 
 class BoundedWebSocket(WebSocket):
@@ -77,6 +84,8 @@ class BoundedWebSocket(WebSocket):
         if stream is None:
             raise WebSocketError("websocket closed")
         header = Header.decode_header(stream)
+        if not header.mask:
+            raise ProtocolError("client frame not masked")  # RFC 6455 5.1
         if header.flags:
             raise ProtocolError("reserved bits set in frame header")
         # A message may arrive in fragments: bound their running total, which
@@ -100,6 +109,22 @@ class BoundedWebSocket(WebSocket):
         if header.mask:
             data = header.unmask_payload(data)
         return header, data
+
+    def read_message(self) -> Any:
+        # receive() closes the connection on these (1007, 1002) without a
+        # word: say once why a client was cut off.
+        try:
+            return super().read_message()
+        except UnicodeError as exc:
+            log.info("closing a websocket from %s: invalid UTF-8 (%s)", self._peer(), exc)
+            raise
+        except ProtocolError as exc:
+            log.info("closing a websocket from %s: protocol error: %s", self._peer(), exc)
+            raise
+
+    def _peer(self) -> str:
+        address = getattr(getattr(self, "handler", None), "client_address", None)
+        return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "?"
 
     def close(self, code: int = 1000, message: Any = b"") -> None:
         """Send a close frame with ``code`` and ``message``, then mark the websocket closed.
@@ -215,6 +240,13 @@ class SocketIOHandler(WebSocketHandler):
                 return self._jsonp_refusal(request.jsonp, "handshake bad origin")
             return text_response(403, "handshake bad origin")
         if isinstance(request, protocol.Handshake):
+            method = self.environ.get("REQUEST_METHOD", "GET")
+            if method == "OPTIONS":  # a CORS preflight: no session for it
+                return Response(200, [*_PREFLIGHT, *cors_headers(origin)], b"")
+            if method not in ("GET", "POST"):
+                response = text_response(405, "method not allowed", origin)
+                response.headers.append(("Allow", "GET, POST, OPTIONS"))
+                return response
             return self._handshake(request, origin)
         if isinstance(request, protocol.ForcedDisconnect):
             return self._forced_disconnect(request, origin)
@@ -299,6 +331,10 @@ class SocketIOHandler(WebSocketHandler):
             or environ.get("HTTP_UPGRADE", "").lower() != "websocket"
         ):
             return text_response(400, "websocket upgrade required", environ.get("HTTP_ORIGIN"))
+        if self.request_version != "HTTP/1.1":  # gevent-websocket would answer "402"
+            return text_response(
+                400, "websocket upgrade needs HTTP/1.1", environ.get("HTTP_ORIGIN")
+            )
         refusal = self.upgrade_websocket()
         if getattr(self, "websocket", None) is None:
             # gevent-websocket has started an error response; send its body.

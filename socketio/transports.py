@@ -115,7 +115,9 @@ class XHRPollingTransport(BaseTransport):
                 *cors_headers(self.origin),
             ]
             return Response(200, headers, b"")
-        return text_response(405, "method not allowed", self.origin)
+        response = text_response(405, "method not allowed", self.origin)
+        response.headers.append(("Allow", "GET, POST, OPTIONS"))
+        return response
 
     def _get(self, socket: Socket) -> Response:
         socket.active_requests += 1
