@@ -12,7 +12,7 @@ import gevent
 import gevent.queue
 import pytest
 
-import socketio.virtsocket as virtsocket
+import socketio.sessionid as sessionid
 from socketio.namespace import BaseNamespace
 from socketio.virtsocket import Socket, default_error_handler
 
@@ -428,7 +428,7 @@ def test_session_ids_come_from_secrets(monkeypatch):
         calls.append(nbytes)
         return "ab" * nbytes
 
-    monkeypatch.setattr(virtsocket.secrets, "token_hex", token_hex)
+    monkeypatch.setattr(sessionid.secrets, "token_hex", token_hex)
     assert Socket(FakeServer(), {}).sessid == "ab" * 16
     assert calls == [16]
 
