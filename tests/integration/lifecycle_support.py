@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import shutil
 import socket
 import struct
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 import websocket
 
 from .conftest import NODE_MODULES, LiveServer
@@ -185,18 +187,7 @@ class WsClient:
 
     def read_to_close(self, timeout: float = TIMEOUT) -> tuple[list[str], int | None]:
         """Everything the server sends until it closes: (text packets, close status code)."""
-        self.ws.settimeout(timeout)
-        packets = []
-        while True:
-            try:
-                opcode, data = self.ws.recv_data(control_frame=True)
-            except websocket.WebSocketConnectionClosedException:
-                return packets, None
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
-                return packets, code
-            if opcode == websocket.ABNF.OPCODE_TEXT:
-                packets.append(data.decode("utf-8"))
+        return read_to_close(self.ws, timeout)
 
     def reset(self) -> None:
         """Drop the TCP connection abruptly: RST, no close frame (SO_LINGER 0)."""
@@ -209,6 +200,33 @@ class WsClient:
             self.ws.close(timeout=0.2)
         except Exception:
             pass
+
+
+def read_to_close(ws: Any, timeout: float = TIMEOUT) -> tuple[list[str], int | None]:
+    """What a websocket-client connection receives until the server closes it:
+    (text packets, close status code; ``None`` when the TCP connection just ended)."""
+    ws.settimeout(timeout)
+    packets = []
+    while True:
+        try:
+            opcode, data = ws.recv_data(control_frame=True)
+        except websocket.WebSocketConnectionClosedException:
+            return packets, None
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
+            return packets, code
+        if opcode == websocket.ABNF.OPCODE_TEXT:
+            packets.append(data.decode("utf-8"))
+
+
+def open_websocket(url: str, sid: str, **options: Any) -> Any:
+    """A bare websocket-client connection to ``sid``'s websocket URL (no ``1::`` read)."""
+    options.setdefault("timeout", TIMEOUT)
+    if "origin" not in options:
+        options.setdefault("suppress_origin", True)
+    return websocket.create_connection(
+        f"ws://{urlsplit(url).netloc}/socket.io/1/websocket/{sid}", **options
+    )
 
 
 def hooks(server: LiveServer, sid: str, ns: str | None = None) -> list[tuple]:
@@ -255,3 +273,101 @@ def errors_in_log(server: LiveServer, offset: int = 0) -> list[str]:
         for line in text.splitlines()
         if line.startswith(("ERROR", "CRITICAL", "Traceback")) or "Traceback" in line
     ]
+
+
+class ResettableProxy:
+    """A TCP proxy to ``127.0.0.1:<port>`` whose connections the test can reset at will.
+
+    ``url`` points at the proxy; :meth:`reset` sends an RST to both the client
+    and the server of every open connection (a network failure: no close frame,
+    no FIN), while new connections keep being accepted.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.target = ("127.0.0.1", port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                return
+            for s in (client, upstream):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.lock:
+                self.pairs.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def reset(self) -> int:
+        """RST every open connection, both ways; return how many were open."""
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            for s in pair:
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    s.close()
+                except OSError:
+                    pass
+        return len(pairs)
+
+    def close(self) -> None:
+        self.closed = True
+        self.listener.close()
+        self.reset()
+
+
+JSONP_RE = re.compile(r'io\.j\[(\d+)\]\(("(?:[^"\\]|\\.)*")\);\Z', re.DOTALL)
+
+
+class PollingSession:
+    """A wire-level xhr-polling or jsonp-polling session (its first GET already made).
+
+    ``get()`` returns the payload of one GET (unwrapped from its JSONP call),
+    ``post(body)`` sends a payload (as the form field ``d`` for JSONP).
+    """
+
+    def __init__(self, url: str, transport: str = "xhr-polling", sid: str | None = None) -> None:
+        self.transport = transport
+        self.http = requests.Session()
+        self.sid = sid or handshake(url)
+        self.url = f"{url}/socket.io/1/{transport}/{self.sid}"
+        if sid is None:
+            assert self.get() == "1::"
+
+    def unwrap(self, text: str) -> str:
+        if self.transport != "jsonp-polling":
+            return text
+        match = JSONP_RE.match(text)
+        assert match, text
+        return json.loads(match.group(2))
+
+    def get(self, timeout: float = 10, **headers: str) -> str:
+        resp = self.http.get(self.url, params={"t": time.time()}, timeout=timeout, headers=headers)
+        assert resp.status_code == 200, (resp.status_code, resp.text)
+        return self.unwrap(resp.text)
+
+    def post(self, body: str, **headers: str) -> requests.Response:
+        if self.transport == "jsonp-polling":
+            return self.http.post(
+                self.url, data={"d": json.dumps(body)}, timeout=TIMEOUT, headers=headers
+            )
+        return self.http.post(self.url, data=body.encode("utf-8"), timeout=TIMEOUT, headers=headers)

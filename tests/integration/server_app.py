@@ -325,7 +325,7 @@ def main(argv=None) -> None:
         "--authorization-token", default=None, help="handshakes must carry ?token=<this>"
     )
     parser.add_argument(
-        "--no-global", action="store_true", help="do not serve the global namespace"
+        "--no-global", nargs="?", const="1", default="", help="do not serve the global namespace"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
@@ -336,7 +336,7 @@ def main(argv=None) -> None:
     }
     if args.authorization_token is not None:
         limits["authorization"] = _token_check(args.authorization_token)
-    if args.no_global:
+    if args.no_global not in ("", "0", "False"):
         global SERVED
         SERVED = {k: v for k, v in NAMESPACES.items() if k != ""}
     SERVER = SocketIOServer(

@@ -1,0 +1,447 @@
+"""Every row of ``docs/disconnection.rst``, with real clients against a live server.
+
+For each way a session can end: which hooks of the namespace ran and in which
+order (``/_events``: ``recv_disconnect``, then ``disconnect(silent)``), what
+the client received, when the session left ``server.sockets`` (``/_sockets``)
+and when ``socketio_manage`` returned (``/_ended``), that the greenlets spawned
+with ``namespace.spawn`` and ``socket.spawn`` died (they record their own
+``GreenletExit``: ``ns_job_killed``, ``socket_job_killed``), and, on the wire,
+when the connection was closed.
+
+The clients: the real socket.io-client 0.9.16 in node (``NodeClient``, driven
+step by step) and wire-level websocket-client / requests clients where the
+test must misbehave (never answer heartbeats, reset the TCP connection, vanish).
+The namespace is ``/life`` of the test application; timers are short.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import pytest
+import requests
+
+from .conftest import LiveServer
+from .lifecycle_support import (
+    NodeClient,
+    PollingSession,
+    ResettableProxy,
+    WsClient,
+    ended,
+    hooks,
+    kinds,
+    open_websocket,
+    read_to_close,
+    wait_for,
+    wait_gone,
+)
+from .wire import RawStream, handshake, transport_url, unframe
+
+pytestmark = pytest.mark.node
+
+HEARTBEAT_INTERVAL = 0.3
+HEARTBEAT_TIMEOUT = 1.0
+CLOSE_TIMEOUT = 1.0
+POLLING_DURATION = 0.5
+TIMERS = {
+    "heartbeat_interval": HEARTBEAT_INTERVAL,
+    "heartbeat_timeout": HEARTBEAT_TIMEOUT,
+    "close_timeout": CLOSE_TIMEOUT,
+    "polling_duration": POLLING_DURATION,
+}
+TRANSPORTS = ["websocket", "xhr-polling"]
+
+#: what a session that ends while /life is active runs, in this order
+#: (the two jobs die in any order after)
+ENDING = [("recv_disconnect", "/life", None), ("disconnect", "/life", True)]
+JOBS_KILLED = {"ns_job_killed", "socket_job_killed"}
+
+
+@pytest.fixture(scope="module")
+def life():
+    server = LiveServer(**TIMERS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def node():
+    """A factory of remote-controlled 0.9.16 clients, closed after the test."""
+    clients: list[NodeClient] = []
+
+    def make(url: str) -> NodeClient:
+        client = NodeClient(url)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def open_life(client: NodeClient, transport: str, **options) -> str:
+    """Connect ``/life`` (label ``a``), start one namespace job and one socket job."""
+    sid = client.connect("a", "/life", transport, **options)
+    counts = client.emit("a", "start_jobs", ack=True)
+    assert counts[0][0] == 1  # the namespace job
+    return sid
+
+
+def teardown(server: LiveServer, sid: str) -> list[tuple]:
+    """The hooks of ``sid`` after it connected and started its jobs."""
+    return [h for h in hooks(server, sid) if h[0] not in ("initialize", "recv_connect")]
+
+
+def assert_ended(server: LiveServer, sid: str, ending=ENDING, timeout: float = 3) -> None:
+    """The session ended: hooks in order, both jobs dead, out of server.sockets, manage returned."""
+    wait_gone(server, sid, timeout)
+    wait_for(lambda: ended(server, sid), timeout, "socketio_manage to return")
+    wait_for(lambda: JOBS_KILLED <= set(kinds(server, sid)), timeout, "the jobs to die")
+    seen = teardown(server, sid)
+    assert seen[: len(ending)] == ending, seen
+    assert sorted(k for k, _, _ in seen[len(ending) :]) == sorted(JOBS_KILLED), seen
+
+
+def assert_lives_on(server: LiveServer, sid: str, client: NodeClient) -> None:
+    """The socket survived: in server.sockets, its socket job alive, the client connected."""
+    time.sleep(2 * HEARTBEAT_INTERVAL)
+    assert sid in server.sockets()
+    assert not ended(server, sid)
+    assert "socket_job_killed" not in kinds(server, sid)
+    assert client.call("state", label="a")["connected"] is True
+
+
+def wire_life(url: str, transport: str = "websocket"):
+    """A wire-level session with /life connected and its jobs started."""
+    if transport == "websocket":
+        client = WsClient(url)
+        client.send("1::/life")
+        assert client.recv() == "1::/life"
+        assert client.call("/life", "start_jobs")[0][0] == 1
+        return client
+    session = PollingSession(url, transport)
+    session.post("1::/life")
+    assert session.get() == "1::/life"
+    session.post('5:1+:/life:{"name":"start_jobs","args":[]}')
+    assert session.get().startswith("6::/life:1+[[1,")
+    return session
+
+
+class HeldGet:
+    """A polling GET of ``session`` sent in a thread (the server holds it until there is data)."""
+
+    def __init__(self, session: PollingSession) -> None:
+        self.payload: str | None = None
+        self.thread = threading.Thread(target=self._run, args=(session,), daemon=True)
+        self.thread.start()
+        time.sleep(0.1)  # the server now holds it
+
+    def _run(self, session: PollingSession) -> None:
+        self.payload = session.get()
+
+    def text(self, timeout: float = 5) -> str:
+        self.thread.join(timeout)
+        assert self.payload is not None, "the held GET was not answered"
+        return self.payload
+
+
+# -- the client leaves --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_client_leaves_one_namespace(life, node, transport):
+    client = node(life.url)
+    sid = open_life(client, transport)
+    client.call("leave", label="a")  # namespace.disconnect() in the client: '0::/life'
+    assert client.wait("a", "disconnect") == []  # client side, at once
+    wait_for(lambda: "ns_job_killed" in kinds(life, sid), what="the namespace job to die")
+    assert teardown(life, sid) == [*ENDING, ("ns_job_killed", "/life", None)]
+    # The application serves the global namespace: the socket lives on.
+    assert_lives_on(life, sid, client)
+    client.call("disconnect", label="a")
+    wait_gone(life, sid)
+    wait_for(lambda: "socket_job_killed" in kinds(life, sid), what="the socket job to die")
+    assert ended(life, sid)
+
+
+def test_leaving_the_only_namespace_ends_the_socket_without_a_global_one(make_server):
+    server = make_server(no_global=1, **TIMERS)
+    client = wire_life(server.url)
+    client.send("0::/life")
+    packets, code = client.read_to_close()
+    # Booted: nothing is left to serve it, so it is told so and closed.
+    assert packets == ["0::"]
+    assert code == 1000
+    assert_ended(server, client.sid)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_client_ends_the_socket(life, node, transport):
+    client = node(life.url)
+    sid = open_life(client, transport)
+    client.call("disconnect", label="a")  # socket.disconnect() in the client: '0::'
+    assert client.wait("socket:a", "disconnect") == ["booted"]
+    assert_ended(life, sid)
+    assert "0::" in client.wire("out")
+    time.sleep(0.3)
+    assert client.call("state", label="a")["reconnecting"] is False
+
+
+# -- the forced-disconnect URL --------------------------------------------------------
+
+
+def forced_disconnect(url: str, sid: str) -> requests.Response:
+    """What the 0.9.16 client sends on unload: ``GET /socket.io/1//<sid>/?disconnect=1``."""
+    return requests.get(f"{url}/socket.io/1//{sid}/", params={"disconnect": "1"}, timeout=5)
+
+
+def test_forced_disconnect_of_a_websocket_session(life):
+    client = wire_life(life.url)
+    resp = forced_disconnect(life.url, client.sid)
+    assert resp.status_code == 200
+    assert resp.text == ""
+    # The websocket, still open, is told it was booted and closed by the server.
+    assert client.read_to_close() == (["0::"], 1000)
+    assert_ended(life, client.sid)
+
+
+@pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
+def test_forced_disconnect_of_a_polling_session(life, transport):
+    session = wire_life(life.url, transport)
+    held = HeldGet(session)
+    assert forced_disconnect(life.url, session.sid).status_code == 200
+    assert unframe(held.text()) == ["0::"]  # the held GET is told at once
+    assert_ended(life, session.sid)
+    assert session.get() == "7:::1+0"
+
+
+def test_forced_disconnect_of_an_unknown_session_is_harmless(life):
+    client = wire_life(life.url)
+    assert forced_disconnect(life.url, "0" * 32).status_code == 200
+    assert client.call("/life", "echo", "still here", msgid=2) == ["still here"]
+    assert client.sid in life.sockets()
+    client.close()
+
+
+# -- websocket closed abruptly -------------------------------------------------------
+
+
+def test_websocket_reset_without_close_frame(life):
+    client = wire_life(life.url)
+    started = time.monotonic()
+    client.reset()  # RST: no close frame, no FIN
+    wait_gone(life, client.sid, HEARTBEAT_TIMEOUT)  # at once, not after a timeout
+    assert time.monotonic() - started < HEARTBEAT_TIMEOUT
+    assert_ended(life, client.sid)
+
+
+def test_real_client_reconnects_after_a_network_reset(life, node):
+    proxy = ResettableProxy(life.port)
+    try:
+        client = node(proxy.url)
+        sid = open_life(client, "websocket", reconnect=True, **{"reconnection delay": 100})
+        assert proxy.reset() >= 1
+        assert_ended(life, sid)
+        # The client saw its transport close (not 'booted') and handshook again.
+        assert client.wait("socket:a", "disconnect") != ["booted"]
+        assert client.wait("socket:a", "reconnect", 8000)[0] == "websocket"
+        new_sid = client.call("state", label="a")["sessionid"]
+        assert new_sid != sid
+        assert new_sid in life.sockets()
+        wait_for(lambda: ("recv_connect", "/life", None) in hooks(life, new_sid))
+        assert client.emit("a", "echo", "after", ack=True) == ["after"]
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_real_client_killed(life, node, transport):
+    """The client process dies (SIGKILL): a websocket sees FIN without a close frame
+    and ends at once; a polling session ends after close_timeout."""
+    client = node(life.url)
+    sid = open_life(client, transport)
+    started = time.monotonic()
+    client.proc.kill()
+    client.proc.wait()
+    took = wait_gone(life, sid, CLOSE_TIMEOUT + 2)
+    if transport == "websocket":
+        assert took < HEARTBEAT_TIMEOUT
+    else:
+        assert CLOSE_TIMEOUT - 0.1 <= time.monotonic() - started <= CLOSE_TIMEOUT + 1.5
+    assert_ended(life, sid)
+
+
+# -- timeouts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
+def test_polling_client_away_longer_than_close_timeout(life, transport):
+    session = wire_life(life.url, transport)
+    last_request = time.monotonic()
+    wait_gone(life, session.sid, CLOSE_TIMEOUT + 2)
+    away = time.monotonic() - last_request
+    assert CLOSE_TIMEOUT - 0.1 <= away <= CLOSE_TIMEOUT + 1.2, away
+    assert_ended(life, session.sid)
+    # Its next requests are told to handshake again.
+    assert session.get() == "7:::1+0"
+    assert session.unwrap(session.post("2::").text) == "7:::1+0"
+
+
+def test_websocket_that_never_answers_heartbeats(life):
+    client = wire_life(life.url)
+    last_sent = time.monotonic()
+    packets, code = client.read_to_close(timeout=HEARTBEAT_TIMEOUT + 3)
+    silent_for = time.monotonic() - last_sent
+    # Heartbeats kept coming, unanswered; then it was booted and closed.
+    assert packets[-1] == "0::"
+    assert set(packets[:-1]) == {"2::"}
+    assert len(packets[:-1]) >= 2
+    assert code == 1000
+    assert HEARTBEAT_TIMEOUT - 0.1 <= silent_for <= HEARTBEAT_TIMEOUT + 1
+    assert_ended(life, client.sid)
+
+
+def test_handshake_never_followed_by_a_transport(life):
+    sid = handshake(life.url)
+    handshook = time.monotonic()
+    assert sid in life.sockets()
+    wait_gone(life, sid, CLOSE_TIMEOUT + 2)
+    assert CLOSE_TIMEOUT - 0.1 <= time.monotonic() - handshook <= CLOSE_TIMEOUT + 1
+    assert hooks(life, sid) == []  # no namespace ever existed
+    assert not ended(life, sid)  # the application never ran
+    assert requests.get(transport_url(life.url, "xhr-polling", sid), timeout=5).text == "7:::1+0"
+    late = open_websocket(life.url, sid)
+    assert read_to_close(late) == (["7:::1+0"], 1000)
+    late.close()
+
+
+# -- the server ends a namespace -----------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_namespace_disconnect(life, node, transport):
+    client = node(life.url)
+    sid = open_life(client, transport)
+    client.emit("a", "leave", False)  # namespace.disconnect() on the server
+    assert client.wait("a", "disconnect") == [None]  # '0::/life' arrived
+    wait_for(lambda: "ns_job_killed" in kinds(life, sid), what="the namespace job to die")
+    # No recv_disconnect: the server left, the client did not.
+    assert teardown(life, sid) == [("disconnect", "/life", False), ("ns_job_killed", "/life", None)]
+    assert "0::/life" in client.wire("in")
+    assert_lives_on(life, sid, client)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_namespace_disconnect_silent(life, node, transport):
+    client = node(life.url)
+    sid = open_life(client, transport)
+    client.emit("a", "leave", True)  # namespace.disconnect(silent=True)
+    wait_for(lambda: "ns_job_killed" in kinds(life, sid), what="the namespace job to die")
+    assert teardown(life, sid) == [("disconnect", "/life", True), ("ns_job_killed", "/life", None)]
+    assert_lives_on(life, sid, client)
+    # The client was told nothing.
+    assert "0::/life" not in client.wire("in")
+    assert ("a", "disconnect", []) not in client.events("a")
+    assert [e for _, e, _ in client.events("a")].count("disconnect") == 0
+
+
+def test_namespace_disconnect_of_the_only_namespace_ends_the_socket(make_server):
+    server = make_server(no_global=1, **TIMERS)
+    client = wire_life(server.url)
+    client.emit("/life", "leave", False)
+    packets, code = client.read_to_close()
+    assert packets == ["0::/life", "0::"]
+    assert code == 1000
+    wait_gone(server, client.sid)
+    wait_for(lambda: JOBS_KILLED <= set(kinds(server, client.sid)), what="the jobs to die")
+    seen = teardown(server, client.sid)
+    assert seen[0] == ("disconnect", "/life", False)
+    assert "recv_disconnect" not in kinds(server, client.sid)
+    assert ended(server, client.sid)
+
+
+# -- the server ends the socket ------------------------------------------------------
+
+
+@pytest.mark.parametrize("silent", [False, True], ids=["loud", "silent"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_socket_disconnect(life, node, transport, silent):
+    client = node(life.url)
+    sid = open_life(client, transport)
+    client.emit("a", "disconnect_socket", silent)  # socket.disconnect(silent)
+    assert client.wait("socket:a", "disconnect") == ["booted"]
+    assert_ended(life, sid)
+    received = client.wire("in")
+    endings = [p for p in received if p.startswith("0::")]
+    assert endings == (["0::"] if silent else ["0::/life", "0::"])
+    if not silent:
+        assert ("a", "disconnect", [None]) in client.events("a")  # '0::/life' first
+
+
+@pytest.mark.parametrize("detach", [False, True], ids=["kill", "kill-detach"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_socket_kill(life, node, transport, detach):
+    client = node(life.url)
+    sid = open_life(client, transport)
+    client.emit("a", "kill_socket", detach)
+    assert client.wait("socket:a", "disconnect") == ["booted"]
+    received = client.wire("in")
+    assert received[-1] == "0::"
+    # kill() without detach on a polling session whose client went quiet: it
+    # stays in server.sockets at most close_timeout, never served again.
+    assert_ended(life, sid, timeout=CLOSE_TIMEOUT + 2)
+    time.sleep(0.3)
+    assert client.call("state", label="a")["reconnecting"] is False
+
+
+@pytest.mark.parametrize("detach", [False, True], ids=["kill", "kill-detach"])
+def test_socket_kill_between_two_polls(life, detach):
+    """Nobody listens when the kill happens: the next GET gets the '0::', the one after 7:::1+0."""
+    session = wire_life(life.url, "xhr-polling")
+    session.post(f'5::/life:{{"name":"kill_socket","args":[{str(detach).lower()}]}}')
+    wait_for(lambda: ended(life, session.sid), what="socketio_manage to return")
+    assert unframe(session.get()) == ["0::"]
+    assert session.get() == "7:::1+0"
+    assert_ended(life, session.sid)
+
+
+# -- the server stops ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_server_stop(make_server, node, sig):
+    """server.stop() (on SIGTERM or SIGINT): every session ends (hooks and jobs), open
+    connections are closed without '0::', so 0.9 clients reconnect to the next server."""
+    server = make_server(heartbeat_interval=5, heartbeat_timeout=10, close_timeout=10)
+    ws = wire_life(server.url)
+    polling = wire_life(server.url, "xhr-polling")
+    held = HeldGet(polling)
+    stream = RawStream(transport_url(server.url, "htmlfile", handshake(server.url)))
+    stream.read_text_until(r'_\("1::"\)')
+    real = {t: node(server.url) for t in TRANSPORTS}
+    real_sids = {
+        t: open_life(c, t, reconnect=True, **{"reconnection delay": 200}) for t, c in real.items()
+    }
+    time.sleep(0.2)
+
+    started = time.monotonic()
+    server.proc.send_signal(sig)
+    assert ws.read_to_close() == ([], 1000)  # closed, and not booted
+    assert held.text() == "8::"  # answered at once, without '0::'
+    assert "0::" not in stream.read_body().decode()  # the stream ends
+    assert server.proc.wait(5) == 0
+    assert time.monotonic() - started < 2
+
+    for client in real.values():
+        client.wait("socket:a", "reconnecting", 3000)  # it tries to come back
+    # The websocket was closed without '0::' (a poll may still be answered
+    # '7:::1+0' on its keep-alive connection: 'booted', then it reconnects).
+    assert real["websocket"].wait("socket:a", "disconnect") == [None]
+    assert "0::" not in real["websocket"].wire("in")
+    log = server.log()
+    for session in [ws.sid, polling.sid, *real_sids.values()]:
+        assert f"life: ns_job of {session} killed" in log
+        assert f"life: socket_job of {session} killed" in log
+    assert "Traceback" not in log
