@@ -182,10 +182,16 @@ class Socket:
         return getattr(self.server, "manager", None)
 
     def incr_hits(self) -> None:
-        """Count a transport request; the first one makes the socket connected."""
+        """Count a transport request; the first one makes the socket connected.
+
+        A request is activity: the watcher starts its wait again, with the
+        time limit of the new state (``heartbeat_timeout`` once a websocket or
+        stream is open, not the ``close_timeout`` of a handshaken session).
+        """
         self.hits += 1
         if self.hits == 1:
             self.state = self.STATE_CONNECTED
+        self.timeout.set()
 
     def heartbeat(self) -> None:
         """Record activity from the client: resets the watcher's timeout."""
