@@ -226,8 +226,12 @@ class SocketIOHandler(WebSocketHandler):
 
     def send_response(self, response: Response) -> None:
         """Send a :class:`~socketio.protocol.Response`: the one place answers are written."""
+        headers = response.headers
+        if response.status == 413:
+            self._abandon_body()
+            headers = [*headers, ("Connection", "close")]
         status = f"{response.status} {http.HTTPStatus(response.status).phrase}"
-        self.start_response(status, response.headers)
+        self.start_response(status, headers)
         body = response.body
         self.result = [body] if isinstance(body, bytes) else body
         try:
@@ -237,6 +241,18 @@ class SocketIOHandler(WebSocketHandler):
             if close is not None:
                 close()
             self.result = None  # type: ignore[assignment]  # pywsgi resets it so too
+
+    def _abandon_body(self) -> None:
+        """Leave a refused body unread and close the connection after the answer.
+
+        pywsgi would otherwise read (to discard) the whole body, whatever
+        length it announces, before the next request on the connection.
+        """
+        self.close_connection = True
+        wsgi_input = self.environ.get("wsgi.input")
+        if wsgi_input is not None and hasattr(wsgi_input, "position"):
+            wsgi_input.chunked_input = False
+            wsgi_input.content_length = wsgi_input.position
 
     # -- request kinds ------------------------------------------------------
 
