@@ -9,6 +9,8 @@
 //             "broadcast" N clients held open; client 0 sends `broadcasts` triggers (C)
 //             "xhr"       N xhr-polling clients, sequential echo (D)
 //             "idle"      N clients held open; phases driven through stdin (E)
+//   client    "raw" (default) its own minimal websocket client, "ws" the ws package
+//             (E always uses "raw"; xhr-polling uses a minimal HTTP/1.1 client)
 //   flavour   "sio"  the Socket.IO 0.9 wire format (handshake, `1::`, `5:id+::…`, `6:::id+…`)
 //             "bare" no Socket.IO: a websocket on /bare (the frame is echoed as is), or
 //                    long-polling on /poll/<client> (POST a body, GET it back)
@@ -268,16 +270,36 @@ class WsClient {
   }
 }
 
-// A websocket client written out by hand, for the idle workload (E): connecting is
-// what is measured there, and the ws package's upgrade costs the load generator more CPU
-// than the servers spend accepting. A fixed Sec-WebSocket-Key and a zero masking key.
+// A websocket client written out by hand (RFC 6455, client side): a fixed
+// Sec-WebSocket-Key, a zero masking key (legal; the servers still unmask), frames
+// parsed straight from the socket's buffers. It costs the load generator a fraction of
+// what the ws package costs per frame and per connection, so the servers are what is
+// measured; `--client ws` runs the same workloads with the ws package to cross-check.
 const UPGRADE_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const HEARTBEAT_FRAME = Buffer.from([0x81, 0x83, 0, 0, 0, 0, 0x32, 0x3a, 0x3a]); // "2::"
+
+function clientFrame(text) {
+  const payload = Buffer.from(text, "utf8");
+  const n = payload.length;
+  let head;
+  if (n < 126) head = Buffer.from([0x81, 0x80 | n, 0, 0, 0, 0]);
+  else if (n < 65536) head = Buffer.from([0x81, 0xfe, n >> 8, n & 0xff, 0, 0, 0, 0]);
+  else {
+    head = Buffer.alloc(14);
+    head[0] = 0x81;
+    head[1] = 0xff;
+    head.writeBigUInt64BE(BigInt(n), 2);
+  }
+  return Buffer.concat([head, payload]);
+}
 
 class RawWsClient {
   constructor(index) {
     this.index = index;
     this.sock = null;
+    this.onFrame = null; // (payload Buffer) => void, the workload's handler
+    this.ticks = 0;
+    this.lastTickAt = 0;
   }
 
   async connect() {
@@ -315,7 +337,7 @@ class RawWsClient {
           buf = buf.subarray(end + 4);
           if (opened) resolve();
         }
-        // Server frames are unmasked; the packets here are short (7-bit lengths).
+        // Server frames are unmasked and, here, never fragmented.
         while (buf.length >= 2) {
           let len = buf[1] & 0x7f;
           let start = 2;
@@ -329,17 +351,34 @@ class RawWsClient {
             start = 10;
           }
           if (buf.length < start + len) return;
-          const isText = (buf[0] & 0x0f) === 1;
-          if (isText && len === 3 && buf[start] === 0x31 && !opened) {
-            opened = true; // "1::"
-            resolve();
-          } else if (isText && len === 3 && buf[start] === 0x32) {
-            sock.write(HEARTBEAT_FRAME);
-          }
+          const opcode = buf[0] & 0x0f;
+          const payload = buf.subarray(start, start + len);
           buf = buf.subarray(start + len);
+          if (opcode === 8) {
+            sock.end();
+            return;
+          }
+          if (opcode !== 1) continue;
+          if (SIO && len === 3) {
+            if (payload[0] === 0x31 && !opened) {
+              opened = true; // "1::"
+              resolve();
+              continue;
+            }
+            if (payload[0] === 0x32) {
+              sock.write(HEARTBEAT_FRAME);
+              continue;
+            }
+          }
+          if (opened && this.onFrame) this.onFrame(payload);
         }
+        if (!buf.length) buf = null;
       });
     });
+  }
+
+  send(text) {
+    this.sock.write(clientFrame(text));
   }
 
   close() {
@@ -347,6 +386,8 @@ class RawWsClient {
     if (this.sock) this.sock.destroy();
   }
 }
+
+const WS_CLIENT = cfg.client === "ws" ? WsClient : RawWsClient;
 
 async function connectAll(n, Factory) {
   const clients = new Array(n);
@@ -483,7 +524,7 @@ async function runEchoLoops(senders, warmupMs, durationMs) {
 }
 
 async function workloadEcho() {
-  const { clients, errors } = await connectAll(cfg.clients, WsClient);
+  const { clients, errors } = await connectAll(cfg.clients, WS_CLIENT);
   mark("connected");
   const senders = clients.map((c) => {
     const send = makeEcho(c);
@@ -497,7 +538,7 @@ async function workloadEcho() {
 async function workloadBroadcast() {
   const n = cfg.clients;
   const total = cfg.broadcasts;
-  const { clients, errors } = await connectAll(n, WsClient);
+  const { clients, errors } = await connectAll(n, WS_CLIENT);
   let done = 0;
   let finish;
   const finished = new Promise((r) => (finish = r));

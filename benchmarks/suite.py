@@ -171,9 +171,14 @@ def run_once(
     quick: bool,
     server_cpu: Optional[int] = 0,
     client_cpu: Optional[int] = 1,
+    client: str = "raw",
 ) -> dict[str, Any]:
-    """Run ``workload`` once against a fresh ``target`` server; return its measures."""
-    config = {**workload.config(quick)}
+    """Run ``workload`` once against a fresh ``target`` server; return its measures.
+
+    ``client`` picks the load generator's websocket client: ``raw`` (its own
+    minimal one) or ``ws`` (the ws package; not for E, which always uses ``raw``).
+    """
+    config = {**workload.config(quick), "client": client}
     with ServerProcess(target, cpu=server_cpu) as server:
         config.update(flavour=flavour(target), port=server.port)
         samples: dict[str, Any] = {}
@@ -331,6 +336,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--client-cpu", type=int, default=1, help="core for the load generator")
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     parser.add_argument(
+        "--client",
+        choices=["raw", "ws"],
+        default="raw",
+        help="websocket client of the load generator: its own minimal one (raw, default)"
+        " or the ws package (to cross-check)",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=0.0,
@@ -357,7 +369,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(
         f"{info['date']}  {info['cpus']} x {info['cpu_model']}  load {info['loadavg'][0]:.2f}"
         f"  python {info['python']} gevent {info['gevent']} node {info['node']}"
-        f"  (server on core {server_cpu}, load generator on core {client_cpu})",
+        f"  (server on core {server_cpu}, load generator on core {client_cpu},"
+        f" {args.client} websocket client)",
         flush=True,
     )
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -373,7 +386,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                     if busy > 0.3:
                         print(f"  (machine still busy: {busy:.1f} cores after {waited:.0f} s)")
                 try:
-                    result = run_once(workload, target, args.quick, server_cpu, client_cpu)
+                    result = run_once(
+                        workload, target, args.quick, server_cpu, client_cpu, args.client
+                    )
                 except BenchmarkError as exc:
                     print(f"  {name} {target} run {run + 1}: FAILED {exc}", flush=True)
                     continue
