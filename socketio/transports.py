@@ -10,8 +10,9 @@ handler sends; the websocket transports run their connection until it ends.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterator
-from socket import SHUT_RDWR
+from socket import SHUT_RDWR, SO_LINGER, SOL_SOCKET
 from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
@@ -270,7 +271,9 @@ class WebsocketTransport(BaseTransport):
 
         A client that stopped reading (a slow consumer: the sender is stuck on
         a full TCP buffer), vanished, or never answers the close frame would
-        otherwise hold the connection and its greenlets forever.
+        otherwise hold the connection and its greenlets forever. The close is
+        abortive (RST): what the kernel still buffers for such a client is
+        discarded, not trickled out to it.
         """
         socket.ended.wait()
         gevent.sleep(self.close_grace)
@@ -279,6 +282,7 @@ class WebsocketTransport(BaseTransport):
             return
         log.info("%s: dropping a websocket its client did not close", socket)
         try:
+            raw.setsockopt(SOL_SOCKET, SO_LINGER, struct.pack("ii", 1, 0))
             raw.shutdown(SHUT_RDWR)
         except OSError:
             pass
