@@ -9,9 +9,9 @@
 // on stdout: {"id", "ok": true, "result"} or {"id", "ok": false, "error"}.
 // Commands ({"id": n, "cmd": ..., ...}):
 //
-//   connect   {label, ns, transport, options}  io.connect(base + ns) with a new
-//             socket (reconnect off unless options say otherwise); answers once
-//             the namespace is connected, with the session id
+//   connect   {label, ns, transport, options, noWait}  io.connect(base + ns) with a
+//             new socket (reconnect off unless options say otherwise); answers once
+//             the namespace is connected, with the session id (at once with noWait)
 //   of        {label, ns, from}                another namespace of the socket of `from`
 //   emit      {label, event, args, ack}        emit; with ack, answers with the ack's args
 //   leave     {label}                          namespace.disconnect() (sends 0::/ns)
@@ -143,6 +143,7 @@ const COMMANDS = {
     track(ns, c.label, '$emit');
     track(ns.socket, 'socket:' + c.label, 'emit');
     NS[c.label] = ns;
+    if (c.noWait) return null;
     await next(c.label, 'connect', 5000);
     return { sessionid: ns.socket.sessionid, transport: ns.socket.transport.name };
   },
