@@ -1,6 +1,6 @@
 """The bare baseline: gevent-websocket and pywsgi with no Socket.IO at all.
 
-    python -m benchmarks.bare_app PORT
+    python benchmarks/bare_app.py PORT
 
 The limit of this stack (gevent, ``gevent.pywsgi``, gevent-websocket 0.10) for
 the same traffic as the benchmark application, without sessions, packets,

@@ -105,11 +105,20 @@ class ServerProcess:
         extra_args: more arguments for the server's command line.
     """
 
-    def __init__(self, target: str, cpu: Optional[int] = 0, extra_args: tuple = ()) -> None:
+    def __init__(
+        self,
+        target: str,
+        cpu: Optional[int] = 0,
+        extra_args: tuple = (),
+        library: Optional[Path] = None,
+    ) -> None:
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}")
         self.target = target
         self.cpu = cpu
+        #: a directory holding the ``socketio`` package to serve (see :func:`library_snapshot`);
+        #: ``None``: the one installed (this work tree)
+        self.library = library
         self.port = free_port()
         self.extra_args = list(extra_args)
         self.proc: Optional[subprocess.Popen] = None
@@ -119,8 +128,10 @@ class ServerProcess:
         if self.target == "reference":
             cmd = [node(), str(BENCH_DIR / "reference_server.js"), str(self.port)]
         else:
-            module = "benchmarks.ours_app" if self.target == "ours" else "benchmarks.bare_app"
-            cmd = [sys.executable, "-m", module, str(self.port)]
+            # Run as a script, not with -m from the repository root: then sys.path[0]
+            # is benchmarks/, and `socketio` comes from PYTHONPATH (a snapshot) or the install.
+            script = "ours_app.py" if self.target == "ours" else "bare_app.py"
+            cmd = [sys.executable, str(BENCH_DIR / script), str(self.port)]
         return taskset_prefix(self.cpu) + cmd + self.extra_args
 
     @property
@@ -130,7 +141,11 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self._log = open(self.log_path, "wb")
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env = dict(os.environ)
+        if self.library is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(self.library), os.environ.get("PYTHONPATH")) if p
+            )
         self.proc = subprocess.Popen(
             self.command(), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env
         )
@@ -149,6 +164,13 @@ class ServerProcess:
                 time.sleep(0.05)
         self.stop()
         raise BenchmarkError(f"{self.target} server did not start: {self.log()[-2000:]}")
+
+    def served_from(self) -> Optional[str]:
+        """For ``ours``: the ``socketio/__init__.py`` the server imported (from its log)."""
+        for line in self.log().splitlines():
+            if line.startswith("serving "):
+                return line[len("serving ") :]
+        return None
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.pid)
@@ -252,6 +274,44 @@ class LoadGen:
         assert self.proc.stdin is not None
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
+
+
+def library_snapshot(rev: str, dest: Path) -> str:
+    """Export ``socketio/`` as of git revision ``rev`` into ``dest``; return the commit id.
+
+    Other people may be editing the work tree while a benchmark runs: a snapshot
+    keeps every run of ``ours`` on the same code (and lets two revisions be compared).
+    """
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", f"{rev}^{{commit}}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "socketio"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return commit
+
+
+def work_tree_version() -> str:
+    """``<commit>`` of the work tree, with ``+dirty`` when ``socketio/`` has changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "socketio"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "?"
+    return commit + ("+dirty" if dirty else "")
 
 
 def flavour(target: str) -> str:

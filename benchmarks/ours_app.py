@@ -1,6 +1,6 @@
 """The benchmark application on this library, served by :class:`SocketIOServer`.
 
-    python -m benchmarks.ours_app PORT [--access-log]
+    python benchmarks/ours_app.py PORT [--access-log]
 
 The global namespace answers ``echo`` with its arguments (event with ack) and
 turns ``broadcast`` into a ``tick`` event with the same arguments for every
@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    import socketio
+
+    print(f"serving {socketio.__file__}", file=sys.stderr, flush=True)
     server = make_server(args.port, args.access_log)
     server.serve_forever()
 

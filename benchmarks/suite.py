@@ -12,12 +12,15 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from .harness import (
@@ -27,8 +30,10 @@ from .harness import (
     ServerProcess,
     ensure_node_modules,
     flavour,
+    library_snapshot,
     node,
     raise_nofile,
+    work_tree_version,
 )
 
 
@@ -172,14 +177,20 @@ def run_once(
     server_cpu: Optional[int] = 0,
     client_cpu: Optional[int] = 1,
     client: str = "raw",
+    library: Optional[Path] = None,
 ) -> dict[str, Any]:
     """Run ``workload`` once against a fresh ``target`` server; return its measures.
 
     ``client`` picks the load generator's websocket client: ``raw`` (its own
     minimal one) or ``ws`` (the ws package; not for E, which always uses ``raw``).
+    ``library``: a directory with the ``socketio`` package ``ours`` serves.
     """
     config = {**workload.config(quick), "client": client}
-    with ServerProcess(target, cpu=server_cpu) as server:
+    with ServerProcess(target, cpu=server_cpu, library=library) as server:
+        if library is not None and target == "ours":
+            served = server.served_from() or ""
+            if not served.startswith(str(library)):
+                raise BenchmarkError(f"ours served {served!r}, not the snapshot in {library}")
         config.update(flavour=flavour(target), port=server.port)
         samples: dict[str, Any] = {}
 
@@ -350,6 +361,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="before each measurement wait up to SECONDS for the machine to be idle"
         " (busy < 0.3 cores): other processes skew the numbers",
     )
+    parser.add_argument(
+        "--ours-rev",
+        metavar="REV",
+        help="serve socketio/ as of this git revision (a snapshot) instead of the work tree,"
+        " which others may be editing meanwhile",
+    )
     parser.add_argument("--json", help="also write every run's measures to this file")
     args = parser.parse_args(argv)
 
@@ -366,11 +383,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     nofile = raise_nofile()
     info = machine_description()
     info["nofile"] = nofile
+    library: Optional[Path] = None
+    if args.ours_rev:
+        library = Path(tempfile.mkdtemp(prefix="bench-socketio-"))
+        info["ours"] = library_snapshot(args.ours_rev, library)
+    else:
+        info["ours"] = work_tree_version() + " (work tree)"
     print(
         f"{info['date']}  {info['cpus']} x {info['cpu_model']}  load {info['loadavg'][0]:.2f}"
         f"  python {info['python']} gevent {info['gevent']} node {info['node']}"
         f"  (server on core {server_cpu}, load generator on core {client_cpu},"
-        f" {args.client} websocket client)",
+        f" {args.client} websocket client)\nours: socketio at {info['ours']}",
         flush=True,
     )
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -387,7 +410,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         print(f"  (machine still busy: {busy:.1f} cores after {waited:.0f} s)")
                 try:
                     result = run_once(
-                        workload, target, args.quick, server_cpu, client_cpu, args.client
+                        workload, target, args.quick, server_cpu, client_cpu, args.client, library
                     )
                 except BenchmarkError as exc:
                     print(f"  {name} {target} run {run + 1}: FAILED {exc}", flush=True)
@@ -406,6 +429,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     print()
     print(render_table(results, targets, runs))
     print(f"\n{time.monotonic() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")
+    if library is not None:
+        shutil.rmtree(library, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "runs": runs, "results": results}, f, indent=1)

@@ -62,9 +62,36 @@ class BaseTransport:
 
     name = ""
 
+    #: seconds a client whose session ended has to read its last packets (and
+    #: answer a websocket's closing handshake) before its connection is dropped
+    close_grace: float = 2.0
+
     def __init__(self, handler: Any, config: Any) -> None:
         self.handler = handler
         self.config: Config = Config.coerce(config)
+
+    def _drop_when_ended(self, socket: Socket) -> None:
+        """Drop the TCP connection ``close_grace`` seconds after the session ended.
+
+        For the connections that carry a session (websocket, streams): a client
+        that stopped reading (a slow consumer: the sender is stuck on a full
+        TCP buffer), vanished, or never answers the close frame would otherwise
+        hold the connection and its greenlets forever. The close is abortive
+        (RST): what the kernel still buffers for such a client is discarded,
+        not trickled out to it. The caller kills this greenlet when its
+        connection ends normally.
+        """
+        socket.ended.wait()
+        gevent.sleep(self.close_grace)
+        raw = getattr(self.handler, "socket", None)
+        if raw is None:
+            return
+        log.info("%s: dropping the %s connection its client did not close", socket, self.name)
+        try:
+            raw.setsockopt(SOL_SOCKET, SO_LINGER, struct.pack("ii", 1, 0))
+            raw.shutdown(SHUT_RDWR)
+        except OSError:
+            pass
 
     @property
     def origin(self) -> Optional[str]:
@@ -187,6 +214,7 @@ class _StreamingTransport(XHRPollingTransport):
 
     def _stream(self, socket: Socket) -> Iterator[bytes]:
         socket.active_requests += 1
+        dropper = gevent.spawn(self._drop_when_ended, socket)
         try:
             yield self.first_chunk().encode("utf-8")
             while True:
@@ -202,6 +230,7 @@ class _StreamingTransport(XHRPollingTransport):
                 if closed:
                     return
         finally:
+            dropper.kill(block=False)
             socket.active_requests -= 1
             socket.heartbeat()
 
@@ -245,10 +274,6 @@ class WebsocketTransport(BaseTransport):
 
     name = "websocket"
 
-    #: seconds a client whose session ended has to read its last packets and
-    #: answer the closing handshake before its connection is dropped
-    close_grace: float = 2.0
-
     def do_exchange(self, socket: Socket, request_method: str) -> Optional[Response]:
         websocket = self.handler.websocket
         socket.active_requests += 1
@@ -265,27 +290,6 @@ class WebsocketTransport(BaseTransport):
             # A 0.9 client whose websocket closed handshakes a new session.
             socket.kill(detach=True)
         return None
-
-    def _drop_when_ended(self, socket: Socket) -> None:
-        """Drop the TCP connection ``close_grace`` seconds after the session ended.
-
-        A client that stopped reading (a slow consumer: the sender is stuck on
-        a full TCP buffer), vanished, or never answers the close frame would
-        otherwise hold the connection and its greenlets forever. The close is
-        abortive (RST): what the kernel still buffers for such a client is
-        discarded, not trickled out to it.
-        """
-        socket.ended.wait()
-        gevent.sleep(self.close_grace)
-        raw = getattr(self.handler, "socket", None)
-        if raw is None:
-            return
-        log.info("%s: dropping a websocket its client did not close", socket)
-        try:
-            raw.setsockopt(SOL_SOCKET, SO_LINGER, struct.pack("ii", 1, 0))
-            raw.shutdown(SHUT_RDWR)
-        except OSError:
-            pass
 
     def _receive_loop(self, socket: Socket, websocket: Any) -> None:
         while True:

@@ -1,7 +1,7 @@
 """Profile our server under one workload with py-spy, and summarise where the time goes.
 
     .venv/bin/pip install py-spy
-    .venv/bin/python -m benchmarks.profile [--workload B100] [--seconds 10] [--out DIR]
+    .venv/bin/python -m benchmarks.profiler [--workload B100] [--seconds 10] [--out DIR]
 
 Starts ``benchmarks/ours_app.py`` on core 0, attaches ``py-spy record`` to it
 (collapsed stacks and a flame graph SVG in ``--out``, default ``$TMPDIR`` or ``/tmp``), runs
@@ -104,7 +104,7 @@ def summarise(collapsed: Path, top: int = 25) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profiler", description=__doc__)
     parser.add_argument("--workload", default="B100", choices=[n for n in WORKLOADS if n != "E"])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
