@@ -102,9 +102,33 @@ def test_slow_websocket_consumer_is_disconnected_and_others_unaffected(limited):
         with pytest.raises(ConnectionResetError):  # not a timeout: an abortive close
             while slow.ws.sock.recv(1 << 20):
                 pass
-        assert log_lines(limited, offset, "dropping a websocket its client did not close")
+        assert log_lines(
+            limited, offset, "dropping the websocket connection its client did not close"
+        )
     finally:
         good.close()
+
+
+def test_slow_htmlfile_consumer_is_disconnected_and_its_stream_dropped(limited):
+    sid = handshake(limited.url)
+    stream = socket.create_connection(("127.0.0.1", limited.port), timeout=5)
+    stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stream.sendall(f"GET /socket.io/1/htmlfile/{sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    post_url = f"{limited.url}/socket.io/1/htmlfile/{sid}"
+    wait_for(lambda: requests.post(post_url, data="1::/life", timeout=5).text == "1")
+    offset = len(limited.log())
+    requests.post(post_url, data='5::/life:{"name":"push","args":[5000,65536]}', timeout=5)
+    # ...and the stream is never read.
+    wait_gone(limited, sid)
+    warnings = log_lines(limited, offset, "slow consumer")
+    assert len(warnings) == 1 and sid in warnings[0], warnings
+    time.sleep(CLOSE_GRACE + 0.5)
+    assert log_lines(limited, offset, "dropping the htmlfile connection its client did not close")
+    stream.settimeout(3)
+    with pytest.raises(ConnectionResetError):
+        while stream.recv(1 << 20):
+            pass
+    stream.close()
 
 
 def test_slow_polling_consumer_is_disconnected(limited):
