@@ -22,6 +22,9 @@ EXTRAS = {
     ],
     "lint": ["ruff>=0.5", "mypy>=1.10"],
 }
+# The suite tests every integration with the real package: installing the
+# test extra alone must be enough to run it.
+EXTRAS["test"] += EXTRAS["redis"] + EXTRAS["gunicorn"] + EXTRAS["django"]
 
 setup(
     name="gevent-socketio",
