@@ -37,6 +37,8 @@ from .wire import FRAME, handshake, unframe
 @pytest.fixture(scope="module")
 def hostile():
     server = LiveServer(heartbeat_interval=5, heartbeat_timeout=10, polling_duration=0.3).start()
+    # the log file of a port may hold an earlier server's lines: only ours count
+    server.first_line = len(server.log())
     yield server
     server.stop()
 
@@ -467,4 +469,4 @@ def test_server_still_serves_after_the_garbage(hostile, good):
     session = PollingSession(hostile.url)
     session.post('5:1+::{"name":"echo","args":["fine"]}')
     assert unframe(session.get()) == ['6:::1+["fine"]']
-    assert "Traceback" not in hostile.log()
+    assert "Traceback" not in hostile.log()[hostile.first_line :]
