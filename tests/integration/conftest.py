@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +16,19 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "tests" / "js" / "node_modules"
+
+#: Debian's Chromium (``./run`` installs it); ``$CHROMIUM`` may name another one.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+#: Headless flags that keep Chromium off the (closed) network and quiet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:

@@ -19,9 +19,7 @@ launched, the tests fail (they never skip).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import time
 import urllib.parse
@@ -30,19 +28,12 @@ from typing import Any, Optional
 
 import pytest
 
+from .conftest import CHROMIUM, CHROMIUM_ARGS
+
 pytestmark = pytest.mark.browser
 
 TRANSPORTS = ["websocket", "xhr-polling", "jsonp-polling"]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 #: Strings that are hard to carry: through JSON, through the ``\ufffd`` framing
 #: of the polling payloads, through a JSONP ``<script>`` and a form POST.
@@ -205,7 +196,7 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:  # pragma: no cover - environment problem
         pytest.fail(f"playwright is not installed: {exc}", pytrace=False)
-    executable = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    executable = CHROMIUM
     manager = sync_playwright().start()
     try:
         chromium = manager.chromium.launch(

@@ -17,20 +17,11 @@ from typing import Any
 import pytest
 import requests
 
+from .conftest import CHROMIUM, CHROMIUM_ARGS
 from .examples import ExampleServer, start_example
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 10_000
 
 

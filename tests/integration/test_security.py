@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import json
-import os
 import queue
 import re
 import shutil
@@ -32,7 +31,7 @@ import pytest
 import requests
 import websocket
 
-from .conftest import LiveServer
+from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
 from .lifecycle_support import (
     NodeClient,
     PollingSession,
@@ -222,14 +221,8 @@ def test_real_client_with_and_without_the_token(authorized):
 
 # -- in a real browser -----------------------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+BROWSER_ARGS = [
+    *CHROMIUM_ARGS,
     # two site names for 127.0.0.1, so pages can come from two origins
     "--host-resolver-rules=MAP app.example.com 127.0.0.1, MAP evil.example.com 127.0.0.1",
 ]
@@ -255,11 +248,9 @@ class BrowserThread:
             from playwright.sync_api import sync_playwright
 
             manager = sync_playwright().start()
-            executable = (
-                os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-            )
+            executable = CHROMIUM
             browser = manager.chromium.launch(
-                executable_path=executable, args=CHROMIUM_ARGS, headless=True
+                executable_path=executable, args=BROWSER_ARGS, headless=True
             )
         except Exception as exc:
             self.ready.set_exception(exc)
