@@ -67,19 +67,28 @@ WORKLOADS: dict[str, Workload] = {
             ("msgs_per_s", "round trips/s", True),
             ("p50_ms", "p50 ms", False),
             ("p99_ms", "p99 ms", False),
+            ("server_us", "server CPU us/msg", False),
         ],
     ),
     "B100": Workload(
         "B100",
         "websocket, 100 clients, sequential echo",
         _echo(100),
-        [("msgs_per_s", "msgs/s", True), ("p99_ms", "p99 ms", False)],
+        [
+            ("msgs_per_s", "msgs/s", True),
+            ("p99_ms", "p99 ms", False),
+            ("server_us", "server CPU us/msg", False),
+        ],
     ),
     "B500": Workload(
         "B500",
         "websocket, 500 clients, sequential echo",
         _echo(500),
-        [("msgs_per_s", "msgs/s", True), ("p99_ms", "p99 ms", False)],
+        [
+            ("msgs_per_s", "msgs/s", True),
+            ("p99_ms", "p99 ms", False),
+            ("server_us", "server CPU us/msg", False),
+        ],
     ),
     "C": Workload(
         "C",
@@ -93,6 +102,7 @@ WORKLOADS: dict[str, Workload] = {
         [
             ("deliveries_per_s", "deliveries/s", True),
             ("last_delivery_ms", "last delivery ms", False),
+            ("server_us", "server CPU us/delivery", False),
         ],
     ),
     "D": Workload(
@@ -104,7 +114,11 @@ WORKLOADS: dict[str, Workload] = {
             "warmup_ms": 500 if quick else 1500,
             "duration_ms": 2000 if quick else 6000,
         },
-        [("msgs_per_s", "msgs/s", True), ("p99_ms", "p99 ms", False)],
+        [
+            ("msgs_per_s", "msgs/s", True),
+            ("p99_ms", "p99 ms", False),
+            ("server_us", "server CPU us/msg", False),
+        ],
     ),
     "E": Workload(
         "E",
@@ -113,6 +127,7 @@ WORKLOADS: dict[str, Workload] = {
         [
             ("kib_per_conn", "server KiB/conn", False),
             ("handshakes_per_s", "handshakes/s", True),
+            ("server_us", "server CPU us/handshake", False),
         ],
         runner="idle",
     ),
@@ -156,6 +171,25 @@ class Sample:
     @classmethod
     def take(cls, server: ServerProcess) -> Sample:
         return cls(time.monotonic(), server.cpu_seconds(), machine_busy_seconds())
+
+
+#: the throughput that ``server_us`` divides the server's CPU by
+RATE_KEYS = ("msgs_per_s", "deliveries_per_s", "handshakes_per_s")
+
+
+def derive(result: dict[str, Any]) -> dict[str, Any]:
+    """Add ``server_us``: the server's CPU microseconds per message (delivery, handshake).
+
+    Unlike a rate, it hardly moves when other processes take CPU from the
+    server: the measure to compare on a busy machine.
+    """
+    server = result.get("server_cpu")
+    for key in RATE_KEYS:
+        rate = result.get(key)
+        if server and rate:
+            result["server_us"] = server * 1e6 / rate
+            break
+    return result
 
 
 def _shares(start: Sample, end: Sample, client_cpu: float) -> dict[str, float]:
@@ -219,7 +253,7 @@ def run_once(
             result["rss_kib"] = samples["rss_all"]
         if loadgen.warnings:
             result["warnings"] = loadgen.warnings[:5]
-        return result
+        return derive(result)
 
 
 # -- the table -------------------------------------------------------------------------
@@ -242,6 +276,17 @@ def _median(results: list[dict[str, Any]], key: str) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
+def _spread(results: list[dict[str, Any]], key: str) -> str:
+    """Half the range of the runs, in % of their median: how far to trust a median."""
+    values = [r[key] for r in results if r.get(key) is not None]
+    if len(values) < 2:
+        return ""
+    median = statistics.median(values)
+    if not median:
+        return ""
+    return f" ±{50 * (max(values) - min(values)) / median:.0f}%"
+
+
 def _ratio(a: Optional[float], b: Optional[float]) -> str:
     if a is None or b is None or b == 0:
         return "-"
@@ -260,7 +305,11 @@ def render_table(
         workload = WORKLOADS[name]
         for key, label, _better in workload.metrics:
             medians = {t: _median(by_target.get(t, []), key) for t in targets}
-            row = [name, label, *(_fmt(medians[t]) for t in targets)]
+            row = [
+                name,
+                label,
+                *(_fmt(medians[t]) + _spread(by_target.get(t, []), key) for t in targets),
+            ]
             if "ours" in targets:
                 row += [_ratio(medians["ours"], medians[t]) for t in targets if t != "ours"]
             rows.append(row)
@@ -272,7 +321,10 @@ def render_table(
             parts = [_median(rs, k) for k in ("server_cpu", "client_cpu", "other_cpu")]
             cells.append("/".join("-" if p is None else f"{p * 100:.0f}%" for p in parts))
         cpu_rows.append([name, *cells])
-    out = [f"Medians of {runs} run(s); ratios are ours/other (for ms and KiB lower is better)."]
+    out = [
+        f"Medians of {runs} run(s) (± half their range, in % of the median);"
+        " ratios are ours/other of the medians (for ms and KiB lower is better)."
+    ]
     out.append(_grid(rows))
     out.append("")
     out.append(
