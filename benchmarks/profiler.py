@@ -18,17 +18,26 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from .harness import LoadGen, ServerProcess, ensure_node_modules, flavour, raise_nofile
+from .harness import (
+    LoadGen,
+    ServerProcess,
+    ensure_node_modules,
+    flavour,
+    library_snapshot,
+    raise_nofile,
+    work_tree_version,
+)
 from .suite import WORKLOADS
 
 #: (area, substring of a frame "function (file:line)") in the order they are tried
 #: on a stack's leaf-most matching frame.
 AREAS = [
-    ("json", "/json/"),
-    ("logging", "/logging/"),
-    ("inspect (signature per event)", "/inspect.py"),
+    ("json", "(json/"),
+    ("logging", "(logging/"),
+    ("inspect (signature per event)", "(inspect.py"),
     ("socketio.packet", "socketio/packet.py"),
     ("socketio.payload", "socketio/payload.py"),
     ("socketio.virtsocket", "socketio/virtsocket.py"),
@@ -37,12 +46,12 @@ AREAS = [
     ("socketio.handler", "socketio/handler.py"),
     ("socketio.manager", "socketio/manager.py"),
     ("socketio (other)", "socketio/"),
-    ("geventwebsocket", "geventwebsocket/"),
-    ("gevent.pywsgi", "gevent/pywsgi.py"),
-    ("gevent.queue", "gevent/queue.py"),
-    ("gevent sockets (send/recv)", "gevent/_socket"),
+    ("geventwebsocket", "(geventwebsocket/"),
+    ("gevent.pywsgi", "(gevent/pywsgi.py"),
+    ("gevent.queue", "(gevent/queue.py"),
+    ("gevent sockets (send/recv)", "(gevent/_socket"),
     ("gevent hub loop (C: libev, epoll, switches)", "Hub.run (gevent/hub.py"),
-    ("gevent greenlets / events / timeouts", "gevent/"),
+    ("gevent greenlets / events / timeouts", "(gevent/"),
 ]
 
 
@@ -115,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do not pause the server to sample (less overhead, racy stacks)",
     )
+    parser.add_argument("--ours-rev", metavar="REV", help="profile socketio/ as of this revision")
     args = parser.parse_args(argv)
 
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -130,7 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         config["duration_ms"] = int(args.seconds * 1000) + 2000
     collapsed = out / f"profile-{args.workload}.txt"
     svg = out / f"profile-{args.workload}.svg"
-    with ServerProcess("ours", cpu=0) as server:
+    library = None
+    if args.ours_rev:
+        library = Path(tempfile.mkdtemp(prefix="bench-socketio-"))
+        print(f"socketio at {library_snapshot(args.ours_rev, library)}")
+    else:
+        print(f"socketio at {work_tree_version()} (work tree)")
+    with ServerProcess("ours", cpu=0, library=library) as server:
         config.update(flavour=flavour("ours"), port=server.port)
         spy: dict[str, subprocess.Popen] = {}
 
