@@ -40,6 +40,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every call: json.loads() with any keyword builds a new one.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def default_json_dumps(data: Any) -> str:
     """Serialise ``data`` to compact JSON with sorted keys.
 
@@ -56,4 +60,6 @@ def default_json_loads(s: str | bytes) -> Any:
     Raises:
         ValueError: ``s`` is not valid JSON (``NaN`` and ``Infinity`` included).
     """
-    return json.loads(s, parse_constant=_reject_constant)
+    if isinstance(s, (bytes, bytearray)):
+        s = s.decode("utf-8")
+    return _DECODER.decode(s)

@@ -7,6 +7,7 @@ for a socket when the first packet for its endpoint arrives.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import re
@@ -32,17 +33,29 @@ _NO_SUCH_ACL = (
 )
 
 
-def _signature_params(method: Callable[..., Any]) -> Optional[list[inspect.Parameter]]:
+def _signature_params(method: Callable[..., Any]) -> Optional[tuple[inspect.Parameter, ...]]:
     """The parameters of ``method`` as written in its ``def``, ``self`` included.
 
     Returns ``None`` when the signature cannot be read (a builtin, say).
     """
     func = getattr(method, "__func__", method)
     try:
+        return _function_params(func)
+    except TypeError:  # an unhashable callable: read it every time
+        return _read_params(func)
+
+
+def _read_params(func: Callable[..., Any]) -> Optional[tuple[inspect.Parameter, ...]]:
+    try:
         sig = inspect.signature(func, follow_wrapped=True)
     except (TypeError, ValueError):
         return None
-    return list(sig.parameters.values())
+    return tuple(sig.parameters.values())
+
+
+# inspect.signature costs microseconds on every event; a handler's function
+# does not change, so its parameters are read once (bounded, by function).
+_function_params = functools.lru_cache(maxsize=4096)(_read_params)
 
 
 class BaseNamespace:
@@ -178,9 +191,7 @@ class BaseNamespace:
         if method is None:
             self.error("no_such_method", f'The method "{method_name}" was not found')
             return None
-        params = _signature_params(method)
-        if params is None:
-            params = []
+        params = _signature_params(method) or ()
         first = params[0] if params else None
         takes_self = first is not None and (
             first.name == "self" or first.kind is inspect.Parameter.VAR_POSITIONAL

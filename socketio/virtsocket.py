@@ -123,6 +123,7 @@ class Socket:
         #: requests of this session being served right now (held polls count)
         self.active_requests = 0
         self.created = time.monotonic()
+        self._last_activity = self.created
 
     # -- setters used by socketio_manage -------------------------------------
 
@@ -191,12 +192,17 @@ class Socket:
         self.hits += 1
         if self.hits == 1:
             self.state = self.STATE_CONNECTED
+        self._last_activity = time.monotonic()
         self.timeout.set()
 
     def heartbeat(self) -> None:
-        """Record activity from the client: resets the watcher's timeout."""
+        """Record activity from the client: the watcher's time limit starts again.
+
+        Called for every packet, so it only notes the time; the watcher reads it
+        when its wait ends (no greenlet switch per packet).
+        """
         self.heartbeats += 1
-        self.timeout.set()
+        self._last_activity = time.monotonic()
 
     def kill(self, detach: bool = False, *, reconnect: bool = False) -> None:
         """End the session.
@@ -504,15 +510,21 @@ class Socket:
     def _watcher(self) -> None:
         """Close the session when the client stays silent or away too long."""
         while self.state in ("NEW", self.STATE_CONNECTED):
-            self.timeout.clear()
-            if self.timeout.wait(self._time_limit()):
+            limit = self._time_limit()
+            remaining = self._last_activity + limit - time.monotonic()
+            if remaining > 0:
+                # Woken early by a state change (incr_hits, kill) to recompute.
+                self.timeout.clear()
+                self.timeout.wait(remaining)
                 continue
             if (
                 self.active_requests
                 and self.state != "NEW"
                 and self.transport_name not in HEARTBEAT_TRANSPORTS
             ):
-                continue  # a long-poll is being held: the client is there
+                # A long-poll is being held: the client is there.
+                self._last_activity = time.monotonic()
+                continue
             # An open websocket or stream proves nothing (a peer that vanished
             # leaves it half-open): only packets from the client count.
             if self.state not in ("NEW", self.STATE_CONNECTED):
