@@ -325,6 +325,7 @@ class SocketIOHandler(WebSocketHandler):
         socket = self.server.sockets.get(request.sessid)
         if socket is not None:
             log.debug("%s: forced disconnect by the client", socket)
+            socket._expired = True  # the client left: no farewell to keep for it
             socket.kill(detach=True)
         return text_response(200, "", origin)
 

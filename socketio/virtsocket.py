@@ -124,6 +124,8 @@ class Socket:
         self.active_requests = 0
         self.created = time.monotonic()
         self._last_activity = self.created
+        #: the client is known to be gone (it left, or timed out): nothing to keep for it
+        self._expired = False
 
     # -- setters used by socketio_manage -------------------------------------
 
@@ -277,7 +279,7 @@ class Socket:
             or self.active_requests
             or self.transport_name not in POLLING_TRANSPORTS
             or not self.client_queue.qsize()
-            or getattr(self, "_expired", False)  # the client is gone: nothing to tell
+            or self._expired  # the client is gone: nothing to tell
         ):
             return
         now = time.monotonic()
@@ -459,6 +461,7 @@ class Socket:
         if ptype in ("heartbeat", "noop"):
             return  # put_server_msg already counted it as activity
         if ptype == "disconnect" and endpoint == "":
+            self._expired = True  # the client left: no farewell to keep for it
             self.kill(detach=True)
             return
         if endpoint not in self.namespaces:

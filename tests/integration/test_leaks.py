@@ -34,4 +34,5 @@ def test_no_sockets_or_greenlets_left_after_cycles_on_every_transport():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["cycles"] == 150
     assert result["sockets_left"] == 0
+    assert result["farewells_kept"] == 0  # clients that left are not waited for
     assert result["greenlets_left"] == 0
