@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
-from gevent.pywsgi import OldMessage
+from gevent.pywsgi import OldMessage, WSGIHandler
 from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import Header, Stream, WebSocket
@@ -186,6 +186,15 @@ class SocketIOHandler(WebSocketHandler):
     ) -> None:
         super().__init__(sock, address, server, rfile)
         self.config: Config = Config.coerce(config)
+
+    def log_request(self) -> None:
+        """Write the access-log line to the server's ``log`` (pywsgi's behaviour).
+
+        gevent-websocket's handler logs to a logger of its own instead, which
+        would ignore ``SocketIOServer(log=None)`` and ``log_file=``.
+        """
+        if self.server.log is not None:
+            WSGIHandler.log_request(self)
 
     def MessageClass(self, *args: Any) -> Any:
         # pywsgi turns an over-long header line into a clean 400, but lets

@@ -133,7 +133,7 @@ class SocketIOServer(WSGIServer):
         kwargs.setdefault("handler_class", SocketIOHandler)
         log_file = kwargs.pop("log_file", None)
         if log_file:
-            kwargs["log"] = open(log_file, "a")
+            kwargs["log"] = open(log_file, "a", buffering=1)
         self.policy_server: Optional[FlashPolicyServer] = (
             FlashPolicyServer(self.config.policy_listener) if self.config.policy_server else None
         )

@@ -1,0 +1,84 @@
+"""The access log follows pywsgi's conventions: ``log_file=`` appends to a file, ``log=None`` is silent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+
+from .conftest import ROOT, free_port
+
+APP = textwrap.dedent(
+    """
+    from gevent import monkey; monkey.patch_all()
+    import sys
+    from socketio.server import SocketIOServer
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"plain"]
+
+    port, mode, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    options = {"log_file": path} if mode == "file" else {"log": None}
+    SocketIOServer(("127.0.0.1", port), app, policy_server=False, **options).serve_forever()
+    """
+)
+
+
+def _serve(tmp_path, mode):
+    script = tmp_path / "app.py"
+    script.write_text(APP)
+    port = free_port()
+    log = tmp_path / "access.log"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(port), mode, str(log)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            urllib.request.urlopen(url + "/socket.io/", timeout=1).read()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "no start"
+            time.sleep(0.05)
+    return proc, url, log
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.read()
+
+
+def test_log_file_receives_one_line_per_request(tmp_path):
+    proc, url, log = _serve(tmp_path, "file")
+    try:
+        assert _get(url + "/page") == b"plain"
+        _get(url + "/socket.io/1/")
+        deadline = time.monotonic() + 5
+        while log.read_text().count("\n") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines = log.read_text().splitlines()
+        assert any('"GET /page HTTP/1.1" 200' in line for line in lines), lines
+        assert any('"GET /socket.io/1/ HTTP/1.1" 200' in line for line in lines), lines
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_log_none_writes_no_access_lines(tmp_path):
+    proc, url, _ = _serve(tmp_path, "none")
+    try:
+        _get(url + "/page")
+        _get(url + "/socket.io/1/")
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=5)
+    assert "GET /page" not in stderr
+    assert "GET /socket.io/1/" not in stderr
