@@ -63,6 +63,24 @@ def _unmask(data: bytes, mask: bytes) -> bytes:
     return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
 
 
+def _frame_writer(sock: Any) -> Any:
+    """A ``write(data)`` for websocket frames: one ``send`` in the usual case.
+
+    gevent's ``sendall`` asks the kernel for the socket's buffer size on every
+    call (one more system call per frame); a frame nearly always fits in one
+    ``send``, and ``sendall`` finishes the rare partial write.
+    """
+    send = sock.send
+    sendall = sock.sendall
+
+    def write(data: bytes) -> None:
+        sent = send(data)
+        if sent < len(data):
+            sendall(memoryview(data)[sent:])
+
+    return write
+
+
 class BoundedWebSocket(WebSocket):
     """gevent-websocket's ``WebSocket`` that refuses frames over a size limit.
 
@@ -80,6 +98,7 @@ class BoundedWebSocket(WebSocket):
 
     def __init__(self, environ: dict, stream: Stream, handler: Any, max_message_size: int) -> None:
         super().__init__(environ, stream, handler)
+        self.raw_write = _frame_writer(handler.socket)
         self.max_message_size = max_message_size
         self._message_size = 0
 
