@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 __all__ = ["BaseManager", "Deliver", "MemoryManager", "PubSubManager"]
@@ -74,7 +74,9 @@ class MemoryManager(BaseManager):
 
     def __init__(self) -> None:
         self._members: defaultdict[tuple[str, Optional[str]], set[str]] = defaultdict(set)
-        self._rooms: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+        # sessid -> endpoint -> rooms: what one socket is in, so that removing
+        # it costs what it joined, not a scan of every room of the process.
+        self._sockets: dict[str, dict[str, set[str]]] = {}
         self._deliver: Optional[Deliver] = None
 
     def set_deliver(self, deliver: Deliver) -> None:
@@ -82,19 +84,21 @@ class MemoryManager(BaseManager):
 
     def add_socket(self, sessid: str, endpoint: str) -> None:
         self._members[(endpoint, None)].add(sessid)
+        self._sockets.setdefault(sessid, {}).setdefault(endpoint, set())
 
     def remove_socket(self, sessid: str, endpoint: Optional[str] = None) -> None:
-        keys: Iterable[tuple[str, str]]
-        if endpoint is None:
-            keys = [k for k in self._rooms if k[0] == sessid]
-            for key in [k for k, v in self._members.items() if sessid in v and k[1] is None]:
-                self._discard(key, sessid)
-        else:
-            keys = [(sessid, endpoint)]
-            self._discard((endpoint, None), sessid)
-        for key in list(keys):
-            for room in self._rooms.pop(key, ()):
-                self._discard((key[1], room), sessid)
+        entry = self._sockets.get(sessid)
+        if entry is None:
+            return
+        for name in list(entry) if endpoint is None else [endpoint]:
+            rooms = entry.pop(name, None)
+            if rooms is None:
+                continue
+            self._discard((name, None), sessid)
+            for room in rooms:
+                self._discard((name, room), sessid)
+        if not entry:
+            del self._sockets[sessid]
 
     def _discard(self, key: tuple[str, Optional[str]], sessid: str) -> None:
         members = self._members.get(key)
@@ -105,18 +109,16 @@ class MemoryManager(BaseManager):
 
     def join(self, sessid: str, endpoint: str, room: str) -> None:
         self._members[(endpoint, room)].add(sessid)
-        self._rooms[(sessid, endpoint)].add(room)
+        self._sockets.setdefault(sessid, {}).setdefault(endpoint, set()).add(room)
 
     def leave(self, sessid: str, endpoint: str, room: str) -> None:
         self._discard((endpoint, room), sessid)
-        rooms = self._rooms.get((sessid, endpoint))
+        rooms = self._sockets.get(sessid, {}).get(endpoint)
         if rooms is not None:
             rooms.discard(room)
-            if not rooms:
-                del self._rooms[(sessid, endpoint)]
 
     def rooms_of(self, sessid: str, endpoint: str) -> set[str]:
-        return set(self._rooms.get((sessid, endpoint), ()))
+        return set(self._sockets.get(sessid, {}).get(endpoint, ()))
 
     def members(self, endpoint: str, room: Optional[str] = None) -> set[str]:
         """Local session ids in ``endpoint`` (or in its ``room``)."""

@@ -123,7 +123,7 @@ def test_removing_a_socket_everywhere_leaves_no_trace():
     assert manager.emit("", "p") == 0
     assert manager.emit("/chat", "p", room="r") == 0
     # No empty sets left behind: the indexes do not grow with past sockets.
-    assert not manager._members and not manager._rooms
+    assert not manager._members and not manager._sockets
 
 
 def test_emit_delivers_to_members_only_not_to_every_socket():
