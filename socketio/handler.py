@@ -15,7 +15,6 @@ import http
 import http.client
 import logging
 import struct
-import time
 from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
@@ -353,8 +352,7 @@ class SocketIOHandler(WebSocketHandler):
         socket = self.server.sockets.get(request.sessid)
         if socket is not None:
             log.debug("%s: forced disconnect by the client", socket)
-            socket._expired = True  # the client left: no farewell to keep for it
-            socket.kill(detach=True)
+            socket._client_left()
         return text_response(200, "", origin)
 
     def _exchange(self, request: protocol.Exchange) -> Optional[Response]:
@@ -373,11 +371,11 @@ class SocketIOHandler(WebSocketHandler):
         socket = self.server.get_socket(request.sessid)
         if socket is None:
             # A session booted between two polls: its next GET gets the ``0::`` left for it.
-            farewells = getattr(self.server, "farewells", None)
-            if not farewells or self.environ.get("REQUEST_METHOD") != "GET":
+            take = getattr(self.server, "take_farewell", None)
+            if take is None or self.environ.get("REQUEST_METHOD") != "GET":
                 return transport.not_handshaken()
-            expiry, socket = farewells.pop(request.sessid, (0.0, None))
-            if socket is None or expiry < time.monotonic():
+            socket = take(request.sessid)
+            if socket is None:
                 return transport.not_handshaken()
             return transport.do_exchange(socket, "GET")
         self._open_session(socket, name)

@@ -178,6 +178,25 @@ class SocketIOServer(WSGIServer):
         socket._spawn_watcher()
         return socket
 
+    def keep_farewell(self, socket: Socket) -> None:
+        """Keep a detached polling session for ``close_timeout`` seconds, for its client's next GET.
+
+        The session was killed while no GET was held, so the ``0::`` it queued
+        has no reader yet; :meth:`take_farewell` hands it to that GET.
+        """
+        now = time.monotonic()
+        for sessid, (expiry, _) in list(self.farewells.items()):
+            if expiry < now:
+                del self.farewells[sessid]
+        self.farewells[socket.sessid] = (now + self.config.close_timeout, socket)
+
+    def take_farewell(self, sessid: str) -> Optional[Socket]:
+        """The detached session kept by :meth:`keep_farewell` for ``sessid``, once, or ``None``."""
+        expiry, socket = self.farewells.pop(sessid, (0.0, None))
+        if socket is None or expiry < time.monotonic():
+            return None
+        return socket
+
     def adopt_socket(self, sessid: str) -> Optional[Socket]:
         """Take over a session that a sibling process handshook, or return ``None``.
 

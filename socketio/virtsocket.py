@@ -253,6 +253,14 @@ class Socket:
         self._expired = True  # nobody is there to be told anything
         self.detach()
 
+    def _client_left(self) -> None:
+        """End the session its client ended (``0::`` or the forced-disconnect URL).
+
+        Nothing is kept for the client afterwards: it is not listening.
+        """
+        self._expired = True
+        self.kill(detach=True)
+
     def detach(self) -> None:
         """Remove the socket from ``server.sockets`` and from the manager."""
         sockets = getattr(self.server, "sockets", None)
@@ -269,24 +277,20 @@ class Socket:
 
         Nobody was there to take the ``0::`` the kill queued; without this the
         next GET would find no session and get ``7:::1+0``, on which the 0.9
-        client handshakes again although it was booted. ``server.farewells``
-        (sessid → (expiry, socket)) keeps it for ``close_timeout`` seconds;
-        the handler answers that GET with what is left in the queue.
+        client handshakes again although it was booted. The server keeps it
+        for ``close_timeout`` seconds (``keep_farewell``); the handler answers
+        that GET with what is left in the queue.
         """
-        farewells = getattr(self.server, "farewells", None)
+        keep = getattr(self.server, "keep_farewell", None)
         if (
-            farewells is None
+            keep is None
             or self.active_requests
             or self.transport_name not in POLLING_TRANSPORTS
             or not self.client_queue.qsize()
             or self._expired  # the client is gone: nothing to tell
         ):
             return
-        now = time.monotonic()
-        for sessid, (expiry, _) in list(farewells.items()):
-            if expiry < now:
-                del farewells[sessid]
-        farewells[self.sessid] = (now + self.config.close_timeout, self)
+        keep(self)
 
     # -- queues -------------------------------------------------------------
 
@@ -461,8 +465,7 @@ class Socket:
         if ptype in ("heartbeat", "noop"):
             return  # put_server_msg already counted it as activity
         if ptype == "disconnect" and endpoint == "":
-            self._expired = True  # the client left: no farewell to keep for it
-            self.kill(detach=True)
+            self._client_left()
             return
         if endpoint not in self.namespaces:
             self.error(
