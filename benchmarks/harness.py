@@ -29,8 +29,11 @@ NODE_MODULES = BENCH_DIR / "node_modules"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
-#: The servers compared, in table order.
-TARGETS = ("ours", "reference", "bare")
+#: The servers compared, in table order. ``base`` is this library at another git
+#: revision (``--base-rev``), to measure a change against its predecessor in one run.
+TARGETS = ("ours", "reference", "bare", "base")
+#: The targets served by ``ours_app.py`` (this library, at some revision).
+OURS_TARGETS = frozenset({"ours", "base"})
 
 
 class BenchmarkError(RuntimeError):
@@ -100,7 +103,7 @@ class ServerProcess:
     """One server under test, in its own process.
 
     Args:
-        target: ``ours``, ``reference`` or ``bare``.
+        target: ``ours``, ``reference``, ``bare`` or ``base``.
         cpu: the core to pin it to (``None``: not pinned).
         extra_args: more arguments for the server's command line.
     """
@@ -130,7 +133,7 @@ class ServerProcess:
         else:
             # Run as a script, not with -m from the repository root: then sys.path[0]
             # is benchmarks/, and `socketio` comes from PYTHONPATH (a snapshot) or the install.
-            script = "ours_app.py" if self.target == "ours" else "bare_app.py"
+            script = "ours_app.py" if self.target in OURS_TARGETS else "bare_app.py"
             cmd = [sys.executable, str(BENCH_DIR / script), str(self.port)]
         return taskset_prefix(self.cpu) + cmd + self.extra_args
 

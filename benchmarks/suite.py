@@ -211,20 +211,22 @@ def run_once(
     server_cpu: Optional[int] = 0,
     client_cpu: Optional[int] = 1,
     client: str = "raw",
-    library: Optional[Path] = None,
+    libraries: Optional[dict[str, Path]] = None,
 ) -> dict[str, Any]:
     """Run ``workload`` once against a fresh ``target`` server; return its measures.
 
     ``client`` picks the load generator's websocket client: ``raw`` (its own
     minimal one) or ``ws`` (the ws package; not for E, which always uses ``raw``).
-    ``library``: a directory with the ``socketio`` package ``ours`` serves.
+    ``libraries``: target (``ours``, ``base``) → a directory with the ``socketio``
+    package it serves (a snapshot); a target not in it serves the work tree.
     """
     config = {**workload.config(quick), "client": client}
+    library = (libraries or {}).get(target)
     with ServerProcess(target, cpu=server_cpu, library=library) as server:
-        if library is not None and target == "ours":
+        if library is not None:
             served = server.served_from() or ""
             if not served.startswith(str(library)):
-                raise BenchmarkError(f"ours served {served!r}, not the snapshot in {library}")
+                raise BenchmarkError(f"{target} served {served!r}, not the snapshot in {library}")
         config.update(flavour=flavour(target), port=server.port)
         samples: dict[str, Any] = {}
 
@@ -296,7 +298,7 @@ def _ratio(a: Optional[float], b: Optional[float]) -> str:
 def render_table(
     results: dict[str, dict[str, list[dict[str, Any]]]], targets: list[str], runs: int
 ) -> str:
-    """Medians per metric and target, and the ratios ours/reference and ours/bare."""
+    """Medians per metric and target, and the ratios ours/other of the medians."""
     head = ["workload", "metric", *targets]
     if "ours" in targets:
         head += [f"ours/{t}" for t in targets if t != "ours"]
@@ -394,7 +396,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes)")
     parser.add_argument("--workloads", default="A,B,C,D,E", help="comma-separated (default all)")
     parser.add_argument("--runs", type=int, default=None, help="runs per workload (3; quick: 1)")
-    parser.add_argument("--targets", default=",".join(TARGETS), help="ours,reference,bare")
+    parser.add_argument(
+        "--targets",
+        default="ours,reference,bare",
+        help="ours,reference,bare (base is added by --base-rev)",
+    )
     parser.add_argument("--server-cpu", type=int, default=0, help="core for the server (0)")
     parser.add_argument("--client-cpu", type=int, default=1, help="core for the load generator")
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
@@ -419,11 +425,19 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="serve socketio/ as of this git revision (a snapshot) instead of the work tree,"
         " which others may be editing meanwhile",
     )
+    parser.add_argument(
+        "--base-rev",
+        metavar="REV",
+        help="also serve socketio/ as of this git revision as the target 'base' (ratios"
+        " ours/base: a change against its predecessor, measured in the same run)",
+    )
     parser.add_argument("--json", help="also write every run's measures to this file")
     args = parser.parse_args(argv)
 
     names = parse_workloads(args.workloads)
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.base_rev and "base" not in targets:
+        targets.append("base")
     for t in targets:
         if t not in TARGETS:
             raise SystemExit(f"unknown target {t!r}; choose from {','.join(TARGETS)}")
@@ -435,17 +449,23 @@ def main(argv: Optional[list[str]] = None) -> int:
     nofile = raise_nofile()
     info = machine_description()
     info["nofile"] = nofile
-    library: Optional[Path] = None
+    libraries: dict[str, Path] = {}
     if args.ours_rev:
-        library = Path(tempfile.mkdtemp(prefix="bench-socketio-"))
-        info["ours"] = library_snapshot(args.ours_rev, library)
+        libraries["ours"] = Path(tempfile.mkdtemp(prefix="bench-socketio-"))
+        info["ours"] = library_snapshot(args.ours_rev, libraries["ours"])
     else:
         info["ours"] = work_tree_version() + " (work tree)"
+    if "base" in targets:
+        if not args.base_rev:
+            raise SystemExit("target 'base' needs --base-rev REV")
+        libraries["base"] = Path(tempfile.mkdtemp(prefix="bench-socketio-base-"))
+        info["base"] = library_snapshot(args.base_rev, libraries["base"])
     print(
         f"{info['date']}  {info['cpus']} x {info['cpu_model']}  load {info['loadavg'][0]:.2f}"
         f"  python {info['python']} gevent {info['gevent']} node {info['node']}"
         f"  (server on core {server_cpu}, load generator on core {client_cpu},"
-        f" {args.client} websocket client)\nours: socketio at {info['ours']}",
+        f" {args.client} websocket client)\nours: socketio at {info['ours']}"
+        + (f"; base: socketio at {info['base']}" if "base" in info else ""),
         flush=True,
     )
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -462,7 +482,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         print(f"  (machine still busy: {busy:.1f} cores after {waited:.0f} s)")
                 try:
                     result = run_once(
-                        workload, target, args.quick, server_cpu, client_cpu, args.client, library
+                        workload, target, args.quick, server_cpu, client_cpu, args.client, libraries
                     )
                 except BenchmarkError as exc:
                     print(f"  {name} {target} run {run + 1}: FAILED {exc}", flush=True)
@@ -481,7 +501,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     print()
     print(render_table(results, targets, runs))
     print(f"\n{time.monotonic() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")
-    if library is not None:
+    for library in libraries.values():
         shutil.rmtree(library, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -60,5 +60,6 @@ def socketio_manage(
         socket._set_json_loads(json_loads)
     if json_dumps is not None:
         socket._set_json_dumps(json_dumps)
-    receiver = socket._spawn_receiver_loop()
-    receiver.join()
+    # The receiver loop runs here, in the application's greenlet, which waits
+    # for the socket's end anyway (one greenlet less per session).
+    socket._receiver_loop()

@@ -5,14 +5,17 @@ The tree::
     SocketIOError                      base of everything raised here
     ├── ProtocolError (ValueError)     the peer sent something we cannot accept
     │   ├── PacketError                one packet is malformed
-    │   └── PayloadError               the framing of an HTTP body is malformed,
-    │                                  or a body is larger than allowed
+    │   ├── PayloadError               the framing of an HTTP body is malformed,
+    │   │                              or a body is larger than allowed
+    │   └── FrameError                 a websocket frame breaks RFC 6455 or a limit
     └── ConfigError (ValueError)       the library was configured or called wrongly
         └── ACLError                   misuse of the namespace ACL methods
 
 ``ProtocolError`` carries ``status_hint``: the HTTP status a server should
 answer with when the error came from a request (in the manner of h11's
-``error_status_hint``).
+``error_status_hint``); ``FrameError`` also carries ``close_code``, the
+websocket status to close the connection with (in the manner of wsproto's
+``event_hint``).
 
 Code written for Python 2 reads ``e.message``; every exception here carries its
 text in ``.message`` as well as in ``str(e)``.
@@ -23,6 +26,7 @@ from __future__ import annotations
 __all__ = [
     "ACLError",
     "ConfigError",
+    "FrameError",
     "PacketError",
     "PayloadError",
     "ProtocolError",
@@ -59,6 +63,19 @@ class PacketError(ProtocolError):
 
 class PayloadError(ProtocolError):
     """A polling body (several framed packets, or a JSONP form) is malformed or too large."""
+
+
+class FrameError(ProtocolError):
+    """A websocket frame from the client breaks RFC 6455 or exceeds a size limit.
+
+    Attributes:
+        close_code: the websocket status code to close the connection with
+            (1002 protocol error, 1009 message too big).
+    """
+
+    def __init__(self, message: str = "", *args: object, close_code: int = 1002) -> None:
+        super().__init__(message, *args)
+        self.close_code = close_code
 
 
 class ConfigError(SocketIOError, ValueError):

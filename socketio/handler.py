@@ -14,14 +14,12 @@ import hashlib
 import http
 import http.client
 import logging
-import struct
 from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
 from gevent.pywsgi import OldMessage, WSGIHandler
-from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.handler import WebSocketHandler
-from geventwebsocket.websocket import Header, Stream, WebSocket
+from geventwebsocket.websocket import Stream
 
 from . import clientjs, payload, protocol
 from .config import Config
@@ -37,6 +35,7 @@ from .transports import (
     XHRPollingTransport,
 )
 from .virtsocket import HEARTBEAT_TRANSPORTS
+from .wsconn import BoundedWebSocket
 
 if TYPE_CHECKING:  # pragma: no cover
     from .virtsocket import Socket
@@ -53,132 +52,6 @@ _PREFLIGHT = [
     ("Access-Control-Max-Age", "86400"),
     ("Content-Length", "0"),
 ]
-
-
-def _unmask(data: bytes, mask: bytes) -> bytes:
-    """XOR ``data`` with the 4-byte ``mask``, in C (big-integer XOR), not byte by byte."""
-    size = len(data)
-    key = (bytes(mask) * (size // 4 + 1))[:size]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
-
-
-def _frame_writer(sock: Any) -> Any:
-    """A ``write(data)`` for websocket frames: one ``send`` in the usual case.
-
-    gevent's ``sendall`` asks the kernel for the socket's buffer size on every
-    call (one more system call per frame); a frame nearly always fits in one
-    ``send``, and ``sendall`` finishes the rare partial write.
-    """
-    send = sock.send
-    sendall = sock.sendall
-
-    def write(data: bytes) -> None:
-        sent = send(data)
-        if sent < len(data):
-            sendall(memoryview(data)[sent:])
-
-    return write
-
-
-class BoundedWebSocket(WebSocket):
-    """gevent-websocket's ``WebSocket`` that refuses frames over a size limit.
-
-    The stock class reads whatever length a frame header announces; a peer
-    could make it allocate gigabytes. A frame over ``max_message_size`` closes
-    the connection with status 1009 instead.
-    """
-
-    # Attributes of gevent-websocket's class, untyped there.
-    closed: bool
-    stream: Any
-    raw_read: Any
-    raw_write: Any
-    environ: Any
-
-    def __init__(self, environ: dict, stream: Stream, handler: Any, max_message_size: int) -> None:
-        super().__init__(environ, stream, handler)
-        self.raw_write = _frame_writer(handler.socket)
-        self.max_message_size = max_message_size
-        self._message_size = 0
-
-    def read_frame(self) -> tuple[Header, bytes]:
-        # close() (called by the sending greenlet when the session ends) drops
-        # stream and raw_read while this one may be waiting for a frame: that
-        # is the end of the connection, not an error.
-        stream = self.stream
-        if stream is None:
-            raise WebSocketError("websocket closed")
-        header = Header.decode_header(stream)
-        if not header.mask:
-            raise ProtocolError("client frame not masked")  # RFC 6455 5.1
-        if header.flags:
-            raise ProtocolError("reserved bits set in frame header")
-        # A message may arrive in fragments: bound their running total, which
-        # restarts with each new text or binary frame (control frames are tiny).
-        if header.opcode in (self.OPCODE_TEXT, self.OPCODE_BINARY):
-            self._message_size = 0
-        if header.opcode < self.OPCODE_CLOSE:
-            self._message_size += header.length
-        if header.length > self.max_message_size or self._message_size > self.max_message_size:
-            log.info("closing a websocket: message over %d bytes", self.max_message_size)
-            self.close(1009, b"message too big")
-            raise WebSocketError(f"message exceeds max_message_size {self.max_message_size}")
-        if not header.length:
-            return header, b""
-        raw_read = self.raw_read
-        if raw_read is None:
-            raise WebSocketError("websocket closed while reading a frame")
-        data = raw_read(header.length)
-        if len(data) != header.length:
-            raise WebSocketError("Unexpected EOF reading frame payload")
-        if header.mask:
-            data = _unmask(data, header.mask)
-        return header, data
-
-    def validate_utf8(self, payload: Any) -> None:
-        """Skip gevent-websocket's pure-Python UTF-8 automaton (it runs per byte, twice).
-
-        The message is decoded strictly once complete (``_decode_bytes``), which
-        closes the connection with 1007 on invalid UTF-8, as the automaton did.
-        """
-
-    def read_message(self) -> Any:
-        # receive() closes the connection on these (1007, 1002) without a
-        # word: say once why a client was cut off.
-        try:
-            return super().read_message()
-        except UnicodeError as exc:
-            log.info("closing a websocket from %s: invalid UTF-8 (%s)", self._peer(), exc)
-            raise
-        except ProtocolError as exc:
-            log.info("closing a websocket from %s: protocol error: %s", self._peer(), exc)
-            raise
-
-    def _peer(self) -> str:
-        address = getattr(getattr(self, "handler", None), "client_address", None)
-        return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "?"
-
-    def close(self, code: int = 1000, message: Any = b"") -> None:
-        """Send a close frame with ``code`` and ``message``, then mark the websocket closed.
-
-        gevent-websocket 0.10.1 writes ``str(message)`` as the whole payload
-        and drops the status code; this writes the frame RFC 6455 describes.
-        """
-        if self.closed:
-            return
-        if isinstance(message, str):
-            message = message.encode("utf-8")
-        payload = struct.pack("!H", code) + bytes(message or b"")
-        try:
-            self.send_frame(payload, self.OPCODE_CLOSE)
-        except WebSocketError:
-            log.debug("could not write the closing frame")
-        finally:
-            self.closed = True
-            self.stream = None
-            self.raw_write = None
-            self.raw_read = None
-            self.environ = None
 
 
 class SocketIOHandler(WebSocketHandler):

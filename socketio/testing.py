@@ -35,6 +35,7 @@ from typing import Any, Optional, Union
 
 import gevent
 import gevent.event
+from greenlet import getcurrent
 
 from . import packet, socketio_manage
 from .config import Config
@@ -128,7 +129,9 @@ class _DrivenSocket(Socket):
         self.processed = 0
         self.progress = gevent.event.Event()
         self.errors: list[BaseException] = []
-        self.receiver: Optional[gevent.Greenlet] = None
+        #: the greenlet running the receiver loop (the application's), once it started
+        self.receiver: Any = None
+        self.receiving = False
 
     def _process_raw(self, rawdata: str) -> None:
         try:
@@ -142,12 +145,15 @@ class _DrivenSocket(Socket):
             self.processed += 1
             self.progress.set()
 
-    def _spawn_receiver_loop(self) -> gevent.Greenlet:
-        job = super()._spawn_receiver_loop()
-        self.receiver = job
-        job.link(lambda _: self.progress.set())
+    def _receiver_loop(self) -> None:
+        self.receiver = getcurrent()
+        self.receiving = True
         self.progress.set()
-        return job
+        try:
+            super()._receiver_loop()
+        finally:
+            self.receiving = False
+            self.progress.set()
 
 
 class SocketIOTestClient:
@@ -404,8 +410,8 @@ class SocketIOTestClient:
         self._raise_app_errors()
 
     def _processed_or_stopped(self) -> bool:
-        receiver = self.socket.receiver
-        return self.socket.processed >= self._sent or receiver is None or receiver.dead
+        socket = self.socket
+        return socket.processed >= self._sent or not socket.receiving
 
     def _wait(self, done: Callable[[], bool]) -> None:
         deadline = time.monotonic() + self.timeout

@@ -4,7 +4,9 @@ Each class does I/O only. Incoming bodies go through :mod:`socketio.payload`
 into :meth:`Socket.put_server_msg`; outgoing packets come from
 :meth:`Socket.get_multiple_client_msgs` and leave framed by the same module.
 Polling transports return a :class:`~socketio.protocol.Response` value that the
-handler sends; the websocket transports run their connection until it ends.
+handler sends; the websocket transports run their connection until it ends,
+writing packets straight to it and handling those they read in their own
+greenlet (see :class:`WebsocketTransport`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import gevent
 import gevent.queue
 from geventwebsocket.exceptions import WebSocketError
 
-from . import payload
+from . import payload, wsframe
 from . import payload as _payload  # decode_payload() shadows the name
 from .config import Config
 from .exceptions import PayloadError
@@ -69,20 +71,41 @@ class BaseTransport:
     def __init__(self, handler: Any, config: Any) -> None:
         self.handler = handler
         self.config: Config = Config.coerce(config)
+        self._dropper: Optional[gevent.Greenlet] = None
+        self._dropping: Optional[Socket] = None
 
-    def _drop_when_ended(self, socket: Socket) -> None:
-        """Drop the TCP connection ``close_grace`` seconds after the session ended.
+    def _arm_dropper(self, socket: Socket) -> None:
+        """Drop the TCP connection ``close_grace`` seconds after ``socket`` ends.
 
         For the connections that carry a session (websocket, streams): a client
         that stopped reading (a slow consumer: the sender is stuck on a full
         TCP buffer), vanished, or never answers the close frame would otherwise
-        hold the connection and its greenlets forever. The close is abortive
-        (RST): what the kernel still buffers for such a client is discarded,
-        not trickled out to it. The caller kills this greenlet when its
-        connection ends normally.
+        hold the connection and its greenlets forever. No greenlet waits for
+        that meanwhile: one is started when the session ends. Call
+        :meth:`_disarm_dropper` when the connection ends normally.
         """
-        socket.ended.wait()
-        gevent.sleep(self.close_grace)
+        self._dropping = socket
+        socket.ended.rawlink(self._session_ended)
+
+    def _session_ended(self, _event: Any) -> None:
+        self._dropper = gevent.spawn_later(self.close_grace, self._drop)
+
+    def _disarm_dropper(self) -> None:
+        socket = self._dropping
+        if socket is not None:
+            socket.ended.unlink(self._session_ended)
+            self._dropping = None
+        if self._dropper is not None:
+            self._dropper.kill(block=False)
+            self._dropper = None
+
+    def _drop(self) -> None:
+        """Drop the connection abortively (RST).
+
+        What the kernel still buffers for a client that does not read is
+        discarded, not trickled out to it.
+        """
+        socket = self._dropping
         raw = getattr(self.handler, "socket", None)
         if raw is None:
             return
@@ -214,7 +237,7 @@ class _StreamingTransport(XHRPollingTransport):
 
     def _stream(self, socket: Socket) -> Iterator[bytes]:
         socket.active_requests += 1
-        dropper = gevent.spawn(self._drop_when_ended, socket)
+        self._arm_dropper(socket)
         try:
             yield self.first_chunk().encode("utf-8")
             while True:
@@ -230,7 +253,7 @@ class _StreamingTransport(XHRPollingTransport):
                 if closed:
                     return
         finally:
-            dropper.kill(block=False)
+            self._disarm_dropper()
             socket.active_requests -= 1
             socket.heartbeat()
 
@@ -266,60 +289,112 @@ class XHRMultipartTransport(_StreamingTransport):
         return payload.multipart_part(text)
 
 
+class _WebsocketOutput:
+    """A websocket session's :class:`~socketio.virtsocket.Output`: packets become frames at once."""
+
+    __slots__ = ("websocket",)
+
+    def __init__(self, websocket: Any) -> None:
+        self.websocket = websocket
+
+    @property
+    def backlog(self) -> int:
+        return int(self.websocket.backlog)
+
+    def write(self, msg: Optional[str]) -> None:
+        websocket = self.websocket
+        if msg is None:
+            websocket.close()
+        elif not websocket.closed:
+            websocket.offer(wsframe.text_frame(msg))
+
+
 class WebsocketTransport(BaseTransport):
     """One packet per websocket text frame, both ways.
 
-    The handler has already upgraded the connection (``handler.websocket``).
+    The handler has already upgraded the connection (``handler.websocket``, a
+    :class:`~socketio.wsconn.BoundedWebSocket`). Packets for the client are
+    written from whichever greenlet sends them, without blocking it (the
+    websocket keeps a backlog for a client slow to read, bounded by
+    ``max_queue_size``). Packets from the client are handled in this
+    connection's greenlet as they are read, when nothing is queued before
+    them. When a handler waits for something (I/O, a sleep), reading goes on
+    in a second greenlet for the rest of the connection, which queues what
+    it reads for the receiver loop, so a blocked handler never stops the
+    connection from being read (heartbeats, the close).
     """
 
     name = "websocket"
 
+    def __init__(self, handler: Any, config: Any) -> None:
+        super().__init__(handler, config)
+        self._stand_in: Optional[gevent.Greenlet] = None
+
     def do_exchange(self, socket: Socket, request_method: str) -> Optional[Response]:
         websocket = self.handler.websocket
         socket.active_requests += 1
-        writer = gevent.spawn(self._send_loop, socket, websocket)
-        dropper = gevent.spawn(self._drop_when_ended, socket)
+        socket._attach_output(_WebsocketOutput(websocket))
+        self._arm_dropper(socket)
         try:
             self._receive_loop(socket, websocket)
         finally:
             socket.active_requests -= 1
-            dropper.kill(block=False)
-            writer.kill(block=False)
+            self._disarm_dropper()
             if not websocket.closed:
                 websocket.close()
             # A 0.9 client whose websocket closed handshakes a new session.
             socket.kill(detach=True)
         return None
 
-    def _receive_loop(self, socket: Socket, websocket: Any) -> None:
+    def _next_message(self, socket: Socket, websocket: Any) -> Optional[str]:
+        """The next text message from the client, or ``None`` when the connection ends."""
         while True:
             try:
                 message = websocket.receive()
             except WebSocketError:
-                return
+                return None
+            if message is None or isinstance(message, str):
+                return message
+            try:
+                return bytes(message).decode("utf-8")
+            except UnicodeDecodeError:
+                log.info("%s: dropped a binary frame that is not UTF-8", socket)
+
+    def _receive_loop(self, socket: Socket, websocket: Any) -> None:
+        loop = gevent.get_hub().loop
+        while True:
+            message = self._next_message(socket, websocket)
             if message is None:
                 return
-            if not isinstance(message, str):
-                try:
-                    message = bytes(message).decode("utf-8")
-                except UnicodeDecodeError:
-                    log.info("%s: dropped a binary frame that is not UTF-8", socket)
-                    continue
-            socket.put_server_msg(message)
-
-    def _send_loop(self, socket: Socket, websocket: Any) -> None:
-        while True:
-            packets, closed = _live(socket.get_multiple_client_msgs())
+            if not socket._can_dispatch_now():
+                socket.put_server_msg(message)
+                continue
+            socket.heartbeat()
+            # The callback runs only if the handler yields to the hub.
+            watch = loop.run_callback(self._hand_over_reading, socket, websocket)
             try:
-                for pkt in packets:
-                    websocket.send(pkt)
-            except (WebSocketError, OSError) as exc:
-                log.debug("%s: websocket send failed: %s", socket, exc)
-                closed = True
-            if closed:
-                if not websocket.closed:
-                    websocket.close()
+                socket._dispatch(message)
+            finally:
+                watch.stop()
+            if self._stand_in is not None:
+                self._stand_in.join()
                 return
+
+    def _hand_over_reading(self, socket: Socket, websocket: Any) -> None:
+        if self._stand_in is None and socket._dispatcher is not None:
+            log.debug("%s: a handler waits; reading goes on in another greenlet", socket)
+            self._stand_in = gevent.spawn(self._queue_loop, socket, websocket)
+
+    def _queue_loop(self, socket: Socket, websocket: Any) -> None:
+        try:
+            while True:
+                message = self._next_message(socket, websocket)
+                if message is None:
+                    return
+                socket.put_server_msg(message)
+        finally:
+            # The handler the first greenlet is in may wait for ever: end it.
+            socket.kill(detach=True)
 
     def send_not_handshaken(self, websocket: Any) -> None:
         """Tell a client with an unknown session to handshake again, and close."""

@@ -4,8 +4,15 @@ A :class:`Socket` outlives the HTTP requests of the polling transports. It holds
 the session dict, a queue of encoded packets for the client
 (``client_queue``) and one of raw packets from the client (``server_queue``),
 the ack table, the active namespace instances, and the greenlets that serve it:
-the receiver loop (started by :func:`socketio.socketio_manage`), the heartbeat
-sender and the watcher that closes a silent session.
+the receiver loop (run by :func:`socketio.socketio_manage` in the
+application's greenlet), the heartbeat sender and the watcher that closes a
+silent session.
+
+A websocket session takes a shorter path both ways: its transport attaches an
+*output* that writes packets straight to the connection (no queue, no writer
+greenlet), and hands each packet it reads to :meth:`Socket._dispatch` in its
+own greenlet while the receiver loop has nothing queued. Packets are handled
+one at a time, in order, whichever greenlet handles them (the dispatch lock).
 """
 
 from __future__ import annotations
@@ -13,11 +20,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import gevent
 import gevent.event
+import gevent.lock
 import gevent.queue
+from greenlet import getcurrent
 
 from . import packet
 from .config import Config
@@ -29,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .manager import BaseManager
     from .namespace import BaseNamespace
 
-__all__ = ["Socket", "default_error_handler", "new_sessid"]
+__all__ = ["DispatchAborted", "Socket", "default_error_handler", "new_sessid"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,33 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TRANSPORTS = frozenset({"websocket", "flashsocket", "htmlfile", "xhr-multipart"})
 #: Transports whose client is, between two requests, not listening.
 POLLING_TRANSPORTS = frozenset({"xhr-polling", "jsonp-polling"})
+
+
+class DispatchAborted(gevent.GreenletExit):
+    """Raised in a handler that was still running when its socket was killed.
+
+    The greenlet that ran it (a connection's, or the application's) lives on;
+    only the handling of that packet ends, as the original library's receiver
+    loop greenlet ended with the socket.
+    """
+
+    def __init__(self, message: str = "the socket was killed", *args: object) -> None:
+        super().__init__(message, *args)
+        self.message = message
+
+
+class Output(Protocol):
+    """Where a transport that writes directly takes the socket's packets.
+
+    ``write(None)`` means the session ended: close the connection.
+    """
+
+    @property
+    def backlog(self) -> int:
+        """Packets accepted but not yet written (a slow consumer has many)."""
+
+    def write(self, msg: Optional[str]) -> None:
+        """Write one encoded packet without blocking, in order."""
 
 
 def default_error_handler(
@@ -61,16 +97,17 @@ def default_error_handler(
     }
     if msg_id:
         pkt["id"] = msg_id
-    if not quiet:
-        socket.send_packet(pkt)
     log.info(
-        "error sent to %s: %s, %s (endpoint=%r, msg_id=%r)",
+        "error %s %s: %s, %s (endpoint=%r, msg_id=%r)",
+        "noted for" if quiet else "sent to",
         socket.sessid,
         error_name,
         error_message,
         endpoint,
         msg_id,
     )
+    if not quiet:
+        socket.send_packet(pkt)
 
 
 class Socket:
@@ -126,6 +163,13 @@ class Socket:
         self._last_activity = self.created
         #: the client is known to be gone (it left, or timed out): nothing to keep for it
         self._expired = False
+        #: set by a transport that writes packets straight to its connection
+        self._output: Optional[Output] = None
+        #: the receiver loop is running: packets may be dispatched as they arrive
+        self._serving = False
+        self._dispatch_lock = gevent.lock.Semaphore()
+        self._dispatcher: Any = None  # the greenlet handling a packet right now
+        self._dispatch_seq = 0
 
     # -- setters used by socketio_manage -------------------------------------
 
@@ -224,12 +268,14 @@ class Socket:
         self.ack_callbacks = {}
         if self.connected:
             self.state = self.STATE_DISCONNECTING
+            self._serving = False
             self.server_queue.put_nowait(None)
+            self._abort_dispatch()
             # Tell a client still listening that it was booted (it will not
             # reconnect), then wake the transport so it closes.
             if not reconnect:
-                self.client_queue.put_nowait("0::")
-            self.client_queue.put_nowait(None)
+                self._to_client("0::")
+            self._to_client(None)
             if self.active_ns:
                 self.disconnect(silent=True)
         elif self.state == "NEW":
@@ -306,16 +352,34 @@ class Socket:
         is a slow consumer: it is disconnected (the packet is dropped), so it
         cannot grow the server's memory without bound.
         """
-        if msg is not None and self.client_queue.qsize() >= self.config.max_queue_size:
+        output = self._output
+        waiting = self.client_queue.qsize() if output is None else output.backlog
+        if msg is not None and waiting >= self.config.max_queue_size:
             if self.state not in (self.STATE_DISCONNECTING, self.STATE_DISCONNECTED):
-                log.warning(
-                    "%s: slow consumer, %d packets queued; disconnecting it",
-                    self,
-                    self.client_queue.qsize(),
-                )
+                log.warning("%s: slow consumer, %d packets queued; disconnecting it", self, waiting)
                 gevent.spawn(self.kill, detach=True)
             return
-        self.client_queue.put_nowait(msg)
+        if output is not None:
+            output.write(msg)
+        else:
+            self.client_queue.put_nowait(msg)
+
+    def _to_client(self, msg: Optional[str]) -> None:
+        """Queue or write ``msg`` for the client, whatever is already waiting."""
+        output = self._output
+        if output is not None:
+            output.write(msg)
+        else:
+            self.client_queue.put_nowait(msg)
+
+    def _attach_output(self, output: Output) -> None:
+        """Write packets straight to ``output`` from now on, after what is queued."""
+        queued = []
+        while self.client_queue.qsize():
+            queued.append(self.client_queue.get_nowait())
+        self._output = output
+        for msg in queued:
+            output.write(msg)
 
     def get_client_msg(self, **kwargs: Any) -> Optional[str]:
         """Take the next packet for the client (``block``/``timeout`` as ``Queue.get``)."""
@@ -433,22 +497,68 @@ class Socket:
 
     def _receiver_loop(self) -> None:
         """Decode packets from ``server_queue`` and dispatch them until the socket ends."""
-        while True:
-            rawdata = self.get_server_msg()
-            if rawdata is None:
-                if self.connected:
-                    continue
-                break
-            if not rawdata:
-                continue
+        ended = (self.STATE_DISCONNECTING, self.STATE_DISCONNECTED)
+        self._serving = self.state not in ended
+        try:
+            while True:
+                rawdata = self.get_server_msg()
+                if rawdata is None:
+                    if self.connected:
+                        continue
+                    break
+                if self.state in ended:
+                    break
+                if rawdata:
+                    self._dispatch(rawdata)
+                if not self.connected and self.state != "NEW":
+                    break
+        finally:
+            self._serving = False
+
+    def _can_dispatch_now(self) -> bool:
+        """True if a packet that just arrived may be dispatched at once by its reader.
+
+        That is: the receiver loop runs (the application has given its
+        namespaces), nothing is queued before it and no packet is being handled.
+        """
+        return self._serving and not self.server_queue.qsize() and not self._dispatch_lock.locked()
+
+    def _dispatch(self, rawdata: str) -> None:
+        """Handle one raw packet in the calling greenlet, after any packet being handled.
+
+        Errors of the application are logged, not raised; a handler still
+        running when the socket is killed ends with :class:`DispatchAborted`.
+        """
+        with self._dispatch_lock:
+            self._dispatcher = getcurrent()
+            self._dispatch_seq += 1
             try:
                 self._process_raw(rawdata)
+            except DispatchAborted:
+                log.debug("%s: handling of %.60r aborted: the socket was killed", self, rawdata)
             except gevent.GreenletExit:
                 raise
             except Exception:
                 log.exception("%s: unhandled error while processing %.60r", self, rawdata)
-            if not self.connected and self.state != "NEW":
-                break
+            finally:
+                self._dispatcher = None
+
+    def _abort_dispatch(self) -> None:
+        """End a handler that another greenlet is running (the socket is being killed).
+
+        The exception is thrown from the hub only if that same dispatch is
+        still going on by then, so it never lands in the greenlet's next task.
+        """
+        dispatcher = self._dispatcher
+        if dispatcher is None or dispatcher is getcurrent():
+            return
+        seq = self._dispatch_seq
+
+        def abort() -> None:
+            if self._dispatcher is dispatcher and self._dispatch_seq == seq:
+                dispatcher.throw(DispatchAborted)
+
+        gevent.get_hub().loop.run_callback(abort)
 
     def _process_raw(self, rawdata: str) -> None:
         try:

@@ -1,0 +1,267 @@
+"""The websocket connection: gevent-websocket's ``WebSocket`` with a leaner, bounded I/O path.
+
+:class:`BoundedWebSocket` keeps gevent-websocket's API (it is what
+``environ['wsgi.websocket']`` holds, on Socket.IO routes and on the
+application's own) and replaces its I/O:
+
+* Frames are parsed by :func:`socketio.wsframe.parse_frame` from whole
+  chunks received from the socket, instead of ``read(2)``, ``read(4)``,
+  ``read(n)`` through a buffered file and a ``Header`` object per frame; a
+  frame announcing more than ``max_message_size`` is refused (1009) before
+  its payload is read.
+* Frames are written in order by one writer at a time. :meth:`offer` never
+  blocks: it sends what the kernel takes at once and leaves the rest to a
+  greenlet started only while the client is slow to read, so a Socket.IO
+  session needs no writer greenlet of its own and a broadcast never waits
+  for its slowest member. :meth:`send` still blocks until its frame is
+  written (the back-pressure gevent-websocket's users count on).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import struct
+from typing import Any, Optional, Union
+
+import gevent
+from geventwebsocket.exceptions import ProtocolError, WebSocketError
+from geventwebsocket.websocket import Stream, WebSocket
+
+from . import wsframe
+from .exceptions import FrameError
+
+__all__ = ["BoundedWebSocket"]
+
+log = logging.getLogger(__name__)
+
+#: bytes asked of the socket per read
+READ_SIZE = 65536
+
+_Chunk = Union[bytes, memoryview]
+
+
+class BoundedWebSocket(WebSocket):
+    """A server websocket over the handler's connection, refusing messages over a size limit.
+
+    Args:
+        environ: the request's WSGI environ.
+        stream: gevent-websocket's ``Stream`` over the handler (kept for its API).
+        handler: the pywsgi handler that accepted the upgrade.
+        max_message_size: the largest message accepted, fragments counted
+            together; a larger one closes the connection with 1009.
+    """
+
+    # Attributes of gevent-websocket's class, untyped there.
+    closed: bool
+    stream: Any
+    raw_read: Any
+    raw_write: Any
+    environ: Any
+
+    def __init__(self, environ: dict, stream: Stream, handler: Any, max_message_size: int) -> None:
+        super().__init__(environ, stream, handler)
+        self.max_message_size = max_message_size
+        self._sock = handler.socket
+        # What pywsgi's buffered reader may already hold (bytes the client sent
+        # right after its upgrade request) is read once through it, then the
+        # socket directly.
+        self._rfile: Any = handler.rfile
+        self._received = b""
+        self._out: collections.deque[_Chunk] = collections.deque()
+        self._writer: Optional[gevent.Greenlet] = None
+        #: the connection failed while writing: nothing more can be sent
+        self.dead = False
+
+    # -- reading ------------------------------------------------------------
+
+    def _recv(self) -> bytes:
+        rfile = self._rfile
+        if rfile is not None:
+            self._rfile = None
+            return rfile.read1(READ_SIZE)
+        return self._sock.recv(READ_SIZE)
+
+    def _next_frame(self) -> wsframe.ParsedFrame:
+        data = self._received
+        while True:
+            parsed = wsframe.parse_frame(data, self.max_message_size)
+            if isinstance(parsed, tuple):
+                used = parsed[3]
+                self._received = data[used:] if used < len(data) else b""
+                return parsed
+            chunks = [data]
+            have = len(data)
+            while have < parsed:
+                if self.closed and self.stream is None:
+                    raise WebSocketError("websocket closed")
+                chunk = self._recv()
+                if not chunk:
+                    raise WebSocketError("Unexpected EOF reading a frame")
+                chunks.append(chunk)
+                have += len(chunk)
+            data = b"".join(chunks)
+
+    def read_message(self) -> Any:
+        """The next text (``str``) or binary (``bytearray``) message; ``None`` after a close.
+
+        Pings are answered and pongs ignored on the way. Raises
+        ``WebSocketError`` at the end of the connection, ``FrameError`` for
+        a frame or message the protocol or the size limit refuses, and
+        ``ProtocolError`` or ``UnicodeError`` as gevent-websocket does.
+        """
+        opcode: Optional[int] = None
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            fin, frame_opcode, payload, _ = self._next_frame()
+            if frame_opcode == wsframe.OP_TEXT or frame_opcode == wsframe.OP_BINARY:
+                if opcode is not None:
+                    raise ProtocolError(f"opcode {frame_opcode} inside a fragmented message")
+                opcode = frame_opcode
+            elif frame_opcode == wsframe.OP_CONTINUATION:
+                if opcode is None:
+                    raise ProtocolError("Unexpected frame with opcode=0 (no message to continue)")
+            elif frame_opcode == wsframe.OP_PING:
+                self.send_frame(payload, self.OPCODE_PONG)
+                continue
+            elif frame_opcode == wsframe.OP_PONG:
+                continue
+            else:  # OP_CLOSE
+                self.handle_close(None, payload)
+                return None
+            size += len(payload)
+            if size > self.max_message_size:
+                raise FrameError(f"message over {self.max_message_size} bytes", close_code=1009)
+            if not fin:
+                parts.append(payload)
+                continue
+            if parts:
+                parts.append(payload)
+                payload = b"".join(parts)
+            if opcode == wsframe.OP_TEXT:
+                return self._decode_bytes(payload)
+            return bytearray(payload)
+
+    def receive(self) -> Any:
+        """Read and return the next message; ``None`` once the connection is closed or refused.
+
+        A protocol violation closes the connection with 1002, invalid UTF-8
+        with 1007, a message over the limit with 1009 (each logged once, at
+        INFO).
+
+        Raises:
+            WebSocketError: the websocket was already closed, or the
+                connection ended in the middle of a frame.
+        """
+        if self.closed:
+            raise WebSocketError("Connection is already closed")
+        try:
+            return self.read_message()
+        except FrameError as exc:
+            log.info("closing a websocket from %s: %s", self._peer(), exc)
+            self.close(exc.close_code, b"message too big" if exc.close_code == 1009 else b"")
+        except UnicodeError as exc:
+            log.info("closing a websocket from %s: invalid UTF-8 (%s)", self._peer(), exc)
+            self.close(1007)
+        except ProtocolError as exc:
+            log.info("closing a websocket from %s: protocol error: %s", self._peer(), exc)
+            self.close(1002)
+        except OSError:
+            self.close()
+        return None
+
+    def validate_utf8(self, payload: Any) -> None:
+        """Skip gevent-websocket's pure-Python UTF-8 automaton (per byte, twice per message).
+
+        A text message is decoded strictly once complete, which closes the
+        connection with 1007 on invalid UTF-8, as the automaton did.
+        """
+
+    def _peer(self) -> str:
+        address = getattr(getattr(self, "handler", None), "client_address", None)
+        return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "?"
+
+    # -- writing ------------------------------------------------------------
+
+    @property
+    def backlog(self) -> int:
+        """Frames (or the rest of one) accepted but not yet taken by the kernel."""
+        return len(self._out)
+
+    def offer(self, frame: bytes) -> None:
+        """Write an encoded frame in turn, without blocking.
+
+        What the kernel does not take at once waits, in order, for a writer
+        greenlet (started here, ended when the backlog is written). After a
+        write error the connection is :attr:`dead` and frames are dropped.
+        """
+        if self.dead:
+            return
+        if self._writer is not None:
+            self._out.append(frame)
+            return
+        try:
+            sent = self._sock.send(frame, 0, 0.0)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._died(exc)
+            return
+        if sent < len(frame):
+            self._out.append(memoryview(frame)[sent:])
+            self._writer = gevent.spawn(self._write_backlog)
+
+    def _write_backlog(self) -> None:
+        out = self._out
+        try:
+            while out:
+                self._sock.sendall(out[0])
+                out.popleft()
+        except OSError as exc:
+            self._died(exc)
+        finally:
+            self._writer = None
+
+    def _died(self, exc: BaseException) -> None:
+        log.debug("websocket to %s: write failed: %s", self._peer(), exc)
+        self.dead = True
+        self._out.clear()
+
+    def send_frame(self, message: Any, opcode: int) -> None:
+        """Send one frame and wait until it is written (gevent-websocket's contract).
+
+        Raises:
+            WebSocketError: the websocket is closed or its connection failed.
+        """
+        if self.closed or self.dead:
+            raise WebSocketError("Socket is dead" if self.dead else "Connection is already closed")
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        elif not isinstance(message, bytes):
+            message = bytes(message or b"")
+        self.offer(wsframe.encode_frame(message, opcode))
+        writer = self._writer
+        if writer is not None and writer is not gevent.getcurrent():
+            writer.join()
+        if self.dead:
+            raise WebSocketError("Socket is dead")
+
+    def close(self, code: int = 1000, message: Any = b"") -> None:
+        """Send a close frame with ``code`` and ``message`` and mark the websocket closed.
+
+        Does not block: the frame is written after what is already waiting
+        (gevent-websocket 0.10.1 writes ``str(message)`` as the whole payload
+        and drops the status code; this writes the frame RFC 6455 describes).
+        The TCP connection is left to its owner.
+        """
+        if self.closed:
+            return
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        self.offer(wsframe.encode_frame(struct.pack("!H", code) + bytes(message or b""), 0x8))
+        self.closed = True
+        self.stream = None
+        self.raw_write = None
+        self.raw_read = None
+        self.environ = None

@@ -1,0 +1,133 @@
+"""Websocket frames (RFC 6455) as pure functions over bytes: no sockets, no gevent.
+
+The server side of the framing only: :func:`parse_frame` reads one masked
+client frame from the start of a buffer, :func:`encode_frame` writes an
+unmasked server frame. The I/O layer (:mod:`socketio.wsconn`) feeds bytes in
+and writes what comes out.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from typing import Union
+
+from .exceptions import FrameError
+
+__all__ = [
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_CONTINUATION",
+    "OP_PING",
+    "OP_PONG",
+    "OP_TEXT",
+    "ParsedFrame",
+    "encode_frame",
+    "parse_frame",
+    "text_frame",
+    "unmask",
+]
+
+OP_CONTINUATION = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+_KNOWN_OPCODES = frozenset({OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG})
+
+#: ``(fin, opcode, payload, consumed)``: a whole frame, its payload unmasked, and
+#: how many bytes of the buffer it took.
+ParsedFrame = tuple[bool, int, bytes, int]
+
+_LEN16 = struct.Struct("!BBH")
+_LEN64 = struct.Struct("!BBQ")
+
+
+def unmask(data: bytes, mask: bytes) -> bytes:
+    """XOR ``data`` with the 4-byte ``mask`` repeated (one big-integer XOR, not per byte)."""
+    size = len(data)
+    if not size:
+        return b""
+    key = (mask * (size // 4 + 1))[:size]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
+
+
+def parse_frame(data: bytes, max_size: int) -> Union[ParsedFrame, int]:
+    """Parse the client frame at the start of ``data``.
+
+    Args:
+        data: bytes received so far (the frame starts at offset 0).
+        max_size: the largest payload accepted, checked as soon as the header
+            is complete (so a peer announcing gigabytes is refused before any
+            of them is read).
+
+    Returns:
+        A :data:`ParsedFrame` when ``data`` holds the whole frame; otherwise
+        the total number of bytes needed to go on (more than ``len(data)``):
+        call again once that many have arrived.
+
+    Raises:
+        FrameError: reserved bits set, an unmasked frame (clients must mask),
+            an unknown opcode, a fragmented or long control frame
+            (``close_code`` 1002), or a payload over ``max_size`` (1009).
+    """
+    size = len(data)
+    if size < 2:
+        return 2
+    first = data[0]
+    second = data[1]
+    if first & 0x70:
+        raise FrameError("reserved bits set in frame header")
+    opcode = first & 0x0F
+    if opcode not in _KNOWN_OPCODES:
+        raise FrameError(f"unknown opcode {opcode:#x}")
+    if not second & 0x80:
+        raise FrameError("client frame not masked")
+    length = second & 0x7F
+    start = 2
+    if length == 126:
+        if size < 4:
+            return 4
+        length = int.from_bytes(data[2:4], "big")
+        start = 4
+    elif length == 127:
+        if size < 10:
+            return 10
+        length = int.from_bytes(data[2:10], "big")
+        start = 10
+    fin = bool(first & 0x80)
+    if opcode >= OP_CLOSE:
+        if not fin:
+            raise FrameError("fragmented control frame")
+        if length > 125:
+            raise FrameError(f"Control frame of {length} bytes (at most 125)")
+    if length > max_size:
+        raise FrameError(f"message over {max_size} bytes (frame of {length})", close_code=1009)
+    end = start + 4 + length
+    if size < end:
+        return end
+    mask = data[start : start + 4]
+    return fin, opcode, unmask(data[start + 4 : end], mask), end
+
+
+def encode_frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:
+    """One unmasked, final server frame carrying ``payload``."""
+    length = len(payload)
+    first = 0x80 | opcode
+    if length < 126:
+        return bytes((first, length)) + payload
+    if length < 0x10000:
+        return _LEN16.pack(first, 126, length) + payload
+    return _LEN64.pack(first, 127, length) + payload
+
+
+@functools.lru_cache(maxsize=4)
+def text_frame(text: str) -> bytes:
+    """The text frame carrying ``text``.
+
+    Remembered for the last few texts: a broadcast hands the same string to
+    every member's connection, so it is framed once, not once per member.
+    """
+    return encode_frame(text.encode("utf-8"), OP_TEXT)
