@@ -299,7 +299,7 @@ class SocketIOHandler(WebSocketHandler):
         if manager is not None:
             manager.add_socket(socket.sessid, "")
         if transport_name in HEARTBEAT_TRANSPORTS:
-            socket._spawn_heartbeat()
+            socket._start_heartbeats()
         environ = dict(self.environ)
         environ["socketio"] = socket
         socket.wsgi_app_greenlet = gevent.spawn(self._run_application, socket, environ)

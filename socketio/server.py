@@ -175,7 +175,7 @@ class SocketIOServer(WSGIServer):
         while socket.sessid in self.sockets:  # 128 random bits: never in practice
             socket.sessid = Socket(self, self.config).sessid
         self.sockets[socket.sessid] = socket
-        socket._spawn_watcher()
+        socket._start_clock()
         return socket
 
     def keep_farewell(self, socket: Socket) -> None:
@@ -221,7 +221,7 @@ class SocketIOServer(WSGIServer):
         socket = Socket(self, self.config)
         socket.sessid = sessid
         self.sockets[sessid] = socket
-        socket._spawn_watcher()
+        socket._start_clock()
         socket.incr_hits()
         log.debug("adopted session %s handshaken by another process", sessid)
         return socket

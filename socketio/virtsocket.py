@@ -139,6 +139,7 @@ class Socket:
         self.server_queue: gevent.queue.Queue = gevent.queue.Queue()
         self.hits = 0
         self.heartbeats = 0
+        #: set when the session ends (kept for code written for the original's watcher)
         self.timeout = gevent.event.Event()
         #: set once the session has ended (``DISCONNECTED``): transports close then
         self.ended = gevent.event.Event()
@@ -170,6 +171,11 @@ class Socket:
         self._dispatch_lock = gevent.lock.Semaphore()
         self._dispatcher: Any = None  # the greenlet handling a packet right now
         self._dispatch_seq = 0
+        # the session clock (see _start_clock)
+        self._clock: Any = None
+        self._clock_due = 0.0
+        self._clock_started = False
+        self._next_beat: Optional[float] = None
 
     # -- setters used by socketio_manage -------------------------------------
 
@@ -239,13 +245,14 @@ class Socket:
         if self.hits == 1:
             self.state = self.STATE_CONNECTED
         self._last_activity = time.monotonic()
-        self.timeout.set()
+        if self._clock_started:
+            self._rearm()  # the limit may have shrunk
 
     def heartbeat(self) -> None:
-        """Record activity from the client: the watcher's time limit starts again.
+        """Record activity from the client: its time limit starts again.
 
-        Called for every packet, so it only notes the time; the watcher reads it
-        when its wait ends (no greenlet switch per packet).
+        Called for every packet, so it only notes the time; the session clock reads it
+        when it fires (nothing is rearmed per packet).
         """
         self.heartbeats += 1
         self._last_activity = time.monotonic()
@@ -284,6 +291,7 @@ class Socket:
             self.detach()
         if self.state == self.STATE_DISCONNECTING:
             self.state = self.STATE_DISCONNECTED
+            self._stop_clock()
             self.timeout.set()
             self.ended.set()
             if not detach:
@@ -603,18 +611,79 @@ class Socket:
         return job
 
     # -- timers -------------------------------------------------------------
+    #
+    # One hub timer per socket (no greenlet) expires a silent session and sends
+    # the heartbeats: it fires at the earlier of the two due times and works
+    # out, from the time of the last activity, what is really due then.
 
-    def _heartbeat(self) -> None:
-        interval = self.config.heartbeat_interval
-        while True:
-            gevent.sleep(interval)
-            if not self.connected:
-                break
-            self.put_client_msg("2::")
+    def _start_clock(self) -> None:
+        """Expire the session when its client stays silent or away too long.
 
-    def _spawn_heartbeat(self) -> gevent.Greenlet:
-        """Start sending ``2::`` every ``heartbeat_interval`` seconds while connected."""
-        return self.spawn(self._heartbeat)
+        The limit is ``close_timeout`` until the first transport request, then
+        ``heartbeat_timeout`` for websockets and streams (only packets from the
+        client count there: an open connection proves nothing) and
+        ``close_timeout`` for polling (a held poll counts as presence).
+        """
+        if not self._clock_started:
+            self._clock_started = True
+            self._rearm()
+
+    def _start_heartbeats(self) -> None:
+        """Send ``2::`` every ``heartbeat_interval`` seconds while connected."""
+        self._clock_started = True
+        self._next_beat = time.monotonic() + self.config.heartbeat_interval
+        self._rearm()
+
+    def _due(self) -> float:
+        due = self._last_activity + self._time_limit()
+        beat = self._next_beat
+        return due if beat is None or beat > due else beat
+
+    def _rearm(self) -> None:
+        if self.state not in ("NEW", self.STATE_CONNECTED):
+            return
+        due = self._due()
+        clock = self._clock
+        if clock is not None:
+            if clock.active and self._clock_due <= due:
+                return  # it fires early enough, and works out the rest then
+            clock.stop()
+        self._clock_due = due
+        self._clock = clock = gevent.get_hub().loop.timer(max(0.0, due - time.monotonic()))
+        clock.start(self._tick)
+
+    def _stop_clock(self) -> None:
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
+
+    def _tick(self) -> None:
+        # Runs in the hub: nothing here may block.
+        self._clock = None
+        if self.state not in ("NEW", self.STATE_CONNECTED):
+            return
+        try:
+            now = time.monotonic()
+            beat = self._next_beat
+            if beat is not None and beat <= now:
+                self._next_beat = now + self.config.heartbeat_interval
+                if self.connected:
+                    self.put_client_msg("2::")
+            if self._last_activity + self._time_limit() <= now:
+                if (
+                    self.active_requests
+                    and self.state != "NEW"
+                    and self.transport_name not in HEARTBEAT_TRANSPORTS
+                ):
+                    self._last_activity = now  # a long-poll is being held: the client is there
+                else:
+                    log.info("%s timed out (no activity for %ss)", self, self._time_limit())
+                    self._expired = True
+                    gevent.spawn(self.kill, detach=True)
+                    return
+            self._rearm()
+        except Exception:
+            log.exception("%s: the session clock failed", self)
 
     def _time_limit(self) -> float:
         if self.state == "NEW":
@@ -623,33 +692,20 @@ class Socket:
             return self.config.heartbeat_timeout
         return self.config.close_timeout
 
-    def _watcher(self) -> None:
-        """Close the session when the client stays silent or away too long."""
-        while self.state in ("NEW", self.STATE_CONNECTED):
-            limit = self._time_limit()
-            remaining = self._last_activity + limit - time.monotonic()
-            if remaining > 0:
-                # Woken early by a state change (incr_hits, kill) to recompute.
-                self.timeout.clear()
-                self.timeout.wait(remaining)
-                continue
-            if (
-                self.active_requests
-                and self.state != "NEW"
-                and self.transport_name not in HEARTBEAT_TRANSPORTS
-            ):
-                # A long-poll is being held: the client is there.
-                self._last_activity = time.monotonic()
-                continue
-            # An open websocket or stream proves nothing (a peer that vanished
-            # leaves it half-open): only packets from the client count.
-            if self.state not in ("NEW", self.STATE_CONNECTED):
-                break
-            log.info("%s timed out (no activity for %ss)", self, self._time_limit())
-            self._expired = True
-            self.kill(detach=True)
-            break
+    def _spawn_heartbeat(self) -> gevent.Greenlet:
+        """Start the heartbeats (see :meth:`_start_heartbeats`).
+
+        Returns a job that lives as long as the socket, for code that expects
+        the heartbeat greenlet of the original library.
+        """
+        self._start_heartbeats()
+        return self.spawn(self.ended.wait)
 
     def _spawn_watcher(self) -> gevent.Greenlet:
-        """Start the watcher that expires an idle or never-connected session."""
-        return self.spawn(self._watcher)
+        """Start expiring the socket (see :meth:`_start_clock`).
+
+        Returns a job that lives as long as the socket, for code that expects
+        the watcher greenlet of the original library.
+        """
+        self._start_clock()
+        return self.spawn(self.ended.wait)
