@@ -68,6 +68,13 @@ class BoundedWebSocket(WebSocket):
         # socket directly.
         self._rfile: Any = handler.rfile
         self._received = b""
+        # Waiting for readability before reading saves the read that would
+        # fail with EAGAIN (a system call per message) when the client has
+        # sent nothing yet, which is the usual case for a request/answer
+        # exchange; after a full read more is likely waiting: read at once.
+        self._hub = gevent.get_hub()
+        self._readable: Any = None
+        self._wait_first = True
         self._out: collections.deque[_Chunk] = collections.deque()
         self._writer: Optional[gevent.Greenlet] = None
         #: the connection failed while writing: nothing more can be sent
@@ -80,7 +87,14 @@ class BoundedWebSocket(WebSocket):
         if rfile is not None:
             self._rfile = None
             return rfile.read1(READ_SIZE)
-        return self._sock.recv(READ_SIZE)
+        if self._wait_first:
+            readable = self._readable
+            if readable is None:
+                readable = self._readable = self._hub.loop.io(self._sock.fileno(), 1)
+            self._hub.wait(readable)
+        data = self._sock.recv(READ_SIZE)
+        self._wait_first = len(data) < READ_SIZE
+        return data
 
     def _next_frame(self) -> wsframe.ParsedFrame:
         data = self._received
