@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import decimal
+import enum
 import json
+import subprocess
+import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from socketio import defaultjson
 from socketio.defaultjson import DecimalEncoder, default_json_dumps, default_json_loads
 
 
@@ -77,3 +85,102 @@ def test_loads_refuses_non_standard_constants(text):
 
 def test_encoder_class():
     assert json.dumps(decimal.Decimal("2.5"), cls=DecimalEncoder) == "2.5"
+
+
+# -- with orjson installed (the speedups extra): the same results as json ----------
+
+STDLIB_ENCODER = DecimalEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+def test_orjson_is_used_when_installed():
+    pytest.importorskip("orjson")
+    assert defaultjson._OR_DUMPS is not None
+
+
+@given(json_values)
+def test_dumps_gives_what_json_gives(value):
+    # the same text, not only the same value: wire output does not depend on orjson
+    assert default_json_dumps(value) == STDLIB_ENCODER.encode(value)
+
+
+@given(json_values)
+def test_loads_gives_what_json_gives(value):
+    text = STDLIB_ENCODER.encode(value)
+    assert default_json_loads(text) == json.loads(text)
+    assert default_json_loads(text.encode()) == json.loads(text)
+
+
+class Colour(enum.IntEnum):
+    RED = 1
+
+
+class Text(str):
+    pass
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (2**64, "18446744073709551616"),  # over orjson's 64 bits
+        ([None, 1], "[null,1]"),
+        (["é"], '["\\u00e9"]'),
+        (Colour.RED, "1"),
+        ({"k": Text("v")}, '{"k":"v"}'),
+        (1e16, "1e+16"),
+        ([1e-07, 1.5e-05, -2e-300], "[1e-07,1.5e-05,-2e-300]"),
+    ],
+)
+def test_dumps_where_orjson_would_differ(value, text):
+    assert default_json_dumps(value) == text
+
+
+@pytest.mark.parametrize("value", [Point(1), datetime.date(2026, 1, 1), b"bytes", {1: 2, "a": 3}])
+def test_dumps_refuses_what_json_refuses(value):
+    with pytest.raises(TypeError):
+        default_json_dumps(value)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("123456789012345678901234567890", 123456789012345678901234567890),  # not a float
+        ("[18446744073709551616]", [18446744073709551616]),
+        ('"\\ud800"', "\ud800"),  # a lone surrogate, which orjson refuses
+        ("1e400", float("inf")),  # as json does
+    ],
+)
+def test_loads_where_orjson_would_differ(text, value):
+    assert default_json_loads(text) == value
+
+
+def test_without_orjson_the_json_module_does_it_all():
+    script = (
+        "import sys; sys.modules['orjson'] = None\n"
+        "from socketio import defaultjson as d\n"
+        "assert d._OR_DUMPS is None and d._OR_LOADS is None\n"
+        "assert d.default_json_dumps({'b': [1, None], 'a': 'é'}) == "
+        '\'{"a":"\\\\u00e9","b":[1,null]}\'\n'
+        "assert d.default_json_loads(b'[18446744073709551616]') == [2**64]\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert proc.stdout.strip() == "ok", proc.stderr
