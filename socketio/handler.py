@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+#: the transports whose one request carries the whole session
+WEBSOCKETS = frozenset({"websocket", "flashsocket"})
+
 _PREFLIGHT = [
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
     ("Access-Control-Allow-Headers", "Content-Type"),
@@ -282,6 +285,7 @@ class SocketIOHandler(WebSocketHandler):
         if socket is None:
             transport.send_not_handshaken(self.websocket)
             return None
+        transport.attach(socket)
         self._open_session(socket, transport.name)
         transport.do_exchange(socket, "GET")
         return None
@@ -300,7 +304,9 @@ class SocketIOHandler(WebSocketHandler):
             manager.add_socket(socket.sessid, "")
         if transport_name in HEARTBEAT_TRANSPORTS:
             socket._start_heartbeats()
-        environ = dict(self.environ)
+        # A websocket's request lasts as long as its session: its environ can
+        # be the application's; a polling request's ends first.
+        environ = self.environ if transport_name in WEBSOCKETS else dict(self.environ)
         environ["socketio"] = socket
         socket.wsgi_app_greenlet = gevent.spawn(self._run_application, socket, environ)
 

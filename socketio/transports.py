@@ -330,11 +330,16 @@ class WebsocketTransport(BaseTransport):
         super().__init__(handler, config)
         self._stand_in: Optional[gevent.Greenlet] = None
 
+    def attach(self, socket: Socket) -> None:
+        """Make this connection the way ``socket``'s packets leave (before any is sent)."""
+        if self._dropping is None:
+            socket._attach_output(_WebsocketOutput(self.handler.websocket))
+            self._arm_dropper(socket)
+
     def do_exchange(self, socket: Socket, request_method: str) -> Optional[Response]:
         websocket = self.handler.websocket
         socket.active_requests += 1
-        socket._attach_output(_WebsocketOutput(websocket))
-        self._arm_dropper(socket)
+        self.attach(socket)
         try:
             self._receive_loop(socket, websocket)
         finally:

@@ -135,7 +135,7 @@ class Socket:
         self.config: Config = Config.coerce(config)
         self.sessid = new_sessid(self.config.session_secret, time.time())
         self.session: dict[str, Any] = {}
-        self.client_queue: gevent.queue.Queue = gevent.queue.Queue()
+        self._client_queue: Optional[gevent.queue.Queue] = None
         self.server_queue: gevent.queue.Queue = gevent.queue.Queue()
         self.hits = 0
         self.heartbeats = 0
@@ -176,6 +176,22 @@ class Socket:
         self._clock_due = 0.0
         self._clock_started = False
         self._next_beat: Optional[float] = None
+
+    @property
+    def client_queue(self) -> gevent.queue.Queue:
+        """Encoded packets waiting for the client (made on first use).
+
+        A websocket session writes its packets straight to its connection and
+        never needs one.
+        """
+        queue = self._client_queue
+        if queue is None:
+            queue = self._client_queue = gevent.queue.Queue()
+        return queue
+
+    @client_queue.setter
+    def client_queue(self, queue: gevent.queue.Queue) -> None:
+        self._client_queue = queue
 
     # -- setters used by socketio_manage -------------------------------------
 
@@ -383,8 +399,9 @@ class Socket:
     def _attach_output(self, output: Output) -> None:
         """Write packets straight to ``output`` from now on, after what is queued."""
         queued = []
-        while self.client_queue.qsize():
-            queued.append(self.client_queue.get_nowait())
+        queue = self._client_queue
+        while queue is not None and queue.qsize():
+            queued.append(queue.get_nowait())
         self._output = output
         for msg in queued:
             output.write(msg)

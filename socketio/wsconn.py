@@ -86,7 +86,9 @@ class BoundedWebSocket(WebSocket):
         rfile = self._rfile
         if rfile is not None:
             self._rfile = None
-            return rfile.read1(READ_SIZE)
+            held = self._buffered(rfile)
+            if held:
+                return held
         if self._wait_first:
             readable = self._readable
             if readable is None:
@@ -95,6 +97,23 @@ class BoundedWebSocket(WebSocket):
         data = self._sock.recv(READ_SIZE)
         self._wait_first = len(data) < READ_SIZE
         return data
+
+    def _buffered(self, rfile: Any) -> bytes:
+        """What pywsgi's reader holds, or what one read that does not block finds.
+
+        (A blocking ``read1`` would keep a buffer of ``READ_SIZE`` bytes
+        allocated for as long as an idle client sends nothing.)
+        """
+        sock = self._sock
+        timeout = sock.gettimeout()
+        sock.settimeout(0.0)
+        try:
+            held = rfile.peek(1)
+        except OSError:
+            held = b""
+        finally:
+            sock.settimeout(timeout)
+        return rfile.read1(len(held)) if held else b""
 
     def _next_frame(self) -> wsframe.ParsedFrame:
         data = self._received
