@@ -10,18 +10,21 @@ classified by :func:`socketio.protocol.parse_request` and answered here.
 from __future__ import annotations
 
 import base64
+import email.parser
+import functools
 import hashlib
 import http
 import http.client
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
-from gevent.pywsgi import OldMessage, WSGIHandler
+from gevent.pywsgi import OldMessage, WSGIHandler, format_date_time
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import Stream
 
-from . import clientjs, payload, protocol
+from . import clientjs, httpheaders, payload, protocol
 from .config import Config
 from .exceptions import PayloadError
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
@@ -57,6 +60,28 @@ _PREFLIGHT = [
 ]
 
 
+class _Headers(OldMessage):
+    """pywsgi's message object, with a quicker ``get`` (headers are plain here)."""
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        name = name.lower()
+        for key, value in self._headers:
+            if key.lower() == name:
+                return value
+        return failobj
+
+
+@functools.lru_cache(maxsize=2)
+def _http_date(second: int) -> str:
+    return format_date_time(second).decode("latin-1")  # pywsgi gives bytes
+
+
+def _refused_headers(status: str) -> Any:
+    message = OldMessage()
+    message.status = status
+    return message
+
+
 class SocketIOHandler(WebSocketHandler):
     """Serves Socket.IO requests; everything else goes to the WSGI application.
 
@@ -87,19 +112,31 @@ class SocketIOHandler(WebSocketHandler):
         gevent-websocket's handler logs to a logger of its own instead, which
         would ignore ``SocketIOServer(log=None)`` and ``log_file=``.
         """
-        if self.server.log is not None:
+        if getattr(self.server, "access_log", True) and self.server.log is not None:
             WSGIHandler.log_request(self)
 
-    def MessageClass(self, *args: Any) -> Any:
-        # pywsgi turns an over-long header line into a clean 400, but lets
-        # http.client's "got more than 100 headers" escape as a traceback per
-        # request. Answer both the same way.
+    def MessageClass(self, fp: Any, *args: Any) -> Any:
+        """Read the request's headers into pywsgi's message object.
+
+        Plain ``Name: value`` lines are split here
+        (:mod:`socketio.httpheaders`); anything else goes through the
+        :mod:`email` parser as in pywsgi. Too long a line or too many lines
+        (which pywsgi would let escape as a traceback) give a message whose
+        ``status`` makes pywsgi answer 400.
+        """
         try:
-            return super().MessageClass(*args)
+            lines = httpheaders.read_header_lines(fp.readline)
+        except http.client.LineTooLong:
+            return _refused_headers("Line too long")
         except http.client.HTTPException as exc:
-            message = OldMessage()
-            message.status = str(exc) or "invalid headers"
-            return message
+            return _refused_headers(str(exc) or "invalid headers")
+        pairs = httpheaders.split_header_lines(lines)
+        if pairs is None:
+            text = b"".join(lines).decode("iso-8859-1")
+            return email.parser.Parser(_class=OldMessage).parsestr(text)
+        message = _Headers()
+        message._headers = pairs  # what the email parser would fill
+        return message
 
     # -- entry points -------------------------------------------------------
 
@@ -134,7 +171,8 @@ class SocketIOHandler(WebSocketHandler):
             self._abandon_body()
             headers = [*headers, ("Connection", "close")]
         status = f"{response.status} {http.HTTPStatus(response.status).phrase}"
-        self.start_response(status, headers)
+        # pywsgi formats the date for every response; it changes once a second.
+        self.start_response(status, [*headers, ("Date", _http_date(int(time.time())))])
         body = response.body
         self.result = [body] if isinstance(body, bytes) else body
         try:

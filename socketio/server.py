@@ -134,6 +134,8 @@ class SocketIOServer(WSGIServer):
         log_file = kwargs.pop("log_file", None)
         if log_file:
             kwargs["log"] = open(log_file, "a", buffering=1)
+        #: whether requests are written to the access log (``log=None`` turns it off)
+        self.access_log: bool = kwargs.get("log", "default") is not None
         self.policy_server: Optional[FlashPolicyServer] = (
             FlashPolicyServer(self.config.policy_listener) if self.config.policy_server else None
         )

@@ -1,0 +1,70 @@
+"""``socketio.httpheaders``: the quick header reader gives what http.client and email give."""
+
+from __future__ import annotations
+
+import http.client
+import io
+
+import pytest
+from gevent.pywsgi import OldMessage
+from hypothesis import given
+from hypothesis import strategies as st
+
+from socketio.httpheaders import MAX_HEADERS, read_header_lines, split_header_lines
+
+
+def stock(raw: bytes) -> list[tuple[str, str]]:
+    """What pywsgi's own parsing (http.client, then email) keeps."""
+    return http.client.parse_headers(io.BytesIO(raw), _class=OldMessage)._headers
+
+
+def quick(raw: bytes):
+    return split_header_lines(read_header_lines(io.BytesIO(raw).readline))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\r\n",
+        b"Host: example.com\r\n\r\n",
+        b"Host: x\r\nContent-Length: 5\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nbody",
+        b"X-A:b\r\nX-B:  trailing spaces stay  \r\nX-Empty:\r\nX-Tab:\tv\r\n\r\n",
+        b"Cookie: a=1\r\nCookie: b=2\r\nX-Colons: a:b:c\r\n\r\n",
+        b"X-Latin: \xe9\xff\r\n\n",
+        b"Host: x\n\n",
+    ],
+)
+def test_plain_headers_as_email_reads_them(raw):
+    assert quick(raw) == stock(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"X-Folded: a\r\n b\r\n\r\n",  # obsolete line folding
+        b"Bad Name: x\r\n\r\n",  # a space in the name
+        b"no colon here\r\n\r\n",
+        b": no name\r\n\r\n",
+        b"From nobody\r\n\r\n",
+    ],
+)
+def test_anything_else_is_left_to_email(raw):
+    assert quick(raw) is None
+
+
+def test_limits_as_http_client():
+    with pytest.raises(http.client.LineTooLong):
+        read_header_lines(io.BytesIO(b"X: " + b"a" * 70000 + b"\r\n\r\n").readline)
+    too_many = b"".join(b"X-%d: v\r\n" % i for i in range(MAX_HEADERS + 1)) + b"\r\n"
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        read_header_lines(io.BytesIO(too_many).readline)
+
+
+names = st.from_regex(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,12}", fullmatch=True)
+values = st.binary(max_size=30).filter(lambda v: b"\r" not in v and b"\n" not in v)
+
+
+@given(st.lists(st.tuples(names, values), max_size=8))
+def test_same_pairs_as_email_for_any_plain_lines(pairs):
+    raw = b"".join(n.encode() + b":" + v + b"\r\n" for n, v in pairs) + b"\r\n"
+    assert quick(raw) == stock(raw)
