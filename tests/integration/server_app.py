@@ -207,6 +207,20 @@ class LifeNamespace(Recorder, BaseNamespace):
     def on_echo(self, *args):
         return args
 
+    def on_wait(self, seconds):
+        """A handler that waits (in place, not spawned), then answers."""
+        gevent.sleep(float(seconds))
+        return "waited"
+
+    def on_block(self):
+        """A handler that waits for ever: only the end of the session ends it."""
+        record("block_started", self)
+        try:
+            gevent.sleep(3600)
+        except gevent.GreenletExit:
+            record("block_aborted", self)
+            raise
+
     def on_leave(self, silent=False):
         """namespace.disconnect(silent)"""
         self.disconnect(silent=bool(silent))

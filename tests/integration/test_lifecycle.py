@@ -237,6 +237,46 @@ def test_websocket_reset_without_close_frame(life):
     assert_ended(life, client.sid)
 
 
+def test_websocket_is_read_while_a_handler_waits(life):
+    """Packets are handled one at a time, in order; a handler that waits (here
+    2.5 heartbeat timeouts) does not stop the connection from being read: the
+    client's heartbeats keep the session alive, and what it sent meanwhile is
+    handled next."""
+    client = wire_life(life.url)
+    client.emit("/life", "wait", 2.5 * HEARTBEAT_TIMEOUT, msgid=5)
+    client.emit("/life", "echo", "after", msgid=6)
+    seen = client.recv_until('6::/life:6+["after"]', timeout=10)
+    assert seen == ['6::/life:5+["waited"]', '6::/life:6+["after"]']
+    assert client.sid in life.sockets()
+    client.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_handler_that_waits_for_ever_ends_with_its_session(life, transport):
+    """A handler blocked for ever (not spawned) is aborted when its session ends,
+    as the original's receiver loop was killed with the socket. Over a websocket
+    the client's close is seen at once; a polling client that stops polling
+    expires after ``close_timeout``."""
+    client = wire_life(life.url, transport)
+    started = time.monotonic()
+    block = '5::/life:{"name":"block","args":[]}'
+    if transport == "websocket":
+        client.send(block)
+        wait_for(lambda: "block_started" in kinds(life, client.sid))
+        client.close()
+        wait_gone(life, client.sid, HEARTBEAT_TIMEOUT / 2)
+    else:
+        client.post(block)
+        wait_for(lambda: "block_started" in kinds(life, client.sid))
+        wait_gone(life, client.sid, CLOSE_TIMEOUT + POLLING_DURATION + 3)
+    wait_for(lambda: ended(life, client.sid), what="socketio_manage to return")
+    wait_for(lambda: "block_aborted" in kinds(life, client.sid), what="the handler to end")
+    wait_for(lambda: JOBS_KILLED <= set(kinds(life, client.sid)), what="the jobs to die")
+    assert ("recv_disconnect", "/life", None) in hooks(life, client.sid)
+    if transport == "websocket":
+        assert time.monotonic() - started < HEARTBEAT_TIMEOUT
+
+
 def test_real_client_reconnects_after_a_network_reset(life, node):
     proxy = ResettableProxy(life.port)
     try:
