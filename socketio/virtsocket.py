@@ -136,7 +136,9 @@ class Socket:
         self.sessid = new_sessid(self.config.session_secret, time.time())
         self.session: dict[str, Any] = {}
         self._client_queue: Optional[gevent.queue.Queue] = None
-        self.server_queue: gevent.queue.Queue = gevent.queue.Queue()
+        self._server_queue: Optional[gevent.queue.Queue] = None
+        # wakes a receiver loop waiting while no server_queue exists yet
+        self._arrival = gevent.event.Event()
         self.hits = 0
         self.heartbeats = 0
         #: set when the session ends (kept for code written for the original's watcher)
@@ -192,6 +194,24 @@ class Socket:
     @client_queue.setter
     def client_queue(self, queue: gevent.queue.Queue) -> None:
         self._client_queue = queue
+
+    @property
+    def server_queue(self) -> gevent.queue.Queue:
+        """Raw packets from the client waiting for the receiver loop (made on first use).
+
+        A websocket session whose handlers do not wait handles its packets as
+        they are read and never needs one.
+        """
+        queue = self._server_queue
+        if queue is None:
+            queue = self._server_queue = gevent.queue.Queue()
+            self._arrival.set()
+        return queue
+
+    @server_queue.setter
+    def server_queue(self, queue: gevent.queue.Queue) -> None:
+        self._server_queue = queue
+        self._arrival.set()
 
     # -- setters used by socketio_manage -------------------------------------
 
@@ -526,6 +546,10 @@ class Socket:
         self._serving = self.state not in ended
         try:
             while True:
+                if self._server_queue is None:
+                    # Nothing was ever queued: wait without making a queue.
+                    self._arrival.wait()
+                    continue
                 rawdata = self.get_server_msg()
                 if rawdata is None:
                     if self.connected:
@@ -546,7 +570,12 @@ class Socket:
         That is: the receiver loop runs (the application has given its
         namespaces), nothing is queued before it and no packet is being handled.
         """
-        return self._serving and not self.server_queue.qsize() and not self._dispatch_lock.locked()
+        queue = self._server_queue
+        return (
+            self._serving
+            and (queue is None or not queue.qsize())
+            and not self._dispatch_lock.locked()
+        )
 
     def _dispatch(self, rawdata: str) -> None:
         """Handle one raw packet in the calling greenlet, after any packet being handled.
