@@ -78,11 +78,12 @@ else:  # pragma: no cover - the speedups extra is optional
     _OR_OPTIONS = 0
 #: orjson's errors derive from these
 _OR_ERRORS = (TypeError, ValueError)
-#: orjson output where a float may be written unlike repr() (json) writes it
-_OTHER_FLOAT_FORM = re.compile(rb"e-[0-9](?![0-9])|0\.0000")
-#: where an integer may not fit in 64 bits
-_LONG_DIGITS = re.compile(r"\d{20}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{20}")
+#: an exponent orjson writes with one digit where repr() (json) writes two: e-7, e-07
+_SHORT_EXPONENT = re.compile(r"e-[0-9](?![0-9])")
+# Where an integer may not fit in 64 bits: a run of 20 digits, looked for by
+# mapping digits to "0" and everything else to " " (much quicker than a regex).
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_RUN = b"0" * 20
 
 
 def default_json_dumps(data: Any) -> str:
@@ -98,8 +99,15 @@ def default_json_dumps(data: Any) -> str:
         except _OR_ERRORS:
             pass
         else:
-            if out.isascii() and b"null" not in out and not _OTHER_FLOAT_FORM.search(out):
-                return out.decode("ascii")
+            # (str, not bytes, for the checks: "x in bytes" first tries x as an int)
+            text = out.decode("ascii") if out.isascii() else ""
+            if (
+                text
+                and "null" not in text
+                and "0.0000" not in text  # orjson's 0.00001 is json's 1e-05
+                and ("e-" not in text or _SHORT_EXPONENT.search(text) is None)
+            ):
+                return text
     return _ENCODER.encode(data)
 
 
@@ -110,10 +118,8 @@ def default_json_loads(s: str | bytes) -> Any:
         ValueError: ``s`` is not valid JSON (``NaN`` and ``Infinity`` included).
     """
     if _OR_LOADS is not None:
-        long_digits = (
-            _LONG_DIGITS.search(s) if isinstance(s, str) else _LONG_DIGITS_BYTES.search(bytes(s))
-        )
-        if long_digits is None:
+        raw = s.encode("utf-8", "surrogatepass") if isinstance(s, str) else bytes(s)
+        if raw.translate(_DIGITS_ONLY).find(_LONG_RUN) < 0:
             try:
                 return _OR_LOADS(s)
             except _OR_ERRORS:

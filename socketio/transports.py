@@ -329,10 +329,12 @@ class WebsocketTransport(BaseTransport):
     def __init__(self, handler: Any, config: Any) -> None:
         super().__init__(handler, config)
         self._stand_in: Optional[gevent.Greenlet] = None
+        self._attached = False
 
     def attach(self, socket: Socket) -> None:
         """Make this connection the way ``socket``'s packets leave (before any is sent)."""
-        if self._dropping is None:
+        if not self._attached:
+            self._attached = True
             socket._attach_output(_WebsocketOutput(self.handler.websocket))
             self._arm_dropper(socket)
 
