@@ -431,10 +431,25 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="also serve socketio/ as of this git revision as the target 'base' (ratios"
         " ours/base: a change against its predecessor, measured in the same run)",
     )
+    parser.add_argument(
+        "--idle-clients",
+        type=int,
+        metavar="N",
+        help="connections E holds open (default 5,000; quick: 1,000)",
+    )
     parser.add_argument("--json", help="also write every run's measures to this file")
     args = parser.parse_args(argv)
 
     names = parse_workloads(args.workloads)
+    if args.idle_clients:
+        idle = WORKLOADS["E"]
+        WORKLOADS["E"] = Workload(
+            idle.name,
+            f"idle websocket connections: {args.idle_clients:,} held open",
+            lambda quick: {"workload": "idle", "clients": args.idle_clients, "warm": 100},
+            idle.metrics,
+            runner=idle.runner,
+        )
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if args.base_rev and "base" not in targets:
         targets.append("base")

@@ -60,7 +60,6 @@ ERROR_ADVICES: dict[str, int] = {"reconnect": 0}
 ADVICES_VALUES: dict[int, str] = {v: k for k, v in ERROR_ADVICES.items()}
 
 _TYPE_CHARS = {str(v): k for k, v in MSG_TYPES.items()}
-_ID_RE = re.compile(r"([0-9]+)(\+?)\Z")
 _ACK_RE = re.compile(r"([0-9]+)(?:\+(.*))?\Z", re.DOTALL)
 _NUMBER_RE = re.compile(r"[0-9]+\Z")
 
@@ -318,10 +317,11 @@ def decode(rawstr: str | bytes, json_loads: JsonLoads = default_json_loads) -> d
         raise PacketError(f"Unknown message type: {type_char[:20]}")
     pkt: dict[str, Any] = {"type": ptype, "endpoint": endpoint}
     if raw_id:
-        match = _ID_RE.match(raw_id)
-        if match is None:
+        wants_data = raw_id[-1] == "+"
+        digits = raw_id[:-1] if wants_data else raw_id
+        if not (digits.isascii() and digits.isdigit()):  # [0-9]+, no other digits
             raise PacketError(f"Invalid message id: {raw_id[:20]!r}")
-        pkt["id"] = _digits_int(match.group(1), "message id")
-        pkt["ack"] = "data" if match.group(2) else True
+        pkt["id"] = _digits_int(digits, "message id")
+        pkt["ack"] = "data" if wants_data else True
     _DECODERS[ptype](pkt, parts[3] if len(parts) > 3 else "", json_loads)
     return pkt

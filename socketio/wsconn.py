@@ -172,9 +172,13 @@ class BoundedWebSocket(WebSocket):
             if parts:
                 parts.append(payload)
                 payload = b"".join(parts)
-            if opcode == wsframe.OP_TEXT:
-                return self._decode_bytes(payload)
-            return bytearray(payload)
+            if opcode != wsframe.OP_TEXT:
+                return bytearray(payload)
+            try:
+                return payload.decode("utf-8")
+            except UnicodeDecodeError:
+                self.close(1007)
+                raise
 
     def receive(self) -> Any:
         """Read and return the next message; ``None`` once the connection is closed or refused.
