@@ -8,6 +8,7 @@ See ``benchmarks/README.md`` for what each workload measures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -442,13 +443,10 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     names = parse_workloads(args.workloads)
     if args.idle_clients:
-        idle = WORKLOADS["E"]
-        WORKLOADS["E"] = Workload(
-            idle.name,
-            f"idle websocket connections: {args.idle_clients:,} held open",
-            lambda quick: {"workload": "idle", "clients": args.idle_clients, "warm": 100},
-            idle.metrics,
-            runner=idle.runner,
+        WORKLOADS["E"] = dataclasses.replace(
+            WORKLOADS["E"],
+            title=f"idle websocket connections: {args.idle_clients:,} held open",
+            config=lambda quick: {"workload": "idle", "clients": args.idle_clients, "warm": 100},
         )
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if args.base_rev and "base" not in targets:

@@ -299,7 +299,7 @@ class _WebsocketOutput:
 
     @property
     def backlog(self) -> int:
-        return int(self.websocket.backlog)
+        return self.websocket.backlog
 
     def write(self, msg: Optional[str]) -> None:
         websocket = self.websocket

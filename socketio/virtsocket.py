@@ -5,8 +5,8 @@ the session dict, a queue of encoded packets for the client
 (``client_queue``) and one of raw packets from the client (``server_queue``),
 the ack table, the active namespace instances, and the greenlets that serve it:
 the receiver loop (run by :func:`socketio.socketio_manage` in the
-application's greenlet), the heartbeat sender and the watcher that closes a
-silent session.
+application's greenlet), and the session clock, a hub timer that sends
+heartbeats and closes a silent session.
 
 A websocket session takes a shorter path both ways: its transport attaches an
 *output* that writes packets straight to the connection (no queue, no writer
@@ -403,10 +403,7 @@ class Socket:
                 log.warning("%s: slow consumer, %d packets queued; disconnecting it", self, waiting)
                 gevent.spawn(self.kill, detach=True)
             return
-        if output is not None:
-            output.write(msg)
-        else:
-            self.client_queue.put_nowait(msg)
+        self._to_client(msg)
 
     def _to_client(self, msg: Optional[str]) -> None:
         """Queue or write ``msg`` for the client, whatever is already waiting."""

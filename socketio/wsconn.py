@@ -126,7 +126,7 @@ class BoundedWebSocket(WebSocket):
             chunks = [data]
             have = len(data)
             while have < parsed:
-                if self.closed and self.stream is None:
+                if self.closed:
                     raise WebSocketError("websocket closed")
                 chunk = self._recv()
                 if not chunk:

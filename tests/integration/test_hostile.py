@@ -23,6 +23,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ..wsframes import client_frame as frame
 from .conftest import LiveServer
 from .lifecycle_support import (
     PollingSession,
@@ -283,20 +284,6 @@ def raw_upgrade(port: int, sid: str, key: str | None = None, version: str = "13"
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     return conn, head.split(b"\r\n")[0].decode(), rest
-
-
-def frame(payload: bytes, opcode=1, fin=True, mask=True, rsv=0) -> bytes:
-    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
-    n = len(payload)
-    head += (
-        bytes([(0x80 if mask else 0) | n])
-        if n < 126
-        else bytes([(0x80 if mask else 0) | 126]) + struct.pack("!H", n)
-    )
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
 def read_all(conn: socket.socket) -> bytes:

@@ -13,14 +13,13 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import struct
 import time
 
 import pytest
 import requests
 
+from ..wsframes import client_frame as ws_frame
 from .conftest import LiveServer
 from .lifecycle_support import (
     NodeClient,
@@ -217,20 +216,6 @@ def test_body_at_the_limit_is_accepted(limited, transport):
 
 
 # -- websocket messages --------------------------------------------------------------
-
-
-def ws_frame(payload: bytes, opcode: int = 1, fin: bool = True, length: int | None = None) -> bytes:
-    """A masked client frame (``length`` may announce more than ``payload`` holds)."""
-    n = len(payload) if length is None else length
-    head = bytes([(0x80 if fin else 0) | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def oversized(client: WsClient, kind: str) -> None:
