@@ -15,6 +15,10 @@ application's own) and replaces its I/O:
   session needs no writer greenlet of its own and a broadcast never waits
   for its slowest member. :meth:`send` still blocks until its frame is
   written (the back-pressure gevent-websocket's users count on).
+* Frames offered during one turn of the event loop are sent together, with
+  one system call, when the turn ends (when the greenlet that offered them
+  waits for something): a burst of broadcasts reaches each member in one
+  write instead of one per broadcast.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: bytes asked of the socket per read
 READ_SIZE = 65536
+
+#: past this many bytes held for the end of the loop's turn, they are sent at once
+CORK_SIZE = 65536
 
 _Chunk = Union[bytes, memoryview]
 
@@ -77,6 +84,10 @@ class BoundedWebSocket(WebSocket):
         self._wait_first = True
         self._out: collections.deque[_Chunk] = collections.deque()
         self._writer: Optional[gevent.Greenlet] = None
+        # frames held until the loop's turn ends, and the callback that sends them
+        self._corked: list[bytes] = []
+        self._corked_size = 0
+        self._uncork_later: Any = None
         #: the connection failed while writing: nothing more can be sent
         self.dead = False
 
@@ -223,30 +234,58 @@ class BoundedWebSocket(WebSocket):
 
     @property
     def backlog(self) -> int:
-        """Frames (or the rest of one) accepted but not yet taken by the kernel."""
+        """Frames (or the rest of one) the kernel refused, waiting for the client to read."""
         return len(self._out)
 
     def offer(self, frame: bytes) -> None:
         """Write an encoded frame in turn, without blocking.
 
-        What the kernel does not take at once waits, in order, for a writer
-        greenlet (started here, ended when the backlog is written). After a
-        write error the connection is :attr:`dead` and frames are dropped.
+        The frame is sent, with any others offered in the same turn of the
+        event loop, when that turn ends (at once past :data:`CORK_SIZE`
+        bytes). What the kernel does not take then waits, in order, for a
+        writer greenlet (started for it, ended when the backlog is written).
+        After a write error the connection is :attr:`dead` and frames are
+        dropped.
         """
         if self.dead:
             return
         if self._writer is not None:
             self._out.append(frame)
             return
+        self._corked.append(frame)
+        self._corked_size += len(frame)
+        if self._corked_size >= CORK_SIZE:
+            self.flush()
+        elif self._uncork_later is None:
+            self._uncork_later = self._hub.loop.run_callback(self._uncork)
+
+    def _uncork(self) -> None:
+        self._uncork_later = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Send the frames held for the end of this turn of the event loop now."""
+        later = self._uncork_later
+        if later is not None:
+            later.stop()
+            self._uncork_later = None
+        corked = self._corked
+        if not corked:
+            return
+        data = corked[0] if len(corked) == 1 else b"".join(corked)
+        corked.clear()
+        self._corked_size = 0
+        if self.dead:
+            return
         try:
-            sent = self._sock.send(frame, 0, 0.0)
+            sent = self._sock.send(data, 0, 0.0)
         except BlockingIOError:
             sent = 0
         except OSError as exc:
             self._died(exc)
             return
-        if sent < len(frame):
-            self._out.append(memoryview(frame)[sent:])
+        if sent < len(data):
+            self._out.append(memoryview(data)[sent:])
             self._writer = gevent.spawn(self._write_backlog)
 
     def _write_backlog(self) -> None:
@@ -264,6 +303,7 @@ class BoundedWebSocket(WebSocket):
         log.debug("websocket to %s: write failed: %s", self._peer(), exc)
         self.dead = True
         self._out.clear()
+        self._corked.clear()
 
     def send_frame(self, message: Any, opcode: int) -> None:
         """Send one frame and wait until it is written (gevent-websocket's contract).
@@ -278,6 +318,7 @@ class BoundedWebSocket(WebSocket):
         elif not isinstance(message, bytes):
             message = bytes(message or b"")
         self.offer(wsframe.encode_frame(message, opcode))
+        self.flush()
         writer = self._writer
         if writer is not None and writer is not gevent.getcurrent():
             writer.join()
@@ -297,6 +338,7 @@ class BoundedWebSocket(WebSocket):
         if isinstance(message, str):
             message = message.encode("utf-8")
         self.offer(wsframe.encode_frame(struct.pack("!H", code) + bytes(message or b""), 0x8))
+        self.flush()  # whoever closed the websocket may close the connection next
         self.closed = True
         self.stream = None
         self.raw_write = None
