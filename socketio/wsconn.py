@@ -15,10 +15,11 @@ application's own) and replaces its I/O:
   session needs no writer greenlet of its own and a broadcast never waits
   for its slowest member. :meth:`send` still blocks until its frame is
   written (the back-pressure gevent-websocket's users count on).
-* Frames offered during one turn of the event loop are sent together, with
-  one system call, when the turn ends (when the greenlet that offered them
-  waits for something): a burst of broadcasts reaches each member in one
-  write instead of one per broadcast.
+* The first frame offered in a turn of the event loop is sent at once; any
+  more offered in the same turn are sent together, with one system call,
+  when the turn ends (when the greenlet that offered them waits for
+  something): a burst of broadcasts reaches each member in two writes
+  instead of one per broadcast, and a lone answer is not delayed.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class BoundedWebSocket(WebSocket):
         self._corked: list[bytes] = []
         self._corked_size = 0
         self._uncork_later: Any = None
+        self._sent_at = 0.0  # the loop's time (one value per turn) of the last send
         #: the connection failed while writing: nothing more can be sent
         self.dead = False
 
@@ -240,19 +242,26 @@ class BoundedWebSocket(WebSocket):
     def offer(self, frame: bytes) -> None:
         """Write an encoded frame in turn, without blocking.
 
-        The frame is sent, with any others offered in the same turn of the
-        event loop, when that turn ends (at once past :data:`CORK_SIZE`
-        bytes). What the kernel does not take then waits, in order, for a
-        writer greenlet (started for it, ended when the backlog is written).
-        After a write error the connection is :attr:`dead` and frames are
-        dropped.
+        The first frame of a turn of the event loop is sent at once; the
+        next ones are held and sent together when the turn ends (at once
+        past :data:`CORK_SIZE` bytes). What the kernel does not take waits,
+        in order, for a writer greenlet (started for it, ended when the
+        backlog is written). After a write error the connection is
+        :attr:`dead` and frames are dropped.
         """
         if self.dead:
             return
         if self._writer is not None:
             self._out.append(frame)
             return
-        self._corked.append(frame)
+        corked = self._corked
+        if not corked:
+            turn = self._hub.loop.now()
+            if turn != self._sent_at:
+                self._sent_at = turn
+                self._send(frame)
+                return
+        corked.append(frame)
         self._corked_size += len(frame)
         if self._corked_size >= CORK_SIZE:
             self.flush()
@@ -275,8 +284,10 @@ class BoundedWebSocket(WebSocket):
         data = corked[0] if len(corked) == 1 else b"".join(corked)
         corked.clear()
         self._corked_size = 0
-        if self.dead:
-            return
+        if not self.dead:
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
         try:
             sent = self._sock.send(data, 0, 0.0)
         except BlockingIOError:
