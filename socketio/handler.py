@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+#: the request reader's buffer (pywsgi's default is 8 KiB). It lives as long as
+#: the connection, and a websocket's frames are read past it: a request head
+#: longer than this takes one more read, a long body is read without it.
+READ_BUFFER_SIZE = 2048
+
 #: the transports whose one request carries the whole session
 WEBSOCKETS = frozenset({"websocket", "flashsocket"})
 
@@ -74,6 +79,16 @@ class _Headers(OldMessage):
 @functools.lru_cache(maxsize=2)
 def _http_date(second: int) -> str:
     return format_date_time(second).decode("latin-1")  # pywsgi gives bytes
+
+
+def _date_header() -> tuple[str, str]:
+    # pywsgi formats the date for every response; it changes once a second.
+    return ("Date", _http_date(int(time.time())))
+
+
+@functools.lru_cache(maxsize=64)
+def _status_line(code: int) -> str:
+    return f"{code} {http.HTTPStatus(code).phrase}"
 
 
 def _refused_headers(status: str) -> Any:
@@ -103,6 +118,8 @@ class SocketIOHandler(WebSocketHandler):
     def __init__(
         self, config: Any, sock: Any, address: Any, server: Any, rfile: Any = None
     ) -> None:
+        if rfile is None:
+            rfile = sock.makefile("rb", READ_BUFFER_SIZE)
         super().__init__(sock, address, server, rfile)
         self.config: Config = Config.coerce(config)
 
@@ -170,11 +187,13 @@ class SocketIOHandler(WebSocketHandler):
         if response.status == 413:
             self._abandon_body()
             headers = [*headers, ("Connection", "close")]
-        status = f"{response.status} {http.HTTPStatus(response.status).phrase}"
-        # pywsgi formats the date for every response; it changes once a second.
-        self.start_response(status, [*headers, ("Date", _http_date(int(time.time())))])
         body = response.body
-        self.result = [body] if isinstance(body, bytes) else body
+        if isinstance(body, bytes):
+            self._send_whole(response.status, headers, body)
+            return
+        # A stream goes through pywsgi, which writes each chunk as it comes.
+        self.start_response(_status_line(response.status), [*headers, _date_header()])
+        self.result = body
         try:
             self.process_result()
         finally:
@@ -182,6 +201,59 @@ class SocketIOHandler(WebSocketHandler):
             if close is not None:
                 close()
             self.result = None  # type: ignore[assignment]  # pywsgi resets it so too
+
+    def _send_whole(self, code: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Write a complete answer, head and body, with one ``send``.
+
+        pywsgi's own path (``start_response``, ``write``) sends the head and
+        the body separately, and gevent's ``sendall`` asks the kernel for the
+        socket's buffer size on each call: three system calls where one
+        does. The head is what pywsgi would write: the same checks, the same
+        ``Date``, ``Content-Length`` and HTTP/1.0 ``Connection`` headers, and
+        the attributes its access log reads.
+        """
+        status = _status_line(code)
+        lines = ["HTTP/1.1 ", status, "\r\n"]
+        connection = None
+        length_given = False
+        for name, value in headers:
+            if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+                raise ValueError(f"carriage return or newline in header {name!r}: {value!r}")
+            lines += (name, ": ", value, "\r\n")
+            lowered = name.lower()
+            if lowered == "connection":
+                connection = value.lower()
+            elif lowered == "content-length":
+                length_given = True
+        extra = [_date_header()]
+        if self.request_version == "HTTP/1.0" and connection is None:
+            extra.append(("Connection", "close" if self.close_connection else "keep-alive"))
+        elif connection == "close":
+            self.close_connection = True
+        if not length_given and code not in (204, 304):
+            extra.append(("Content-Length", str(len(body))))
+        for name, value in extra:
+            lines += (name, ": ", value, "\r\n")
+        lines.append("\r\n")
+        data = "".join(lines).encode("latin-1") + body
+        # What pywsgi's start_response leaves for its access log (and gunicorn's).
+        self.status = status.encode("latin-1")
+        self._orig_status = status
+        self.code = code
+        self.response_headers = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in [*headers, *extra]
+        ]
+        self.headers_sent = True
+        sock = self.socket
+        try:
+            sent = sock.send(data)
+            if sent < len(data):
+                sock.sendall(memoryview(data)[sent:])
+        except OSError as exc:
+            self.status = f"socket error: {exc}"  # type: ignore[assignment]  # as pywsgi does
+            self.code = -code
+            raise
+        self.response_length += len(data)
 
     def _abandon_body(self) -> None:
         """Leave a refused body unread and close the connection after the answer.
