@@ -105,6 +105,10 @@ class SocketIOHandler(WebSocketHandler):
         sock, address, server: as for ``gevent.pywsgi.WSGIHandler``.
     """
 
+    # Attributes of pywsgi's handler, untyped there.
+    headers_sent: bool
+    response_length: int
+
     #: transport name → transport class
     handler_types: dict[str, type[BaseTransport]] = {
         "websocket": WebsocketTransport,

@@ -233,6 +233,14 @@ class LifeNamespace(Recorder, BaseNamespace):
         """socket.kill(detach)"""
         self.socket.kill(detach=bool(detach))
 
+    def on_burst(self, count, then_kill=False):
+        """Emit ``count`` events without yielding; then return, or kill the socket."""
+        for i in range(int(count)):
+            self.emit("burst", i)
+        if then_kill:
+            self.socket.kill()
+        return int(count)
+
     def on_push(self, count, size):
         """A socket job that pushes ``count`` events of ``size`` bytes as fast as it can."""
         blob = "x" * int(size)

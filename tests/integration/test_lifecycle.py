@@ -22,6 +22,7 @@ import time
 
 import pytest
 import requests
+import websocket
 
 from .conftest import LiveServer
 from .lifecycle_support import (
@@ -249,6 +250,31 @@ def test_websocket_is_read_while_a_handler_waits(life):
     assert seen == ['6::/life:5+["waited"]', '6::/life:6+["after"]']
     assert client.sid in life.sockets()
     client.close()
+
+
+def test_burst_of_events_from_one_handler_arrives_whole_and_in_order(life):
+    """Frames sent in one turn of the event loop go out together: all of them,
+    in order, before the handler's ack."""
+    client = wire_life(life.url)
+    client.emit("/life", "burst", 300, msgid=7)
+    seen = client.recv_until("6::/life:7+[300]")
+    expected = [f'5::/life:{{"args":[{i}],"name":"burst"}}' for i in range(300)]
+    assert seen == [*expected, "6::/life:7+[300]"]
+    client.close()
+
+
+def test_burst_then_kill_sends_the_burst_before_the_close(life):
+    client = wire_life(life.url)
+    client.emit("/life", "burst", 50, True, msgid=8)
+    seen = []
+    opcode = None
+    while opcode != websocket.ABNF.OPCODE_CLOSE:
+        opcode, data = client.ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_TEXT and data != b"2::":
+            seen.append(data.decode())
+    assert seen[:50] == [f'5::/life:{{"args":[{i}],"name":"burst"}}' for i in range(50)]
+    assert seen[50:] == ["0::"]
+    wait_gone(life, client.sid, HEARTBEAT_TIMEOUT)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

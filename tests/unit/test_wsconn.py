@@ -1,0 +1,87 @@
+"""BoundedWebSocket's writing over a real socket pair: when frames reach the kernel."""
+
+from __future__ import annotations
+
+import types
+
+import gevent
+import gevent.socket
+import pytest
+from geventwebsocket.websocket import Stream
+
+from socketio import wsconn, wsframe
+
+
+@pytest.fixture
+def pair():
+    ours, peer = gevent.socket.socketpair()
+    handler = types.SimpleNamespace(socket=ours, rfile=ours.makefile("rb"))
+    websocket = wsconn.BoundedWebSocket({}, Stream(handler), handler, 1 << 20)
+    peer.setblocking(False)
+    yield websocket, peer
+    ours.close()
+    peer.close()
+
+
+def _pending(peer) -> bytes:
+    """What the kernel has delivered to the peer so far, without waiting."""
+    chunks = []
+    while True:
+        try:
+            chunk = peer.recv(1 << 20)
+        except BlockingIOError:
+            return b"".join(chunks)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def test_first_frame_of_a_turn_is_sent_at_once_the_rest_when_the_turn_ends(pair):
+    websocket, peer = pair
+    frames = [wsframe.text_frame(f"5:::{i}") for i in range(3)]
+    gevent.sleep(0.001)  # a turn of the loop of its own
+    for frame in frames:
+        websocket.offer(frame)
+    assert _pending(peer) == frames[0]
+    gevent.sleep(0)  # the turn ends
+    assert _pending(peer) == frames[1] + frames[2]
+    assert websocket.backlog == 0
+
+
+def test_close_and_send_write_what_is_held_first(pair):
+    websocket, peer = pair
+    frames = [wsframe.text_frame(f"5:::{i}") for i in range(3)]
+    gevent.sleep(0.001)
+    for frame in frames:
+        websocket.offer(frame)
+    websocket.send("last")
+    assert _pending(peer) == b"".join(frames) + wsframe.text_frame("last")
+    websocket.offer(frames[0])
+    websocket.close(1000, "bye")
+    assert _pending(peer) == frames[0] + wsframe.encode_frame(b"\x03\xe8bye", 0x8)
+    assert websocket.closed
+
+
+def test_past_the_cork_size_held_frames_are_sent_without_waiting(pair):
+    websocket, peer = pair
+    frame = wsframe.text_frame("x" * 1000)
+    gevent.sleep(0.001)
+    count = wsconn.CORK_SIZE // len(frame) + 2
+    received = b""
+    for _ in range(count):
+        websocket.offer(frame)
+        received += _pending(peer)
+    assert len(received) >= len(frame) * (count - 1)
+    gevent.sleep(0)
+    assert received + _pending(peer) == frame * count
+
+
+def test_a_failed_write_drops_what_is_held(pair):
+    websocket, peer = pair
+    gevent.sleep(0.001)
+    websocket.offer(wsframe.text_frame("sent"))
+    peer.close()
+    websocket.offer(wsframe.text_frame("held"))  # written when the turn ends: EPIPE
+    gevent.sleep(0)
+    assert websocket.dead
+    assert websocket.backlog == 0
