@@ -159,6 +159,16 @@ class SocketIOHandler(WebSocketHandler):
         message._headers = pairs  # what the email parser would fill
         return message
 
+    def _headers(self) -> Any:
+        # pywsgi's get_environ takes its HTTP_* entries from here, rebuilding
+        # and re-splitting each header line; plain headers have their pairs.
+        # (A private method of pywsgi: were it renamed, only this speed-up
+        # would be lost.)
+        headers = self.headers
+        if type(headers) is _Headers:
+            return httpheaders.environ_pairs(headers._headers)
+        return super()._headers()
+
     # -- entry points -------------------------------------------------------
 
     def run_application(self) -> None:

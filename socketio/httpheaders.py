@@ -17,7 +17,13 @@ from collections.abc import Callable
 from http.client import HTTPException, LineTooLong
 from typing import Optional
 
-__all__ = ["MAX_HEADERS", "MAX_LINE", "read_header_lines", "split_header_lines"]
+__all__ = [
+    "MAX_HEADERS",
+    "MAX_LINE",
+    "environ_pairs",
+    "read_header_lines",
+    "split_header_lines",
+]
 
 #: the limits of :mod:`http.client` (``_MAXLINE``, ``_MAXHEADERS``)
 MAX_LINE = 65536
@@ -68,3 +74,24 @@ def split_header_lines(lines: list[bytes]) -> Optional[list[tuple[str, str]]]:
             )
         )
     return pairs
+
+
+_NOT_HTTP_KEYS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+
+def environ_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The ``HTTP_*`` environ entries of plain header pairs, as pywsgi makes them.
+
+    A name with ``_`` is dropped (it could pass for another name once ``-``
+    becomes ``_``); ``Content-Type`` and ``Content-Length`` have entries of
+    their own; values are stripped. Repeated names are left to the caller
+    to join.
+    """
+    entries = []
+    for name, value in pairs:
+        if "_" in name:
+            continue
+        key = name.replace("-", "_").upper()
+        if key not in _NOT_HTTP_KEYS:
+            entries.append(("HTTP_" + key, value.strip()))
+    return entries

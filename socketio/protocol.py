@@ -81,8 +81,20 @@ Request = Union[Welcome, Handshake, Exchange, ForcedDisconnect, ClientScript, Re
 
 
 def parse_query(query: str) -> dict[str, str]:
-    """Parse a query string into single values (the last one wins)."""
-    return {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    """Parse a query string into single values (the last one wins).
+
+    The result is :func:`urllib.parse.parse_qs`'s (blank values kept); a
+    query with nothing to decode (no ``%`` or ``+``), such as a client's
+    ``t=<timestamp>``, is split directly.
+    """
+    if "%" in query or "+" in query:
+        return {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    params = {}
+    for pair in query.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            params[name] = value
+    return params
 
 
 def _jsonp_index(value: str | None) -> int | Refused | None:

@@ -6,11 +6,16 @@ import http.client
 import io
 
 import pytest
-from gevent.pywsgi import OldMessage
+from gevent.pywsgi import OldMessage, WSGIHandler
 from hypothesis import given
 from hypothesis import strategies as st
 
-from socketio.httpheaders import MAX_HEADERS, read_header_lines, split_header_lines
+from socketio.httpheaders import (
+    MAX_HEADERS,
+    environ_pairs,
+    read_header_lines,
+    split_header_lines,
+)
 
 
 def stock(raw: bytes) -> list[tuple[str, str]]:
@@ -68,3 +73,23 @@ values = st.binary(max_size=30).filter(lambda v: b"\r" not in v and b"\n" not in
 def test_same_pairs_as_email_for_any_plain_lines(pairs):
     raw = b"".join(n.encode() + b":" + v + b"\r\n" for n, v in pairs) + b"\r\n"
     assert quick(raw) == stock(raw)
+
+
+def stock_environ(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The HTTP_* entries pywsgi's handler makes of these headers."""
+    handler = WSGIHandler.__new__(WSGIHandler)
+    handler.headers = OldMessage()
+    handler.headers._headers = pairs
+    return list(handler._headers())
+
+
+@given(st.lists(st.tuples(names, values), max_size=8))
+def test_environ_entries_as_pywsgi_makes_them(pairs):
+    pairs = quick(b"".join(n.encode() + b":" + v + b"\r\n" for n, v in pairs) + b"\r\n")
+    assert environ_pairs(pairs) == stock_environ(pairs)
+
+
+def test_environ_entries_examples():
+    pairs = [("Host", "x"), ("X_Forged", "1"), ("Content-Type", "a/b"), ("X-A", " v \xa0")]
+    assert environ_pairs(pairs) == [("HTTP_HOST", "x"), ("HTTP_X_A", "v")]
+    assert environ_pairs(pairs) == stock_environ(pairs)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import parse_qs
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from socketio.protocol import (
     PROTOCOL_VERSION,
@@ -112,6 +115,12 @@ def test_request_kinds_are_frozen_values():
         Handshake().jsonp = 3  # type: ignore[misc]
     assert Exchange("websocket", "a") == Exchange("websocket", "a", jsonp=None)
     assert PROTOCOL_VERSION == "1"
+
+
+@given(st.text(alphabet="ab=&%+;é2F \x00", max_size=30))
+def test_parse_query_is_parse_qs(query):
+    expected = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    assert parse_query(query) == expected
 
 
 def test_parse_query():
