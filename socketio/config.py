@@ -14,7 +14,14 @@ from typing import Any, Optional, Union
 
 from .exceptions import ConfigError
 
-__all__ = ["ALL_TRANSPORTS", "DEFAULT_TRANSPORTS", "Config"]
+__all__ = [
+    "ALL_TRANSPORTS",
+    "DEFAULT_TRANSPORTS",
+    "HEARTBEAT_TRANSPORTS",
+    "POLLING_TRANSPORTS",
+    "WEBSOCKET_TRANSPORTS",
+    "Config",
+]
 
 #: Every transport this library implements, in the order the 0.9 client tries them.
 ALL_TRANSPORTS: tuple[str, ...] = (
@@ -26,6 +33,13 @@ ALL_TRANSPORTS: tuple[str, ...] = (
     "jsonp-polling",
 )
 DEFAULT_TRANSPORTS = ALL_TRANSPORTS
+#: Transports whose one request (an upgraded connection) carries the whole session.
+WEBSOCKET_TRANSPORTS = frozenset({"websocket", "flashsocket"})
+#: Transports on which the server sends heartbeats (the 0.9 client expects
+#: none on the polling ones).
+HEARTBEAT_TRANSPORTS = WEBSOCKET_TRANSPORTS | {"htmlfile", "xhr-multipart"}
+#: Transports whose client is, between two requests, not listening.
+POLLING_TRANSPORTS = frozenset({"xhr-polling", "jsonp-polling"})
 
 Authorization = Callable[[dict], Any]
 

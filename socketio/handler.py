@@ -17,6 +17,7 @@ import http
 import http.client
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
@@ -25,7 +26,7 @@ from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import Stream
 
 from . import clientjs, httpheaders, payload, protocol
-from .config import Config
+from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
 from .exceptions import PayloadError
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
 from .transports import (
@@ -37,7 +38,6 @@ from .transports import (
     XHRMultipartTransport,
     XHRPollingTransport,
 )
-from .virtsocket import HEARTBEAT_TRANSPORTS
 from .wsconn import BoundedWebSocket
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,9 +53,6 @@ _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: the connection, and a websocket's frames are read past it: a request head
 #: longer than this takes one more read, a long body is read without it.
 READ_BUFFER_SIZE = 2048
-
-#: the transports whose one request carries the whole session
-WEBSOCKETS = frozenset({"websocket", "flashsocket"})
 
 _PREFLIGHT = [
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
@@ -410,16 +407,22 @@ class SocketIOHandler(WebSocketHandler):
             transport.send_not_handshaken(self.websocket)
             return None
         transport.attach(socket)
-        self._open_session(socket, transport.name)
-        transport.do_exchange(socket, "GET")
+        application = self._open_session(socket, transport.name)
+        transport.do_exchange(socket, "GET", application)
         return None
 
     # -- session start ------------------------------------------------------
 
-    def _open_session(self, socket: Socket, transport_name: str) -> None:
-        """On a session's first transport request: greet the client and start the application."""
+    def _open_session(self, socket: Socket, transport_name: str) -> Optional[Callable[[], None]]:
+        """On a session's first transport request: greet the client and start the application.
+
+        A polling or streaming session's application runs in a greenlet of
+        its own. A websocket's request lasts as long as its session, so its
+        greenlet runs the application too: that is returned, for the
+        transport to call (with the request's own environ).
+        """
         if socket.connection_established:
-            return
+            return None
         socket.connection_established = True
         socket.transport_name = transport_name
         socket.put_client_msg("1::")
@@ -428,11 +431,14 @@ class SocketIOHandler(WebSocketHandler):
             manager.add_socket(socket.sessid, "")
         if transport_name in HEARTBEAT_TRANSPORTS:
             socket._start_heartbeats()
-        # A websocket's request lasts as long as its session: its environ can
-        # be the application's; a polling request's ends first.
-        environ = self.environ if transport_name in WEBSOCKETS else dict(self.environ)
+        if transport_name in WEBSOCKET_TRANSPORTS:
+            self.environ["socketio"] = socket
+            socket.wsgi_app_greenlet = gevent.getcurrent()
+            return functools.partial(self._run_application, socket, self.environ)
+        environ = dict(self.environ)
         environ["socketio"] = socket
         socket.wsgi_app_greenlet = gevent.spawn(self._run_application, socket, environ)
+        return None
 
     def _run_application(self, socket: Socket, environ: dict) -> None:
         def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:

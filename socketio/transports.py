@@ -11,9 +11,10 @@ greenlet (see :class:`WebsocketTransport`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from socket import SHUT_RDWR, SO_LINGER, SOL_SOCKET
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -309,6 +310,14 @@ class _WebsocketOutput:
             websocket.offer(wsframe.text_frame(msg))
 
 
+class _ReadingStopped(gevent.GreenletExit):
+    """Thrown into a greenlet serving a session, waiting for a message, when the session ends."""
+
+    def __init__(self, message: str = "the session ended", *args: object) -> None:
+        super().__init__(message, *args)
+        self.message = message
+
+
 class WebsocketTransport(BaseTransport):
     """One packet per websocket text frame, both ways.
 
@@ -316,12 +325,16 @@ class WebsocketTransport(BaseTransport):
     :class:`~socketio.wsconn.BoundedWebSocket`). Packets for the client are
     written from whichever greenlet sends them, without blocking it (the
     websocket keeps a backlog for a client slow to read, bounded by
-    ``max_queue_size``). Packets from the client are handled in this
-    connection's greenlet as they are read, when nothing is queued before
-    them. When a handler waits for something (I/O, a sleep), reading goes on
-    in a second greenlet for the rest of the connection, which queues what
-    it reads for the receiver loop, so a blocked handler never stops the
-    connection from being read (heartbeats, the close).
+    ``max_queue_size``).
+
+    The connection's greenlet runs the application too: the receiver loop of
+    its ``socketio_manage`` reads the connection and handles each packet as
+    it is read, and returns as soon as the session ends. When a handler
+    waits for something (I/O, a sleep), reading goes on in a second greenlet
+    for the rest of the connection, which queues what it reads for the
+    receiver loop, so a blocked handler never stops the connection from
+    being read (heartbeats, the close). Once the application has returned,
+    the connection is read until the client closes it.
     """
 
     name = "websocket"
@@ -338,20 +351,67 @@ class WebsocketTransport(BaseTransport):
             socket._attach_output(_WebsocketOutput(self.handler.websocket))
             self._arm_dropper(socket)
 
-    def do_exchange(self, socket: Socket, request_method: str) -> Optional[Response]:
+    def do_exchange(
+        self,
+        socket: Socket,
+        request_method: str,
+        application: Optional[Callable[[], Any]] = None,
+    ) -> Optional[Response]:
+        """Serve the session on this connection until the connection ends.
+
+        ``application``, if given, is run here first; its receiver loop
+        reads the connection (see the class's description).
+        """
         websocket = self.handler.websocket
         socket.active_requests += 1
         self.attach(socket)
         try:
-            self._receive_loop(socket, websocket)
+            if application is not None:
+                socket._reader = functools.partial(self._serve, socket, websocket)
+                try:
+                    application()
+                finally:
+                    socket._reader = None
+            if self._stand_in is not None:
+                self._stand_in.join()  # it reads until the connection ends
+            elif websocket.closed:  # the session ended: wait for the client's close frame
+                websocket.await_close()
+            else:
+                self._receive_loop(socket, websocket)
         finally:
             socket.active_requests -= 1
             self._disarm_dropper()
-            if not websocket.closed:
-                websocket.close()
-            # A 0.9 client whose websocket closed handshakes a new session.
-            socket.kill(detach=True)
+            self._connection_ended(socket, websocket)
         return None
+
+    def _connection_ended(self, socket: Socket, websocket: Any) -> None:
+        if not websocket.closed:
+            websocket.close()
+        # A 0.9 client whose websocket closed handshakes a new session.
+        socket.kill(detach=True)
+
+    def _serve(self, socket: Socket, websocket: Any) -> None:
+        """Read and handle packets in the receiver loop's greenlet.
+
+        Returns when the connection ends (the session is then ended), when
+        the session ends (even while waiting for a message), or when a
+        handler waited and reading went to another greenlet.
+        """
+        reader = gevent.getcurrent()
+        serving = [True]
+
+        def stop(_event: Any) -> None:
+            if serving[0]:
+                websocket.interrupt_wait(reader, _ReadingStopped())
+
+        socket.ended.rawlink(stop)
+        try:
+            self._receive_loop(socket, websocket, serving=True)
+        except _ReadingStopped:
+            pass
+        finally:
+            serving[0] = False
+            socket.ended.unlink(stop)
 
     def _next_message(self, socket: Socket, websocket: Any) -> Optional[str]:
         """The next text message from the client, or ``None`` when the connection ends."""
@@ -367,11 +427,13 @@ class WebsocketTransport(BaseTransport):
             except UnicodeDecodeError:
                 log.info("%s: dropped a binary frame that is not UTF-8", socket)
 
-    def _receive_loop(self, socket: Socket, websocket: Any) -> None:
+    def _receive_loop(self, socket: Socket, websocket: Any, serving: bool = False) -> None:
         loop = gevent.get_hub().loop
         while True:
             message = self._next_message(socket, websocket)
             if message is None:
+                if serving:  # the receiver loop waits for the session's end
+                    self._connection_ended(socket, websocket)
                 return
             if not socket._can_dispatch_now():
                 socket.put_server_msg(message)
@@ -384,8 +446,11 @@ class WebsocketTransport(BaseTransport):
             finally:
                 watch.stop()
             if self._stand_in is not None:
-                self._stand_in.join()
+                if not serving:
+                    self._stand_in.join()
                 return
+            if serving and not socket._serving:
+                return  # the session ended while its packet was handled
 
     def _hand_over_reading(self, socket: Socket, websocket: Any) -> None:
         if self._stand_in is None and socket._dispatcher is not None:

@@ -29,7 +29,7 @@ import gevent.queue
 from greenlet import getcurrent
 
 from . import packet
-from .config import Config
+from .config import HEARTBEAT_TRANSPORTS, POLLING_TRANSPORTS, Config
 from .defaultjson import default_json_dumps, default_json_loads
 from .exceptions import PacketError
 from .sessionid import new_sessid
@@ -41,12 +41,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DispatchAborted", "Socket", "default_error_handler", "new_sessid"]
 
 log = logging.getLogger(__name__)
-
-#: Transports on which the server sends heartbeats (the 0.9 client expects
-#: none on the polling ones).
-HEARTBEAT_TRANSPORTS = frozenset({"websocket", "flashsocket", "htmlfile", "xhr-multipart"})
-#: Transports whose client is, between two requests, not listening.
-POLLING_TRANSPORTS = frozenset({"xhr-polling", "jsonp-polling"})
 
 
 class DispatchAborted(gevent.GreenletExit):
@@ -170,6 +164,8 @@ class Socket:
         self._output: Optional[Output] = None
         #: the receiver loop is running: packets may be dispatched as they arrive
         self._serving = False
+        #: set by a transport whose connection the receiver loop should read itself
+        self._reader: Optional[Callable[[], None]] = None
         self._dispatch_lock = gevent.lock.Semaphore()
         self._dispatcher: Any = None  # the greenlet handling a packet right now
         self._dispatch_seq = 0
@@ -538,10 +534,19 @@ class Socket:
         return ns
 
     def _receiver_loop(self) -> None:
-        """Decode packets from ``server_queue`` and dispatch them until the socket ends."""
+        """Dispatch the client's packets until the socket ends.
+
+        When the transport offers it (a websocket), packets are first read
+        from the connection and handled here; then, or else, they are taken
+        from ``server_queue``.
+        """
         ended = (self.STATE_DISCONNECTING, self.STATE_DISCONNECTED)
         self._serving = self.state not in ended
         try:
+            reader = self._reader
+            if reader is not None and self._serving:
+                self._reader = None
+                reader()
             while True:
                 if self._server_queue is None:
                     # Nothing was ever queued: wait without making a queue.

@@ -83,6 +83,8 @@ class BoundedWebSocket(WebSocket):
         self._hub = gevent.get_hub()
         self._readable: Any = None
         self._wait_first = True
+        # the greenlet waiting for the first bytes of a message (nothing of it read yet)
+        self._boundary_waiter: Any = None
         self._out: collections.deque[_Chunk] = collections.deque()
         self._writer: Optional[gevent.Greenlet] = None
         # frames held until the loop's turn ends, and the callback that sends them
@@ -92,24 +94,51 @@ class BoundedWebSocket(WebSocket):
         self._sent_at = 0.0  # the loop's time (one value per turn) of the last send
         #: the connection failed while writing: nothing more can be sent
         self.dead = False
+        #: the client has sent its close frame, or its end of the connection is closed
+        self.peer_closed = False
 
     # -- reading ------------------------------------------------------------
 
-    def _recv(self) -> bytes:
+    def _recv(self, at_boundary: bool = False) -> bytes:
         rfile = self._rfile
         if rfile is not None:
             self._rfile = None
             held = self._buffered(rfile)
             if held:
                 return held
-        if self._wait_first:
+        if self._wait_first or at_boundary:
             readable = self._readable
             if readable is None:
                 readable = self._readable = self._hub.loop.io(self._sock.fileno(), 1)
-            self._hub.wait(readable)
+            if at_boundary:
+                self._boundary_waiter = gevent.getcurrent()
+                try:
+                    self._hub.wait(readable)
+                finally:
+                    self._boundary_waiter = None
+            else:
+                self._hub.wait(readable)
         data = self._sock.recv(READ_SIZE)
         self._wait_first = len(data) < READ_SIZE
         return data
+
+    def interrupt_wait(self, reader: Any, exc: BaseException) -> None:
+        """Throw ``exc`` into ``reader`` if it waits for a message of which nothing is read.
+
+        Only there can reading stop without losing part of a frame; a reader
+        anywhere else is left alone. Call it from the hub or another greenlet.
+        """
+        if self._boundary_waiter is reader and reader is not gevent.getcurrent():
+            reader.throw(exc)
+
+    def await_close(self) -> None:
+        """After our close frame: read and drop frames until the client's close frame or EOF."""
+        try:
+            while not self.peer_closed:
+                if self._next_frame(after_close=True)[1] == wsframe.OP_CLOSE:
+                    self.peer_closed = True
+        except (WebSocketError, FrameError, OSError):
+            self.peer_closed = True
 
     def _buffered(self, rfile: Any) -> bytes:
         """What pywsgi's reader holds, or what one read that does not block finds.
@@ -128,7 +157,9 @@ class BoundedWebSocket(WebSocket):
             sock.settimeout(timeout)
         return rfile.read1(len(held)) if held else b""
 
-    def _next_frame(self) -> wsframe.ParsedFrame:
+    def _next_frame(
+        self, at_boundary: bool = False, after_close: bool = False
+    ) -> wsframe.ParsedFrame:
         data = self._received
         while True:
             parsed = wsframe.parse_frame(data, self.max_message_size)
@@ -139,10 +170,11 @@ class BoundedWebSocket(WebSocket):
             chunks = [data]
             have = len(data)
             while have < parsed:
-                if self.closed:
+                if self.closed and not after_close:
                     raise WebSocketError("websocket closed")
-                chunk = self._recv()
+                chunk = self._recv(at_boundary and not have)
                 if not chunk:
+                    self.peer_closed = True
                     raise WebSocketError("Unexpected EOF reading a frame")
                 chunks.append(chunk)
                 have += len(chunk)
@@ -160,7 +192,7 @@ class BoundedWebSocket(WebSocket):
         parts: list[bytes] = []
         size = 0
         while True:
-            fin, frame_opcode, payload, _ = self._next_frame()
+            fin, frame_opcode, payload, _ = self._next_frame(opcode is None)
             if frame_opcode == wsframe.OP_TEXT or frame_opcode == wsframe.OP_BINARY:
                 if opcode is not None:
                     raise ProtocolError(f"opcode {frame_opcode} inside a fragmented message")
@@ -174,6 +206,7 @@ class BoundedWebSocket(WebSocket):
             elif frame_opcode == wsframe.OP_PONG:
                 continue
             else:  # OP_CLOSE
+                self.peer_closed = True
                 self.handle_close(None, payload)
                 return None
             size += len(payload)
@@ -218,6 +251,7 @@ class BoundedWebSocket(WebSocket):
             log.info("closing a websocket from %s: protocol error: %s", self._peer(), exc)
             self.close(1002)
         except OSError:
+            self.peer_closed = True
             self.close()
         return None
 

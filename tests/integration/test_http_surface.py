@@ -415,7 +415,9 @@ def test_answer_head_and_connection_handling(live_server, version, connection, e
     assert lines[0] == b"HTTP/1.1 200 OK"
     fields = dict(line.split(b": ", 1) for line in lines[1:])
     assert int(fields[b"Content-Length"]) == len(body)
-    assert re.fullmatch(rb"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", fields[b"Date"])
+    assert re.fullmatch(
+        rb"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", fields[b"Date"]
+    )
     assert fields.get(b"Connection") == expected
     assert body.split(b":")[1:3] == [b"60", b"60"]
     assert closed is closes
