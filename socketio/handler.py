@@ -434,7 +434,8 @@ class SocketIOHandler(WebSocketHandler):
         if transport_name in WEBSOCKET_TRANSPORTS:
             self.environ["socketio"] = socket
             socket.wsgi_app_greenlet = gevent.getcurrent()
-            return functools.partial(self._run_application, socket, self.environ)
+            environ = self.environ
+            return lambda: self._run_application(socket, environ)
         environ = dict(self.environ)
         environ["socketio"] = socket
         socket.wsgi_app_greenlet = gevent.spawn(self._run_application, socket, environ)

@@ -11,7 +11,6 @@ greenlet (see :class:`WebsocketTransport`).
 
 from __future__ import annotations
 
-import functools
 import logging
 import struct
 from collections.abc import Callable, Iterator
@@ -367,7 +366,10 @@ class WebsocketTransport(BaseTransport):
         self.attach(socket)
         try:
             if application is not None:
-                socket._reader = functools.partial(self._serve, socket, websocket)
+                # (a Python function, not a partial: the call stays in the
+                # interpreter's loop, and the greenlet's C stack, copied on
+                # every switch, stays short)
+                socket._reader = lambda: self._serve(socket, websocket)
                 try:
                     application()
                 finally:

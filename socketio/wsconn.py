@@ -85,7 +85,9 @@ class BoundedWebSocket(WebSocket):
         self._wait_first = True
         # the greenlet waiting for the first bytes of a message (nothing of it read yet)
         self._boundary_waiter: Any = None
-        self._out: collections.deque[_Chunk] = collections.deque()
+        # what the kernel refused, in order (made when first needed: most
+        # connections never have any)
+        self._out: Optional[collections.deque[_Chunk]] = None
         self._writer: Optional[gevent.Greenlet] = None
         # frames held until the loop's turn ends, and the callback that sends them
         self._corked: list[bytes] = []
@@ -271,7 +273,8 @@ class BoundedWebSocket(WebSocket):
     @property
     def backlog(self) -> int:
         """Frames (or the rest of one) the kernel refused, waiting for the client to read."""
-        return len(self._out)
+        out = self._out
+        return len(out) if out is not None else 0
 
     def offer(self, frame: bytes) -> None:
         """Write an encoded frame in turn, without blocking.
@@ -286,7 +289,7 @@ class BoundedWebSocket(WebSocket):
         if self.dead:
             return
         if self._writer is not None:
-            self._out.append(frame)
+            self._out.append(frame)  # type: ignore[union-attr]  # made with the writer
             return
         corked = self._corked
         if not corked:
@@ -330,11 +333,12 @@ class BoundedWebSocket(WebSocket):
             self._died(exc)
             return
         if sent < len(data):
-            self._out.append(memoryview(data)[sent:])
+            self._out = collections.deque((memoryview(data)[sent:],))
             self._writer = gevent.spawn(self._write_backlog)
 
     def _write_backlog(self) -> None:
         out = self._out
+        assert out is not None
         try:
             while out:
                 self._sock.sendall(out[0])
@@ -343,11 +347,12 @@ class BoundedWebSocket(WebSocket):
             self._died(exc)
         finally:
             self._writer = None
+            self._out = None
 
     def _died(self, exc: BaseException) -> None:
         log.debug("websocket to %s: write failed: %s", self._peer(), exc)
         self.dead = True
-        self._out.clear()
+        self._out = None
         self._corked.clear()
 
     def send_frame(self, message: Any, opcode: int) -> None:
