@@ -38,7 +38,7 @@ from .lifecycle_support import (
     wait_for,
     wait_gone,
 )
-from .wire import RawStream, handshake, transport_url, unframe
+from .wire import TIMEOUT, RawStream, handshake, transport_url, unframe
 
 pytestmark = pytest.mark.node
 
@@ -275,6 +275,53 @@ def test_burst_then_kill_sends_the_burst_before_the_close(life):
     assert seen[:50] == [f'5::/life:{{"args":[{i}],"name":"burst"}}' for i in range(50)]
     assert seen[50:] == ["0::"]
     wait_gone(life, client.sid, HEARTBEAT_TIMEOUT)
+
+
+def _closed_by_server(client, timeout: float) -> bool:
+    """Whether the server closes the TCP connection within ``timeout`` seconds."""
+    client.ws.sock.settimeout(timeout)
+    try:
+        return client.ws.sock.recv(1) == b""
+    except TimeoutError:
+        return False
+
+
+def _kill_and_read_close_frame(client) -> None:
+    """Have the server kill the session; read (raw: websocket-client would
+    answer the close frame itself) up to its close frame, code 1000."""
+    client.emit("/life", "kill_socket", True)
+    client.ws.sock.settimeout(TIMEOUT)
+    received = b""
+    close_frame = b"\x88\x02\x03\xe8"
+    while not received.endswith(close_frame):
+        chunk = client.ws.sock.recv(65536)
+        assert chunk, f"connection closed after {received!r}"
+        received += chunk
+    assert b"0::" in received
+
+
+def test_killed_websocket_session_waits_for_the_clients_close_frame(life):
+    """The session ends at once (its socketio_manage returns while the client
+    is silent); the connection stays open for the client's answer to the close
+    frame, and closes as soon as it comes."""
+    client = wire_life(life.url)
+    _kill_and_read_close_frame(client)
+    wait_gone(life, client.sid)
+    assert_ended(life, client.sid)
+    assert not _closed_by_server(client, 0.5)
+    client.ws.send_close()
+    assert _closed_by_server(client, 2)
+
+
+def test_killed_websocket_whose_client_never_answers_is_dropped(life):
+    client = wire_life(life.url)
+    _kill_and_read_close_frame(client)
+    started = time.monotonic()
+    try:
+        assert _closed_by_server(client, 5)
+    except ConnectionResetError:
+        pass  # the drop is abortive; a FIN may or may not come first
+    assert 1.5 <= time.monotonic() - started <= 4  # close_grace: 2 s
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
