@@ -61,5 +61,6 @@ def socketio_manage(
     if json_dumps is not None:
         socket._set_json_dumps(json_dumps)
     # The receiver loop runs here, in the application's greenlet, which waits
-    # for the socket's end anyway (one greenlet less per session).
+    # for the socket's end anyway (for a websocket that is the connection's
+    # greenlet, and the loop reads the connection itself).
     socket._receiver_loop()

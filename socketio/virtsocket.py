@@ -10,9 +10,11 @@ heartbeats and closes a silent session.
 
 A websocket session takes a shorter path both ways: its transport attaches an
 *output* that writes packets straight to the connection (no queue, no writer
-greenlet), and hands each packet it reads to :meth:`Socket._dispatch` in its
-own greenlet while the receiver loop has nothing queued. Packets are handled
-one at a time, in order, whichever greenlet handles them (the dispatch lock).
+greenlet), and offers a *reader*: the receiver loop, which then runs in the
+connection's own greenlet, reads the connection and hands each packet to
+:meth:`Socket._dispatch` as it arrives, while nothing is queued. Packets are
+handled one at a time, in order, whichever greenlet handles them (the
+dispatch lock).
 """
 
 from __future__ import annotations
@@ -186,6 +188,7 @@ class Socket:
         self.timeout = gevent.event.Event()
         #: set once the session has ended (``DISCONNECTED``): transports close then
         self.ended = gevent.event.Event()
+        #: the greenlet running the application (a websocket's: its connection's)
         self.wsgi_app_greenlet: Optional[gevent.Greenlet] = None
         self.state = "NEW"
         self.connection_established = False
