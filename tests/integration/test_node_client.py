@@ -503,7 +503,13 @@ def test_client_reconnects_after_server_restart(make_server, node_modules, trans
     out = _report(stdout, stderr, proc.returncode, "reconnect", transport)
     r = out["results"]
     assert r["before"] == ["before"]
-    assert r["disconnect"] == [None]  # the transport closed (not 'booted')
+    # The transport closed (reason None); or, when the restarted server is up
+    # before a polling client's next request, that request gets "7:::1+0"
+    # (not handshaken, advice: reconnect), which the 0.9.16 client reports as
+    # 'booted' before it reconnects all the same (seen on Python 3.13, whose
+    # server restarts faster).
+    expected = [[None]] if transport == "websocket" else [[None], ["booted"]]
+    assert r["disconnect"] in expected
     # 'reconnect' carries the transport name and the attempts it took
     assert r["reconnect"][0] == transport
     assert r["reconnect"][1] >= 1
