@@ -112,14 +112,11 @@ class BoundedWebSocket(WebSocket):
             readable = self._readable
             if readable is None:
                 readable = self._readable = self._hub.loop.io(self._sock.fileno(), 1)
-            if at_boundary:
-                self._boundary_waiter = gevent.getcurrent()
-                try:
-                    self._hub.wait(readable)
-                finally:
-                    self._boundary_waiter = None
-            else:
+            self._boundary_waiter = gevent.getcurrent() if at_boundary else None
+            try:
                 self._hub.wait(readable)
+            finally:
+                self._boundary_waiter = None
         data = self._sock.recv(READ_SIZE)
         self._wait_first = len(data) < READ_SIZE
         return data

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 
@@ -18,7 +17,7 @@ import pytest
 import requests
 import websocket
 
-from .wire import TIMEOUT, frame, handshake, transport_url, unframe, wait_for
+from .wire import TIMEOUT, RawStream, frame, handshake, transport_url, unframe, wait_for
 
 ORIGIN = "http://app.example.com:8080"
 
@@ -375,49 +374,25 @@ def test_post_body_that_is_not_utf8(live_server):
 # -- the response head, on a raw connection ---------------------------------
 
 
-def _raw_exchange(server, request: bytes) -> tuple[bytes, bool]:
-    """Send ``request``; return everything answered and whether the server closed."""
-    host, port = server.url.split("//")[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += sock.recv(65536)
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = int(re.search(rb"(?im)^content-length: *(\d+)", head).group(1))
-        while len(body) < length:
-            body += sock.recv(65536)
-        sock.settimeout(0.5)
-        try:
-            closed = sock.recv(1) == b""
-        except TimeoutError:
-            closed = False
-    return head + b"\r\n\r\n" + body, closed
-
-
 @pytest.mark.parametrize(
     "version, connection, expected, closes",
     [
         ("HTTP/1.1", None, None, False),
         ("HTTP/1.1", "close", None, True),
-        ("HTTP/1.0", None, b"close", True),
-        ("HTTP/1.0", "keep-alive", b"keep-alive", False),
+        ("HTTP/1.0", None, "close", True),
+        ("HTTP/1.0", "keep-alive", "keep-alive", False),
     ],
 )
 def test_answer_head_and_connection_handling(live_server, version, connection, expected, closes):
     """The head pywsgi would write: status, Date, Content-Length, and HTTP/1.0's
     Connection header; the connection is kept or closed as asked."""
-    extra = f"Connection: {connection}\r\n" if connection else ""
-    request = f"GET /socket.io/1/ {version}\r\nHost: x\r\n{extra}\r\n".encode()
-    answer, closed = _raw_exchange(live_server, request)
-    head, _, body = answer.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    assert lines[0] == b"HTTP/1.1 200 OK"
-    fields = dict(line.split(b": ", 1) for line in lines[1:])
-    assert int(fields[b"Content-Length"]) == len(body)
-    assert re.fullmatch(
-        rb"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", fields[b"Date"]
-    )
-    assert fields.get(b"Connection") == expected
+    headers = {"Connection": connection} if connection else {}
+    stream = RawStream(live_server.url + "/socket.io/1/", headers=headers, version=version)
+    body = stream.read_body()
+    assert stream.status_line == "HTTP/1.1 200 OK"
+    assert int(stream.headers["content-length"]) == len(body)
+    date = stream.headers["date"]
+    assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", date)
+    assert stream.headers.get("connection") == expected
     assert body.split(b":")[1:3] == [b"60", b"60"]
-    assert closed is closes
+    assert stream.server_closed(0.5) is closes

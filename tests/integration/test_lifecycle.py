@@ -38,7 +38,7 @@ from .lifecycle_support import (
     wait_for,
     wait_gone,
 )
-from .wire import TIMEOUT, RawStream, handshake, transport_url, unframe
+from .wire import TIMEOUT, RawStream, closed_by_peer, handshake, transport_url, unframe
 
 pytestmark = pytest.mark.node
 
@@ -277,15 +277,6 @@ def test_burst_then_kill_sends_the_burst_before_the_close(life):
     wait_gone(life, client.sid, HEARTBEAT_TIMEOUT)
 
 
-def _closed_by_server(client, timeout: float) -> bool:
-    """Whether the server closes the TCP connection within ``timeout`` seconds."""
-    client.ws.sock.settimeout(timeout)
-    try:
-        return client.ws.sock.recv(1) == b""
-    except TimeoutError:
-        return False
-
-
 def _kill_and_read_close_frame(client) -> None:
     """Have the server kill the session; read (raw: websocket-client would
     answer the close frame itself) up to its close frame, code 1000."""
@@ -308,9 +299,9 @@ def test_killed_websocket_session_waits_for_the_clients_close_frame(life):
     _kill_and_read_close_frame(client)
     wait_gone(life, client.sid)
     assert_ended(life, client.sid)
-    assert not _closed_by_server(client, 0.5)
+    assert not closed_by_peer(client.ws.sock, 0.5)
     client.ws.send_close()
-    assert _closed_by_server(client, 2)
+    assert closed_by_peer(client.ws.sock, 2)
 
 
 def test_killed_websocket_whose_client_never_answers_is_dropped(life):
@@ -318,7 +309,7 @@ def test_killed_websocket_whose_client_never_answers_is_dropped(life):
     _kill_and_read_close_frame(client)
     started = time.monotonic()
     try:
-        assert _closed_by_server(client, 5)
+        assert closed_by_peer(client.ws.sock, 5)
     except ConnectionResetError:
         pass  # the drop is abortive; a FIN may or may not come first
     assert 1.5 <= time.monotonic() - started <= 4  # close_grace: 2 s

@@ -65,6 +65,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5, what: str = "cond
         time.sleep(0.02)
 
 
+def closed_by_peer(sock: socket.socket, wait: float) -> bool:
+    """Whether the other end closes ``sock`` within ``wait`` seconds (sending nothing first)."""
+    sock.settimeout(wait)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+
+
 class RawStream:
     """One HTTP/1.1 request on a raw socket, for responses that never end.
 
@@ -77,21 +86,26 @@ class RawStream:
         method: str = "GET",
         headers: dict[str, str] | None = None,
         timeout: float = TIMEOUT,
+        version: str = "HTTP/1.1",
     ) -> None:
         parts = urlsplit(url)
         self.sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
+        lines = [f"{method} {target} {version}", f"Host: {parts.netloc}"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         self.buffer = b""
         head = self._read_until(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        self.status = int(status_line.split()[1])
+        self.status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        self.status = int(self.status_line.split()[1])
         self.headers = {}
         for line in header_lines:
             key, _, value = line.partition(":")
             self.headers[key.strip().lower()] = value.strip()
+
+    def server_closed(self, wait: float) -> bool:
+        """Whether the server closes the connection within ``wait`` seconds (nothing else sent)."""
+        return closed_by_peer(self.sock, wait)
 
     def _fill(self) -> None:
         data = self.sock.recv(65536)

@@ -461,3 +461,12 @@ def test_spawned_timers():
     settle(0.1)
     assert quiet.state == Socket.STATE_DISCONNECTED
     assert quiet.server.sockets == {}
+
+
+def test_every_attribute_socket_sets_lives_in_a_slot():
+    """``Socket.__slots__`` lists what ``__init__`` sets (a new one left out would
+    bring back the per-session dict); other attributes can still be set."""
+    socket = make_socket()
+    assert vars(socket) == {}
+    socket.anything = 1
+    assert vars(socket) == {"anything": 1}
