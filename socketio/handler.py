@@ -15,6 +15,7 @@ import functools
 import hashlib
 import http
 import http.client
+import io
 import logging
 import time
 from collections.abc import Callable
@@ -94,6 +95,33 @@ def _refused_headers(status: str) -> Any:
     return message
 
 
+#: every attribute pywsgi, gevent-websocket and this module set on a handler
+_HANDLER_ATTRIBUTES = (
+    "socket", "client_address", "server", "rfile", "config", "time_start", "time_finish",
+    "requestline", "response_length", "command", "path", "request_version", "headers",
+    "content_length", "close_connection", "wsgi_input", "environ", "application", "status",
+    "headers_sent", "result", "response_use_chunked", "connection_upgraded", "_orig_status",
+    "code", "response_headers", "websocket", "provided_date", "provided_content_length",
+)  # fmt: skip
+
+
+def _share_attribute_keys(cls: type) -> None:
+    """Give ``cls``'s instances one table of attribute names, before any handler ends.
+
+    CPython keeps the attribute values of a class's instances in a compact
+    array against one table of names per class, up to 30 of them. pywsgi
+    ends each connection by popping three attributes from the handler's
+    ``__dict__``; if a name new to the table is set on any handler after
+    that, CPython gives up the shared table, and every later handler gets a
+    dict of its own (1.3 KiB more for each websocket connection, for as long
+    as it lasts). Setting every name once, on a throwaway instance, fills the
+    table first.
+    """
+    probe = object.__new__(cls)
+    for name in _HANDLER_ATTRIBUTES:
+        object.__setattr__(probe, name, None)
+
+
 class SocketIOHandler(WebSocketHandler):
     """Serves Socket.IO requests; everything else goes to the WSGI application.
 
@@ -123,6 +151,10 @@ class SocketIOHandler(WebSocketHandler):
             rfile = sock.makefile("rb", READ_BUFFER_SIZE)
         super().__init__(sock, address, server, rfile)
         self.config: Config = Config.coerce(config)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _share_attribute_keys(cls)
 
     def log_request(self) -> None:
         """Write the access-log line to the server's ``log`` (pywsgi's behaviour).
@@ -399,6 +431,7 @@ class SocketIOHandler(WebSocketHandler):
                 self.result = None  # type: ignore[assignment]  # pywsgi resets it so too
             return None
         self.write(b"")  # flush the 101 Switching Protocols
+        self._release_request()
         socket = self.server.get_socket(sessid)
         if socket is None:
             adopt = getattr(self.server, "adopt_socket", None)
@@ -484,6 +517,31 @@ class SocketIOHandler(WebSocketHandler):
 
     # -- websocket upgrade --------------------------------------------------
 
+    def run_websocket(self) -> None:
+        """Run the application of a websocket route (gevent-websocket's seam), lighter first."""
+        self._release_request()
+        super().run_websocket()
+
+    def _release_request(self) -> None:
+        """Free what the upgrade request needed and its websocket does not.
+
+        A websocket connection lasts long: pywsgi's buffered reader (2 KiB of
+        buffer) and the request's header pairs would stay with it. The
+        websocket takes what the reader holds and reads the socket itself;
+        what pywsgi reads later (it discards a body, then looks for another
+        request) finds an empty stream, and so does the application, in
+        ``wsgi.input``. The environ keeps its ``HTTP_*`` entries.
+        """
+        self.websocket.release_reader()
+        reader, spent = self.rfile, io.BytesIO()
+        self.rfile = spent
+        if self.wsgi_input is not None:
+            self.wsgi_input.rfile = spent
+        environ = self.environ
+        if environ.get("wsgi.input") is reader:  # pywsgi's choice for an upgrade
+            environ["wsgi.input"] = spent
+        self.headers = WSGIHandler.headers  # pywsgi's empty headers, as before a request
+
     def upgrade_connection(self) -> Any:
         """Accept a websocket upgrade with a :class:`BoundedWebSocket`.
 
@@ -519,3 +577,6 @@ class SocketIOHandler(WebSocketHandler):
             ],
         )
         return None
+
+
+_share_attribute_keys(SocketIOHandler)

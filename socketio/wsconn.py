@@ -101,11 +101,39 @@ class BoundedWebSocket(WebSocket):
 
     # -- reading ------------------------------------------------------------
 
-    def _recv(self, at_boundary: bool = False) -> bytes:
+    def release_reader(self) -> None:
+        """Take what pywsgi's buffered reader holds now, and read the socket only from here on.
+
+        The handler can then free the reader and its buffer, which would
+        otherwise stay with the connection for as long as it lasts. Call it
+        before the first read. ``raw_read`` (gevent-websocket's
+        ``read_frame`` reads through it) then reads from this websocket.
+        """
+        if self._rfile is not None:
+            self._received += self._take_held()
+
+    def _take_held(self) -> bytes:
         rfile = self._rfile
-        if rfile is not None:
-            self._rfile = None
-            held = self._buffered(rfile)
+        self._rfile = None
+        self.raw_read = self._read_exact
+        if self.stream is not None:
+            self.stream.read = self._read_exact
+        return self._buffered(rfile)
+
+    def _read_exact(self, size: int) -> bytes:
+        """``size`` bytes from the connection (fewer at its end), past what is already received."""
+        data = self._received
+        while len(data) < size:
+            chunk = self._recv()
+            if not chunk:
+                break
+            data += chunk
+        self._received = data[size:]
+        return data[:size]
+
+    def _recv(self, at_boundary: bool = False) -> bytes:
+        if self._rfile is not None:
+            held = self._take_held()
             if held:
                 return held
         if self._wait_first or at_boundary:

@@ -265,8 +265,14 @@ def test_handshake_preflight_creates_no_session(hostile, watch):
 # -- websocket protocol violations ---------------------------------------------------
 
 
-def raw_upgrade(port: int, sid: str, key: str | None = None, version: str = "13", http="1.1"):
-    """Open a websocket by hand; return (socket, status line, bytes already read after it)."""
+def raw_upgrade(
+    port: int, sid: str, key: str | None = None, version: str = "13", http="1.1", then=b""
+):
+    """Open a websocket by hand; return (socket, status line, bytes already read after it).
+
+    ``then``: bytes sent in the same write as the request (frames the client
+    does not wait to send).
+    """
     conn = socket.create_connection(("127.0.0.1", port), timeout=3)
     key = base64.b64encode(os.urandom(16)).decode() if key is None else key
     conn.sendall(
@@ -275,6 +281,7 @@ def raw_upgrade(port: int, sid: str, key: str | None = None, version: str = "13"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             f"Sec-WebSocket-Version: {version}\r\n\r\n"
         ).encode()
+        + then
     )
     data = b""
     while b"\r\n\r\n" not in data:
@@ -334,6 +341,24 @@ def test_websocket_protocol_violation_closes_the_connection(hostile, watch, name
     wait_gone(hostile, sid)
     lines = logged(hostile, watch, "closing a websocket from")
     assert len(lines) == 1 and reason in lines[0], lines
+
+
+def test_frames_sent_with_the_upgrade_request_are_read(hostile):
+    # They arrive in the request's read: the server takes them from its
+    # request reader before it reads the connection itself.
+    sid = handshake(hostile.url)
+    event = b'5:1+::{"name":"echo","args":["early"]}'
+    conn, status, rest = raw_upgrade(
+        hostile.port, sid, then=frame(b"ping", opcode=9) + frame(event)
+    )
+    assert status == "HTTP/1.1 101 Switching Protocols"
+    data = rest
+    while b'6:::1+["early"]' not in data:
+        chunk = conn.recv(65536)
+        assert chunk, data
+        data += chunk
+    assert data == b"\x81\x031::" + b"\x8a\x04ping" + b'\x81\x0f6:::1+["early"]'
+    conn.close()
 
 
 def test_binary_frame_that_is_not_utf8_is_dropped(hostile, watch):

@@ -1,0 +1,59 @@
+"""A handler's attributes stay in the compact form CPython shares between instances.
+
+pywsgi ends every connection by popping attributes from the handler's
+``__dict__``. On CPython 3.11+, a name new to the class set on any handler
+after that makes every later handler carry a dict of its own (about 1.3 KiB
+each, for as long as a websocket connection lasts).
+"""
+
+from __future__ import annotations
+
+import sys
+import tracemalloc
+
+import pytest
+
+from socketio import handler
+
+
+def _bytes_per_instance(cls: type, count: int = 200) -> float:
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        kept = []
+        for _ in range(count):
+            instance = object.__new__(cls)
+            for name in handler._HANDLER_ATTRIBUTES:
+                object.__setattr__(instance, name, None)
+            kept.append(instance)
+        return (tracemalloc.get_traced_memory()[0] - start) / count
+    finally:
+        tracemalloc.stop()
+
+
+def _end_a_connection_early(cls: type) -> None:
+    """What a short connection leaves: some attributes set, then pywsgi's pops, then one more."""
+    first = object.__new__(cls)
+    for name in handler._HANDLER_ATTRIBUTES[:8]:
+        object.__setattr__(first, name, None)
+    first.__dict__.pop("socket", None)
+    first.__dict__.pop("rfile", None)
+    object.__setattr__(first, "socket", None)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 has no inline attribute values")
+def test_without_the_shared_table_handlers_would_get_dicts_of_their_own():
+    class Plain:
+        pass
+
+    _end_a_connection_early(Plain)
+    assert _bytes_per_instance(Plain) > 1000
+
+
+def test_handler_classes_share_one_table_of_attribute_names():
+    class Subclassed(handler.SocketIOHandler):
+        pass
+
+    for cls in (handler.SocketIOHandler, Subclassed):
+        _end_a_connection_early(cls)
+        assert _bytes_per_instance(cls) < 600
