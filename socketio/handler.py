@@ -117,7 +117,7 @@ def _share_attribute_keys(cls: type) -> None:
     as it lasts). Setting every name once, on a throwaway instance, fills the
     table first.
     """
-    probe = object.__new__(cls)
+    probe: Any = object.__new__(cls)
     for name in _HANDLER_ATTRIBUTES:
         object.__setattr__(probe, name, None)
 
@@ -132,7 +132,12 @@ class SocketIOHandler(WebSocketHandler):
 
     # Attributes of pywsgi's handler, untyped there.
     headers_sent: bool
+    rfile: Any
     response_length: int
+
+    #: keep ``headers`` for a websocket connection's whole life (for an access
+    #: log that reads them when the connection ends, as gunicorn's does)
+    keeps_request_headers = False
 
     #: transport name → transport class
     handler_types: dict[str, type[BaseTransport]] = {
@@ -530,17 +535,20 @@ class SocketIOHandler(WebSocketHandler):
         websocket takes what the reader holds and reads the socket itself;
         what pywsgi reads later (it discards a body, then looks for another
         request) finds an empty stream, and so does the application, in
-        ``wsgi.input``. The environ keeps its ``HTTP_*`` entries.
+        ``wsgi.input``. The environ keeps its ``HTTP_*`` entries, and the
+        handler its ``headers`` if :attr:`keeps_request_headers`.
         """
         self.websocket.release_reader()
-        reader, spent = self.rfile, io.BytesIO()
+        reader: Any = self.rfile
+        spent = io.BytesIO()
         self.rfile = spent
         if self.wsgi_input is not None:
             self.wsgi_input.rfile = spent
         environ = self.environ
         if environ.get("wsgi.input") is reader:  # pywsgi's choice for an upgrade
             environ["wsgi.input"] = spent
-        self.headers = WSGIHandler.headers  # pywsgi's empty headers, as before a request
+        if not self.keeps_request_headers:
+            self.headers = WSGIHandler.headers  # pywsgi's empty headers, as before a request
 
     def upgrade_connection(self) -> Any:
         """Accept a websocket upgrade with a :class:`BoundedWebSocket`.

@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any, Optional
 
 __all__ = ["BaseManager", "Deliver", "MemoryManager", "PubSubManager"]
@@ -69,6 +70,9 @@ class BaseManager:
         """Release resources (connections, greenlets)."""
 
 
+_NO_ROOMS: frozenset[str] = frozenset()
+
+
 class MemoryManager(BaseManager):
     """In-process membership, indexed by ``(endpoint, room)``; room ``None`` is the namespace."""
 
@@ -76,7 +80,8 @@ class MemoryManager(BaseManager):
         self._members: defaultdict[tuple[str, Optional[str]], set[str]] = defaultdict(set)
         # sessid -> endpoint -> rooms: what one socket is in, so that removing
         # it costs what it joined, not a scan of every room of the process.
-        self._sockets: dict[str, dict[str, set[str]]] = {}
+        # (a socket in no room shares one empty frozenset: most are in none)
+        self._sockets: dict[str, dict[str, AbstractSet[str]]] = {}
         self._deliver: Optional[Deliver] = None
 
     def set_deliver(self, deliver: Deliver) -> None:
@@ -84,7 +89,7 @@ class MemoryManager(BaseManager):
 
     def add_socket(self, sessid: str, endpoint: str) -> None:
         self._members[(endpoint, None)].add(sessid)
-        self._sockets.setdefault(sessid, {}).setdefault(endpoint, set())
+        self._sockets.setdefault(sessid, {}).setdefault(endpoint, _NO_ROOMS)
 
     def remove_socket(self, sessid: str, endpoint: Optional[str] = None) -> None:
         entry = self._sockets.get(sessid)
@@ -109,12 +114,16 @@ class MemoryManager(BaseManager):
 
     def join(self, sessid: str, endpoint: str, room: str) -> None:
         self._members[(endpoint, room)].add(sessid)
-        self._sockets.setdefault(sessid, {}).setdefault(endpoint, set()).add(room)
+        entry = self._sockets.setdefault(sessid, {})
+        rooms = entry.get(endpoint)
+        if not isinstance(rooms, set):
+            entry[endpoint] = rooms = set()
+        rooms.add(room)
 
     def leave(self, sessid: str, endpoint: str, room: str) -> None:
         self._discard((endpoint, room), sessid)
         rooms = self._sockets.get(sessid, {}).get(endpoint)
-        if rooms is not None:
+        if isinstance(rooms, set):
             rooms.discard(room)
 
     def rooms_of(self, sessid: str, endpoint: str) -> set[str]:

@@ -342,6 +342,8 @@ class WebsocketTransport(BaseTransport):
         super().__init__(handler, config)
         self._stand_in: Optional[gevent.Greenlet] = None
         self._attached = False
+        self._session: Any = None  # the socket whose application reads this connection
+        self._reading: Any = None  # the greenlet of that application while it reads
 
     def attach(self, socket: Socket) -> None:
         """Make this connection the way ``socket``'s packets leave (before any is sent)."""
@@ -366,10 +368,12 @@ class WebsocketTransport(BaseTransport):
         self.attach(socket)
         try:
             if application is not None:
-                # (a Python function, not a partial: the call stays in the
+                # (a bound method, not a partial: the call stays in the
                 # interpreter's loop, and the greenlet's C stack, copied on
-                # every switch, stays short)
-                socket._reader = lambda: self._serve(socket, websocket)
+                # every switch, stays short; nor a closure, which would
+                # hold three more objects for as long as the session lasts)
+                self._session = socket
+                socket._reader = self._serve
                 try:
                     application()
                 finally:
@@ -392,28 +396,29 @@ class WebsocketTransport(BaseTransport):
         # A 0.9 client whose websocket closed handshakes a new session.
         socket.kill(detach=True)
 
-    def _serve(self, socket: Socket, websocket: Any) -> None:
+    def _serve(self) -> None:
         """Read and handle packets in the receiver loop's greenlet.
 
         Returns when the connection ends (the session is then ended), when
         the session ends (even while waiting for a message), or when a
         handler waited and reading went to another greenlet.
         """
-        reader = gevent.getcurrent()
-        serving = [True]
-
-        def stop(_event: Any) -> None:
-            if serving[0]:
-                websocket.interrupt_wait(reader, _ReadingStopped())
-
-        socket.ended.rawlink(stop)
+        socket = self._session
+        self._reading = gevent.getcurrent()
+        socket.ended.rawlink(self._stop_reading)
         try:
-            self._receive_loop(socket, websocket, serving=True)
+            self._receive_loop(socket, self.handler.websocket, serving=True)
         except _ReadingStopped:
             pass
         finally:
-            serving[0] = False
-            socket.ended.unlink(stop)
+            # (a callback already scheduled must not interrupt a later read)
+            self._reading = None
+            socket.ended.unlink(self._stop_reading)
+
+    def _stop_reading(self, _event: Any) -> None:
+        reader = self._reading
+        if reader is not None:
+            self.handler.websocket.interrupt_wait(reader, _ReadingStopped())
 
     def _next_message(self, socket: Socket, websocket: Any) -> Optional[str]:
         """The next text message from the client, or ``None`` when the connection ends."""

@@ -209,6 +209,26 @@ def test_xhr_polling_and_websockets_share_a_worker(start_gunicorn):
     )
 
 
+def test_the_access_log_line_of_a_websocket_has_its_request_headers(start_gunicorn):
+    # It is written when the connection ends, long after the upgrade request.
+    server = start_gunicorn(
+        "GeventSocketIOWorker", 1, "--access-logformat", "%(r)s %(s)s agent=%({user-agent}i)s"
+    )
+    sid = handshake(server.url)[0]
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{server.port}/socket.io/1/websocket/{sid}",
+        header=["User-Agent: probe/1.0"],
+        suppress_origin=True,
+        timeout=5,
+    )
+    assert ws.recv() == "1::"
+    ws.close()
+    deadline = time.monotonic() + 5
+    while '" 101 ' not in server.access() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert re.search(r"GET /socket\.io/1/websocket/\w+ HTTP/1\.1 101 agent=probe/1\.0", server.access())
+
+
 def test_sigterm_stops_a_worker_promptly_with_open_connections(start_gunicorn):
     server = start_gunicorn("GeventSocketIOWorker", 1, "--graceful-timeout", "30")
     ws = WebSocketClient(server.url)
