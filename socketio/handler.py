@@ -89,6 +89,18 @@ def _status_line(code: int) -> str:
     return f"{code} {http.HTTPStatus(code).phrase}"
 
 
+def _write_nothing(data: bytes) -> None:
+    pass
+
+
+def _ignore_response(status: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], None]:
+    """``start_response`` for the application of a session: what it answers goes nowhere.
+
+    (Its transport has answered the request already.)
+    """
+    return _write_nothing
+
+
 def _refused_headers(status: str) -> Any:
     message = OldMessage()
     message.status = status
@@ -135,9 +147,9 @@ class SocketIOHandler(WebSocketHandler):
     rfile: Any
     response_length: int
 
-    #: keep ``headers`` for a websocket connection's whole life (for an access
-    #: log that reads them when the connection ends, as gunicorn's does)
-    keeps_request_headers = False
+    #: the access log reads the request's and the response's headers when the
+    #: connection ends (gunicorn's does): keep them for a websocket's whole life
+    log_reads_headers = False
 
     #: transport name → transport class
     handler_types: dict[str, type[BaseTransport]] = {
@@ -480,11 +492,8 @@ class SocketIOHandler(WebSocketHandler):
         return None
 
     def _run_application(self, socket: Socket, environ: dict) -> None:
-        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
-            return lambda data: None
-
         try:
-            result = self.application(environ, start_response)
+            result = self.application(environ, _ignore_response)
             close = getattr(result, "close", None)
             if close is not None:
                 close()
@@ -536,7 +545,8 @@ class SocketIOHandler(WebSocketHandler):
         what pywsgi reads later (it discards a body, then looks for another
         request) finds an empty stream, and so does the application, in
         ``wsgi.input``. The environ keeps its ``HTTP_*`` entries, and the
-        handler its ``headers`` if :attr:`keeps_request_headers`.
+        handler its ``headers`` and ``response_headers`` if
+        :attr:`log_reads_headers`.
         """
         self.websocket.release_reader()
         reader: Any = self.rfile
@@ -547,8 +557,9 @@ class SocketIOHandler(WebSocketHandler):
         environ = self.environ
         if environ.get("wsgi.input") is reader:  # pywsgi's choice for an upgrade
             environ["wsgi.input"] = spent
-        if not self.keeps_request_headers:
+        if not self.log_reads_headers:
             self.headers = WSGIHandler.headers  # pywsgi's empty headers, as before a request
+            self.response_headers = []  # (sent: only pywsgi's log would read them)
 
     def upgrade_connection(self) -> Any:
         """Accept a websocket upgrade with a :class:`BoundedWebSocket`.

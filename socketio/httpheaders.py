@@ -12,6 +12,7 @@ so odd requests are read exactly as before.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from http.client import HTTPException, LineTooLong
@@ -89,9 +90,17 @@ def environ_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """
     entries = []
     for name, value in pairs:
-        if "_" in name:
-            continue
-        key = name.replace("-", "_").upper()
-        if key not in _NOT_HTTP_KEYS:
-            entries.append(("HTTP_" + key, value.strip()))
+        key = _environ_key(name)
+        if key is not None:
+            entries.append((key, value.strip()))
     return entries
+
+
+@functools.lru_cache(maxsize=256)
+def _environ_key(name: str) -> Optional[str]:
+    # Cached: the same few names come in every request, and each environ of
+    # a long-lived connection then holds the one string of each key.
+    if "_" in name:
+        return None
+    key = name.replace("-", "_").upper()
+    return None if key in _NOT_HTTP_KEYS else "HTTP_" + key

@@ -45,8 +45,8 @@ class GunicornSocketIOHandler(SocketIOHandler, PyWSGIHandler):
 
     # WebSocketHandler's own log_request would shadow gunicorn's in the MRO.
     log_request = PyWSGIHandler.log_request
-    # ... which reads the request headers when a websocket connection ends.
-    keeps_request_headers = True
+    # ... which reads the request's and response's headers when a websocket ends.
+    log_reads_headers = True
 
     def read_requestline(self) -> str:
         # Waiting for the next request on a keep-alive connection: a

@@ -115,9 +115,9 @@ class BoundedWebSocket(WebSocket):
     def _take_held(self) -> bytes:
         rfile = self._rfile
         self._rfile = None
-        self.raw_read = self._read_exact
+        self.raw_read = read = self._read_exact
         if self.stream is not None:
-            self.stream.read = self._read_exact
+            self.stream.read = read
         return self._buffered(rfile)
 
     def _read_exact(self, size: int) -> bytes:
@@ -139,7 +139,11 @@ class BoundedWebSocket(WebSocket):
         if self._wait_first or at_boundary:
             readable = self._readable
             if readable is None:
-                readable = self._readable = self._hub.loop.io(self._sock.fileno(), 1)
+                # gevent's socket has a watcher for this already (its own reads wait on it)
+                readable = getattr(self._sock, "_read_event", None)
+                if readable is None:
+                    readable = self._hub.loop.io(self._sock.fileno(), 1)
+                self._readable = readable
             self._boundary_waiter = gevent.getcurrent() if at_boundary else None
             try:
                 self._hub.wait(readable)
