@@ -396,3 +396,10 @@ def test_answer_head_and_connection_handling(live_server, version, connection, e
     assert stream.headers.get("connection") == expected
     assert body.split(b":")[1:3] == [b"60", b"60"]
     assert stream.server_closed(0.5) is closes
+
+
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/0.8", "HTTP/1.x", "HTTX/1.1"])
+def test_a_request_of_another_http_version_is_refused(live_server, version):
+    stream = RawStream(live_server.url + "/socket.io/1/", version=version)
+    assert stream.status == 400
+    assert stream.server_closed(2)
