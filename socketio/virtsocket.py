@@ -144,6 +144,7 @@ class Socket:
         "_reader",
         "_server_queue",
         "_serving",
+        "_timeout",
         "ack_callbacks",
         "ack_counter",
         "active_ns",
@@ -165,7 +166,6 @@ class Socket:
         "sessid",
         "session",
         "state",
-        "timeout",
         "transport_name",
         "wsgi_app_greenlet",
     )
@@ -184,8 +184,7 @@ class Socket:
         self._arrival = gevent.event.Event()
         self.hits = 0
         self.heartbeats = 0
-        #: set when the session ends (kept for code written for the original's watcher)
-        self.timeout = gevent.event.Event()
+        self._timeout: Optional[gevent.event.Event] = None  # made when asked for
         #: set once the session has ended (``DISCONNECTED``): transports close then
         self.ended = gevent.event.Event()
         #: the greenlet running the application (a websocket's: its connection's)
@@ -316,6 +315,23 @@ class Socket:
         """The server's room/broadcast manager, if the server has one."""
         return getattr(self.server, "manager", None)
 
+    @property
+    def timeout(self) -> gevent.event.Event:
+        """Set when the session ends (kept for code written for the original's watcher).
+
+        Made when first asked for (few sessions are): an event is 144 bytes.
+        """
+        event = self._timeout
+        if event is None:
+            event = self._timeout = gevent.event.Event()
+            if self.ended.is_set():
+                event.set()
+        return event
+
+    @timeout.setter
+    def timeout(self, event: gevent.event.Event) -> None:
+        self._timeout = event
+
     def incr_hits(self) -> None:
         """Count a transport request; the first one makes the socket connected.
 
@@ -374,7 +390,8 @@ class Socket:
         if self.state == self.STATE_DISCONNECTING:
             self.state = self.STATE_DISCONNECTED
             self._stop_clock()
-            self.timeout.set()
+            if self._timeout is not None:
+                self._timeout.set()
             self.ended.set()
             if not detach:
                 gevent.spawn_later(self.config.close_timeout, self._detach_dead)

@@ -69,6 +69,8 @@ class BoundedWebSocket(WebSocket):
 
     def __init__(self, environ: dict, stream: Stream, handler: Any, max_message_size: int) -> None:
         super().__init__(environ, stream, handler)
+        # gevent-websocket's per-byte UTF-8 automaton: unused (see validate_utf8)
+        self.utf8validator = None
         self.max_message_size = max_message_size
         self._sock = handler.socket
         # What pywsgi's buffered reader may already hold (bytes the client sent

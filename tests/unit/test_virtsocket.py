@@ -9,6 +9,7 @@ import json
 import re
 
 import gevent
+import gevent.event
 import gevent.queue
 import pytest
 
@@ -470,3 +471,16 @@ def test_every_attribute_socket_sets_lives_in_a_slot():
     assert vars(socket) == {}
     socket.anything = 1
     assert vars(socket) == {"anything": 1}
+
+
+def test_timeout_is_set_when_the_session_ends_whenever_it_is_asked_for():
+    early, late = make_socket(), make_socket()
+    event = early.timeout
+    assert not event.is_set() and early.timeout is event
+    for socket in (early, late):
+        socket.incr_hits()
+        socket.kill(detach=True)
+    assert event.is_set() and late.timeout.is_set()
+    replaced = gevent.event.Event()
+    late.timeout = replaced  # a plain attribute on the original
+    assert late.timeout is replaced
