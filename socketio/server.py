@@ -13,6 +13,7 @@ from collections.abc import Callable
 from socket import IPPROTO_TCP, TCP_NODELAY
 from typing import Any, Optional, Union
 
+from gevent import Greenlet
 from gevent.pywsgi import WSGIServer
 from geventwebsocket.handler import WebSocketHandler
 
@@ -87,6 +88,18 @@ def _listener_host(listener: Any) -> str:
         return "0.0.0.0"
 
 
+class _ConnectionGreenlet(Greenlet):
+    """The greenlet of one connection: gevent's, without the copy of its spawning stack.
+
+    Connections are all spawned by the same accept loop, so that stack says
+    nothing, and a websocket's greenlet would keep it (about 0.6 KiB) for as
+    long as the connection lasts. (Its spawning greenlet and
+    ``spawn_tree_locals`` are kept, as gevent's option says.)
+    """
+
+    spawning_stack_limit = 0
+
+
 class SocketIOServer(WSGIServer):
     """A WSGI server that serves Socket.IO 0.9 under ``/<resource>/``.
 
@@ -112,6 +125,10 @@ class SocketIOServer(WSGIServer):
 
     Other keyword arguments go to ``gevent.pywsgi.WSGIServer``.
     """
+
+    # gevent's default spawn (``spawn='default'``), with a lighter greenlet; a
+    # pool or callable given as ``spawn`` is used as given.
+    _spawn = _ConnectionGreenlet.spawn
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         listener = args[0] if args else kwargs.get("listener")

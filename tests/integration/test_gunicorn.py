@@ -226,7 +226,9 @@ def test_the_access_log_line_of_a_websocket_has_its_request_headers(start_gunico
     deadline = time.monotonic() + 5
     while '" 101 ' not in server.access() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert re.search(r"GET /socket\.io/1/websocket/\w+ HTTP/1\.1 101 agent=probe/1\.0", server.access())
+    assert re.search(
+        r"GET /socket\.io/1/websocket/\w+ HTTP/1\.1 101 agent=probe/1\.0", server.access()
+    )
 
 
 def test_sigterm_stops_a_worker_promptly_with_open_connections(start_gunicorn):

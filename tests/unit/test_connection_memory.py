@@ -1,6 +1,7 @@
-"""A handler's attributes stay in the compact form CPython shares between instances.
+"""What a connection keeps for as long as it lasts: no more than it needs.
 
-pywsgi ends every connection by popping attributes from the handler's
+A handler's attributes stay in the compact form CPython shares between
+instances: pywsgi ends every connection by popping attributes from the handler's
 ``__dict__``. On CPython 3.11+, a name new to the class set on any handler
 after that makes every later handler carry a dict of its own (about 1.3 KiB
 each, for as long as a websocket connection lasts).
@@ -8,8 +9,10 @@ each, for as long as a websocket connection lasts).
 
 from __future__ import annotations
 
+import gc
 import sys
 import tracemalloc
+import types
 
 import pytest
 
@@ -57,3 +60,29 @@ def test_handler_classes_share_one_table_of_attribute_names():
     for cls in (handler.SocketIOHandler, Subclassed):
         _end_a_connection_early(cls)
         assert _bytes_per_instance(cls) < 600
+
+
+def test_a_connection_greenlet_keeps_no_copy_of_the_accept_loops_stack():
+    import gevent
+    import gevent.socket
+
+    from socketio.server import SocketIOServer, _ConnectionGreenlet
+
+    server = SocketIOServer(("127.0.0.1", 0), lambda e, s: [], policy_server=False, log=None)
+    server.start()
+    try:
+        client = gevent.socket.create_connection(("127.0.0.1", server.server_port))
+        gevent.sleep(0.05)
+        # (type(), not isinstance or getattr: other tests leave lazy objects
+        # that configure themselves when looked at)
+        [greenlet] = [
+            g
+            for g in gc.get_objects()
+            if type(g) in (gevent.Greenlet, _ConnectionGreenlet) and g.args
+            if type(g.args[0]) is types.MethodType and g.args[0].__self__ is server
+        ]
+        assert greenlet.spawning_stack is None
+        assert greenlet.spawning_greenlet is not None  # gevent's tree is kept
+        client.close()
+    finally:
+        server.stop()
