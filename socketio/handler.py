@@ -492,12 +492,16 @@ class SocketIOHandler(WebSocketHandler):
         if transport_name in WEBSOCKET_TRANSPORTS:
             self.environ["socketio"] = socket
             socket.wsgi_app_greenlet = gevent.getcurrent()
-            environ = self.environ
-            return lambda: self._run_application(socket, environ)
+            return self._run_own_application  # (a bound method is lighter than a closure)
         environ = dict(self.environ)
         environ["socketio"] = socket
         socket.wsgi_app_greenlet = gevent.spawn(self._run_application, socket, environ)
         return None
+
+    def _run_own_application(self) -> None:
+        """Run the application of the session this connection opened, with its environ."""
+        environ = self.environ
+        self._run_application(environ["socketio"], environ)
 
     def _run_application(self, socket: Socket, environ: dict) -> None:
         try:

@@ -180,8 +180,9 @@ class Socket:
         self.session: dict[str, Any] = {}
         self._client_queue: Optional[gevent.queue.Queue] = None
         self._server_queue: Optional[gevent.queue.Queue] = None
-        # wakes a receiver loop waiting while no server_queue exists yet
-        self._arrival = gevent.event.Event()
+        # wakes a receiver loop waiting while no server_queue exists yet (made
+        # by the loop when it waits: a websocket's loop seldom does)
+        self._arrival: Optional[gevent.event.Event] = None
         self.hits = 0
         self.heartbeats = 0
         self._timeout: Optional[gevent.event.Event] = None  # made when asked for
@@ -250,13 +251,15 @@ class Socket:
         queue = self._server_queue
         if queue is None:
             queue = self._server_queue = gevent.queue.Queue()
-            self._arrival.set()
+            if self._arrival is not None:
+                self._arrival.set()
         return queue
 
     @server_queue.setter
     def server_queue(self, queue: gevent.queue.Queue) -> None:
         self._server_queue = queue
-        self._arrival.set()
+        if self._arrival is not None:
+            self._arrival.set()
 
     # -- setters used by socketio_manage -------------------------------------
 
@@ -617,6 +620,8 @@ class Socket:
             while True:
                 if self._server_queue is None:
                     # Nothing was ever queued: wait without making a queue.
+                    if self._arrival is None:
+                        self._arrival = gevent.event.Event()
                     self._arrival.wait()
                     continue
                 rawdata = self.get_server_msg()
