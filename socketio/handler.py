@@ -57,6 +57,20 @@ READ_BUFFER_SIZE = 2048
 
 _KNOWN_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
 
+#: environ entries besides ``HTTP_*`` whose value a long-lived connection shares
+_SHARED_ENTRIES = frozenset({"REQUEST_METHOD", "SERVER_PROTOCOL", "REMOTE_ADDR"})
+#: headers whose value is new for every connection
+_UNIQUE_HEADERS = frozenset({"HTTP_SEC_WEBSOCKET_KEY", "HTTP_COOKIE"})
+#: longer values are not shared (the cache below holds at most 512 of these)
+_SHARED_VALUE_SIZE = 512
+
+
+@functools.lru_cache(maxsize=512)
+def _shared(value: str) -> str:
+    """The first string seen equal to ``value`` (of the last 512 distinct ones)."""
+    return value
+
+
 _PREFLIGHT = [
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
     ("Access-Control-Allow-Headers", "Content-Type"),
@@ -145,7 +159,9 @@ class SocketIOHandler(WebSocketHandler):
     """
 
     # Attributes of pywsgi's handler, untyped there.
+    command: str
     headers_sent: bool
+    request_version: str
     rfile: Any
     response_length: int
 
@@ -572,6 +588,15 @@ class SocketIOHandler(WebSocketHandler):
         if not self.log_reads_headers:
             self.headers = WSGIHandler.headers  # pywsgi's empty headers, as before a request
             self.response_headers = []  # (sent: only pywsgi's log would read them)
+        # Most header values are the same for every client of a site (Host,
+        # Origin, User-Agent, Upgrade...): the environs of long-lived
+        # connections share one string of each.
+        for key, value in list(environ.items()):
+            if type(value) is str and (key.startswith("HTTP_") or key in _SHARED_ENTRIES):
+                if len(value) <= _SHARED_VALUE_SIZE and key not in _UNIQUE_HEADERS:
+                    environ[key] = _shared(value)
+        self.command = environ.get("REQUEST_METHOD", self.command)
+        self.request_version = environ.get("SERVER_PROTOCOL", self.request_version)
 
     def upgrade_connection(self) -> Any:
         """Accept a websocket upgrade with a :class:`BoundedWebSocket`.

@@ -13,6 +13,7 @@ import gc
 import sys
 import tracemalloc
 import types
+from typing import Any
 
 import pytest
 
@@ -84,5 +85,61 @@ def test_a_connection_greenlet_keeps_no_copy_of_the_accept_loops_stack():
         assert greenlet.spawning_stack is None
         assert greenlet.spawning_greenlet is not None  # gevent's tree is kept
         client.close()
+    finally:
+        server.stop()
+
+
+def _open_websocket(port: int, agent: str) -> Any:
+    """Handshake and upgrade on gevent sockets; the socket once ``1::`` is read."""
+    import gevent.socket
+
+    head = f"Host: 127.0.0.1:{port}\r\nUser-Agent: {agent}\r\n"
+    conn = gevent.socket.create_connection(("127.0.0.1", port))
+    conn.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{head}Connection: close\r\n\r\n".encode())
+    answer = b""
+    while chunk := conn.recv(4096):
+        answer += chunk
+    sid = answer.split(b"\r\n\r\n", 1)[1].split(b":")[0].decode()
+    conn.close()
+    conn = gevent.socket.create_connection(("127.0.0.1", port))
+    conn.sendall(
+        (
+            f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\n{head}Upgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    received = b""
+    while b"1::" not in received:
+        received += conn.recv(4096)
+    return conn
+
+
+def test_the_environs_of_websocket_sessions_share_their_header_values():
+    import gevent
+
+    import socketio
+    from socketio.server import SocketIOServer
+
+    environs: list[dict] = []
+
+    def application(environ: dict, start_response: Any) -> list[bytes]:
+        environs.append(environ)
+        socketio.socketio_manage(environ, {"": socketio.namespace.BaseNamespace})
+        return []
+
+    server = SocketIOServer(("127.0.0.1", 0), application, policy_server=False, log=None)
+    server.start()
+    try:
+        agent = "Mozilla/5.0 (X11; Linux x86_64) " + "x" * 100
+        conns = [_open_websocket(server.server_port, agent) for _ in range(2)]
+        gevent.sleep(0.05)
+        first, second = environs
+        assert first["HTTP_USER_AGENT"] == agent
+        for key in ("HTTP_USER_AGENT", "HTTP_HOST", "HTTP_UPGRADE", "REQUEST_METHOD"):
+            assert first[key] is second[key], key
+        assert first["HTTP_SEC_WEBSOCKET_KEY"] is not second["HTTP_SEC_WEBSOCKET_KEY"]
+        for conn in conns:
+            conn.close()
     finally:
         server.stop()
