@@ -92,7 +92,7 @@ class _ConnectionGreenlet(Greenlet):
     """The greenlet of one connection: gevent's, without the copy of its spawning stack.
 
     Connections are all spawned by the same accept loop, so that stack says
-    nothing, and a websocket's greenlet would keep it (about 0.6 KiB) for as
+    nothing, and a websocket's greenlet would keep it (about 170 bytes) for as
     long as the connection lasts. (Its spawning greenlet and
     ``spawn_tree_locals`` are kept, as gevent's option says.)
     """
