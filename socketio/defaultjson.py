@@ -13,8 +13,9 @@ faster; anything it would treat differently from :mod:`json` goes through
 or holds a ``null`` (orjson writes NaN as ``null``) or a number json
 writes in another form (``1e-07``, ``1e-05`` where orjson writes ``1e-7``,
 ``0.00001``), subclasses of the basic
-types, ``Decimal``, integers over 64 bits (text with a run of 20 digits is
-parsed by :mod:`json`: orjson would make a ``float`` of a long integer), and
+types, ``Decimal``, integers outside 64 bits (text with a run of 19 digits is
+parsed by :mod:`json`: orjson would make a ``float`` of a long integer, such
+as -9223372036854775809), and
 text orjson refuses to parse.
 """
 
@@ -80,10 +81,11 @@ else:  # pragma: no cover - the speedups extra is optional
 _OR_ERRORS = (TypeError, ValueError)
 #: an exponent orjson writes with one digit where repr() (json) writes two: e-7, e-07
 _SHORT_EXPONENT = re.compile(r"e-[0-9](?![0-9])")
-# Where an integer may not fit in 64 bits: a run of 20 digits, looked for by
+# Where an integer may not fit in 64 bits (orjson takes -2**63 .. 2**64-1, and
+# -2**63-1 has 19 digits): a run of 19 digits, looked for by
 # mapping digits to "0" and everything else to " " (much quicker than a regex).
 _DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
-_LONG_RUN = b"0" * 20
+_LONG_RUN = b"0" * 19
 
 
 def default_json_dumps(data: Any) -> str:
