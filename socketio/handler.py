@@ -569,14 +569,13 @@ class SocketIOHandler(WebSocketHandler):
 
         A websocket connection lasts long: pywsgi's buffered reader (2 KiB of
         buffer) and the request's header pairs would stay with it. The
-        websocket takes what the reader holds and reads the socket itself;
+        websocket has taken what the reader held and reads the socket itself;
         what pywsgi reads later (it discards a body, then looks for another
         request) finds an empty stream, and so does the application, in
         ``wsgi.input``. The environ keeps its ``HTTP_*`` entries, and the
         handler its ``headers`` and ``response_headers`` if
         :attr:`log_reads_headers`.
         """
-        self.websocket.release_reader()
         reader: Any = self.rfile
         spent = io.BytesIO()
         self.rfile = spent

@@ -250,9 +250,7 @@ class Socket:
         """
         queue = self._server_queue
         if queue is None:
-            queue = self._server_queue = gevent.queue.Queue()
-            if self._arrival is not None:
-                self._arrival.set()
+            queue = self.server_queue = gevent.queue.Queue()
         return queue
 
     @server_queue.setter

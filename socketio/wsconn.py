@@ -73,11 +73,13 @@ class BoundedWebSocket(WebSocket):
         self.utf8validator = None
         self.max_message_size = max_message_size
         self._sock = handler.socket
-        # What pywsgi's buffered reader may already hold (bytes the client sent
-        # right after its upgrade request) is read once through it, then the
-        # socket directly.
-        self._rfile: Any = handler.rfile
-        self._received = b""
+        # Bytes the client sent right after its upgrade request may be in
+        # pywsgi's buffered reader already: they are taken now, and from here
+        # on the socket is read directly (the handler can free the reader).
+        # gevent-websocket's raw_read (its read_frame) reads through this
+        # websocket too.
+        self._received = self._buffered(handler.rfile)
+        self.raw_read = stream.read = self._read_exact
         # Waiting for readability before reading saves the read that would
         # fail with EAGAIN (a system call per message) when the client has
         # sent nothing yet, which is the usual case for a request/answer
@@ -103,25 +105,6 @@ class BoundedWebSocket(WebSocket):
 
     # -- reading ------------------------------------------------------------
 
-    def release_reader(self) -> None:
-        """Take what pywsgi's buffered reader holds now, and read the socket only from here on.
-
-        The handler can then free the reader and its buffer, which would
-        otherwise stay with the connection for as long as it lasts. Call it
-        before the first read. ``raw_read`` (gevent-websocket's
-        ``read_frame`` reads through it) then reads from this websocket.
-        """
-        if self._rfile is not None:
-            self._received += self._take_held()
-
-    def _take_held(self) -> bytes:
-        rfile = self._rfile
-        self._rfile = None
-        self.raw_read = read = self._read_exact
-        if self.stream is not None:
-            self.stream.read = read
-        return self._buffered(rfile)
-
     def _read_exact(self, size: int) -> bytes:
         """``size`` bytes from the connection (fewer at its end), past what is already received."""
         data = self._received
@@ -134,10 +117,6 @@ class BoundedWebSocket(WebSocket):
         return data[:size]
 
     def _recv(self, at_boundary: bool = False) -> bytes:
-        if self._rfile is not None:
-            held = self._take_held()
-            if held:
-                return held
         if self._wait_first or at_boundary:
             readable = self._readable
             if readable is None:

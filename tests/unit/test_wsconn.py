@@ -89,25 +89,24 @@ def test_a_failed_write_drops_what_is_held(pair):
     assert websocket.backlog == 0
 
 
-def test_bytes_the_reader_holds_are_read_after_it_is_released(pair):
-    websocket, peer = pair
-    rfile = websocket.handler.rfile
+def test_bytes_the_request_reader_holds_are_read_by_the_websocket(pair):
+    first, peer = pair
+    ours = first.handler.socket
+    handler = types.SimpleNamespace(socket=ours, rfile=ours.makefile("rb"))
+    rfile = handler.rfile
     peer.sendall(b"GET\r\n" + client_frame(b"first") + client_frame(b"second"))
     assert rfile.readline() == b"GET\r\n"  # what pywsgi reads; it buffers the frames too
-    websocket.release_reader()
-    websocket.handler.rfile = None
+    websocket = wsconn.BoundedWebSocket({}, Stream(handler), handler, 1 << 20)
+    handler.rfile = None  # the handler frees it
     assert websocket.receive() == "first"
     peer.sendall(client_frame(b"third"))
     assert websocket.receive() == "second"
     assert websocket.receive() == "third"
 
 
-def test_gevent_websockets_read_frame_reads_through_the_released_websocket(pair):
+def test_gevent_websockets_read_frame_reads_through_the_websocket(pair):
     websocket, peer = pair
     peer.sendall(client_frame(b"held") + client_frame(b"later"))
-    gevent.sleep(0.01)
-    websocket.handler.rfile.peek(1)  # the reader takes what has arrived
-    websocket.release_reader()
     header, payload = websocket.read_frame()
     assert (header.opcode, bytes(payload)) == (1, b"held")
     assert websocket.receive() == "later"
