@@ -143,3 +143,72 @@ def test_the_environs_of_websocket_sessions_share_their_header_values():
             conn.close()
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 makes every Python call through C")
+def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wait():
+    # greenlet keeps a copy of a parked greenlet's C stack; each call made
+    # through the C API on the way to the switch deepens it. A session's
+    # greenlet runs some 20 Python frames deep, which CPython calls without
+    # C recursion: what is left should be less than gevent's own way to wait.
+    import gevent
+    import gevent.socket
+
+    import socketio
+    from socketio.server import SocketIOServer
+
+    readers: list[Any] = []
+
+    def application(environ: dict, start_response: Any) -> list[bytes]:
+        readers.append(gevent.getcurrent())
+        socketio.socketio_manage(environ, {"": socketio.namespace.BaseNamespace})
+        return []
+
+    server = SocketIOServer(("127.0.0.1", 0), application, policy_server=False, log=None)
+    server.start()
+    left, right = gevent.socket.socketpair()
+    hub = gevent.get_hub()
+    plain = gevent.spawn(hub.wait, hub.loop.io(left.fileno(), 1))
+    try:
+        conn = _open_websocket(server.server_port, "test")
+        gevent.sleep(0.05)
+        [reader] = readers
+        assert 0 < reader._stack_saved < plain._stack_saved
+        conn.close()
+    finally:
+        plain.kill()
+        left.close()
+        right.close()
+        server.stop()
+
+
+def test_a_server_given_a_pool_spawns_its_connections_there():
+    import gevent
+    import gevent.pool
+    import gevent.socket
+
+    from socketio.server import SocketIOServer
+
+    pool = gevent.pool.Pool(4)
+    seen: list[bool] = []
+
+    def application(environ: dict, start_response: Any) -> list[bytes]:
+        seen.append(gevent.getcurrent() in pool)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = SocketIOServer(
+        ("127.0.0.1", 0), application, spawn=pool, policy_server=False, log=None
+    )
+    server.start()
+    try:
+        conn = gevent.socket.create_connection(("127.0.0.1", server.server_port))
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok")
+        assert seen == [True]
+        conn.close()
+    finally:
+        server.stop()
