@@ -71,6 +71,26 @@ def _shared(value: str) -> str:
     return value
 
 
+class _SpentInput(io.RawIOBase):
+    """The input of a request that became a websocket: at its end, and staying there.
+
+    One object serves every such connection, so it keeps no state: reads
+    return nothing, ``close`` does nothing, and it cannot be written or sought.
+    """
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+_SPENT_INPUT = _SpentInput()
+
+
 _PREFLIGHT = [
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
     ("Access-Control-Allow-Headers", "Content-Type"),
@@ -577,7 +597,7 @@ class SocketIOHandler(WebSocketHandler):
         :attr:`log_reads_headers`.
         """
         reader: Any = self.rfile
-        spent = io.BytesIO()
+        spent = _SPENT_INPUT
         self.rfile = spent
         if self.wsgi_input is not None:
             self.wsgi_input.rfile = spent

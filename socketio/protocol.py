@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from typing import Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
+from .config import ALL_TRANSPORTS
+
 __all__ = [
     "PROTOCOL_VERSION",
     "ClientScript",
@@ -105,6 +107,9 @@ def _jsonp_index(value: str | None) -> int | Refused | None:
     return int(value)
 
 
+_TRANSPORT_NAMES = {name: name for name in ALL_TRANSPORTS}
+
+
 def parse_request(path: str, query: str, resource: str) -> Request | None:
     """Classify a request path.
 
@@ -142,6 +147,8 @@ def parse_request(path: str, query: str, resource: str) -> Request | None:
     if len(segments) != 2 or not segments[1]:
         return Refused(400, "bad request")
     transport, sessid = segments
+    # (a websocket's request lives as long as its connection: share the name)
+    transport = _TRANSPORT_NAMES.get(transport, transport)
     if "disconnect" in params:
         return ForcedDisconnect(transport, sessid)
     index = _jsonp_index(params.get("i")) if transport == "jsonp-polling" else None

@@ -89,30 +89,32 @@ def _listener_host(listener: Any) -> str:
 
 
 class _ConnectionGreenlet(Greenlet):
-    """The greenlet of one connection: gevent's, without the copy of its spawning stack.
+    """The greenlet of one connection: gevent's, lighter for as long as a websocket lasts.
 
-    Connections are all spawned by the same accept loop, so that stack says
-    nothing, and a websocket's greenlet would keep it (about 170 bytes) for as
-    long as the connection lasts. (Its spawning greenlet and
-    ``spawn_tree_locals`` are kept, as gevent's option says.)
+    A websocket's greenlet is parked for the whole connection, and three
+    things of gevent's make it keep more than it needs:
+
+    * a copy of its spawning stack: connections are all spawned by the same
+      accept loop, so it says nothing (about 170 bytes; gevent's
+      ``spawning_stack_limit`` option turns it off, its spawning greenlet and
+      ``spawn_tree_locals`` are kept);
+    * the task given to ``spawn``, stored in a ``__dict__`` of the instance's
+      own (184 bytes): the task is this class's :meth:`_run`;
+    * gevent's ``_handle_and_close_when_done`` calls ``handle(*args)``, which
+      CPython 3.11 makes through the C API: greenlet keeps a copy of a parked
+      greenlet's C stack, and that call makes it about 370 bytes deeper.
     """
 
     spawning_stack_limit = 0
 
-
-def _serve_connection(
-    handle: Callable[..., Any], close: Callable[..., Any], sock: Any, address: Any
-) -> None:
-    """gevent's ``_handle_and_close_when_done`` for a connection, with a plain call.
-
-    gevent's calls ``handle(*args)``, which CPython 3.11 makes through the C
-    API, and the C stack of every parked websocket greenlet, kept by greenlet
-    while it is parked, is that much (about 370 bytes) deeper.
-    """
-    try:
-        handle(sock, address)
-    finally:
-        close(sock, address)
+    @staticmethod
+    def _run(
+        handle: Callable[..., Any], close: Callable[..., Any], sock: Any, address: Any
+    ) -> None:
+        try:
+            handle(sock, address)
+        finally:
+            close(sock, address)
 
 
 _default_spawn = _ConnectionGreenlet.spawn
@@ -313,12 +315,12 @@ class SocketIOServer(WSGIServer):
         super().stop(timeout=timeout)
 
     def do_handle(self, *args: Any) -> None:
-        """Serve an accepted connection in a greenlet of its own (gevent's, with a shallower stack)."""
+        """Serve an accepted connection in a greenlet of its own (see ``_ConnectionGreenlet``)."""
         if len(args) != 2 or self._spawn != _default_spawn:
             super().do_handle(*args)
             return
         try:
-            _default_spawn(_serve_connection, self._handle, self.do_close, *args)
+            _default_spawn(None, self._handle, self.do_close, *args)
         except BaseException:
             self.do_close(*args)
             raise

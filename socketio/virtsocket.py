@@ -216,8 +216,10 @@ class Socket:
         self._serving = False
         #: set by a transport whose connection the receiver loop should read itself
         self._reader: Optional[Callable[[], None]] = None
-        self._dispatch_lock = gevent.lock.Semaphore()
         self._dispatcher: Any = None  # the greenlet handling a packet right now
+        # orders the greenlets that wait to handle a packet while another one
+        # is: made by the first of them (most sessions never have one)
+        self._dispatch_lock: Optional[gevent.lock.Semaphore] = None
         self._dispatch_seq = 0
         # the session clock (see _start_clock)
         self._clock: Any = None
@@ -643,10 +645,12 @@ class Socket:
         namespaces), nothing is queued before it and no packet is being handled.
         """
         queue = self._server_queue
+        lock = self._dispatch_lock
         return (
             self._serving
             and (queue is None or not queue.qsize())
-            and not self._dispatch_lock.locked()
+            and self._dispatcher is None
+            and (lock is None or not lock.locked())
         )
 
     def _dispatch(self, rawdata: str) -> None:
@@ -655,19 +659,33 @@ class Socket:
         Errors of the application are logged, not raised; a handler still
         running when the socket is killed ends with :class:`DispatchAborted`.
         """
-        with self._dispatch_lock:
-            self._dispatcher = getcurrent()
-            self._dispatch_seq += 1
-            try:
-                self._process_raw(rawdata)
-            except DispatchAborted:
-                log.debug("%s: handling of %.60r aborted: the socket was killed", self, rawdata)
-            except gevent.GreenletExit:
-                raise
-            except Exception:
-                log.exception("%s: unhandled error while processing %.60r", self, rawdata)
-            finally:
-                self._dispatcher = None
+        lock = self._dispatch_lock
+        if lock is None:
+            if self._dispatcher is None:
+                try:
+                    self._dispatch_now(rawdata)
+                finally:
+                    # a greenlet came to wait meanwhile, and made the lock held for us
+                    if self._dispatch_lock is not None:
+                        self._dispatch_lock.release()
+                return
+            lock = self._dispatch_lock = gevent.lock.Semaphore(0)
+        with lock:
+            self._dispatch_now(rawdata)
+
+    def _dispatch_now(self, rawdata: str) -> None:
+        self._dispatcher = getcurrent()
+        self._dispatch_seq += 1
+        try:
+            self._process_raw(rawdata)
+        except DispatchAborted:
+            log.debug("%s: handling of %.60r aborted: the socket was killed", self, rawdata)
+        except gevent.GreenletExit:
+            raise
+        except Exception:
+            log.exception("%s: unhandled error while processing %.60r", self, rawdata)
+        finally:
+            self._dispatcher = None
 
     def _abort_dispatch(self) -> None:
         """End a handler that another greenlet is running (the socket is being killed).

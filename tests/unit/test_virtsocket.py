@@ -484,3 +484,32 @@ def test_timeout_is_set_when_the_session_ends_whenever_it_is_asked_for():
     replaced = gevent.event.Event()
     late.timeout = replaced  # a plain attribute on the original
     assert late.timeout is replaced
+
+
+def test_packets_dispatched_from_several_greenlets_are_handled_one_at_a_time_in_order():
+    release = gevent.event.Event()
+    log: list = []
+
+    class Slow(BaseNamespace):
+        def on_step(self, n):
+            log.append(("start", n))
+            if n == 1:
+                release.wait()
+            log.append(("end", n))
+
+    socket = make_socket({"": Slow})
+    packet = '5:::{"name":"step","args":[%d]}'
+    first = gevent.spawn(socket._dispatch, packet % 1)
+    gevent.sleep(0)
+    assert not socket._can_dispatch_now()
+    waiting = [gevent.spawn(socket._dispatch, packet % n) for n in (2, 3)]
+    gevent.sleep(0.01)
+    assert log == [("start", 1)]
+    release.set()
+    gevent.joinall([first, *waiting], timeout=2, raise_error=True)
+    assert log == [(edge, n) for n in (1, 2, 3) for edge in ("start", "end")]
+    assert socket._dispatcher is None
+    # the lock made for the waiting ones is free again, and still used
+    assert socket._can_dispatch_now() == socket._serving
+    socket._dispatch(packet % 4)
+    assert log[-1] == ("end", 4)
