@@ -528,18 +528,23 @@ class SocketIOHandler(WebSocketHandler):
         if transport_name in WEBSOCKET_TRANSPORTS:
             self.environ["socketio"] = socket
             socket.wsgi_app_greenlet = gevent.getcurrent()
-            return self._run_own_application  # (a bound method is lighter than a closure)
+            return self._run_application  # (a bound method is lighter than a closure)
         environ = dict(self.environ)
         environ["socketio"] = socket
         socket.wsgi_app_greenlet = gevent.spawn(self._run_application, socket, environ)
         return None
 
-    def _run_own_application(self) -> None:
-        """Run the application of the session this connection opened, with its environ."""
-        environ = self.environ
-        self._run_application(environ["socketio"], environ)
+    def _run_application(
+        self, socket: Optional[Socket] = None, environ: Optional[dict] = None
+    ) -> None:
+        """Run the application for ``socket``'s session with ``environ``.
 
-    def _run_application(self, socket: Socket, environ: dict) -> None:
+        Without arguments: the session this connection opened, with its environ
+        (for a websocket, whose greenlet stays in here for the whole session).
+        """
+        if environ is None or socket is None:
+            environ = self.environ
+            socket = environ["socketio"]
         try:
             result = self.application(environ, _ignore_response)
             close = getattr(result, "close", None)

@@ -437,6 +437,7 @@ class WebsocketTransport(BaseTransport):
     def _receive_loop(self, socket: Socket, websocket: Any, serving: bool = False) -> None:
         loop = gevent.get_hub().loop
         while True:
+            websocket.wait_message()  # (here: see its description)
             message = self._next_message(socket, websocket)
             if message is None:
                 if serving:  # the receiver loop waits for the session's end

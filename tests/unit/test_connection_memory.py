@@ -119,13 +119,14 @@ def test_the_environs_of_websocket_sessions_share_their_header_values():
     import gevent
 
     import socketio
+    from socketio.namespace import BaseNamespace
     from socketio.server import SocketIOServer
 
     environs: list[dict] = []
 
     def application(environ: dict, start_response: Any) -> list[bytes]:
         environs.append(environ)
-        socketio.socketio_manage(environ, {"": socketio.namespace.BaseNamespace})
+        socketio.socketio_manage(environ, {"": BaseNamespace})
         return []
 
     server = SocketIOServer(("127.0.0.1", 0), application, policy_server=False, log=None)
@@ -155,13 +156,14 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
     import gevent.socket
 
     import socketio
+    from socketio.namespace import BaseNamespace
     from socketio.server import SocketIOServer
 
     readers: list[Any] = []
 
     def application(environ: dict, start_response: Any) -> list[bytes]:
         readers.append(gevent.getcurrent())
-        socketio.socketio_manage(environ, {"": socketio.namespace.BaseNamespace})
+        socketio.socketio_manage(environ, {"": BaseNamespace})
         return []
 
     server = SocketIOServer(("127.0.0.1", 0), application, policy_server=False, log=None)
@@ -174,6 +176,13 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
         gevent.sleep(0.05)
         [reader] = readers
         assert 0 < reader._stack_saved < plain._stack_saved
+        # and it waits where its Python stack is shallowest (each frame of a
+        # parked greenlet gets a frame object on 3.12+)
+        frame, names = reader.gr_frame, []
+        while frame is not None and len(names) < 3:
+            names.append(frame.f_code.co_name)
+            frame = frame.f_back
+        assert names == ["_wait_readable", "wait_message", "_receive_loop"]
         conn.close()
     finally:
         plain.kill()

@@ -110,3 +110,44 @@ def test_gevent_websockets_read_frame_reads_through_the_websocket(pair):
     header, payload = websocket.read_frame()
     assert (header.opcode, bytes(payload)) == (1, b"held")
     assert websocket.receive() == "later"
+
+
+def test_wait_message_returns_when_a_message_arrives_and_receive_does_not_wait_again(pair):
+    websocket, peer = pair
+    waiter = gevent.spawn(websocket.wait_message)
+    gevent.sleep(0.01)
+    assert not waiter.dead  # nothing sent yet
+    peer.sendall(client_frame(b"one") + client_frame(b"two"))
+    waiter.join(timeout=1)
+    assert waiter.dead and waiter.successful()
+    assert websocket.receive() == "one"
+    with gevent.Timeout(0.5):
+        websocket.wait_message()  # "two" is held already: no wait
+    assert websocket.receive() == "two"
+
+
+def test_interrupt_wait_ends_a_wait_for_a_message(pair):
+    websocket, _peer = pair
+
+    class Stop(Exception):
+        pass
+
+    waiter = gevent.spawn(websocket.wait_message)
+    gevent.sleep(0.01)
+    gevent.get_hub().loop.run_callback(websocket.interrupt_wait, waiter, Stop())
+    waiter.join(timeout=1)
+    assert isinstance(waiter.exception, Stop)
+    # the connection can still be waited on and read
+    _peer.sendall(client_frame(b"after"))
+    with gevent.Timeout(1):
+        websocket.wait_message()
+    assert websocket.receive() == "after"
+
+
+def test_wait_message_on_a_closed_websocket_returns_and_receive_says_closed(pair):
+    websocket, _peer = pair
+    websocket.close()
+    with gevent.Timeout(0.5):
+        websocket.wait_message()
+    with pytest.raises(wsconn.WebSocketError):
+        websocket.receive()
