@@ -19,7 +19,7 @@ import io
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 import gevent
 from gevent.pywsgi import OldMessage, WSGIHandler, format_date_time
@@ -170,6 +170,14 @@ def _share_attribute_keys(cls: type) -> None:
         object.__setattr__(probe, name, None)
 
 
+class _WebsocketSession(NamedTuple):
+    """An upgraded connection whose session ``run_application`` serves (see there)."""
+
+    transport: WebsocketTransport
+    socket: Socket
+    application: Optional[Callable[[], None]]
+
+
 class SocketIOHandler(WebSocketHandler):
     """Serves Socket.IO requests; everything else goes to the WSGI application.
 
@@ -270,7 +278,15 @@ class SocketIOHandler(WebSocketHandler):
         if request is None:
             return super().run_application()
         try:
-            response = self._dispatch(request)
+            answer = self._dispatch(request)
+            if isinstance(answer, _WebsocketSession):
+                # Served from here, not from inside _dispatch: the connection's
+                # greenlet stays in this call for the whole session, a few
+                # frames shallower, without the request's parse.
+                transport, socket, application = answer
+                request = answer = None
+                answer = transport.do_exchange(socket, "GET", application)
+            response = answer
         except Exception:
             log.exception("error while serving %s", self.environ.get("PATH_INFO"))
             if self.headers_sent:
@@ -373,7 +389,7 @@ class SocketIOHandler(WebSocketHandler):
 
     # -- request kinds ------------------------------------------------------
 
-    def _dispatch(self, request: protocol.Request) -> Optional[Response]:
+    def _dispatch(self, request: protocol.Request) -> Union[Response, _WebsocketSession, None]:
         origin = self.environ.get("HTTP_ORIGIN")
         if isinstance(request, protocol.Refused):
             return text_response(request.status, request.message, origin)
@@ -445,7 +461,7 @@ class SocketIOHandler(WebSocketHandler):
             socket._client_left()
         return text_response(200, "", origin)
 
-    def _exchange(self, request: protocol.Exchange) -> Optional[Response]:
+    def _exchange(self, request: protocol.Exchange) -> Union[Response, _WebsocketSession, None]:
         name = request.transport
         cls = self.handler_types.get(name)
         if cls is None or name not in self.config.transports:
@@ -471,7 +487,9 @@ class SocketIOHandler(WebSocketHandler):
         self._open_session(socket, name)
         return transport.do_exchange(socket, self.environ.get("REQUEST_METHOD", "GET"))
 
-    def _websocket_exchange(self, transport: WebsocketTransport, sessid: str) -> Optional[Response]:
+    def _websocket_exchange(
+        self, transport: WebsocketTransport, sessid: str
+    ) -> Union[Response, _WebsocketSession, None]:
         environ = self.environ
         if (
             environ.get("REQUEST_METHOD") != "GET"
@@ -501,9 +519,7 @@ class SocketIOHandler(WebSocketHandler):
             transport.send_not_handshaken(self.websocket)
             return None
         transport.attach(socket)
-        application = self._open_session(socket, transport.name)
-        transport.do_exchange(socket, "GET", application)
-        return None
+        return _WebsocketSession(transport, socket, self._open_session(socket, transport.name))
 
     # -- session start ------------------------------------------------------
 

@@ -179,10 +179,13 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
         # and it waits where its Python stack is shallowest (each frame of a
         # parked greenlet gets a frame object on 3.12+)
         frame, names = reader.gr_frame, []
-        while frame is not None and len(names) < 3:
+        while frame is not None:
             names.append(frame.f_code.co_name)
             frame = frame.f_back
-        assert names == ["_wait_readable", "wait_message", "_receive_loop"]
+        assert names[:3] == ["_wait_readable", "wait_message", "_receive_loop"]
+        # the request's classification has returned (and its parse is freed)
+        assert not {"_dispatch", "_exchange", "_websocket_exchange"} & set(names)
+        assert "run_application" in names
         conn.close()
     finally:
         plain.kill()
