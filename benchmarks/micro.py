@@ -29,7 +29,7 @@ from geventwebsocket.websocket import Header
 
 from socketio import packet
 from socketio.defaultjson import default_json_dumps, default_json_loads
-from socketio.namespace import BaseNamespace, _signature_params
+from socketio.namespace import BaseNamespace, _handler_shape
 from socketio.virtsocket import Socket
 
 DATA = {"seq": 12345, "text": "hello, world", "values": [1, 2, 3], "ok": True}
@@ -133,7 +133,7 @@ def rows(number: int) -> list[tuple[str, float, str]]:
         pass
     ns = Echo({"socketio": SimpleNamespace(session={})}, "")
     method = ns.on_echo
-    add("namespace: _signature_params (inspect)", lambda: _signature_params(method), "per event")
+    add("namespace: _handler_shape (inspect, cached)", lambda: _handler_shape(method), "per event")
     add("namespace: process_event (whole dispatch)", lambda: ns.process_event(packet.decode(RAW)))
     sock = Socket(SimpleNamespace(sockets={}), {})
     sock._set_namespaces({"": Echo})

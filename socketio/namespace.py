@@ -33,29 +33,36 @@ _NO_SUCH_ACL = (
 )
 
 
-def _signature_params(method: Callable[..., Any]) -> Optional[tuple[inspect.Parameter, ...]]:
-    """The parameters of ``method`` as written in its ``def``, ``self`` included.
+def _handler_shape(method: Callable[..., Any]) -> Optional[bool]:
+    """How ``method`` takes an event, read from its ``def``.
 
-    Returns ``None`` when the signature cannot be read (a builtin, say).
+    ``None`` if it cannot be a handler (its first parameter is not ``self``,
+    or its signature cannot be read), ``True`` if its only parameter after
+    ``self`` is named ``packet`` (it takes the packet dict), else ``False``
+    (it takes the event's arguments).
     """
     func = getattr(method, "__func__", method)
     try:
-        return _function_params(func)
+        return _function_shape(func)
     except TypeError:  # an unhashable callable: read it every time
-        return _read_params(func)
+        return _read_shape(func)
 
 
-def _read_params(func: Callable[..., Any]) -> Optional[tuple[inspect.Parameter, ...]]:
+def _read_shape(func: Callable[..., Any]) -> Optional[bool]:
     try:
-        sig = inspect.signature(func, follow_wrapped=True)
+        params = tuple(inspect.signature(func, follow_wrapped=True).parameters.values())
     except (TypeError, ValueError):
         return None
-    return tuple(sig.parameters.values())
+    if not params or not (
+        params[0].name == "self" or params[0].kind is inspect.Parameter.VAR_POSITIONAL
+    ):
+        return None
+    return len(params) == 2 and params[1].name == "packet"
 
 
 # inspect.signature costs microseconds on every event; a handler's function
-# does not change, so its parameters are read once (bounded, by function).
-_function_params = functools.lru_cache(maxsize=4096)(_read_params)
+# does not change, so how it is called is read once (bounded, by function).
+_function_shape = functools.lru_cache(maxsize=4096)(_read_shape)
 
 
 class BaseNamespace:
@@ -191,12 +198,8 @@ class BaseNamespace:
         if method is None:
             self.error("no_such_method", f'The method "{method_name}" was not found')
             return None
-        params = _signature_params(method) or ()
-        first = params[0] if params else None
-        takes_self = first is not None and (
-            first.name == "self" or first.kind is inspect.Parameter.VAR_POSITIONAL
-        )
-        if not takes_self:
+        takes_packet = _handler_shape(method)
+        if takes_packet is None:
             self.error(
                 "invalid_method_args",
                 "The server-side method is invalid, as it doesn't have 'self' as its first argument",
@@ -205,7 +208,7 @@ class BaseNamespace:
         decorator = getattr(self, "exception_handler_decorator", None)
         if decorator is not None:
             method = decorator(method)
-        if len(params) == 2 and params[1].name == "packet":
+        if takes_packet:
             return method(packet)
         return method(*args)
 
