@@ -150,7 +150,7 @@ def test_the_environs_of_websocket_sessions_share_their_header_values():
 def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wait():
     # greenlet keeps a copy of a parked greenlet's C stack; each call made
     # through the C API on the way to the switch deepens it. A session's
-    # greenlet runs some 20 Python frames deep, which CPython calls without
+    # greenlet runs some 15 Python frames deep, which CPython calls without
     # C recursion: what is left should be less than gevent's own way to wait.
     import gevent
     import gevent.socket
