@@ -278,15 +278,14 @@ class SocketIOHandler(WebSocketHandler):
         if request is None:
             return super().run_application()
         try:
-            answer = self._dispatch(request)
-            if isinstance(answer, _WebsocketSession):
+            response = self._dispatch(request)
+            if isinstance(response, _WebsocketSession):
                 # Served from here, not from inside _dispatch: the connection's
                 # greenlet stays in this call for the whole session, a few
                 # frames shallower, without the request's parse.
-                transport, socket, application = answer
-                request = answer = None
-                answer = transport.do_exchange(socket, "GET", application)
-            response = answer
+                transport, socket, application = response
+                request = None
+                response = transport.do_exchange(socket, "GET", application)
         except Exception:
             log.exception("error while serving %s", self.environ.get("PATH_INFO"))
             if self.headers_sent:

@@ -660,15 +660,15 @@ class Socket:
         running when the socket is killed ends with :class:`DispatchAborted`.
         """
         lock = self._dispatch_lock
-        if lock is None:
-            if self._dispatcher is None:
-                try:
-                    self._dispatch_now(rawdata)
-                finally:
-                    # a greenlet came to wait meanwhile, and made the lock held for us
-                    if self._dispatch_lock is not None:
-                        self._dispatch_lock.release()
-                return
+        if lock is None and self._dispatcher is None:  # nobody else handles one: no lock
+            try:
+                self._dispatch_now(rawdata)
+            finally:
+                # a greenlet came to wait meanwhile, and made the lock held for us
+                if self._dispatch_lock is not None:
+                    self._dispatch_lock.release()
+            return
+        if lock is None:  # the first to wait: the one handling a packet holds it
             lock = self._dispatch_lock = gevent.lock.Semaphore(0)
         with lock:
             self._dispatch_now(rawdata)

@@ -86,7 +86,11 @@ class BoundedWebSocket(WebSocket):
         # sent nothing yet, which is the usual case for a request/answer
         # exchange; after a full read more is likely waiting: read at once.
         self._hub = gevent.get_hub()
-        self._readable: Any = None
+        # gevent's socket has a watcher for this already (its own reads wait on it)
+        readable = getattr(self._sock, "_read_event", None)
+        self._readable: Any = (
+            readable if readable is not None else self._hub.loop.io(self._sock.fileno(), 1)
+        )
         self._wait_first = True
         self._known_readable = False  # wait_message has seen the connection readable
         # the greenlet waiting for the first bytes of a message (nothing of it read yet)
@@ -150,12 +154,6 @@ class BoundedWebSocket(WebSocket):
         to every idle connection).
         """
         readable = self._readable
-        if readable is None:
-            # gevent's socket has a watcher for this already (its own reads wait on it)
-            readable = getattr(self._sock, "_read_event", None)
-            if readable is None:
-                readable = self._hub.loop.io(self._sock.fileno(), 1)
-            self._readable = readable
         if readable.callback is not None:
             raise ConcurrentObjectUseError(f"another greenlet is reading {self._sock!r}")
         current = gevent.getcurrent()
