@@ -80,6 +80,7 @@ class BoundedWebSocket(WebSocket):
         # gevent-websocket's raw_read (its read_frame) reads through this
         # websocket too.
         self._received = self._buffered(handler.rfile)
+        self._at = 0  # where the next frame starts in it
         self.raw_read = stream.read = self._read_exact
         # Waiting for readability before reading saves the read that would
         # fail with EAGAIN (a system call per message) when the client has
@@ -113,7 +114,8 @@ class BoundedWebSocket(WebSocket):
 
     def _read_exact(self, size: int) -> bytes:
         """``size`` bytes from the connection (fewer at its end), past what is already received."""
-        data = self._received
+        data = self._received[self._at :]
+        self._at = 0
         while len(data) < size:
             chunk = self._recv()
             if not chunk:
@@ -203,16 +205,26 @@ class BoundedWebSocket(WebSocket):
     def _next_frame(
         self, at_boundary: bool = False, after_close: bool = False
     ) -> wsframe.ParsedFrame:
+        # A read may bring many frames: each is parsed where it starts in the
+        # buffer, which is only let go of once they are all taken (slicing
+        # off each frame would copy the rest of the buffer every time).
         data = self._received
+        at = self._at
         while True:
-            parsed = wsframe.parse_frame(data, self.max_message_size)
+            parsed = wsframe.parse_frame(data, self.max_message_size, at)
             if isinstance(parsed, tuple):
-                used = parsed[3]
-                self._received = data[used:] if used < len(data) else b""
+                end = parsed[3]
+                if end < len(data):
+                    self._received = data
+                    self._at = end
+                else:
+                    self._received = b""
+                    self._at = 0
                 return parsed
-            chunks = [data]
-            have = len(data)
-            while have < parsed:
+            chunks = [data[at:] if at else data]
+            have = len(data) - at
+            needed = parsed - at
+            while have < needed:
                 if self.closed and not after_close:
                     raise WebSocketError("websocket closed")
                 chunk = self._recv(at_boundary and not have)
@@ -222,6 +234,7 @@ class BoundedWebSocket(WebSocket):
                 chunks.append(chunk)
                 have += len(chunk)
             data = b"".join(chunks)
+            at = 0
 
     def read_message(self) -> Any:
         """The next text (``str``) or binary (``bytearray``) message; ``None`` after a close.

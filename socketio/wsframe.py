@@ -1,7 +1,7 @@
 """Websocket frames (RFC 6455) as pure functions over bytes: no sockets, no gevent.
 
 The server side of the framing only: :func:`parse_frame` reads one masked
-client frame from the start of a buffer, :func:`encode_frame` writes an
+client frame from a buffer, :func:`encode_frame` writes an
 unmasked server frame. The I/O layer (:mod:`socketio.wsconn`) feeds bytes in
 and writes what comes out.
 """
@@ -37,8 +37,8 @@ OP_PONG = 0xA
 
 _KNOWN_OPCODES = frozenset({OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG})
 
-#: ``(fin, opcode, payload, consumed)``: a whole frame, its payload unmasked, and
-#: how many bytes of the buffer it took.
+#: ``(fin, opcode, payload, end)``: a whole frame, its payload unmasked, and the
+#: offset in the buffer just past it.
 ParsedFrame = tuple[bool, int, bytes, int]
 
 _LEN16 = struct.Struct("!BBH")
@@ -54,19 +54,22 @@ def unmask(data: bytes, mask: bytes) -> bytes:
     return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
 
 
-def parse_frame(data: bytes, max_size: int) -> Union[ParsedFrame, int]:
-    """Parse the client frame at the start of ``data``.
+def parse_frame(data: bytes, max_size: int, start: int = 0) -> Union[ParsedFrame, int]:
+    """Parse the client frame at offset ``start`` of ``data``.
 
     Args:
-        data: bytes received so far (the frame starts at offset 0).
+        data: bytes received so far.
         max_size: the largest payload accepted, checked as soon as the header
             is complete (so a peer announcing gigabytes is refused before any
             of them is read).
+        start: where the frame begins: a reader working through a buffer of
+            many frames moves this on, instead of slicing off each frame
+            (which copies the rest of the buffer every time).
 
     Returns:
-        A :data:`ParsedFrame` when ``data`` holds the whole frame; otherwise
-        the total number of bytes needed to go on (more than ``len(data)``):
-        call again once that many have arrived.
+        A :data:`ParsedFrame` when ``data`` holds the whole frame (its last
+        item the offset just past it); otherwise the length ``data`` must
+        reach to go on (more than ``len(data)``): call again once it has.
 
     Raises:
         FrameError: reserved bits set, an unmasked frame (clients must mask),
@@ -74,10 +77,10 @@ def parse_frame(data: bytes, max_size: int) -> Union[ParsedFrame, int]:
             (``close_code`` 1002), or a payload over ``max_size`` (1009).
     """
     size = len(data)
-    if size < 2:
-        return 2
-    first = data[0]
-    second = data[1]
+    if size < start + 2:
+        return start + 2
+    first = data[start]
+    second = data[start + 1]
     if first & 0x70:
         raise FrameError("reserved bits set in frame header")
     opcode = first & 0x0F
@@ -86,17 +89,17 @@ def parse_frame(data: bytes, max_size: int) -> Union[ParsedFrame, int]:
     if not second & 0x80:
         raise FrameError("client frame not masked")
     length = second & 0x7F
-    start = 2
+    mask_at = start + 2
     if length == 126:
-        if size < 4:
-            return 4
-        length = int.from_bytes(data[2:4], "big")
-        start = 4
+        mask_at = start + 4
+        if size < mask_at:
+            return mask_at
+        length = int.from_bytes(data[start + 2 : mask_at], "big")
     elif length == 127:
-        if size < 10:
-            return 10
-        length = int.from_bytes(data[2:10], "big")
-        start = 10
+        mask_at = start + 10
+        if size < mask_at:
+            return mask_at
+        length = int.from_bytes(data[start + 2 : mask_at], "big")
     fin = bool(first & 0x80)
     if opcode >= OP_CLOSE:
         if not fin:
@@ -105,11 +108,10 @@ def parse_frame(data: bytes, max_size: int) -> Union[ParsedFrame, int]:
             raise FrameError(f"Control frame of {length} bytes (at most 125)")
     if length > max_size:
         raise FrameError(f"message over {max_size} bytes (frame of {length})", close_code=1009)
-    end = start + 4 + length
+    end = mask_at + 4 + length
     if size < end:
         return end
-    mask = data[start : start + 4]
-    return fin, opcode, unmask(data[start + 4 : end], mask), end
+    return fin, opcode, unmask(data[mask_at + 4 : end], data[mask_at : mask_at + 4]), end
 
 
 def encode_frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:

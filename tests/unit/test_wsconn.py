@@ -151,3 +151,36 @@ def test_wait_message_on_a_closed_websocket_returns_and_receive_says_closed(pair
         websocket.wait_message()
     with pytest.raises(wsconn.WebSocketError):
         websocket.receive()
+
+
+def test_a_burst_of_frames_is_read_in_order_across_reads(pair):
+    websocket, peer = pair
+    # more than one read's worth, so frames straddle the reads; a fragmented
+    # message and a ping among them
+    texts = [f"5:::{i:05d}" + "x" * (i % 200) for i in range(1500)]
+    frames = [client_frame(t.encode()) for t in texts]
+    frames[700:701] = [
+        client_frame(texts[700][:3].encode(), fin=False),
+        client_frame(b"", opcode=wsframe.OP_PING),
+        client_frame(texts[700][3:].encode(), opcode=wsframe.OP_CONTINUATION),
+    ]
+    burst = b"".join(frames)
+    assert len(burst) > wsconn.READ_SIZE
+    sender = gevent.spawn(peer.sendall, burst)
+    peer.setblocking(True)
+    with gevent.Timeout(5):
+        assert [websocket.receive() for _ in texts] == texts
+    sender.join()
+    peer.setblocking(False)
+    # the pong for the ping came back; nothing is held once all is read
+    assert wsframe.encode_frame(b"", wsframe.OP_PONG) in _pending(peer)
+    assert not websocket._received
+
+
+def test_read_frame_and_receive_take_turns_on_one_read(pair):
+    websocket, peer = pair
+    peer.sendall(client_frame(b"one") + client_frame(b"two") + client_frame(b"three"))
+    assert websocket.receive() == "one"
+    header, payload = websocket.read_frame()
+    assert bytes(payload) == b"two"
+    assert websocket.receive() == "three"

@@ -56,6 +56,20 @@ def test_frame_followed_by_more_data():
     assert wsframe.parse_frame((first + second)[used:], 100)[:3] == (True, wsframe.OP_PING, b"")
 
 
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=8), st.binary(max_size=3))
+def test_frames_are_parsed_where_they_start_in_one_buffer(payloads, prefix):
+    frames = [client_frame(p) for p in payloads]
+    data = prefix + b"".join(frames)
+    at = len(prefix)
+    for payload, frame in zip(payloads, frames):
+        assert wsframe.parse_frame(data[: at + len(frame) - 1], 1000, at) == at + len(frame)
+        fin, opcode, got, end = wsframe.parse_frame(data, 1000, at)
+        assert (fin, opcode, got, end) == (True, wsframe.OP_TEXT, payload, at + len(frame))
+        at = end
+    assert at == len(data)
+    assert wsframe.parse_frame(data, 1000, at) == at + 2
+
+
 def test_fragment_and_control_frames():
     assert wsframe.parse_frame(client_frame(b"ab", fin=False), 100)[:3] == (False, 1, b"ab")
     assert wsframe.parse_frame(client_frame(b"cd", opcode=0), 100)[:3] == (True, 0, b"cd")
