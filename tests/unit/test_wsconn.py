@@ -182,5 +182,6 @@ def test_read_frame_and_receive_take_turns_on_one_read(pair):
     peer.sendall(client_frame(b"one") + client_frame(b"two") + client_frame(b"three"))
     assert websocket.receive() == "one"
     header, payload = websocket.read_frame()
+    assert header.opcode == wsframe.OP_TEXT
     assert bytes(payload) == b"two"
     assert websocket.receive() == "three"

@@ -61,7 +61,7 @@ def test_frames_are_parsed_where_they_start_in_one_buffer(payloads, prefix):
     frames = [client_frame(p) for p in payloads]
     data = prefix + b"".join(frames)
     at = len(prefix)
-    for payload, frame in zip(payloads, frames):
+    for payload, frame in zip(payloads, frames, strict=True):
         assert wsframe.parse_frame(data[: at + len(frame) - 1], 1000, at) == at + len(frame)
         fin, opcode, got, end = wsframe.parse_frame(data, 1000, at)
         assert (fin, opcode, got, end) == (True, wsframe.OP_TEXT, payload, at + len(frame))

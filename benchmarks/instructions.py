@@ -1,0 +1,204 @@
+"""Instructions and simulated cache misses per websocket echo, counted by valgrind.
+
+    apt-get install valgrind
+    .venv/bin/python -m benchmarks.instructions [--clients 100,500] [--burst 1]
+                                                [--ours-rev REV] [--base-rev REV]
+
+Timings on this machine spread by ±10-30 % between runs, more than most single
+changes move them. This counts instead: it runs our server and N websocket
+clients in one process under ``valgrind --tool=cachegrind``, each client sending
+``--burst`` event-with-ack echoes per round (a burst is written at once, as a
+client flushing what it buffered does) and reading the acks, and prints per
+message the instructions executed in user space, the misses of a simulated L1
+data cache, and those of a simulated last-level cache the size of one core's L2
+here (1 MiB: what a message touches beyond it comes from the shared L3 or
+memory). The process is counted at two numbers of rounds and the difference
+divided by the messages between them, so start-up and connecting cancel out.
+
+The clients' side is counted too (a ``sendall`` and a ``recv`` per message, the
+same for every revision); the kernel is not. Counts are exact for a given
+Python and library build and hardly move between runs, so a change is measured
+against ``--base-rev`` in one invocation. They are a proxy: misses of a
+simulated cache, not time; use the suite for time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+#: a small echo with ack, as the suite's load generator sends (a zero masking key)
+ECHO = (
+    b'5:1+::{"name":"echo","args":[{"seq":12345,"text":"hello, world","values":[1,2,3],"ok":true}]}'
+)
+#: rounds before the counted ones (connecting and the first messages warm up)
+WARM_ROUNDS = 2
+#: at least this many messages between the two counts
+COUNTED_MESSAGES = 2000
+
+
+def run_clients(clients: int, rounds: int, burst: int) -> None:
+    """In this process: serve ``ours_app`` and drive ``clients`` websocket clients for ``rounds``."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent.socket
+
+    sys.path.insert(0, str(BENCH_DIR))
+    from ours_app import make_server
+
+    import socketio
+
+    print(f"serving {socketio.__file__}", flush=True)
+    server = make_server(0)
+    server.start()
+    port = server.server_port
+    host = f"Host: 127.0.0.1:{port}\r\n"
+
+    def connect() -> gevent.socket.socket:
+        conn = gevent.socket.create_connection(("127.0.0.1", port))
+        conn.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{host}Connection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+        sid = answer.split(b"\r\n\r\n", 1)[1].split(b":")[0].decode()
+        conn.close()
+        conn = gevent.socket.create_connection(("127.0.0.1", port))
+        conn.sendall(
+            (
+                f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\n{host}Upgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        received = b""
+        while b"1::" not in received:
+            received += conn.recv(4096)
+        return conn
+
+    conns = [connect() for _ in range(clients)]
+    frames = (bytes((0x81, 0x80 | len(ECHO))) + b"\0\0\0\0" + ECHO) * burst
+    for _ in range(rounds):
+        for conn in conns:
+            conn.sendall(frames)
+        for conn in conns:
+            acks = 0
+            while acks < burst:
+                acks += conn.recv(65536).count(b"6:::")
+    server.stop()
+
+
+def _summary(path: Path) -> dict[str, int]:
+    events: list[str] = []
+    values: list[int] = []
+    for line in path.read_text().splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("summary:"):
+            values = [int(v) for v in line.split()[1:]]
+    return dict(zip(events, values, strict=True))
+
+
+def count(library: Optional[Path], clients: int, burst: int, out: Path) -> dict[str, float]:
+    """Per message: ``Ir`` instructions, ``D1`` and ``LL`` misses (reads and writes)."""
+    env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
+    if library is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(library), env.get("PYTHONPATH")) if p)
+    per_round = clients * burst
+    counted = -(-COUNTED_MESSAGES // per_round)  # rounds, rounded up
+    totals = []
+    for rounds in (WARM_ROUNDS, WARM_ROUNDS + counted):
+        result = out / f"cachegrind.{clients}.{burst}.{rounds}.out"
+        # Run from benchmarks/ (not -m from the repository root, whose socketio/
+        # would come first on sys.path): socketio comes from PYTHONPATH or the install.
+        child = f"import instructions; instructions.run_clients({clients}, {rounds}, {burst})"
+        served = subprocess.run(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=yes",
+                "--LL=1048576,16,64",
+                f"--cachegrind-out-file={result}",
+                sys.executable,
+                "-c",
+                child,
+            ],
+            cwd=BENCH_DIR,
+            env=env,
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        ).stdout
+        if library is not None and str(library) not in served:
+            raise RuntimeError(f"the snapshot in {library} was not served: {served.strip()}")
+        totals.append(_summary(result))
+    first, last = totals
+    messages = counted * per_round
+
+    def per(*names: str) -> float:
+        return sum(last[n] - first[n] for n in names) / messages
+
+    return {"Ir": per("Ir"), "D1": per("D1mr", "D1mw"), "LL": per("DLmr", "DLmw")}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__)
+    parser.add_argument("--clients", default="100,500", help="comma-separated client counts")
+    parser.add_argument("--burst", type=int, default=1, help="echoes each client sends at once")
+    parser.add_argument("--ours-rev", metavar="REV", help="count socketio/ as of this revision")
+    parser.add_argument("--base-rev", metavar="REV", help="and as of this one, for ours/base")
+    args = parser.parse_args(argv)
+    from .harness import library_snapshot, raise_nofile, work_tree_version
+
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    raise_nofile()
+    with tempfile.TemporaryDirectory(prefix="sio-instructions-") as tmp:
+        tmpdir = Path(tmp)
+        targets: list[tuple[str, Optional[Path], str]] = []
+        if args.ours_rev:
+            commit = library_snapshot(args.ours_rev, tmpdir / "ours")
+            targets.append(("ours", tmpdir / "ours", commit))
+        else:
+            targets.append(("ours", None, f"{work_tree_version()} (work tree)"))
+        if args.base_rev:
+            commit = library_snapshot(args.base_rev, tmpdir / "base")
+            targets.append(("base", tmpdir / "base", commit))
+        print(
+            "; ".join(f"{name}: socketio at {what}" for name, _, what in targets),
+            f"(python {sys.version.split()[0]}, burst {args.burst})",
+        )
+        rows = [
+            "| clients | target | instructions/msg | L1d misses/msg | 1 MiB LL misses/msg |",
+            "|---------|--------|------------------|----------------|---------------------|",
+        ]
+        for clients in (int(c) for c in args.clients.split(",")):
+            measured = {}
+            for name, library, _ in targets:
+                measured[name] = m = count(library, clients, args.burst, tmpdir)
+                rows.append(
+                    f"| {clients:>7} | {name:6} | {m['Ir']:16,.0f} | {m['D1']:14,.0f} "
+                    f"| {m['LL']:19,.1f} |"
+                )
+            if "base" in measured:
+                o, b = measured["ours"], measured["base"]
+                rows.append(
+                    f"| {clients:>7} | ours/base | {o['Ir'] / b['Ir']:15.3f}x "
+                    f"| {o['D1'] / b['D1']:13.3f}x | {o['LL'] / b['LL']:18.3f}x |"
+                )
+        print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
