@@ -401,6 +401,13 @@ class SocketIOHandler(WebSocketHandler):
             if isinstance(request, protocol.Handshake) and request.jsonp is not None:
                 return self._jsonp_refusal(request.jsonp, "handshake bad origin")
             return text_response(403, "handshake bad origin")
+        if getattr(self.server, "stopping", False) and self._gone_with_the_server(request):
+            # Not "7:::1+0" (not handshaken): a 0.9 client takes that for
+            # "booted" (its disconnect reason), where a failed request is a
+            # lost connection, after which it reconnects (to the next server).
+            response = text_response(503, "server shutting down", origin)
+            response.headers.append(("Connection", "close"))
+            return response
         if isinstance(request, protocol.Handshake):
             method = self.environ.get("REQUEST_METHOD", "GET")
             if method == "OPTIONS":  # a CORS preflight: no session for it
@@ -413,6 +420,16 @@ class SocketIOHandler(WebSocketHandler):
         if isinstance(request, protocol.ForcedDisconnect):
             return self._forced_disconnect(request, origin)
         return self._exchange(request)
+
+    def _gone_with_the_server(self, request: protocol.Request) -> bool:
+        """While the server stops: a handshake, or a request for a session it has ended."""
+        if isinstance(request, protocol.Handshake):
+            return True
+        if not isinstance(request, protocol.Exchange):
+            return False
+        sessid = request.sessid
+        # (a session booted between two polls still gets its "0::", as when running)
+        return sessid not in self.server.sockets and sessid not in self.server.farewells
 
     def _client_script(self, request: protocol.ClientScript) -> Response:
         lookup = getattr(self.server, "client_script", None)

@@ -163,6 +163,9 @@ class SocketIOServer(WSGIServer):
         #: sessions booted between two polls, kept for their next GET (see Socket.detach)
         self.farewells: dict[str, tuple[float, Socket]] = {}
         self._adopted: dict[str, float] = {}
+        #: true from :meth:`stop` until the server starts again: handshakes and
+        #: requests for ended sessions get a 503
+        self.stopping = False
         self._client_scripts: dict[str, Optional[ClientScriptFile]] = {}
         self.manager: BaseManager = make_manager(kwargs.pop("manager", None))
         self.manager.set_deliver(self._deliver)
@@ -284,6 +287,7 @@ class SocketIOServer(WSGIServer):
     # -- lifecycle ----------------------------------------------------------
 
     def start_accepting(self) -> None:
+        self.stopping = False
         if self.policy_server is not None and not self.policy_server.started:
             try:
                 self.policy_server.start()
@@ -304,7 +308,10 @@ class SocketIOServer(WSGIServer):
         Sessions end as :meth:`Socket.kill(reconnect=True) <socketio.virtsocket.Socket.kill>`
         ends them: their namespaces get ``recv_disconnect``, their connections
         close without ``0::``, so 0.9 clients reconnect to the restarted server.
+        From then on, what comes on connections still open for a session
+        that has ended, and any handshake, is answered 503 (see ``stopping``).
         """
+        self.stopping = True
         for socket in list(self.sockets.values()):
             socket.kill(detach=True, reconnect=True)
         if self.policy_server is not None:
