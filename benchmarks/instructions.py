@@ -53,12 +53,23 @@ def run_clients(clients: int, rounds: int, burst: int) -> None:
     import gevent.socket
 
     sys.path.insert(0, str(BENCH_DIR))
-    from ours_app import make_server
+    from ours_app import application
 
     import socketio
+    from socketio.server import SocketIOServer
 
     print(f"serving {socketio.__file__}", flush=True)
-    server = make_server(0)
+    # No heartbeat or expiry within a run: under valgrind one lasts long enough
+    # for them to fire, at moments that differ between runs.
+    server = SocketIOServer(
+        ("127.0.0.1", 0),
+        application,
+        policy_server=False,
+        log=None,
+        heartbeat_interval=3600,
+        heartbeat_timeout=7200,
+        close_timeout=7200,
+    )
     server.start()
     port = server.server_port
     host = f"Host: 127.0.0.1:{port}\r\n"

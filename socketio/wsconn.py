@@ -211,7 +211,8 @@ class BoundedWebSocket(WebSocket):
         data = self._received
         at = self._at
         while True:
-            parsed = wsframe.parse_frame(data, self.max_message_size, at)
+            # (nothing held, the usual case of a message: a header's two bytes are needed)
+            parsed = wsframe.parse_frame(data, self.max_message_size, at) if data else 2
             if isinstance(parsed, tuple):
                 end = parsed[3]
                 if end < len(data):
