@@ -132,18 +132,18 @@ def rows(number: int) -> list[tuple[str, float, str]]:
     add("  alternative: bytes.decode('utf-8')", lambda: PAYLOAD.decode("utf-8"))
     add("geventwebsocket Header.encode_header", lambda: Header.encode_header(True, 1, b"", 90, 0))
     frames = len(BURST) // len(FRAME)
-    per_frame = max(1, number // frames)
+    bursts = max(1, number // frames)  # timed, as many frames as the other rows
     out.append(
         (
             f"socketio wsframe.parse_frame, {frames} frames of one read",
-            measure(burst_by_offset, per_frame) / frames,
+            measure(burst_by_offset, bursts) / frames,
             "per frame",
         )
     )
     out.append(
         (
             "  the old way: slicing each frame off",
-            measure(burst_by_slicing, per_frame) / frames,
+            measure(burst_by_slicing, bursts) / frames,
             "per frame",
         )
     )
