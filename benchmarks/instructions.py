@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -45,13 +45,40 @@ WARM_ROUNDS = 2
 COUNTED_MESSAGES = 2000
 
 
+def open_websocket(port: int, agent: str = "") -> Any:
+    """Handshake and upgrade on gevent sockets (of this process); the socket once ``1::`` is read.
+
+    Also what the tests use to reach a server running in their own process.
+    """
+    import gevent.socket
+
+    head = f"Host: 127.0.0.1:{port}\r\n" + (f"User-Agent: {agent}\r\n" if agent else "")
+    conn = gevent.socket.create_connection(("127.0.0.1", port))
+    conn.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{head}Connection: close\r\n\r\n".encode())
+    answer = b""
+    while chunk := conn.recv(4096):
+        answer += chunk
+    sid = answer.split(b"\r\n\r\n", 1)[1].split(b":")[0].decode()
+    conn.close()
+    conn = gevent.socket.create_connection(("127.0.0.1", port))
+    conn.sendall(
+        (
+            f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\n{head}Upgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    received = b""
+    while b"1::" not in received:
+        received += conn.recv(4096)
+    return conn
+
+
 def run_clients(clients: int, rounds: int, burst: int) -> None:
     """In this process: serve ``ours_app`` and drive ``clients`` websocket clients for ``rounds``."""
     from gevent import monkey
 
     monkey.patch_all()
-    import gevent.socket
-
     sys.path.insert(0, str(BENCH_DIR))
     from ours_app import application
 
@@ -72,30 +99,8 @@ def run_clients(clients: int, rounds: int, burst: int) -> None:
     )
     server.start()
     port = server.server_port
-    host = f"Host: 127.0.0.1:{port}\r\n"
 
-    def connect() -> gevent.socket.socket:
-        conn = gevent.socket.create_connection(("127.0.0.1", port))
-        conn.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{host}Connection: close\r\n\r\n".encode())
-        answer = b""
-        while chunk := conn.recv(4096):
-            answer += chunk
-        sid = answer.split(b"\r\n\r\n", 1)[1].split(b":")[0].decode()
-        conn.close()
-        conn = gevent.socket.create_connection(("127.0.0.1", port))
-        conn.sendall(
-            (
-                f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\n{host}Upgrade: websocket\r\n"
-                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        received = b""
-        while b"1::" not in received:
-            received += conn.recv(4096)
-        return conn
-
-    conns = [connect() for _ in range(clients)]
+    conns = [open_websocket(port) for _ in range(clients)]
     frames = (bytes((0x81, 0x80 | len(ECHO))) + b"\0\0\0\0" + ECHO) * burst
     for _ in range(rounds):
         for conn in conns:

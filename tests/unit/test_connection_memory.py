@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.instructions import open_websocket
 from socketio import handler
 
 
@@ -89,32 +90,6 @@ def test_a_connection_greenlet_keeps_no_copy_of_the_accept_loops_stack():
         server.stop()
 
 
-def _open_websocket(port: int, agent: str) -> Any:
-    """Handshake and upgrade on gevent sockets; the socket once ``1::`` is read."""
-    import gevent.socket
-
-    head = f"Host: 127.0.0.1:{port}\r\nUser-Agent: {agent}\r\n"
-    conn = gevent.socket.create_connection(("127.0.0.1", port))
-    conn.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{head}Connection: close\r\n\r\n".encode())
-    answer = b""
-    while chunk := conn.recv(4096):
-        answer += chunk
-    sid = answer.split(b"\r\n\r\n", 1)[1].split(b":")[0].decode()
-    conn.close()
-    conn = gevent.socket.create_connection(("127.0.0.1", port))
-    conn.sendall(
-        (
-            f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\n{head}Upgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    received = b""
-    while b"1::" not in received:
-        received += conn.recv(4096)
-    return conn
-
-
 def test_the_environs_of_websocket_sessions_share_their_header_values():
     import gevent
 
@@ -133,7 +108,7 @@ def test_the_environs_of_websocket_sessions_share_their_header_values():
     server.start()
     try:
         agent = "Mozilla/5.0 (X11; Linux x86_64) " + "x" * 100
-        conns = [_open_websocket(server.server_port, agent) for _ in range(2)]
+        conns = [open_websocket(server.server_port, agent) for _ in range(2)]
         gevent.sleep(0.05)
         first, second = environs
         assert first["HTTP_USER_AGENT"] == agent
@@ -172,7 +147,7 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
     hub = gevent.get_hub()
     plain = gevent.spawn(hub.wait, hub.loop.io(left.fileno(), 1))
     try:
-        conn = _open_websocket(server.server_port, "test")
+        conn = open_websocket(server.server_port, "test")
         gevent.sleep(0.05)
         [reader] = readers
         assert 0 < reader._stack_saved < plain._stack_saved
