@@ -87,11 +87,16 @@ def taskset_prefix(cpu: Optional[int]) -> list[str]:
     return ["taskset", "-c", str(cpu)]
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process (all its threads), in seconds."""
+def proc_cpu_split(pid: int) -> tuple[float, float]:
+    """user and system CPU time of a process (all its threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (all its threads), in seconds."""
+    return sum(proc_cpu_split(pid))
 
 
 def proc_rss_kib(pid: int) -> int:
@@ -177,6 +182,10 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.pid)
+
+    def system_cpu_seconds(self) -> float:
+        """The part of :meth:`cpu_seconds` spent in the kernel (system calls, TCP)."""
+        return proc_cpu_split(self.pid)[1]
 
     def rss_kib(self) -> int:
         return proc_rss_kib(self.pid)

@@ -1,7 +1,8 @@
-"""Instructions and simulated cache misses per websocket echo, counted by valgrind.
+"""Instructions and simulated cache misses per echo, counted by valgrind.
 
     apt-get install valgrind
     .venv/bin/python -m benchmarks.instructions [--clients 100,500] [--burst 1]
+                                                [--transport websocket|xhr-polling]
                                                 [--ours-rev REV] [--base-rev REV]
 
 Timings on this machine spread by ±10-30 % between runs, more than most single
@@ -12,12 +13,16 @@ client flushing what it buffered does) and reading the acks, and prints per
 message the instructions executed in user space, the misses of a simulated L1
 data cache, and those of a simulated last-level cache the size of one core's L2
 here (1 MiB: what a message touches beyond it comes from the shared L3 or
-memory). The process is counted at two numbers of rounds and the difference
-divided by the messages between them, so start-up and connecting cancel out.
+memory). With ``--transport xhr-polling`` each client instead holds a GET and
+POSTs one echo per round on a second keep-alive connection, as workload D does
+(two requests per message; ``--burst`` does not apply). The process is counted
+at two numbers of rounds and the difference divided by the messages between
+them, so start-up and connecting cancel out.
 
-The clients' side is counted too (a ``sendall`` and a ``recv`` per message, the
-same for every revision); the kernel is not. Counts are exact for a given
-Python and library build and hardly move between runs, so a change is measured
+The clients' side is counted too (a ``sendall`` and a ``recv`` per message, or
+two of each for xhr-polling, the same for every revision); the kernel is not.
+Counts are exact for a given Python and library build and hardly move between
+runs, so a change is measured
 against ``--base-rev`` in one invocation. They are a proxy: misses of a
 simulated cache, not time; use the suite for time.
 """
@@ -74,8 +79,57 @@ def open_websocket(port: int, agent: str = "") -> Any:
     return conn
 
 
-def run_clients(clients: int, rounds: int, burst: int) -> None:
-    """In this process: serve ``ours_app`` and drive ``clients`` websocket clients for ``rounds``."""
+def _read_answer(conn: Any, held: bytes) -> tuple[bytes, bytes]:
+    """One HTTP answer with a ``Content-Length`` from ``conn``: its body, and what follows it."""
+    while b"\r\n\r\n" not in held:
+        held += conn.recv(65536)
+    head, _, rest = held.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return rest[:length], rest[length:]
+
+
+class PollingClient:
+    """An xhr-polling client on gevent sockets: a held GET, and POSTs on a second connection."""
+
+    def __init__(self, port: int) -> None:
+        import gevent.socket
+
+        host = f"Host: 127.0.0.1:{port}\r\n"
+        self.posts = gevent.socket.create_connection(("127.0.0.1", port))
+        self.posts.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{host}\r\n".encode())
+        body, self.post_held = _read_answer(self.posts, b"")
+        path = f"/socket.io/1/xhr-polling/{body.split(b':', 1)[0].decode()}?t=1"
+        self.get = f"GET {path} HTTP/1.1\r\n{host}\r\n".encode()
+        self.post = (
+            f"POST {path} HTTP/1.1\r\n{host}Content-Type: text/plain;charset=UTF-8\r\n"
+            f"Content-Length: {len(ECHO)}\r\n\r\n"
+        ).encode() + ECHO
+        self.polls = gevent.socket.create_connection(("127.0.0.1", port))
+        self.polls.sendall(self.get)
+        body, self.poll_held = _read_answer(self.polls, b"")
+        if body != b"1::":
+            raise RuntimeError(f"expected 1::, got {body!r}")
+        self.polls.sendall(self.get)
+
+    def send(self) -> None:
+        """POST one echo."""
+        self.posts.sendall(self.post)
+
+    def receive(self) -> None:
+        """Read the POST's answer and the ack on the held GET, and poll again."""
+        body, self.post_held = _read_answer(self.posts, self.post_held)
+        if body != b"1":
+            raise RuntimeError(f"POST answered {body!r}")
+        body, self.poll_held = _read_answer(self.polls, self.poll_held)
+        if not body.startswith(b"6:::1+"):
+            raise RuntimeError(f"expected the ack, got {body!r}")
+        self.polls.sendall(self.get)
+
+
+def run_clients(clients: int, rounds: int, burst: int, transport: str = "websocket") -> None:
+    """In this process: serve ``ours_app`` and drive ``clients`` clients for ``rounds``."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -100,6 +154,15 @@ def run_clients(clients: int, rounds: int, burst: int) -> None:
     server.start()
     port = server.server_port
 
+    if transport == "xhr-polling":
+        pollers = [PollingClient(port) for _ in range(clients)]
+        for _ in range(rounds):
+            for poller in pollers:
+                poller.send()
+            for poller in pollers:
+                poller.receive()
+        server.stop()
+        return
     conns = [open_websocket(port) for _ in range(clients)]
     frames = (bytes((0x81, 0x80 | len(ECHO))) + b"\0\0\0\0" + ECHO) * burst
     for _ in range(rounds):
@@ -123,19 +186,26 @@ def _summary(path: Path) -> dict[str, int]:
     return dict(zip(events, values, strict=True))
 
 
-def count(library: Optional[Path], clients: int, burst: int, out: Path) -> dict[str, float]:
+def count(
+    library: Optional[Path], clients: int, burst: int, out: Path, transport: str = "websocket"
+) -> dict[str, float]:
     """Per message: ``Ir`` instructions, ``D1`` and ``LL`` misses (reads and writes)."""
     env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
     if library is not None:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(library), env.get("PYTHONPATH")) if p)
+    if transport != "websocket":
+        burst = 1
     per_round = clients * burst
     counted = -(-COUNTED_MESSAGES // per_round)  # rounds, rounded up
     totals = []
     for rounds in (WARM_ROUNDS, WARM_ROUNDS + counted):
-        result = out / f"cachegrind.{clients}.{burst}.{rounds}.out"
+        result = out / f"cachegrind.{transport}.{clients}.{burst}.{rounds}.out"
         # Run from benchmarks/ (not -m from the repository root, whose socketio/
         # would come first on sys.path): socketio comes from PYTHONPATH or the install.
-        child = f"import instructions; instructions.run_clients({clients}, {rounds}, {burst})"
+        child = (
+            "import instructions; "
+            f"instructions.run_clients({clients}, {rounds}, {burst}, {transport!r})"
+        )
         served = subprocess.run(
             [
                 "valgrind",
@@ -170,6 +240,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__)
     parser.add_argument("--clients", default="100,500", help="comma-separated client counts")
     parser.add_argument("--burst", type=int, default=1, help="echoes each client sends at once")
+    parser.add_argument(
+        "--transport", default="websocket", choices=("websocket", "xhr-polling")
+    )
     parser.add_argument("--ours-rev", metavar="REV", help="count socketio/ as of this revision")
     parser.add_argument("--base-rev", metavar="REV", help="and as of this one, for ours/base")
     args = parser.parse_args(argv)
@@ -192,7 +265,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             targets.append(("base", tmpdir / "base", commit))
         print(
             "; ".join(f"{name}: socketio at {what}" for name, _, what in targets),
-            f"(python {sys.version.split()[0]}, burst {args.burst})",
+            f"(python {sys.version.split()[0]}, {args.transport}, burst {args.burst})",
         )
         rows = [
             "| clients | target | instructions/msg | L1d misses/msg | 1 MiB LL misses/msg |",
@@ -201,7 +274,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         for clients in (int(c) for c in args.clients.split(",")):
             measured = {}
             for name, library, _ in targets:
-                measured[name] = m = count(library, clients, args.burst, tmpdir)
+                measured[name] = m = count(library, clients, args.burst, tmpdir, args.transport)
                 rows.append(
                     f"| {clients:>7} | {name:6} | {m['Ir']:16,.0f} | {m['D1']:14,.0f} "
                     f"| {m['LL']:19,.1f} |"

@@ -100,14 +100,53 @@ _PREFLIGHT = [
 
 
 class _Headers(OldMessage):
-    """pywsgi's message object, with a quicker ``get`` (headers are plain here)."""
+    """pywsgi's message object over plain header pairs, looked up through a dict.
+
+    pywsgi and gevent-websocket ask a request's message for a header some
+    eight times (``Content-Length``, ``Connection``, ``Upgrade``...), and
+    :mod:`email` answers each by lowering every name it holds. Here the
+    first value of each lowered name is indexed once. The index is of one
+    list of pairs: :mod:`email` methods that change the headers either
+    replace that list or go through the methods below, which drop it.
+    """
+
+    _index: dict[str, str]
+    _indexed: Optional[list] = None  # the list of pairs ``_index`` was built from
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self._headers = pairs  # what the email parser would fill
+
+    def _lookup(self) -> dict[str, str]:
+        pairs = self._headers
+        if self._indexed is not pairs:
+            index: dict[str, str] = {}
+            for key, value in pairs:
+                index.setdefault(key.lower(), value)
+            self._index = index
+            self._indexed = pairs
+        return self._index
 
     def get(self, name: str, failobj: Any = None) -> Any:
-        name = name.lower()
-        for key, value in self._headers:
-            if key.lower() == name:
-                return value
-        return failobj
+        return self._lookup().get(name.lower(), failobj)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._lookup().get(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lookup()
+
+    def __setitem__(self, name: str, val: Any) -> None:
+        super().__setitem__(name, val)
+        self._indexed = None
+
+    def set_raw(self, name: str, value: Any) -> None:
+        super().set_raw(name, value)
+        self._indexed = None
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        super().replace_header(_name, _value)
+        self._indexed = None
 
 
 @functools.lru_cache(maxsize=2)
@@ -188,6 +227,7 @@ class SocketIOHandler(WebSocketHandler):
 
     # Attributes of pywsgi's handler, untyped there.
     command: str
+    headers: Any
     headers_sent: bool
     request_version: str
     rfile: Any
@@ -232,11 +272,25 @@ class SocketIOHandler(WebSocketHandler):
         """Read the request's headers into pywsgi's message object.
 
         Plain ``Name: value`` lines are split here
-        (:mod:`socketio.httpheaders`); anything else goes through the
-        :mod:`email` parser as in pywsgi. Too long a line or too many lines
-        (which pywsgi would let escape as a traceback) give a message whose
-        ``status`` makes pywsgi answer 400.
+        (:mod:`socketio.httpheaders`), in one piece when the reader's buffer
+        holds the whole head; anything else goes through the :mod:`email`
+        parser as in pywsgi. Too long a line or too many lines (which pywsgi
+        would let escape as a traceback) give a message whose ``status``
+        makes pywsgi answer 400.
         """
+        peek = getattr(fp, "peek", None)
+        if peek is not None:
+            # Usually the whole head came in one read: take it in one piece.
+            held = peek(READ_BUFFER_SIZE)
+            size = 2 if held[:2] == b"\r\n" else held.find(b"\r\n\r\n") + 4
+            if (
+                2 <= size <= httpheaders.MAX_LINE
+                and held.count(b"\n", 0, size) <= httpheaders.MAX_HEADERS
+            ):
+                pairs = httpheaders.split_header_block(held[:size])
+                if pairs is not None:
+                    fp.read(size)  # (buffered: no I/O)
+                    return _Headers(pairs)
         try:
             lines = httpheaders.read_header_lines(fp.readline)
         except http.client.LineTooLong:
@@ -247,9 +301,7 @@ class SocketIOHandler(WebSocketHandler):
         if pairs is None:
             text = b"".join(lines).decode("iso-8859-1")
             return email.parser.Parser(_class=OldMessage).parsestr(text)
-        message = _Headers()
-        message._headers = pairs  # what the email parser would fill
-        return message
+        return _Headers(pairs)
 
     def _check_http_version(self) -> bool:
         # pywsgi's check parses the version through a generator, for every

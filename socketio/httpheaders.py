@@ -7,7 +7,9 @@ the cost of a polling request. Almost every real request has only plain
 ``(name, value)`` pairs the :mod:`email` parser would keep, and declines
 (returns ``None``) anything else: folded lines, names that are not tokens,
 lines without a colon. The caller then lets :mod:`email` parse the same text,
-so odd requests are read exactly as before.
+so odd requests are read exactly as before. :func:`split_header_block` does
+the same for a whole header block already in the reader's buffer, checked by
+one regular expression instead of line by line.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "MAX_LINE",
     "environ_pairs",
     "read_header_lines",
+    "split_header_block",
     "split_header_lines",
 ]
 
@@ -74,6 +77,30 @@ def split_header_lines(lines: list[bytes]) -> Optional[list[tuple[str, str]]]:
                 value.lstrip(b" \t").rstrip(b"\r\n").decode("iso-8859-1"),
             )
         )
+    return pairs
+
+
+# Plain lines, each ended by CRLF, then the empty line: nothing folded, no
+# lone CR or LF, every name a token.
+_PLAIN_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n")
+
+
+def split_header_block(block: bytes) -> Optional[list[tuple[str, str]]]:
+    """The pairs of a whole header block (up to its empty line), or ``None`` if not plain.
+
+    The same pairs as :func:`split_header_lines` gives for the block's
+    lines, for blocks whose lines all end with CRLF; anything else (a bare
+    LF ending, a folded line, a name that is not a token) gives ``None``.
+    The block's size and line count are the caller's to bound.
+    """
+    if _PLAIN_BLOCK.fullmatch(block) is None:
+        return None
+    if len(block) == 2:
+        return []
+    pairs = []
+    for line in block[:-4].decode("iso-8859-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        pairs.append((name, value.lstrip(" \t")))
     return pairs
 
 

@@ -8,6 +8,7 @@ Pure: standard library only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable
 from typing import Optional, Union
@@ -173,10 +174,18 @@ def handshake_body(
     return f"{sessid}:{secs(heartbeat_timeout)}:{secs(close_timeout)}:{','.join(transports)}"
 
 
-def _split_origins(origins: str | tuple[str, ...] | list[str]) -> list[str]:
+def _split_origins(origins: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    if isinstance(origins, list):
+        origins = tuple(origins)
+    return _origin_patterns(origins)
+
+
+@functools.lru_cache(maxsize=16)
+def _origin_patterns(origins: str | tuple[str, ...]) -> tuple[str, ...]:
+    # (cached: every request of a server asks with the same setting)
     if isinstance(origins, str):
-        return [o for o in re.split(r"[\s,]+", origins) if o]
-    return list(origins)
+        return tuple(o for o in re.split(r"[\s,]+", origins) if o)
+    return origins
 
 
 def _host_port(origin: str) -> tuple[str, str] | None:
@@ -201,10 +210,10 @@ def origin_allowed(origin: str | None, origins: str | tuple[str, ...] | list[str
     A request without an ``Origin`` header (a non-browser client, or a
     same-origin GET) is allowed; a present but unparsable one is not.
     """
+    if not origin:
+        return True
     patterns = _split_origins(origins)
     if "*:*" in patterns or "*" in patterns:
-        return True
-    if not origin:
         return True
     hp = _host_port(origin)
     if hp is None:

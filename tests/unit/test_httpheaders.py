@@ -14,6 +14,7 @@ from socketio.httpheaders import (
     MAX_HEADERS,
     environ_pairs,
     read_header_lines,
+    split_header_block,
     split_header_lines,
 )
 
@@ -93,3 +94,46 @@ def test_environ_entries_examples():
     pairs = [("Host", "x"), ("X_Forged", "1"), ("Content-Type", "a/b"), ("X-A", " v \xa0")]
     assert environ_pairs(pairs) == [("HTTP_HOST", "x"), ("HTTP_X_A", "v")]
     assert environ_pairs(pairs) == stock_environ(pairs)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"\r\n",
+        b"Host: x\r\n\r\n",
+        b"X-A:b\r\nX-B:  trailing spaces stay  \r\nX-Empty:\r\nX-Tab:\tv\r\n\r\n",
+        b"X-Latin: \xe9\xff\r\nX-Colons: a:b:c\r\n\r\n",
+    ],
+)
+def test_a_plain_block_splits_as_its_lines(block):
+    assert split_header_block(block) == quick(block) == stock(block)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"Host: x\n\n",  # bare LF endings
+        b"Host: x\r\nA: b\n\r\n",
+        b"A: b\rc\r\n\r\n",  # a lone CR
+        b"X-Folded: a\r\n b\r\n\r\n",
+        b"Bad Name: x\r\n\r\n",
+        b": no name\r\n\r\n",
+        b"Host: x\r\n",  # no empty line
+        b"Host: x\r\n\r\nbody",  # more than the block
+    ],
+)
+def test_anything_else_is_not_a_plain_block(block):
+    assert split_header_block(block) is None
+
+
+lines = st.binary(max_size=20).map(lambda v: v.replace(b"\n", b"").replace(b"\r", b""))
+
+
+@given(st.lists(st.tuples(st.one_of(names, st.text(max_size=5)), lines), max_size=8))
+def test_any_block_splits_as_its_lines_or_is_declined(pairs):
+    block = b"".join(n.encode("utf-8") + b":" + v + b"\r\n" for n, v in pairs) + b"\r\n"
+    split = split_header_block(block)
+    assert split is None or split == quick(block)
+    crlf_only = block.count(b"\n") == block.count(b"\r\n") == block.count(b"\r")
+    if crlf_only and quick(block) is not None:  # every line plain: the block is too
+        assert split == quick(block)

@@ -1,0 +1,179 @@
+"""``SocketIOHandler`` reads a request as pywsgi's own handler does: same headers, same environ.
+
+Its quick paths (the whole head split at once, headers indexed in a dict, the
+environ built from that index) are checked here against
+``gevent.pywsgi.WSGIHandler`` reading the very same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from gevent.pywsgi import Input, WSGIHandler, WSGIServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socketio.handler import READ_BUFFER_SIZE, SocketIOHandler, _Headers
+from socketio.server import SocketIOServer
+
+
+def _app(environ: dict, start_response: Any) -> list[bytes]:
+    return []
+
+
+class _Socket:
+    """Enough of a socket for a handler that only reads its request from ``rfile``."""
+
+    def makefile(self, *args: Any) -> io.BytesIO:
+        return io.BytesIO()
+
+
+@pytest.fixture(scope="module")
+def servers() -> tuple[SocketIOServer, WSGIServer]:
+    ours = SocketIOServer(("127.0.0.1", 0), _app, policy_server=False, log=None)
+    stock = WSGIServer(("127.0.0.1", 0), _app, log=None)
+    for server in (ours, stock):
+        server.init_socket()
+    yield ours, stock
+    for server in (ours, stock):
+        server.close()
+
+
+def _read(cls: type, server: Any, raw: bytes) -> tuple[Any, dict]:
+    """A handler of ``cls`` that has read the request in ``raw``, and its environ."""
+    rfile = io.BufferedReader(io.BytesIO(raw), READ_BUFFER_SIZE)
+    if cls is SocketIOHandler:
+        handler = cls(server.config, _Socket(), ("10.0.0.7", 4321), server, rfile=rfile)
+    else:
+        handler = cls(_Socket(), ("10.0.0.7", 4321), server, rfile=rfile)
+    line = handler.read_requestline()
+    handler.requestline = line
+    assert handler.read_request(line)
+    return handler, handler.get_environ()
+
+
+def _comparable(environ: dict) -> dict:
+    """The environ with its input stream reduced to what it reads and how."""
+    out = dict(environ)
+    stream = out.pop("wsgi.input")
+    if isinstance(stream, Input):
+        sends_continue = stream.socket is not None  # (the handler's own socket)
+        out["wsgi.input"] = ("Input", stream.content_length, stream.chunked_input, sends_continue)
+    else:
+        out["wsgi.input"] = type(stream).__name__
+    return out
+
+
+def assert_read_alike(servers: tuple, raw: bytes) -> Any:
+    ours_server, stock_server = servers
+    ours, ours_env = _read(SocketIOHandler, ours_server, raw)
+    stock, stock_env = _read(WSGIHandler, stock_server, raw)
+    # the servers differ in their base environ (SERVER_PORT, SERVER_SOFTWARE...)
+    for key in set(ours_server.get_environ()) | set(stock_server.get_environ()):
+        ours_env.pop(key, None)
+        stock_env.pop(key, None)
+    assert _comparable(ours_env) == _comparable(stock_env)
+    assert list(ours_env) == list(stock_env)  # in the same order, too
+    assert ours.headers.items() == stock.headers.items()
+    for attr in ("command", "path", "request_version", "content_length", "close_connection"):
+        assert getattr(ours, attr) == getattr(stock, attr), attr
+    # what follows the head is left for the body
+    assert ours.rfile.read() == stock.rfile.read()
+    return ours
+
+
+BODY = b'5:1+::{"name":"echo","args":[1]}'
+BROWSER_HEAD = (
+    b"Host: example.com:8080\r\nConnection: keep-alive\r\nContent-Length: %d\r\n"
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+    b"Accept: */*\r\nOrigin: http://example.com:8080\r\nCookie: a=1\r\nCookie: b=2\r\n"
+    b"X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n\r\n" % len(BODY)
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /socket.io/1/ HTTP/1.1\r\n\r\n",
+        b"GET /socket.io/1/?t=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /socket.io/1/xhr-polling/abc?t=1&x=%20 HTTP/1.1\r\n" + BROWSER_HEAD + BODY,
+        b"GET /a%20b/%C3%A9?q=%20 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET / HTTP/1.0\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nabcd",
+        b"GET /socket.io/1/websocket/abc HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX_Forged: 1\r\nX-Empty:\r\nX-Tab:\tv \r\n\r\n",
+        # not quick: a bare LF, a folded line, a name that is not a token
+        b"GET / HTTP/1.1\nHost: x\n\n",
+        b"GET / HTTP/1.1\r\nX-Folded: a\r\n b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad Name: x\r\nHost: y\r\n\r\n",
+    ],
+)
+def test_request_read_as_pywsgi_reads_it(servers, raw):
+    assert_read_alike(servers, raw)
+
+
+def test_a_head_longer_than_the_buffer_is_read_line_by_line(servers):
+    head = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 60) for i in range(60))
+    assert len(head) > READ_BUFFER_SIZE
+    handler = assert_read_alike(servers, b"GET / HTTP/1.1\r\n" + head + b"\r\n")
+    assert type(handler.headers) is _Headers
+    assert len(handler.headers.items()) == 60
+
+
+@pytest.mark.parametrize("count, refused", [(99, False), (100, True)])
+def test_the_header_count_limit_holds_on_the_quick_path(servers, count, refused):
+    head = b"".join(b"X-%d: v\r\n" % i for i in range(count))
+    assert len(head) < READ_BUFFER_SIZE  # all in one buffer: the quick path
+    raw = b"GET / HTTP/1.1\r\n" + head + b"\r\n"
+    if not refused:
+        assert_read_alike(servers, raw)
+        return
+    # (pywsgi lets http.client's HTTPException escape; ours answers 400)
+    with pytest.raises(ValueError, match="more than 100 headers"):
+        _read(SocketIOHandler, servers[0], raw)
+
+
+names = st.sampled_from(
+    ["Host", "host", "Content-Type", "Content-Length", "Connection", "Upgrade", "Cookie",
+     "Expect", "Transfer-Encoding", "X-A", "x-a", "X_B", "Origin"]
+)  # fmt: skip
+values = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=12)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.tuples(names, values), max_size=8),
+    st.sampled_from(["GET", "POST", "OPTIONS", "HEAD"]),
+    st.sampled_from(["/", "/socket.io/1/xhr-polling/x?t=1", "/%41%e9/?%20=1", "/a?b?c"]),
+)
+def test_any_plain_head_read_as_pywsgi_reads_it(servers, pairs, method, path):
+    head = "".join(f"{name}: {value}\r\n" for name, value in pairs).encode("latin-1")
+    raw = f"{method} {path} HTTP/1.1\r\n".encode() + head + b"\r\n"
+    try:
+        _read(WSGIHandler, servers[1], raw)
+    except ValueError:  # pywsgi refuses it (a bad Content-Length): so must we
+        with pytest.raises(ValueError):
+            _read(SocketIOHandler, servers[0], raw)
+        return
+    assert_read_alike(servers, raw)
+
+
+def test_changed_headers_are_looked_up_afresh():
+    headers = _Headers([("Host", "a"), ("Content-Length", "3"), ("host", "b")])
+    assert headers.get("HOST") == "a" and headers["content-length"] == "3"
+    assert "Host" in headers and "Nope" not in headers
+    del headers["content-length"]
+    assert headers.get("Content-Length") is None
+    headers["X-New"] = "1"
+    assert headers.get("x-new") == "1"
+    headers.replace_header("Host", "c")
+    assert headers.get("host") == "c"
+    headers.set_raw("X-Raw", "2")
+    assert headers["X-RAW"] == "2"
+    headers._headers = [("Only", "this")]  # as email's set_boundary does
+    assert headers.get("only") == "this" and headers.get("host") is None
