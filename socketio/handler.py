@@ -282,9 +282,10 @@ class SocketIOHandler(WebSocketHandler):
         if peek is not None:
             # Usually the whole head came in one read: take it in one piece.
             held = peek(READ_BUFFER_SIZE)
-            size = 2 if held[:2] == b"\r\n" else held.find(b"\r\n\r\n") + 4
+            end = -2 if held[:2] == b"\r\n" else held.find(b"\r\n\r\n")  # -2: no headers
+            size = end + 4 if end != -1 else 0
             if (
-                2 <= size <= httpheaders.MAX_LINE
+                0 < size <= httpheaders.MAX_LINE
                 and held.count(b"\n", 0, size) <= httpheaders.MAX_HEADERS
             ):
                 pairs = httpheaders.split_header_block(held[:size])
