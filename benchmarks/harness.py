@@ -94,11 +94,6 @@ def proc_cpu_split(pid: int) -> tuple[float, float]:
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process (all its threads), in seconds."""
-    return sum(proc_cpu_split(pid))
-
-
 def proc_rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE_KIB
@@ -180,12 +175,9 @@ class ServerProcess:
                 return line[len("serving ") :]
         return None
 
-    def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.pid)
-
-    def system_cpu_seconds(self) -> float:
-        """The part of :meth:`cpu_seconds` spent in the kernel (system calls, TCP)."""
-        return proc_cpu_split(self.pid)[1]
+    def cpu_split(self) -> tuple[float, float]:
+        """User and kernel (system calls, TCP) CPU seconds, read at one instant."""
+        return proc_cpu_split(self.pid)
 
     def rss_kib(self) -> int:
         return proc_rss_kib(self.pid)

@@ -22,9 +22,8 @@ them, so start-up and connecting cancel out.
 The clients' side is counted too (a ``sendall`` and a ``recv`` per message, or
 two of each for xhr-polling, the same for every revision); the kernel is not.
 Counts are exact for a given Python and library build and hardly move between
-runs, so a change is measured
-against ``--base-rev`` in one invocation. They are a proxy: misses of a
-simulated cache, not time; use the suite for time.
+runs, so a change is measured against ``--base-rev`` in one invocation. They
+are a proxy: misses of a simulated cache, not time; use the suite for time.
 """
 
 from __future__ import annotations

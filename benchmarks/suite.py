@@ -176,12 +176,8 @@ class Sample:
 
     @classmethod
     def take(cls, server: ServerProcess) -> Sample:
-        return cls(
-            time.monotonic(),
-            server.cpu_seconds(),
-            machine_busy_seconds(),
-            server.system_cpu_seconds(),
-        )
+        user, system = server.cpu_split()
+        return cls(time.monotonic(), user + system, machine_busy_seconds(), system)
 
 
 #: the throughput that ``server_us`` divides the server's CPU by

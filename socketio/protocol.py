@@ -174,12 +174,6 @@ def handshake_body(
     return f"{sessid}:{secs(heartbeat_timeout)}:{secs(close_timeout)}:{','.join(transports)}"
 
 
-def _split_origins(origins: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    if isinstance(origins, list):
-        origins = tuple(origins)
-    return _origin_patterns(origins)
-
-
 @functools.lru_cache(maxsize=16)
 def _origin_patterns(origins: str | tuple[str, ...]) -> tuple[str, ...]:
     # (cached: every request of a server asks with the same setting)
@@ -212,7 +206,7 @@ def origin_allowed(origin: str | None, origins: str | tuple[str, ...] | list[str
     """
     if not origin:
         return True
-    patterns = _split_origins(origins)
+    patterns = _origin_patterns(tuple(origins) if isinstance(origins, list) else origins)
     if "*:*" in patterns or "*" in patterns:
         return True
     hp = _host_port(origin)
