@@ -147,7 +147,8 @@ def _enc_error(pkt: dict[str, Any], json_dumps: JsonDumps) -> str | None:
             text += "+" + str(ERROR_ADVICES[advice])
     except KeyError as exc:
         raise PacketError(f"Unknown error reason or advice: {exc.args[0]!r}") from exc
-    return text or None
+    # Always with its data field, even empty ('7:::'), as the original wrote it.
+    return text
 
 
 _ENCODERS: dict[str, Callable[[dict[str, Any], JsonDumps], str | None]] = {

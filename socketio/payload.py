@@ -130,8 +130,27 @@ def js_string(text: str) -> str:
 
 
 def jsonp_wrap(index: int, text: str) -> str:
-    """Return ``io.j[<index>]("<text>");``, the JSONP form of a body."""
-    return f"io.j[{int(index)}]({js_string(text)});"
+    """Return ``io.j[<index>]("<text>");``, the JSONP form of a body.
+
+    The frame markers of a framed body are written as the character itself, as
+    the reference server writes them (its ``JSON.stringify`` leaves non-ASCII
+    alone), and the packets between them as :func:`js_string` quotes them.
+    Clients that split the script text on the marker before unescaping it
+    (socketIO-client 0.5) find the frames, and still get every packet intact.
+    """
+    return f"io.j[{int(index)}]({_jsonp_body(text)});"
+
+
+def _jsonp_body(text: str) -> str:
+    if text.startswith(FRAME):
+        try:
+            packets = decode_payload(text)
+        except PayloadError:
+            packets = None  # not a body we framed: quoted whole
+        if packets is not None:
+            frames = "".join(f"{FRAME}{js_length(p)}{FRAME}{js_string(p)[1:-1]}" for p in packets)
+            return f'"{frames}"'
+    return js_string(text)
 
 
 def jsonp_error(index: int, message: str) -> str:

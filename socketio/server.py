@@ -205,7 +205,7 @@ class SocketIOServer(WSGIServer):
         """Return the session ``sessid`` (counting a hit), a new one for ``''``, or ``None``."""
         if sessid:
             socket = self.sockets.get(sessid)
-            if socket is not None and socket.state == socket.STATE_DISCONNECTED:
+            if socket is not None and socket.ended.is_set():
                 # Killed without detach: no longer a session (what was left
                 # for its client goes out as a farewell, see Socket.detach).
                 socket.detach()

@@ -186,7 +186,8 @@ class Socket:
         self.hits = 0
         self.heartbeats = 0
         self._timeout: Optional[gevent.event.Event] = None  # made when asked for
-        #: set once the session has ended (``DISCONNECTED``): transports close then
+        #: set once the session has ended (killed; its state stays
+        #: ``DISCONNECTING``, as the original's did): transports close then
         self.ended = gevent.event.Event()
         #: the greenlet running the application (a websocket's: its connection's)
         self.wsgi_app_greenlet: Optional[gevent.Greenlet] = None
@@ -363,7 +364,9 @@ class Socket:
 
         A connected socket moves to ``DISCONNECTING``, wakes its transports and
         receiver loop, and has every active namespace disconnected (their
-        ``recv_disconnect`` runs). A client still listening gets ``0::``, which
+        ``recv_disconnect`` runs). The state stays ``DISCONNECTING`` (nothing
+        sets ``DISCONNECTED``, as in the original); :attr:`ended` is set once
+        the session is over. A client still listening gets ``0::``, which
         a 0.9 client takes as "booted": it does not reconnect. With
         ``reconnect`` its connection is closed without that packet, so the
         client reconnects with a new handshake (what a server that stops for a
@@ -390,8 +393,9 @@ class Socket:
             self.state = self.STATE_DISCONNECTING
         if detach:
             self.detach()
-        if self.state == self.STATE_DISCONNECTING:
-            self.state = self.STATE_DISCONNECTED
+        if self.state == self.STATE_DISCONNECTING and not self.ended.is_set():
+            # The state stays DISCONNECTING, as the original left it (its own
+            # tests check that); ``ended`` tells that the session is over.
             self._stop_clock()
             if self._timeout is not None:
                 self._timeout.set()

@@ -318,6 +318,12 @@ def test_encode_matches_client_encodePacket(parity):
         parity["packets"], parity["clients"], parity["ours"], parity["theirs"], strict=True
     ):
         assert isinstance(theirs, str), (client_pkt, theirs)
+        if pkt["type"] == "error" and not (pkt["reason"] or pkt["advice"]):
+            # The original's form: an error's data field is written even when
+            # empty ('7:::'); the client leaves it out. Both decode the same.
+            assert ours == theirs + ":", (pkt, ours, theirs)
+            identical["error"] += 1
+            continue
         if expect_identical(pkt):
             assert ours == theirs, (pkt, ours, theirs)
         if ours == theirs:

@@ -571,7 +571,8 @@ def test_disconnecting_the_last_namespace_ends_the_socket():
     sent(socket)
     socket["/a"].disconnect()
     assert sent(socket)[0] == "0::/a"
-    assert socket.state == socket.STATE_DISCONNECTED
+    assert socket.state == socket.STATE_DISCONNECTING
+    assert socket.ended.is_set()
     assert socket.sessid not in socket.server.sockets
 
 

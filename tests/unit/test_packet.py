@@ -87,7 +87,9 @@ EXACT = [
     ("7:::+0", {"type": "error", "endpoint": "", "reason": "", "advice": "reconnect"}),
     ("7:::0", {"type": "error", "endpoint": "", "reason": "transport not supported", "advice": ""}),
     ("7::/chat:2", {"type": "error", "endpoint": "/chat", "reason": "unauthorized", "advice": ""}),
-    ("7::", {"type": "error", "endpoint": "", "reason": "", "advice": ""}),
+    # an error always carries its data field, as the original wrote it ('7::' decodes the same)
+    ("7:::", {"type": "error", "endpoint": "", "reason": "", "advice": ""}),
+    ("7::/chat:", {"type": "error", "endpoint": "/chat", "reason": "", "advice": ""}),
     # 8 noop
     ("8::", {"type": "noop", "endpoint": ""}),
 ]
@@ -113,6 +115,8 @@ def test_decoded_ids_are_ints_and_ack_flags():
     assert decode("5:12+::")["ack"] == "data"
     assert "id" not in decode("5:::") and "ack" not in decode("5:::")
     assert decode("6:::31")["ackId"] == 31
+    assert decode("7::") == decode("7:::")
+    assert decode("7::/chat") == decode("7::/chat:")
 
 
 @pytest.mark.parametrize(

@@ -139,9 +139,18 @@ def test_js_string():
 
 def test_jsonp_wrap_and_error():
     assert jsonp_wrap(0, "1::") == 'io.j[0]("1::");'
+    # frame markers as the character itself (as the reference server writes
+    # them), the packets between them quoted as js_string does
     assert jsonp_wrap(12, f'{F}3{F}2::{F}9{F}3:::"</a>') == (
-        'io.j[12]("\\ufffd3\\ufffd2::\\ufffd9\\ufffd3:::\\"\\u003c/a\\u003e");'
+        f'io.j[12]("{F}3{F}2::{F}9{F}3:::\\"\\u003c/a\\u003e");'
     )
+    # a marker inside a packet's data stays escaped; lengths count UTF-16 units
+    assert jsonp_wrap(0, f"{F}5{F}3:::{F}{F}7{F}3:::😀é") == (
+        f'io.j[0]("{F}5{F}3:::\\ufffd{F}7{F}3:::\\ud83d\\ude00\\u00e9");'
+    )
+    # a bare packet, or a body that is not well framed, is quoted whole
+    assert jsonp_wrap(0, f"3:::{F}") == 'io.j[0]("3:::\\ufffd");'
+    assert jsonp_wrap(0, f"{F}9{F}3:::") == 'io.j[0]("\\ufffd9\\ufffd3:::");'
     assert jsonp_wrap("7", "x") == 'io.j[7]("x");'
     assert (
         jsonp_error(3, "handshake unauthorized") == 'io.j[3](new Error("handshake unauthorized"));'
@@ -262,6 +271,22 @@ def test_property_decode_arbitrary_body(body):
         assert len(reframed) <= len(body)
     else:
         assert packets == ([body] if body else [])
+
+
+@FAST
+@given(st.lists(st.text(), max_size=4))
+def test_property_jsonp_wrap_gives_the_body_back(packets):
+    body = encode_payload(packets)
+    out = jsonp_wrap(3, body)
+    assert out.startswith("io.j[3](") and out.endswith(");")
+    literal = out[len("io.j[3](") : -2]
+    assert json.loads(literal) == body
+    for bad in ("<", ">", "&", "\u2028", "\u2029"):
+        assert bad not in out
+    # only frame markers are left unescaped
+    assert literal.replace(F, "").isascii()
+    if len(packets) > 1:
+        assert literal.count(F) == 2 * len(packets)
 
 
 @FAST

@@ -230,7 +230,8 @@ def test_global_namespace_keeps_the_socket_open():
         assert c.is_connected() and not c.is_connected("/chat")
         c.disconnect()
         assert not c.is_connected()
-        assert c.socket.state == "DISCONNECTED"
+        assert c.socket.state == "DISCONNECTING"
+        assert c.socket.ended.is_set()
 
 
 def test_server_side_disconnects(client):

@@ -97,12 +97,15 @@ def test_kill_of_connected_socket_goes_through_disconnecting():
     feed(socket, "1::/a", "1::/b")
     socket.kill()
     assert sorted(seen) == [("/a", "DISCONNECTING"), ("/b", "DISCONNECTING")]
-    assert socket.state == Socket.STATE_DISCONNECTED
+    # it stays DISCONNECTING, as the original's did (nothing sets DISCONNECTED)
+    assert socket.state == Socket.STATE_DISCONNECTING
+    assert socket.ended.is_set()
     assert not socket.connected
     assert socket.active_ns == {}
     assert socket.sessid in socket.server.sockets  # not detached
     socket.kill()  # twice is harmless
-    assert socket.state == Socket.STATE_DISCONNECTED
+    assert socket.state == Socket.STATE_DISCONNECTING
+    assert socket.ended.is_set()
 
 
 def test_kill_detach_removes_it_from_server_sockets():
@@ -111,13 +114,15 @@ def test_kill_detach_removes_it_from_server_sockets():
     assert server.sockets == {socket.sessid: socket}
     socket.kill(detach=True)
     assert server.sockets == {}
-    assert socket.state == Socket.STATE_DISCONNECTED
+    assert socket.state == Socket.STATE_DISCONNECTING
+    assert socket.ended.is_set()
 
 
 def test_kill_of_new_socket():
     socket = make_socket(connected=False)
     socket.kill(detach=True)
-    assert socket.state == Socket.STATE_DISCONNECTED
+    assert socket.state == Socket.STATE_DISCONNECTING
+    assert socket.ended.is_set()
     assert socket.server.sockets == {}
 
 
@@ -144,7 +149,8 @@ def test_remove_namespace_of_the_last_one_kills_and_detaches():
     feed(socket, "1::/a")
     socket.remove_namespace("/a")
     assert socket.active_ns == {}
-    assert socket.state == Socket.STATE_DISCONNECTED
+    assert socket.state == Socket.STATE_DISCONNECTING
+    assert socket.ended.is_set()
     assert socket.server.sockets == {}
 
 
@@ -205,7 +211,8 @@ def test_slow_consumer_is_disconnected():
     assert socket.connected
     socket.put_client_msg("3:::overflow")
     settle()
-    assert socket.state == Socket.STATE_DISCONNECTED
+    assert socket.state == Socket.STATE_DISCONNECTING
+    assert socket.ended.is_set()
     assert socket.sessid not in server.sockets
     assert "3:::overflow" not in list(socket.client_queue.queue)
 
@@ -289,7 +296,8 @@ def test_global_disconnect_kills_the_socket():
     loop = socket._test_receiver
     feed(socket, "0::")
     settle()
-    assert socket.state == Socket.STATE_DISCONNECTED
+    assert socket.state == Socket.STATE_DISCONNECTING
+    assert socket.ended.is_set()
     assert socket.sessid not in socket.server.sockets
     assert socket.active_ns == {}
     assert loop.dead
@@ -321,7 +329,8 @@ def test_handler_killing_the_socket_ends_the_loop():
     socket = make_socket({"": Echo})
     feed(socket, '5:::{"name":"kill"}')
     settle()
-    assert socket.state == Socket.STATE_DISCONNECTED
+    assert socket.state == Socket.STATE_DISCONNECTING
+    assert socket.ended.is_set()
     assert socket._test_receiver.dead
 
 
@@ -460,7 +469,8 @@ def test_spawned_timers():
     quiet = make_socket(config={"close_timeout": 0.03}, connected=False)
     quiet._spawn_watcher()
     settle(0.1)
-    assert quiet.state == Socket.STATE_DISCONNECTED
+    assert quiet.state == Socket.STATE_DISCONNECTING
+    assert quiet.ended.is_set()
     assert quiet.server.sockets == {}
 
 
