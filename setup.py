@@ -18,7 +18,7 @@ EXTRAS = {
         "requests>=2.31",
         "playwright>=1.40",
         # the Python client of Socket.IO 0.9 (its 0.6+ speak 1.x)
-        "socketIO-client==0.5.6",
+        "socketIO-client>=0.5.6,<0.6",
         # the framework integrations and examples, tested with the real thing
         "Flask>=3.0",
         "PasteDeploy>=3.0",

@@ -1,4 +1,4 @@
-"""The Python ``socketIO-client`` 0.5 (the last line that speaks Socket.IO 0.9) against our server.
+"""The Python ``socketIO-client`` 0.5 (its last line that speaks Socket.IO 0.9) against our server.
 
 Teams run it in the field from scripts and devices. It reads the wire its own
 way: it splits a JSONP body on the frame marker before it unescapes the script
