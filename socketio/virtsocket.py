@@ -186,8 +186,7 @@ class Socket:
         self.hits = 0
         self.heartbeats = 0
         self._timeout: Optional[gevent.event.Event] = None  # made when asked for
-        #: set once the session has ended (killed; its state stays
-        #: ``DISCONNECTING``, as the original's did): transports close then
+        #: set once the session has ended (killed): transports close then
         self.ended = gevent.event.Event()
         #: the greenlet running the application (a websocket's: its connection's)
         self.wsgi_app_greenlet: Optional[gevent.Greenlet] = None
@@ -394,8 +393,6 @@ class Socket:
         if detach:
             self.detach()
         if self.state == self.STATE_DISCONNECTING and not self.ended.is_set():
-            # The state stays DISCONNECTING, as the original left it (its own
-            # tests check that); ``ended`` tells that the session is over.
             self._stop_clock()
             if self._timeout is not None:
                 self._timeout.set()

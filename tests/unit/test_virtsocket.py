@@ -108,6 +108,24 @@ def test_kill_of_connected_socket_goes_through_disconnecting():
     assert socket.ended.is_set()
 
 
+class SocketsOnly:
+    """A server as the original's own tests mock it: a ``sockets`` dict, nothing else."""
+
+    def __init__(self) -> None:
+        self.sockets: dict = {}
+
+
+@pytest.mark.parametrize("end", ["kill", "disconnect"])
+def test_a_socket_set_connected_by_hand_ends_as_the_original_did(end):
+    socket = Socket(SocketsOnly(), {})
+    socket.state = "CONNECTED"
+    socket.active_ns = {"test": BaseNamespace({"socketio": socket}, "test")}
+    getattr(socket, end)()
+    assert socket.state == "DISCONNECTING"
+    assert socket.active_ns == {}
+    assert socket.ended.is_set()
+
+
 def test_kill_detach_removes_it_from_server_sockets():
     socket = make_socket()
     server = socket.server
