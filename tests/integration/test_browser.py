@@ -889,3 +889,50 @@ def test_reconnects_after_server_restart(
     assert after["sessid"] in server.sockets()
     assert ("recv_connect", "/chat") in hooks(server, after["sessid"])
     page.assert_no_page_errors()
+
+
+# -- the client's own suite ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client_suite_ports() -> Iterator[dict[str, Any]]:
+    """``client_suite_app``: a server per test of the client's suite, and the page server."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.client_suite_app"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        # (not imported here: the app monkey-patches whatever imports it)
+        ports = json.loads(proc.stdout.readline())
+        assert len(ports["tests"]) == 22  # every test of socket.test.js
+        yield ports
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_the_clients_own_socket_suite(browser, client_suite_ports, transport):
+    """socket.io-client 0.9.16's ``test/socket.test.js``, every test, on one transport.
+
+    The suite is the client's own file from npm, run as its runner ran it (a
+    fresh connection per test, ``should`` assertions); the server side of each
+    test is ``client_suite_app``, written with this library's API.
+    """
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{client_suite_ports['page']}/?transport={transport}")
+        page.wait_for_function("window.done === true", timeout=120_000)
+        results = page.evaluate("results")
+    finally:
+        page.close()
+    assert [name for name, _ in results] == list(client_suite_ports["tests"])
+    assert [r for r in results if r[1] != "ok"] == []
