@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -28,7 +30,7 @@ from typing import Any, Optional
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS
+from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -896,12 +898,10 @@ def test_reconnects_after_server_restart(
 
 @pytest.fixture(scope="module")
 def client_suite_ports() -> Iterator[dict[str, Any]]:
-    """``client_suite_app``: a server per test of the client's suite, and the page server."""
-    import subprocess
-    import sys
+    """``client_suite_app``: a server per test of the client's suite, and the page server.
 
-    from .conftest import ROOT
-
+    It runs in a process of its own (it monkey-patches whatever imports it).
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.client_suite_app"],
         cwd=ROOT,
@@ -910,7 +910,6 @@ def client_suite_ports() -> Iterator[dict[str, Any]]:
     )
     try:
         assert proc.stdout is not None
-        # (not imported here: the app monkey-patches whatever imports it)
         ports = json.loads(proc.stdout.readline())
         assert len(ports["tests"]) == 22  # every test of socket.test.js
         yield ports
