@@ -28,6 +28,7 @@ __all__ = [
     "js_length",
     "js_string",
     "jsonp_error",
+    "jsonp_payload",
     "jsonp_wrap",
     "multipart_part",
 ]
@@ -130,27 +131,23 @@ def js_string(text: str) -> str:
 
 
 def jsonp_wrap(index: int, text: str) -> str:
-    """Return ``io.j[<index>]("<text>");``, the JSONP form of a body.
+    """Return ``io.j[<index>]("<text>");``, the JSONP form of a body."""
+    return f"io.j[{int(index)}]({js_string(text)});"
 
-    The frame markers of a framed body are written as the character itself, as
-    the reference server writes them (its ``JSON.stringify`` leaves non-ASCII
-    alone), and the packets between them as :func:`js_string` quotes them.
-    Clients that split the script text on the marker before unescaping it
-    (socketIO-client 0.5) find the frames, and still get every packet intact.
+
+def jsonp_payload(index: int, packets: list[str]) -> str:
+    """Return the JSONP form of the body that carries ``packets`` (:func:`encode_payload`'s).
+
+    Several packets are framed with the marker written as the character itself,
+    as the reference server writes it (its ``JSON.stringify`` leaves non-ASCII
+    alone), and each packet quoted as :func:`js_string` quotes it. Clients that
+    split the script text on the marker before unescaping it (socketIO-client
+    0.5) find the frames, and still get every packet intact.
     """
-    return f"io.j[{int(index)}]({_jsonp_body(text)});"
-
-
-def _jsonp_body(text: str) -> str:
-    if text.startswith(FRAME):
-        try:
-            packets = decode_payload(text)
-        except PayloadError:
-            packets = None  # not a body we framed: quoted whole
-        if packets is not None:
-            frames = "".join(f"{FRAME}{js_length(p)}{FRAME}{js_string(p)[1:-1]}" for p in packets)
-            return f'"{frames}"'
-    return js_string(text)
+    if len(packets) == 1:
+        return jsonp_wrap(index, packets[0])
+    frames = "".join(f"{FRAME}{js_length(p)}{FRAME}{js_string(p)[1:-1]}" for p in packets)
+    return f'io.j[{int(index)}]("{frames}");'
 
 
 def jsonp_error(index: int, message: str) -> str:

@@ -144,9 +144,9 @@ class XHRPollingTransport(BaseTransport):
         """Split a POST body into packets (at most ``max_packets_per_payload``)."""
         return _payload.decode_payload(payload, self.config.max_packets_per_payload)
 
-    def wrap(self, body: str) -> str:
-        """Turn a framed payload into the response text (JSONP wraps it)."""
-        return body
+    def answer(self, packets: list[str]) -> str:
+        """The text of a GET's answer carrying ``packets`` (none: a noop)."""
+        return self.encode_payload(packets) if packets else NOOP
 
     def unwrap(self, body: str) -> str:
         """Turn a POST body into a framed payload (JSONP unwraps the form)."""
@@ -180,8 +180,7 @@ class XHRPollingTransport(BaseTransport):
             socket.active_requests -= 1
             socket.heartbeat()
         packets, _ = _live(messages)
-        body = self.encode_payload(packets) if packets else NOOP
-        return text_response(200, self.wrap(body), self.origin, self.content_type)
+        return text_response(200, self.answer(packets), self.origin, self.content_type)
 
     def _post(self, socket: Socket) -> Response:
         try:
@@ -206,14 +205,16 @@ class JSONPolling(XHRPollingTransport):
         super().__init__(handler, config)
         self.index = index
 
-    def wrap(self, body: str) -> str:
-        return payload.jsonp_wrap(self.index, body)
+    def answer(self, packets: list[str]) -> str:
+        return payload.jsonp_payload(self.index, packets or [NOOP])
 
     def unwrap(self, body: str) -> str:
         return payload.decode_jsonp_form(body)
 
     def not_handshaken(self) -> Response:
-        return text_response(200, self.wrap(NOT_HANDSHAKEN), self.origin, JAVASCRIPT)
+        return text_response(
+            200, payload.jsonp_wrap(self.index, NOT_HANDSHAKEN), self.origin, JAVASCRIPT
+        )
 
 
 class _StreamingTransport(XHRPollingTransport):

@@ -21,6 +21,7 @@ from socketio.payload import (
     htmlfile_chunk,
     htmlfile_preamble,
     jsonp_error,
+    jsonp_payload,
     jsonp_wrap,
 )
 
@@ -70,6 +71,14 @@ def test_jsonp_wrap_delivers_exact_payload(evaljs):
     jobs = [{"kind": "jsonp", "index": i, "code": jsonp_wrap(i, text)} for i, text in cases]
     for (_, text), result in zip(cases, evaljs(jobs), strict=True):
         assert result == {"calls": [text]}, text[:60]
+
+
+def test_jsonp_payload_delivers_the_framed_body(evaljs):
+    """Frame markers written as the character still give the exact framed body."""
+    batches = [TRICKY[k : k + n] for n in (1, 2, 3) for k in range(0, len(TRICKY) - n + 1, n)]
+    jobs = [{"kind": "jsonp", "index": 3, "code": jsonp_payload(3, b)} for b in batches]
+    for batch, result in zip(batches, evaljs(jobs), strict=True):
+        assert result == {"calls": [encode_payload(batch)]}, batch[0][:60]
 
 
 def test_jsonp_error_delivers_an_error(evaljs):

@@ -14,6 +14,7 @@ the server answers in order, so whatever was sent before it has been handled.
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from socketIO_client import BaseNamespace, SocketIO, find_callback
@@ -135,12 +136,14 @@ def test_disconnect_reaches_the_server(live_server, transport):
     io = Client("127.0.0.1", live_server.port, transports=[transport])
     chat = io.define(Recorder, "/chat")
     settle(io, chat)
-    sessid = io._transport._url.rsplit("/", 1)[-1] if transport != "websocket" else None
+    sessid = io._transport._url.rsplit("/", 1)[-1]  # .../<transport>/<sessid>
+    assert sessid in live_server.sockets()
     io.disconnect()
     assert not io.connected
-    events = live_server.events()
-    hooks = [kind for kind, ns, _sid, _detail in events if ns == "/chat"]
-    assert "recv_connect" in hooks
-    if sessid is not None:
-        # the polling client's disconnect is a request the server acts on at once
-        assert sessid not in live_server.sockets()
+    deadline = time.monotonic() + 5
+    while sessid in live_server.sockets() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sessid not in live_server.sockets()
+    hooks = [(kind, ns) for kind, ns, sid, _ in live_server.events() if sid == sessid]
+    assert ("recv_connect", "/chat") in hooks
+    assert ("recv_disconnect", "/chat") in hooks

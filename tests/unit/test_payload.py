@@ -21,6 +21,7 @@ from socketio.payload import (
     js_length,
     js_string,
     jsonp_error,
+    jsonp_payload,
     jsonp_wrap,
     multipart_part,
 )
@@ -139,16 +140,7 @@ def test_js_string():
 
 def test_jsonp_wrap_and_error():
     assert jsonp_wrap(0, "1::") == 'io.j[0]("1::");'
-    # frame markers as the character itself (as the reference server writes
-    # them), the packets between them quoted as js_string does
-    assert jsonp_wrap(12, f'{F}3{F}2::{F}9{F}3:::"</a>') == (
-        f'io.j[12]("{F}3{F}2::{F}9{F}3:::\\"\\u003c/a\\u003e");'
-    )
-    # a marker inside a packet's data stays escaped; lengths count UTF-16 units
-    assert jsonp_wrap(0, f"{F}5{F}3:::{F}{F}7{F}3:::😀é") == (
-        f'io.j[0]("{F}5{F}3:::\\ufffd{F}7{F}3:::\\ud83d\\ude00\\u00e9");'
-    )
-    # a bare packet, or a body that is not well framed, is quoted whole
+    # quoted whole, markers and all
     assert jsonp_wrap(0, f"3:::{F}") == 'io.j[0]("3:::\\ufffd");'
     assert jsonp_wrap(0, f"{F}9{F}3:::") == 'io.j[0]("\\ufffd9\\ufffd3:::");'
     assert jsonp_wrap("7", "x") == 'io.j[7]("x");'
@@ -157,6 +149,20 @@ def test_jsonp_wrap_and_error():
     )
     assert jsonp_error(0, 'bad "origin"</script>') == (
         'io.j[0](new Error("bad \\"origin\\"\\u003c/script\\u003e"));'
+    )
+
+
+def test_jsonp_payload():
+    # one packet travels bare, as in encode_payload
+    assert jsonp_payload(0, ["1::"]) == 'io.j[0]("1::");'
+    # frame markers as the character itself (as the reference server writes
+    # them), the packets between them quoted as js_string does
+    assert jsonp_payload(12, ["2::", '3:::"</a>']) == (
+        f'io.j[12]("{F}3{F}2::{F}9{F}3:::\\"\\u003c/a\\u003e");'
+    )
+    # a marker inside a packet's data stays escaped; lengths count UTF-16 units
+    assert jsonp_payload(0, [f"3:::{F}", "3:::😀é"]) == (
+        f'io.j[0]("{F}5{F}3:::\\ufffd{F}7{F}3:::\\ud83d\\ude00\\u00e9");'
     )
 
 
@@ -274,10 +280,10 @@ def test_property_decode_arbitrary_body(body):
 
 
 @FAST
-@given(st.lists(st.text(), max_size=4))
-def test_property_jsonp_wrap_gives_the_body_back(packets):
+@given(st.lists(st.text(), min_size=1, max_size=4))
+def test_property_jsonp_payload_gives_the_body_back(packets):
     body = encode_payload(packets)
-    out = jsonp_wrap(3, body)
+    out = jsonp_payload(3, packets)
     assert out.startswith("io.j[3](") and out.endswith(");")
     literal = out[len("io.j[3](") : -2]
     assert json.loads(literal) == body
