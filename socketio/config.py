@@ -67,6 +67,25 @@ class Config:
         max_packets_per_payload: most packets accepted in one polling body.
         max_queue_size: most packets waiting for one client; past it the client
             is disconnected as a slow consumer.
+        max_queue_bytes: most bytes of packets waiting for one client (queued,
+            or accepted by a websocket and not yet taken by the kernel); past
+            it the client is disconnected as a slow consumer.
+        max_message_frames: most websocket frames (fragments and control
+            frames) one message may span; more closes the connection with 1009.
+        head_timeout: seconds a connection has to send a whole request head,
+            from its first byte (or from its accept, for the first request);
+            past it the connection is closed.
+        keepalive_timeout: seconds a kept-alive connection may stay idle
+            between two requests before it is closed.
+        body_timeout: seconds a request body has, in all, to arrive; past it
+            the request is answered 408 and the connection closed.
+        max_connections: most connections served at once by this process;
+            ``None`` (the default) takes the open-files limit minus 128 (for
+            the process's other files). Past it, the connection that has
+            waited longest for a request head is dropped to make room, and
+            if there is none the new connection is answered 503 and closed.
+        max_pending_sessions: most sessions handshaken and not yet connected
+            by a transport request; past it the oldest of them is dropped.
         policy_server: start the Flash policy server with the Socket.IO server.
         policy_listener: ``(host, port)`` of that policy server.
         client_js: path of the 0.9 browser client ``socket.io.js`` served at
@@ -95,6 +114,13 @@ class Config:
     max_message_size: int = 10 * 1024 * 1024
     max_packets_per_payload: int = 10_000
     max_queue_size: int = 10_000
+    max_queue_bytes: int = 16 * 1024 * 1024
+    max_message_frames: int = 1024
+    head_timeout: float = 10
+    keepalive_timeout: float = 20
+    body_timeout: float = 30
+    max_connections: Optional[int] = None
+    max_pending_sessions: int = 10_000
     policy_server: bool = True
     policy_listener: tuple[str, int] = ("0.0.0.0", 10843)
     client_js: Optional[str] = None
@@ -197,6 +223,12 @@ def _positive_int(key: str, value: Any) -> int:
     return value
 
 
+def _optional_positive_int(key: str, value: Any) -> Optional[int]:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    return _positive_int(key, value)
+
+
 def _transports(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [t.strip() for t in value.split(",") if t.strip()]
@@ -264,6 +296,13 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "max_message_size": _positive_int,
     "max_packets_per_payload": _positive_int,
     "max_queue_size": _positive_int,
+    "max_queue_bytes": _positive_int,
+    "max_message_frames": _positive_int,
+    "head_timeout": _positive_number,
+    "keepalive_timeout": _positive_number,
+    "body_timeout": _positive_number,
+    "max_connections": _optional_positive_int,
+    "max_pending_sessions": _positive_int,
     "policy_server": _boolean,
     "policy_listener": _listener,
 }
