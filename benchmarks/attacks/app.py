@@ -1,0 +1,74 @@
+"""The server the attack benchmarks aim at: :class:`SocketIOServer` with an echo namespace.
+
+    python -m benchmarks.attacks.app --port PORT [--config JSON] [--nofile N]
+
+The global namespace answers ``echo`` with its arguments (an event with an
+ack) and turns ``broadcast`` into a ``tick`` for every socket. ``--config``
+holds keyword arguments for the server (``{"max_connections": 100}``); the
+library logs at INFO on stderr (the attacks count its lines), the access log
+is off.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse
+import json
+import logging
+import resource
+import signal
+import sys
+from typing import Any
+
+import gevent
+
+from socketio import socketio_manage
+from socketio.mixins import BroadcastMixin
+from socketio.namespace import BaseNamespace
+from socketio.server import SocketIOServer
+
+
+class EchoNamespace(BaseNamespace, BroadcastMixin):
+    def on_echo(self, *args: Any) -> Any:
+        return args
+
+    def on_broadcast(self, *args: Any) -> str:
+        self.broadcast_event("tick", *args)
+        return "sent"
+
+
+NAMESPACES = {"": EchoNamespace}
+
+
+def application(environ: dict, start_response: Any) -> list[bytes]:
+    if environ.get("PATH_INFO", "").startswith("/socket.io/"):
+        socketio_manage(environ, NAMESPACES)
+        return []
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not found"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--config", default="{}", help="server keyword arguments, as JSON")
+    parser.add_argument("--nofile", type=int, default=0, help="the open-files limit to run with")
+    args = parser.parse_args(argv)
+    if args.nofile:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (args.nofile, hard))
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
+    options: dict[str, Any] = {"policy_server": False, "log": None}
+    options.update(json.loads(args.config))
+    server = SocketIOServer(("127.0.0.1", args.port), application, **options)
+    gevent.signal_handler(signal.SIGTERM, server.stop)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
