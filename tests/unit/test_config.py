@@ -30,6 +30,11 @@ def test_defaults():
     assert c.max_message_size == 10 * 1024 * 1024
     assert c.max_packets_per_payload == 10_000
     assert c.max_queue_size == 10_000
+    assert c.max_queue_bytes == 16 * 1024 * 1024
+    assert c.max_message_frames == 1024
+    assert (c.head_timeout, c.keepalive_timeout, c.body_timeout) == (10, 20, 30)
+    assert c.max_connections is None
+    assert c.max_pending_sessions == 10_000
     assert c.policy_server is True
     assert c.policy_listener == ("0.0.0.0", 10843)
     assert c.extra == {}
@@ -49,6 +54,14 @@ def test_defaults():
         ("max_message_size", -5),
         ("max_packets_per_payload", False),
         ("max_queue_size", "ten"),
+        ("max_queue_bytes", 0),
+        ("max_message_frames", -1),
+        ("head_timeout", 0),
+        ("keepalive_timeout", "soon"),
+        ("body_timeout", float("nan")),
+        ("max_connections", 0),
+        ("max_connections", "many"),
+        ("max_pending_sessions", None),
         ("transports", ["websocket", "carrier-pigeon"]),
         ("transports", []),
         ("transports", ""),
@@ -176,3 +189,13 @@ def test_instances_do_not_share_extra():
     a, b = Config(), Config()
     a["k"] = 1
     assert "k" not in b
+
+
+@pytest.mark.parametrize("value", [None, "none", "", "None"])
+def test_max_connections_none_means_automatic(value):
+    assert Config(max_connections=100)["max_connections"] == 100
+    c = Config()
+    c["max_connections"] = value
+    assert c.max_connections is None
+    c["max_connections"] = "250"
+    assert c.max_connections == 250
