@@ -344,6 +344,9 @@ def main(argv=None) -> None:
     parser.add_argument("--max-body-size", type=int, default=None)
     parser.add_argument("--max-message-size", type=int, default=None)
     parser.add_argument(
+        "--config", default="{}", help="more server settings, as a JSON object of keywords"
+    )
+    parser.add_argument(
         "--authorization-token", default=None, help="handshakes must carry ?token=<this>"
     )
     parser.add_argument(
@@ -356,6 +359,7 @@ def main(argv=None) -> None:
         for name in ("max_queue_size", "max_body_size", "max_message_size")
         if getattr(args, name) is not None
     }
+    limits.update(json.loads(args.config))
     if args.authorization_token is not None:
         limits["authorization"] = _token_check(args.authorization_token)
     if args.no_global not in ("", "0", "False"):
