@@ -8,13 +8,18 @@ ending in a NUL byte.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Optional
 
+from gevent.pool import Pool
 from gevent.server import StreamServer
 
-__all__ = ["DEFAULT_LISTENER", "POLICY", "FlashPolicyServer"]
+from .peerlog import PeerLog
+
+__all__ = ["DEFAULT_LISTENER", "MAX_CONNECTIONS", "POLICY", "READ_TIMEOUT", "FlashPolicyServer"]
 
 log = logging.getLogger(__name__)
+peer_log = PeerLog(log)
 
 DEFAULT_LISTENER = ("0.0.0.0", 10843)
 
@@ -27,7 +32,11 @@ POLICY = (
 )
 _REQUEST = b"<policy-file-request/>"
 _MAX_REQUEST = 1024
-_READ_TIMEOUT = 10.0
+#: seconds a client has, in all, to send its request
+READ_TIMEOUT = 10.0
+#: connections served at once; more wait in the listen backlog (they hold no
+#: file descriptor of the process there, which the Socket.IO server shares)
+MAX_CONNECTIONS = 100
 
 
 class FlashPolicyServer(StreamServer):
@@ -37,20 +46,34 @@ class FlashPolicyServer(StreamServer):
         listener: ``(host, port)`` or a listening socket; default ``('0.0.0.0', 10843)``.
         backlog: the listen backlog, as for ``StreamServer``.
         policy: the document to send (bytes ending in ``\\0``).
+        max_connections: connections served at once (see :data:`MAX_CONNECTIONS`).
+        read_timeout: seconds a connection has, in all, to send its request
+            (at most 1 KiB): a client trickling it cannot hold a connection
+            (or, with many, the process's file descriptors) for long.
     """
 
     def __init__(
-        self, listener: Any = None, backlog: Optional[int] = None, policy: bytes = POLICY
+        self,
+        listener: Any = None,
+        backlog: Optional[int] = None,
+        policy: bytes = POLICY,
+        max_connections: int = MAX_CONNECTIONS,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
-        super().__init__(listener or DEFAULT_LISTENER, backlog=backlog)
+        super().__init__(listener or DEFAULT_LISTENER, backlog=backlog, spawn=Pool(max_connections))
         self.policy = policy
+        self.read_timeout = read_timeout
 
     def handle(self, sock: Any, address: Any) -> None:
-        """Read the request (bounded, with a timeout), answer it, close."""
-        sock.settimeout(_READ_TIMEOUT)
+        """Read the request (bounded in bytes and in time), answer it, close."""
+        deadline = time.monotonic() + self.read_timeout
         data = b""
         try:
             while b"\0" not in data and len(data) < _MAX_REQUEST:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("request not sent in time")
+                sock.settimeout(left)
                 chunk = sock.recv(_MAX_REQUEST)
                 if not chunk:
                     break
@@ -60,7 +83,7 @@ class FlashPolicyServer(StreamServer):
             if data.startswith(_REQUEST):
                 sock.sendall(self.policy)
             else:
-                log.info("policy server: unexpected request from %s: %.40r", address, data)
+                peer_log("policy-request", "policy server: unexpected request: %s", data[:40])
         except OSError as exc:
             log.debug("policy server: %s: %s", address, exc)
         finally:
