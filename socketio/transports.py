@@ -25,7 +25,7 @@ from . import payload, wsframe
 from . import payload as _payload  # decode_payload() shadows the name
 from .config import Config
 from .exceptions import PayloadError
-from .protocol import JAVASCRIPT, Response, cors_headers, text_response
+from .protocol import JAVASCRIPT, NOSNIFF, Response, cors_headers, text_response
 
 if TYPE_CHECKING:  # pragma: no cover
     from .virtsocket import Socket
@@ -163,6 +163,7 @@ class XHRPollingTransport(BaseTransport):
                 ("Access-Control-Allow-Headers", "Content-Type"),
                 ("Access-Control-Max-Age", "86400"),
                 ("Content-Length", "0"),
+                NOSNIFF,
                 *cors_headers(self.origin),
             ]
             return Response(200, headers, b"")
@@ -232,6 +233,7 @@ class _StreamingTransport(XHRPollingTransport):
         headers = [
             ("Content-Type", self.stream_content_type),
             ("Cache-Control", "no-store"),
+            NOSNIFF,
             *cors_headers(self.origin),
         ]
         return Response(200, headers, self._stream(socket))
@@ -259,7 +261,12 @@ class _StreamingTransport(XHRPollingTransport):
             socket.heartbeat()
 
     def not_handshaken(self) -> Response:
-        headers = [("Content-Type", self.stream_content_type), *cors_headers(self.origin)]
+        headers = [
+            ("Content-Type", self.stream_content_type),
+            ("Cache-Control", "no-store"),
+            NOSNIFF,
+            *cors_headers(self.origin),
+        ]
         body = (self.first_chunk() + self.chunk(NOT_HANDSHAKEN)).encode("utf-8")
         return Response(200, headers, [body])
 
