@@ -25,7 +25,13 @@ from typing import Any, Optional
 from . import packet
 from .defaultjson import default_json_dumps
 from .exceptions import ConfigError
-from .redis_manager import describe_url, dumps_message, import_redis, split_channel
+from .redis_manager import (
+    describe_url,
+    dumps_message,
+    import_redis,
+    parse_options,
+    split_options,
+)
 
 __all__ = ["Emitter"]
 
@@ -35,13 +41,17 @@ class Emitter:
 
     Args:
         url: the Redis URL the servers use (``redis://host:6379/0``; a
-            ``channel=`` query parameter sets the channel).
+            ``channel=`` query parameter sets the channel). The servers'
+            settings may stay in it: ``connect_timeout`` and
+            ``publish_timeout`` bound the emitter's waits too (as redis-py's
+            ``socket_connect_timeout`` and ``socket_timeout``), the others
+            are ignored.
         channel: the servers' pub/sub channel (default ``'socketio'``).
         json_dumps: serialiser for event arguments and JSON messages.
         redis_options: extra keywords for ``redis.Redis.from_url``.
 
     Raises:
-        ConfigError: redis-py is not installed, or the URL is invalid.
+        ConfigError: redis-py is not installed, or the URL (or a setting in it) is invalid.
 
     Attributes:
         host_id: the id written in the ``host`` field of every message.
@@ -56,11 +66,19 @@ class Emitter:
         redis_options: Optional[dict[str, Any]] = None,
     ) -> None:
         redis = import_redis()
-        self.url, self.channel = split_channel(url, channel)
+        self.url, found = split_options(url)
+        self.channel = channel or found.get("channel") or "socketio"
+        settings = parse_options(found, {})
+        options: dict[str, Any] = {}
+        if "connect_timeout" in found:
+            options["socket_connect_timeout"] = settings["connect_timeout"]
+        if "publish_timeout" in found:
+            options["socket_timeout"] = settings["publish_timeout"]
+        options.update(redis_options or {})
         self.json_dumps = json_dumps
         self.host_id = "emitter-" + uuid.uuid4().hex
         try:
-            self.redis = redis.Redis.from_url(self.url, **(redis_options or {}))
+            self.redis = redis.Redis.from_url(self.url, **options)
         except ValueError as exc:
             raise ConfigError(f"Emitter: bad Redis URL {describe_url(self.url)!r}: {exc}") from None
 

@@ -13,11 +13,15 @@ subclasses :class:`PubSubManager` and implements ``_publish`` and ``_listen``.
 from __future__ import annotations
 
 import logging
+import math
+import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any, Optional
+
+from .exceptions import ConfigError
 
 __all__ = ["BaseManager", "Deliver", "MemoryManager", "PubSubManager"]
 
@@ -170,65 +174,196 @@ class PubSubManager(MemoryManager):
     is at-most-once: what is published while a process is not subscribed is
     lost for that process).
 
+    Off the handler's path: :meth:`emit` never waits on the bus. It puts the
+    message in a queue of at most ``max_pending`` messages, which one
+    publisher greenlet sends in order. A message that cannot be published is
+    dropped and counted in :attr:`dropped`: when the queue is full (the bus
+    is slower than the emits, or hangs), when publishing it fails, while the
+    backend knows the bus is down (:attr:`bus_up` false), and for
+    ``retry_interval`` seconds after a failed publish. The first drop of an
+    outage logs one warning; the first publish that works again logs, once,
+    how many emits were dropped meanwhile.
+
     The message is a dict: ``host`` (the publisher's ``host_id``),
     ``endpoint``, ``room`` (``None`` for the whole namespace), ``skip`` (a
     session id, or ``None``) and ``packet`` (the encoded packet); backends
     choose how to serialise it.
 
-    Attributes:
+    Args:
         channel: the bus channel shared by every process (and emitter).
+        max_pending: the most messages waiting to be published (default 1000).
+        retry_interval: seconds during which emits are not published after a
+            publish failed (default 0.5), so a dead bus costs one attempt per
+            interval rather than one per emit.
+
+    Raises:
+        ConfigError: ``max_pending`` is not a positive integer or
+            ``retry_interval`` is negative.
+
+    Attributes:
+        channel: the bus channel.
         host_id: this process's id, unique per manager instance.
         bus_up: the backend's view of the bus; while it is false :meth:`emit`
             does not try to publish (it would only block or fail).
+        published: messages handed to the bus so far.
+        dropped: emits that reached this process's members only (not published).
     """
 
-    def __init__(self, channel: str = "socketio") -> None:
+    def __init__(
+        self, channel: str = "socketio", *, max_pending: int = 1000, retry_interval: float = 0.5
+    ) -> None:
         super().__init__()
+        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
+            raise ConfigError(f"max_pending must be a positive integer, not {max_pending!r}")
+        if not isinstance(retry_interval, (int, float)) or not 0 <= retry_interval < math.inf:
+            raise ConfigError(f"retry_interval must be >= 0 seconds, not {retry_interval!r}")
         self.channel = channel
         self.host_id = uuid.uuid4().hex
         self.bus_up = True
-        self._publish_failing = False
+        self.max_pending = max_pending
+        self.retry_interval = float(retry_interval)
+        self.published = 0
+        self.dropped = 0
+        self._pending: deque[dict[str, Any]] = deque()
+        self._in_flight = False
+        self._wakeup: Any = None  # a gevent Event, made with the publisher
+        self._idle: Any = None  # set while nothing is pending nor in flight
+        self._publisher: Any = None
         self._listener: Any = None
+        self._closed = False
+        # After a failed publish, emits are dropped until this monotonic time.
+        self._retry_at = 0.0
+        # An outage of the publishing side: since when emits are dropped, and how many.
+        self._dropping = False
+        self._dropped_since = 0
 
     def start(self) -> None:
-        """Start the listener greenlet, if it is not running (the server calls it when it starts)."""
+        """Start the listener and publisher greenlets, if they are not running.
+
+        The server calls it when it starts; the publisher also starts with
+        the first :meth:`emit`.
+        """
         import gevent  # lazily: importing the manager must not need gevent
 
+        self._closed = False
         if self._listener is None or self._listener.dead:
             self._listener = gevent.spawn(self._run_listener)
+        self._start_publisher()
 
-    def close(self) -> None:
-        """Stop the listener greenlet."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.kill(block=False)
+    def close(self, timeout: float = 1.0) -> None:
+        """Publish what is pending (waiting ``timeout`` seconds at most), then stop the greenlets.
+
+        Emits after this reach local members only, until :meth:`start`.
+        """
+        if self._publisher is not None and self.bus_up and not self._dropping:
+            self.flush(timeout)
+        self._closed = True
+        for name in ("_listener", "_publisher"):
+            greenlet = getattr(self, name)
+            setattr(self, name, None)
+            if greenlet is not None:
+                greenlet.kill(block=False)
+        if self._pending:
+            self._drop(len(self._pending))
+            self._pending.clear()
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every pending message has been handed to the bus (or dropped).
+
+        Returns:
+            Whether the queue is empty (false if ``timeout`` seconds passed first).
+        """
+        if self._idle is None:
+            return True
+        return bool(self._idle.wait(timeout))
+
+    @property
+    def pending(self) -> int:
+        """The number of messages waiting to be published."""
+        return len(self._pending) + self._in_flight
 
     def emit(
         self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
     ) -> int:
         count = self._deliver_local(endpoint, encoded, room, skip)
-        if not self.bus_up:
+        if not self.bus_up or self._closed:
+            self._drop(1)  # the backend has logged why
             return count
-        message = {
-            "host": self.host_id,
-            "endpoint": endpoint,
-            "room": room,
-            "skip": skip,
-            "packet": encoded,
-        }
-        try:
-            self._publish(message)
-        except Exception as exc:  # the bus is down: local members were served anyway
-            if not self._publish_failing:
-                self._publish_failing = True
-                log.warning("pub/sub publish failed, emits reach local members only: %s", exc)
-            else:
-                log.debug("pub/sub publish failed again: %s", exc)
-        else:
-            if self._publish_failing:
-                self._publish_failing = False
-                log.info("pub/sub publish works again")
+        if self._dropping and time.monotonic() < self._retry_at:
+            self._drop(1)
+            return count
+        pending = self._pending
+        if len(pending) >= self.max_pending:
+            self._drop(1, f"the queue for the bus is full: max_pending={self.max_pending}")
+            return count
+        pending.append(
+            {
+                "host": self.host_id,
+                "endpoint": endpoint,
+                "room": room,
+                "skip": skip,
+                "packet": encoded,
+            }
+        )
+        if self._publisher is None:
+            self._start_publisher()
+        self._idle.clear()
+        self._wakeup.set()
         return count
+
+    def _start_publisher(self) -> None:
+        import gevent
+        import gevent.event
+
+        if self._wakeup is None:
+            self._wakeup = gevent.event.Event()
+            self._idle = gevent.event.Event()
+            self._idle.set()
+        if self._publisher is None or self._publisher.dead:
+            self._publisher = gevent.spawn(self._run_publisher)
+
+    def _run_publisher(self) -> None:
+        """Publish the pending messages in order, one at a time, for ever."""
+        pending, wakeup, idle = self._pending, self._wakeup, self._idle
+        while True:
+            while not pending:
+                idle.set()
+                wakeup.clear()
+                wakeup.wait()
+            message = pending.popleft()
+            self._in_flight = True
+            try:
+                self._publish(message)
+            except Exception as exc:  # the bus is down or hung: local members were served
+                self._retry_at = time.monotonic() + self.retry_interval
+                lost = 1 + len(pending)
+                pending.clear()
+                self._drop(lost, f"publishing failed: {exc}")
+            else:
+                self.published += 1
+                if self._dropping:
+                    self._dropping = False
+                    log.info(
+                        "pub/sub publishing works again; %d emits reached this process's "
+                        "clients only meanwhile",
+                        self._dropped_since,
+                    )
+                    self._dropped_since = 0
+            finally:
+                self._in_flight = False
+
+    def _drop(self, count: int, reason: Optional[str] = None) -> None:
+        """Count ``count`` emits not published; the first of an outage is logged with ``reason``."""
+        self.dropped += count
+        self._dropped_since += count
+        if not self._dropping:
+            self._dropping = True
+            if reason is not None:
+                log.warning(
+                    "pub/sub: emits reach this process's clients only (%s); "
+                    "the count is logged when publishing works again",
+                    reason,
+                )
 
     def _run_listener(self) -> None:
         import gevent

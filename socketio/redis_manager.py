@@ -42,15 +42,52 @@ default), where ``<message>`` is a UTF-8 JSON object::
 Unknown keys are ignored, and malformed messages are logged and dropped, so
 other programs (in any language) can publish too.
 
-Reconnection
-------------
+Faults: a hung, slow or restarted Redis
+---------------------------------------
 
-The listener runs in a greenlet started with the server. When Redis goes
-away it logs one warning, sets ``bus_up`` false (emits then reach local
-members only, without waiting on Redis) and tries again after 0.5 s,
-doubling up to 10 s; when it is subscribed again it logs that delivery
-across processes has resumed. What is published while a process is not
-subscribed is lost for that process (Redis pub/sub keeps no history).
+A handler never waits on Redis. :meth:`~socketio.manager.PubSubManager.emit`
+delivers to the local members, puts the message in a bounded queue and
+returns; one publisher greenlet per process sends the queue in order, each
+``PUBLISH`` bounded by ``publish_timeout``. What cannot be published is
+dropped and counted in ``manager.dropped`` (``manager.published`` counts the
+others): a message whose ``PUBLISH`` failed or timed out (it is never sent
+twice: a timed-out ``PUBLISH`` may still run when Redis wakes up), the
+emits found the queue full (``max_pending``), and every emit while Redis is
+known to be down. Each outage logs one warning when the first emit is
+dropped, and one line with the number dropped when publishing works again.
+
+The listener runs in a greenlet started with the server. It waits for
+Redis to confirm its ``SUBSCRIBE``, and after ``health_interval`` seconds
+of silence it sends a ``PING``; an answer that takes longer than
+``publish_timeout`` (a hung Redis: the kernel still accepts connections
+and data, nobody answers) or a broken connection counts as Redis being
+down. It then logs one warning, sets ``bus_up`` false (emits reach local
+members only, without even queueing) and tries again after ``min_backoff``
+seconds, doubling up to ``max_backoff``; when Redis confirms a new
+subscription it logs that delivery across processes has resumed. So
+delivery resumes at most ``max_backoff`` (plus a connection) after Redis
+is back. What is published while a process is not subscribed is lost for
+that process (Redis pub/sub keeps no history).
+
+Settings
+--------
+
+Keywords of :class:`RedisManager`, or query parameters of its URL
+(``redis://host:6379/0?channel=chat&publish_timeout=0.2``); a keyword wins
+over the URL, and a bad value raises :class:`~socketio.exceptions.ConfigError`:
+
+=================== ======= ===============================================
+``channel``         socketio the pub/sub channel
+``publish_timeout`` 0.5 s   longest wait for an answer to PUBLISH, PING, SUBSCRIBE
+``connect_timeout`` 1.0 s   longest wait to connect
+``max_pending``     1000    most emits waiting to be published; more are dropped
+``min_backoff``     0.1 s   first wait before reconnecting (and after a failed publish)
+``max_backoff``     1.0 s   longest wait between reconnection attempts
+``health_interval`` 1.0 s   silence after which the listener sends a PING
+=================== ======= ===============================================
+
+Other query parameters go to redis-py. :class:`~socketio.emitter.Emitter`
+accepts the same URL (it uses ``connect_timeout`` and ``publish_timeout``).
 
 redis-py does blocking socket I/O: in a gevent server it is cooperative only
 if gevent has patched the ``socket`` module (``gevent.monkey.patch_all()``
@@ -62,14 +99,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import math
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .exceptions import ConfigError
 from .manager import PubSubManager
 
-__all__ = ["RedisManager", "dumps_message", "import_redis", "loads_message"]
+__all__ = [
+    "DEFAULTS",
+    "URL_OPTIONS",
+    "RedisManager",
+    "dumps_message",
+    "import_redis",
+    "loads_message",
+]
 
 log = logging.getLogger(__name__)
 
@@ -107,19 +153,86 @@ def loads_message(data: Any) -> Optional[dict[str, Any]]:
     return message
 
 
-def split_channel(url: str, channel: Optional[str]) -> tuple[str, str]:
-    """Take a ``channel=`` query parameter out of a Redis URL.
+#: The settings a Redis URL may carry as query parameters (``?publish_timeout=0.2``),
+#: with their parsers and defaults; see :class:`RedisManager`.
+URL_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "publish_timeout": float,
+    "connect_timeout": float,
+    "max_pending": int,
+    "min_backoff": float,
+    "max_backoff": float,
+    "health_interval": float,
+}
+
+#: The defaults of the settings in :data:`URL_OPTIONS`.
+DEFAULTS: dict[str, Any] = {
+    "publish_timeout": 0.5,
+    "connect_timeout": 1.0,
+    "max_pending": 1000,
+    "min_backoff": 0.1,
+    "max_backoff": 1.0,
+    "health_interval": 1.0,
+}
+
+
+def split_options(url: str) -> tuple[str, dict[str, str]]:
+    """Take ``channel=`` and the settings of :data:`URL_OPTIONS` out of a Redis URL.
 
     Returns:
-        ``(url without it, channel)``: the explicit ``channel`` argument wins,
-        then the query parameter, then ``'socketio'``.
+        ``(url without them, {name: text})``; the last value of a repeated
+        parameter wins. Other parameters stay in the URL, for redis-py.
     """
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    found = [value for key, value in query if key == "channel"]
-    rest = [(key, value) for key, value in query if key != "channel"]
-    url = urlunsplit(parts._replace(query=urlencode(rest)))
-    return url, channel or (found[-1] if found else "socketio")
+    ours = {"channel", *URL_OPTIONS}
+    found = {key: value for key, value in query if key in ours}
+    rest = [(key, value) for key, value in query if key not in ours]
+    return urlunsplit(parts._replace(query=urlencode(rest))), found
+
+
+def split_channel(url: str, channel: Optional[str]) -> tuple[str, str]:
+    """Take a ``channel=`` query parameter (and the settings) out of a Redis URL.
+
+    Returns:
+        ``(url without them, channel)``: the explicit ``channel`` argument
+        wins, then the query parameter, then ``'socketio'``.
+    """
+    url, found = split_options(url)
+    return url, channel or found.get("channel") or "socketio"
+
+
+def parse_options(found: dict[str, str], given: dict[str, Any]) -> dict[str, Any]:
+    """The settings of :data:`URL_OPTIONS`: ``given`` (not ``None``), else the URL's, else default.
+
+    Raises:
+        ConfigError: a value is not a number of the right kind, or out of range.
+    """
+    options: dict[str, Any] = {}
+    for name, parse in URL_OPTIONS.items():
+        value = given.get(name)
+        if value is None and name in found:
+            try:
+                value = parse(found[name])
+            except ValueError:
+                raise ConfigError(
+                    f"RedisManager: {name}={found[name]!r} in the URL is not a number"
+                ) from None
+        options[name] = DEFAULTS[name] if value is None else value
+    for name, value in options.items():
+        if URL_OPTIONS[name] is int:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and 0 < value < math.inf
+        if not ok:
+            kind = "a positive integer" if URL_OPTIONS[name] is int else "a positive number"
+            raise ConfigError(f"RedisManager: {name} must be {kind}, not {value!r}")
+    if options["max_backoff"] < options["min_backoff"]:
+        raise ConfigError(
+            "RedisManager: need min_backoff <= max_backoff, got "
+            f"{options['min_backoff']}, {options['max_backoff']}"
+        )
+    return options
 
 
 def describe_url(url: str) -> str:
@@ -137,19 +250,34 @@ class RedisManager(PubSubManager):
 
     Args:
         url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS)
-            or ``unix:///path/to/redis.sock``. A ``channel=`` query parameter
-            sets the channel (handy where only a URL can be configured).
+            or ``unix:///path/to/redis.sock``. Query parameters ``channel=``
+            and the settings below (``?publish_timeout=0.2&max_pending=500``)
+            set them where only a URL can be configured; keyword arguments win.
         channel: the pub/sub channel; every server and emitter of one
             application must use the same one. Default ``'socketio'``.
+        publish_timeout: the longest wait, in seconds, for Redis to answer a
+            ``PUBLISH``, a ``PING`` or a ``SUBSCRIBE``; later counts as Redis
+            being down. Default 0.5. Handlers never wait on it: publishing
+            runs in a greenlet of its own.
+        connect_timeout: the longest wait to connect to Redis. Default 1.0.
+        max_pending: the most emits waiting to be published; more are dropped
+            (and counted in :attr:`dropped`). Default 1000.
+        min_backoff: seconds before the first reconnection attempt, and
+            during which emits are not published after a failed publish.
+            Default 0.1.
+        max_backoff: the longest wait between attempts (the wait doubles up
+            to this), so delivery across processes resumes at most this long
+            after Redis is back. Default 1.0.
+        health_interval: after this many seconds without a word from Redis,
+            the listener sends a ``PING``; no answer within
+            ``publish_timeout`` and it reconnects. Default 1.0.
         redis_options: extra keywords for ``redis.Redis.from_url`` (they
-            override the defaults chosen here: 5 s connect timeout, TCP
-            keepalive, a health check every 30 s, one immediate retry).
-        min_backoff: seconds before the first reconnection attempt.
-        max_backoff: the longest wait between attempts (it doubles up to this).
+            override the options chosen here from the settings above).
 
     Raises:
-        ConfigError: redis-py is not installed, or gevent has not patched the
-            ``socket`` module (redis-py would then block the whole process).
+        ConfigError: redis-py is not installed, gevent has not patched the
+            ``socket`` module (redis-py would then block the whole process),
+            the URL is invalid, or a setting is out of range.
 
     The listener starts with the server (:meth:`start`); without a server,
     call :meth:`set_deliver` and then :meth:`start` yourself.
@@ -160,9 +288,13 @@ class RedisManager(PubSubManager):
         url: str = "redis://localhost:6379/0",
         channel: Optional[str] = None,
         *,
+        publish_timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        max_pending: Optional[int] = None,
+        min_backoff: Optional[float] = None,
+        max_backoff: Optional[float] = None,
+        health_interval: Optional[float] = None,
         redis_options: Optional[dict[str, Any]] = None,
-        min_backoff: float = 0.5,
-        max_backoff: float = 10.0,
     ) -> None:
         from gevent import monkey
 
@@ -176,22 +308,41 @@ class RedisManager(PubSubManager):
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        url, channel = split_channel(url, channel)
-        super().__init__(channel)
-        if min_backoff <= 0 or max_backoff < min_backoff:
-            raise ConfigError(
-                f"RedisManager: need 0 < min_backoff <= max_backoff, got {min_backoff}, {max_backoff}"
-            )
+        url, found = split_options(url)
+        settings = parse_options(
+            found,
+            {
+                "publish_timeout": publish_timeout,
+                "connect_timeout": connect_timeout,
+                "max_pending": max_pending,
+                "min_backoff": min_backoff,
+                "max_backoff": max_backoff,
+                "health_interval": health_interval,
+            },
+        )
+        super().__init__(
+            channel or found.get("channel") or "socketio",
+            max_pending=settings["max_pending"],
+            retry_interval=settings["min_backoff"],
+        )
         self.url = url
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
+        self.publish_timeout: float = settings["publish_timeout"]
+        self.connect_timeout: float = settings["connect_timeout"]
+        self.min_backoff: float = settings["min_backoff"]
+        self.max_backoff: float = settings["max_backoff"]
+        self.health_interval: float = settings["health_interval"]
         options: dict[str, Any] = {
-            "socket_connect_timeout": 5,
+            "socket_connect_timeout": self.connect_timeout,
+            "socket_timeout": self.publish_timeout,
             "socket_keepalive": True,
-            "health_check_interval": 30,
-            # One quick retry on a fresh connection (a pooled connection is
-            # stale after Redis restarted); our listener does the backoff.
-            "retry": Retry(NoBackoff(), 1),
+            # The listener checks Redis's health itself (a PING whose answer
+            # it waits for); redis-py's check only sends one.
+            "health_check_interval": 0,
+            # No retry inside redis-py: a PUBLISH that timed out may still be
+            # executed when Redis wakes up, and sending it again would deliver
+            # it twice. The pool replaces a connection Redis closed before
+            # using it, and our publisher and listener do the backoff.
+            "retry": Retry(NoBackoff(), 0),
         }
         options.update(redis_options or {})
         try:
@@ -199,13 +350,14 @@ class RedisManager(PubSubManager):
         except ValueError as exc:
             raise ConfigError(f"RedisManager: bad Redis URL {describe_url(url)!r}: {exc}") from None
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+        self._timeout_error = redis.exceptions.TimeoutError
 
     def __repr__(self) -> str:
         return f"<RedisManager {describe_url(self.url)} channel={self.channel!r}>"
 
-    def close(self) -> None:
-        """Stop the listener and close the connections to Redis."""
-        super().close()
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Publish what is pending (``publish_timeout`` at most), stop the greenlets, disconnect."""
+        super().close(self.publish_timeout if timeout is None else timeout)
         try:
             self.redis.close()
         except self._errors as exc:
@@ -219,20 +371,25 @@ class RedisManager(PubSubManager):
 
         backoff = self.min_backoff
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.redis.pubsub()
             try:
                 pubsub.subscribe(self.channel)
+                # Subscribed once Redis says so: a hung Redis accepts the
+                # connection (the kernel does) but never answers.
+                self._wait_for(pubsub, "subscribe", self.publish_timeout)
                 self._bus_is_up()
                 backoff = self.min_backoff
                 while True:
-                    # A timeout, not a blocking read: each call runs redis-py's
-                    # health check, which notices a silent network partition.
-                    item = pubsub.get_message(timeout=5.0)
-                    if item is None or item.get("type") != "message":
-                        continue
-                    message = loads_message(item["data"])
-                    if message is not None:
-                        yield message
+                    item = pubsub.get_message(timeout=self.health_interval)
+                    if item is None:
+                        # Silence: is Redis still there? (A hung or partitioned
+                        # Redis sends no error; only a missing answer tells.)
+                        pubsub.ping()
+                        item = self._wait_for(pubsub, None, self.publish_timeout)
+                    if item.get("type") == "message":
+                        message = loads_message(item["data"])
+                        if message is not None:
+                            yield message
             except self._errors as exc:
                 self._bus_is_down(exc)
             finally:
@@ -242,6 +399,22 @@ class RedisManager(PubSubManager):
                     pass
             gevent.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
+
+    def _wait_for(self, pubsub: Any, kind: Optional[str], timeout: float) -> dict[str, Any]:
+        """The next item from ``pubsub`` (of type ``kind``, if given) within ``timeout`` seconds.
+
+        Raises:
+            redis.exceptions.TimeoutError: Redis said nothing of the kind in time.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            item = pubsub.get_message(timeout=max(left, 0.0)) if left > 0 else None
+            if item is not None and (kind is None or item.get("type") == kind):
+                return dict(item)
+            if left <= 0:
+                what = kind or "PING"
+                raise self._timeout_error(f"no answer to {what.upper()} in {timeout} s")
 
     def _bus_is_up(self) -> None:
         if not self.bus_up:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -179,19 +180,25 @@ class FakeBus:
 
 
 class BusManager(PubSubManager):
-    def __init__(self, bus: FakeBus) -> None:
-        super().__init__()
+    def __init__(self, bus: FakeBus, **options: Any) -> None:
+        super().__init__(**options)
         self.bus = bus
         bus.subscribers.append(self)
 
     def _publish(self, message: dict[str, Any]) -> None:
         self.bus.publish(message)
 
+    def emit_now(self, *args: Any, **kwargs: Any) -> int:
+        """``emit``, then wait until the publisher greenlet has handed it to the bus."""
+        count = self.emit(*args, **kwargs)
+        assert self.flush(1)
+        return count
+
 
 def process(bus: FakeBus, *members: tuple[str, str, str | None]) -> tuple[BusManager, Delivered]:
     """A "process": a manager on ``bus`` with local members ``(sessid, endpoint, room)``."""
     delivered: Delivered = []
-    manager = BusManager(bus)
+    manager = BusManager(bus, retry_interval=0)
     manager.set_deliver(lambda sessid, encoded: delivered.append((sessid, encoded)))
     for sessid, endpoint, room in members:
         manager.add_socket(sessid, endpoint)
@@ -220,7 +227,7 @@ def cluster() -> Cluster:
 
 def test_every_member_on_every_process_gets_each_emit_exactly_once(cluster):
     bus, p1, d1, d2 = cluster.bus, cluster.p1, cluster.d1, cluster.d2
-    assert p1.emit("/chat", "5::/chat:all") == 2  # local deliveries
+    assert p1.emit_now("/chat", "5::/chat:all") == 2  # local deliveries
     assert recipients(d1) == ["a", "b"]
     assert recipients(d2) == ["c", "d"]
     assert len(bus.published) == 1
@@ -228,17 +235,17 @@ def test_every_member_on_every_process_gets_each_emit_exactly_once(cluster):
 
 def test_room_and_skip_work_across_processes(cluster):
     p1, d1, p2, d2 = cluster.p1, cluster.d1, cluster.p2, cluster.d2
-    p1.emit("/chat", "p", room="r", skip="a")
+    p1.emit_now("/chat", "p", room="r", skip="a")
     assert d1 == []
     assert d2 == [("c", "p")]
-    p2.emit("/chat", "q", skip="a")
+    p2.emit_now("/chat", "q", skip="a")
     assert recipients(d1) == ["b"]
     assert recipients(d2) == ["c", "c", "d"]
 
 
 def test_a_process_ignores_its_own_messages(cluster):
     bus, p1, d1 = cluster.bus, cluster.p1, cluster.d1
-    p1.emit("/chat", "p")
+    p1.emit_now("/chat", "p")
     message = json.loads(bus.published[0])
     assert message["host"] == p1.host_id
     p1._handle_message(message)  # e.g. a late echo from the bus
@@ -249,25 +256,111 @@ def test_while_the_bus_is_down_local_members_are_served_and_it_is_logged_once(cl
     bus, p1, d1, d2 = cluster.bus, cluster.p1, cluster.d1, cluster.d2
     bus.up = False
     with caplog.at_level(logging.DEBUG, logger="socketio.manager"):
-        assert p1.emit("/chat", "p1") == 2
-        assert p1.emit("/chat", "p2") == 2
+        assert p1.emit_now("/chat", "p1") == 2
+        assert p1.emit_now("/chat", "p2") == 2
     assert recipients(d1) == ["a", "a", "b", "b"]
     assert d2 == []
+    assert (p1.published, p1.dropped) == (0, 2)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "local members only" in warnings[0].getMessage()
+    assert (
+        len(warnings) == 1
+        and "clients only (publishing failed: bus down)" in warnings[0].getMessage()
+    )
     bus.up = True
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="socketio.manager"):
-        p1.emit("/chat", "p3")
-    assert "works again" in caplog.text
-    assert recipients(d2) == ["c", "d"]
+        p1.emit_now("/chat", "p3")
+        p1.emit_now("/chat", "p4")
+    assert caplog.text.count("works again") == 1
+    assert "2 emits reached this process's clients only" in caplog.text
+    assert recipients(d2) == ["c", "c", "d", "d"]
+    assert (p1.published, p1.dropped) == (2, 2)
 
 
-def test_when_the_backend_knows_the_bus_is_down_emit_does_not_publish(cluster):
+def test_when_the_backend_knows_the_bus_is_down_emit_does_not_publish(cluster, caplog):
     bus, p1, d2 = cluster.bus, cluster.p1, cluster.d2
     p1.bus_up = False
-    assert p1.emit("/chat", "p") == 2
+    with caplog.at_level(logging.INFO, logger="socketio.manager"):
+        assert p1.emit_now("/chat", "p") == 2
     assert bus.published == [] and d2 == []
+    assert p1.dropped == 1
+    assert caplog.text == ""  # the backend has said why
+    p1.bus_up = True
+    with caplog.at_level(logging.INFO, logger="socketio.manager"):
+        p1.emit_now("/chat", "q")
+    assert "1 emits reached" in caplog.text
+    assert d2 == [("c", "q"), ("d", "q")] or sorted(d2) == [("c", "q"), ("d", "q")]
+
+
+class SlowBus(FakeBus):
+    """A bus whose publish takes ``delay`` seconds (a hung Redis, until its timeout)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def publish(self, message: dict[str, Any]) -> None:
+        gevent.sleep(self.delay)
+        super().publish(message)
+
+
+def test_emit_never_waits_for_the_bus_and_the_queue_is_bounded(caplog):
+    bus = SlowBus(0.2)
+    p1, d1 = process(bus, ("a", "/chat", None))
+    p1.max_pending = 3
+    p2, d2 = process(bus, ("c", "/chat", None))
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="socketio.manager"):
+        for n in range(10):
+            assert p1.emit("/chat", f"m{n}") == 1
+        assert time.monotonic() - started < 0.05  # no emit waited on the bus
+        assert len(d1) == 10  # local members are served at once
+        assert p1.flush(2)
+    # m0..m2 were queued (the publisher had not run yet); m3..m9 found the queue full.
+    assert [encoded for _, encoded in d2] == ["m0", "m1", "m2"]
+    assert (p1.published, p1.dropped, p1.pending) == (3, 7, 0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "pub/sub: emits reach this process's clients only (the queue for the bus is full: "
+        "max_pending=3); the count is logged when publishing works again"
+    ]
+    assert "7 emits reached this process's clients only" in caplog.text
+
+
+def test_after_a_failed_publish_emits_are_dropped_for_retry_interval(cluster):
+    bus, p1, d2 = cluster.bus, cluster.p1, cluster.d2
+    p1.retry_interval = 0.2
+    bus.up = False
+    p1.emit_now("/chat", "lost")
+    bus.up = True
+    p1.emit_now("/chat", "too soon")  # not even tried: the bus just failed
+    assert d2 == [] and p1.dropped == 2
+    gevent.sleep(0.25)
+    p1.emit_now("/chat", "later")
+    assert sorted(d2) == [("c", "later"), ("d", "later")]
+
+
+def test_messages_are_published_in_order_and_close_flushes_them():
+    bus = SlowBus(0.01)
+    p1, _ = process(bus, ("a", "/chat", None))
+    p2, d2 = process(bus, ("c", "/chat", None))
+    for n in range(5):
+        p1.emit("/chat", f"m{n}")
+    assert p1.pending == 5
+    p1.close()
+    assert [encoded for _, encoded in d2] == [f"m{n}" for n in range(5)]
+    p1.emit("/chat", "closed")  # local only now
+    gevent.sleep(0.05)
+    assert len(d2) == 5 and p1.dropped == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"max_pending": 0}, {"max_pending": 1.5}, {"max_pending": True}, {"retry_interval": -1}],
+)
+def test_pubsub_settings_are_validated(options):
+    with pytest.raises(ConfigError):
+        PubSubManager(**options)
 
 
 def test_messages_from_emitters_and_other_programs(cluster):
