@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 from .config import ALL_TRANSPORTS
 
 __all__ = [
+    "MAX_ORIGIN",
+    "NOSNIFF",
     "PROTOCOL_VERSION",
     "ClientScript",
     "Exchange",
@@ -30,6 +32,8 @@ __all__ = [
     "origin_allowed",
     "parse_query",
     "parse_request",
+    "referer_origin",
+    "valid_origin",
 ]
 
 PROTOCOL_VERSION = "1"
@@ -182,6 +186,31 @@ def _origin_patterns(origins: str | tuple[str, ...]) -> tuple[str, ...]:
     return origins
 
 
+#: longest origin looked at: a scheme, ``://``, a 253-character host name and a port
+MAX_ORIGIN = 300
+
+#: a serialized origin (RFC 6454 section 6.2) as browsers send it:
+#: ``scheme://host[:port]``, ASCII, no path, no space or control character
+_SERIALIZED_ORIGIN = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://"
+    r"(?:[A-Za-z0-9_~!$&'()*+,;=.-]+|\[[0-9A-Fa-f:.]+\])"
+    r"(?::[0-9]{1,5})?\Z"
+)
+
+
+def valid_origin(origin: str | None) -> bool:
+    """Tell whether ``origin`` is an ``Origin`` value that may be echoed in a header.
+
+    That is a serialized origin (``scheme://host[:port]``, what a browser
+    sends) or ``null`` (what a sandboxed or ``file:`` page sends). Anything
+    else (a path, a space, a carriage return, more than :data:`MAX_ORIGIN`
+    characters) was not written by a browser and is never echoed.
+    """
+    if not origin or len(origin) > MAX_ORIGIN:
+        return False
+    return origin == "null" or _SERIALIZED_ORIGIN.match(origin) is not None
+
+
 def _host_port(origin: str) -> tuple[str, str] | None:
     try:
         parts = urlsplit(origin)
@@ -196,27 +225,36 @@ def _host_port(origin: str) -> tuple[str, str] | None:
     return host, str(port)
 
 
-def origin_allowed(origin: str | None, origins: str | tuple[str, ...] | list[str]) -> bool:
-    """Tell whether a request from ``origin`` may use the server.
+def referer_origin(referer: str | None) -> str | None:
+    """The origin (``scheme://host[:port]``) of a ``Referer`` URL, or ``None`` if it has none."""
+    if not referer or len(referer) > 8192:
+        return None
+    try:
+        parts = urlsplit(referer)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if not host or not parts.scheme:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    origin = f"{parts.scheme.lower()}://{host}" + ("" if port is None else f":{port}")
+    return origin if valid_origin(origin) else None
 
-    ``origins`` holds ``host:port`` patterns where ``*`` matches anything
-    (``'*:*'`` allows every origin), or full ``scheme://host[:port]`` origins.
-    A request without an ``Origin`` header (a non-browser client, or a
-    same-origin GET) is allowed; a present but unparsable one is not.
-    """
-    if not origin:
-        return True
-    patterns = _origin_patterns(tuple(origins) if isinstance(origins, list) else origins)
-    if "*:*" in patterns or "*" in patterns:
-        return True
+
+@functools.lru_cache(maxsize=64)
+def _matches(origin: str, patterns: tuple[str, ...]) -> bool:
+    # (cached: a site's clients come from a few origins; ``origin`` is a
+    # valid serialized origin, at most MAX_ORIGIN characters)
     hp = _host_port(origin)
     if hp is None:
         return False
     host, port = hp
+    scheme = urlsplit(origin).scheme
     for pattern in patterns:
         if "://" in pattern:
-            want = _host_port(pattern)
-            if want == hp and urlsplit(pattern).scheme == urlsplit(origin).scheme:
+            if _host_port(pattern) == hp and urlsplit(pattern).scheme == scheme:
                 return True
             continue
         p_host, _, p_port = pattern.rpartition(":")
@@ -227,14 +265,61 @@ def origin_allowed(origin: str | None, origins: str | tuple[str, ...] | list[str
     return False
 
 
-def cors_headers(origin: str | None) -> list[tuple[str, str]]:
-    """CORS headers for an allowed request: echo ``origin`` with credentials."""
+def origin_allowed(
+    origin: str | None,
+    origins: str | tuple[str, ...] | list[str],
+    referer: str | None = None,
+) -> bool:
+    """Tell whether a request from ``origin`` may use the server.
+
+    Args:
+        origin: the request's ``Origin`` header (for a hybi-08 websocket,
+            ``Sec-WebSocket-Origin``), if any.
+        origins: ``host:port`` patterns where ``*`` matches anything
+            (``'*:*'`` allows every request), or full ``scheme://host[:port]``
+            origins; a string of them separated by spaces or commas, or a list.
+        referer: the request's ``Referer`` header, looked at when there is no
+            ``origin`` (a cross-site ``<script src>``, as JSONP polling makes,
+            sends only that).
+
+    As the 0.9 reference server does, restricted ``origins`` refuse a request
+    that carries neither header, and one whose origin is not a serialized
+    origin (``null``, a path, a control character). ``'*:*'`` allows all.
+    """
+    if origins == "*:*":  # the default: no per-request work
+        return True
+    patterns = _origin_patterns(tuple(origins) if isinstance(origins, list) else origins)
+    if "*:*" in patterns or "*" in patterns:
+        return True
     if not origin:
-        return []
-    return [
+        origin = referer_origin(referer)
+        if origin is None:
+            return False
+    elif origin == "null" or not valid_origin(origin):
+        return False
+    return _matches(origin, patterns)
+
+
+@functools.lru_cache(maxsize=64)
+def _cors(origin: str) -> tuple[tuple[str, str], ...]:
+    if not valid_origin(origin):
+        return ()
+    return (
         ("Access-Control-Allow-Origin", origin),
         ("Access-Control-Allow-Credentials", "true"),
-    ]
+    )
+
+
+def cors_headers(origin: str | None) -> list[tuple[str, str]]:
+    """CORS headers for an allowed request: echo ``origin`` with credentials.
+
+    Only a :func:`valid_origin` is echoed: anything else gets no CORS
+    header (as if the request had no ``Origin``), so no client text that
+    is not an origin reaches a response header.
+    """
+    if not origin or len(origin) > MAX_ORIGIN:
+        return []
+    return list(_cors(origin))
 
 
 @dataclasses.dataclass
@@ -251,6 +336,9 @@ class Response:
 
 TEXT_PLAIN = "text/plain; charset=UTF-8"
 JAVASCRIPT = "application/javascript; charset=UTF-8"
+#: on every answer of ours: a browser must not take a text or script answer
+#: that carries client text for another type (HTML, say) than it declares
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
 
 
 def text_response(
@@ -262,6 +350,7 @@ def text_response(
         ("Content-Type", content_type),
         ("Content-Length", str(len(body))),
         ("Cache-Control", "no-store"),
+        NOSNIFF,
         *cors_headers(origin),
     ]
     return Response(status, headers, body)

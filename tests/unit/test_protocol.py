@@ -22,6 +22,9 @@ from socketio.protocol import (
     origin_allowed,
     parse_query,
     parse_request,
+    referer_origin,
+    text_response,
+    valid_origin,
 )
 
 
@@ -151,8 +154,10 @@ def test_handshake_body(args, body):
     [
         ("http://example.com", "*:*", True),
         ("null", "*:*", True),
-        (None, "example.com:80", True),
-        ("", "example.com:80", True),
+        # restricted origins refuse a request that tells no origin (as the 0.9 reference)
+        (None, "example.com:80", False),
+        ("", "example.com:80", False),
+        (None, "*:*", True),
         ("http://example.com", "example.com:80", True),
         ("http://example.com:80", "example.com:80", True),
         ("https://example.com", "example.com:80", False),
@@ -176,10 +181,131 @@ def test_handshake_body(args, body):
         ("http://example.com:notaport", "example.com:*", False),
         ("http://example.com", [], False),
         ("http://example.com", "*", True),
+        # not serialized origins: refused, whatever their host
+        ("http://example.com/", "example.com:80", False),
+        ("http://example.com/path", "example.com:80", False),
+        ("http://example.com\r\nX-Evil: 1", "example.com:80", False),
+        ("http://example.com:80\r", "example.com:80", False),
+        ("http://exa mple.com", "*:80", False),
+        (" http://example.com", "example.com:80", False),
+        ("http://user@example.com", "example.com:80", False),
+        ("http://example.com:123456", "example.com:*", False),
+        ("http://" + "a" * 300, "*:80", False),
+        ("http://\u00e9xample.com", "*:80", False),
+        # ... but anything goes with '*:*'
+        ("http://example.com\r\nX-Evil: 1", "*:*", True),
     ],
 )
 def test_origin_allowed(origin, origins, allowed):
     assert origin_allowed(origin, origins) is allowed
+
+
+@pytest.mark.parametrize(
+    ("referer", "origins", "allowed"),
+    [
+        ("http://example.com/page.html", "example.com:80", True),
+        ("http://example.com:8080/a/b?c=d#e", "example.com:8080", True),
+        ("http://example.com:8080/", "http://example.com:8080", True),
+        ("https://example.com/", "http://example.com:443", False),
+        ("https://example.com/", "example.com:443", True),
+        ("HTTP://User:Pass@EXAMPLE.com/x", "example.com:80", True),
+        ("http://[::1]:8080/", "::1:8080", True),
+        ("http://evil.com/http://example.com/", "example.com:80", False),
+        ("http://example.com.evil.net/", "example.com:*", False),
+        ("/relative/page.html", "example.com:80", False),
+        ("example.com", "example.com:80", False),
+        ("http://example.com:notaport/", "example.com:*", False),
+        ("http://example.com:99999/", "example.com:*", False),
+        ("", "example.com:80", False),
+        (None, "example.com:80", False),
+        ("garbage\r\n", "*:*", True),
+    ],
+)
+def test_referer_stands_for_a_missing_origin(referer, origins, allowed):
+    assert origin_allowed(None, origins, referer) is allowed
+    assert origin_allowed("", origins, referer) is allowed
+
+
+def test_origin_wins_over_referer():
+    # a present Origin is the one judged, as in the 0.9 reference
+    assert not origin_allowed("http://evil.com", "example.com:80", "http://example.com/")
+    assert origin_allowed("http://example.com", "example.com:80", "http://evil.com/")
+    assert not origin_allowed("null", "example.com:80", "http://example.com/")
+
+
+@pytest.mark.parametrize(
+    ("referer", "origin"),
+    [
+        ("http://example.com/page", "http://example.com"),
+        ("https://Example.COM:8443/p?q", "https://example.com:8443"),
+        ("http://[::1]:80/", "http://[::1]:80"),
+        ("http://u:p@h.com/", "http://h.com"),
+        ("ftp://files.example.com/x", "ftp://files.example.com"),
+        ("about:blank", None),
+        ("not a url", None),
+        ("http:///nohost", None),
+        ("http://a b.com/", None),
+        ("http://h.com:65536/", None),
+        ("", None),
+        (None, None),
+        ("http://" + "a" * 9000 + ".com/", None),
+    ],
+)
+def test_referer_origin(referer, origin):
+    assert referer_origin(referer) == origin
+
+
+@pytest.mark.parametrize(
+    ("origin", "valid"),
+    [
+        ("http://example.com", True),
+        ("https://example.com:8443", True),
+        ("http://[::1]:8080", True),
+        ("chrome-extension://abcdef", True),
+        ("http://EXAMPLE.com", True),
+        ("null", True),
+        ("", False),
+        (None, False),
+        ("http://example.com/", False),
+        ("http://example.com\r", False),
+        ("http://example.com\nX: y", False),
+        ("http://example.com\x00", False),
+        ("http://exa mple.com", False),
+        ('http://example.com"', False),
+        ("http://ex<ample>.com", False),
+        ("example.com", False),
+        ("http://", False),
+        ("http://example.com:", False),
+        ("http://example.com:123456", False),
+        ("http://\u00e9.com", False),
+        ("http://" + "a" * 300, False),
+    ],
+)
+def test_valid_origin(origin, valid):
+    assert valid_origin(origin) is valid
+
+
+@given(st.text(max_size=80))
+def test_only_valid_origins_are_echoed(origin):
+    headers = cors_headers(origin)
+    if valid_origin(origin):
+        assert headers[0] == ("Access-Control-Allow-Origin", origin)
+    else:
+        assert headers == []
+    for _, value in headers:
+        assert value.isascii() and value.isprintable() and "\r" not in value and "\n" not in value
+
+
+@given(
+    st.one_of(st.none(), st.text(max_size=60)),
+    st.one_of(st.none(), st.text(max_size=60)),
+    st.sampled_from(["example.com:80", "*:8080", "http://example.com", "example.com:*"]),
+)
+def test_origin_allowed_never_fails_and_needs_an_origin(origin, referer, origins):
+    allowed = origin_allowed(origin, origins, referer)
+    if allowed:
+        told = origin if origin else referer_origin(referer)
+        assert valid_origin(told) and told != "null"
 
 
 def test_cors_headers():
@@ -189,3 +315,19 @@ def test_cors_headers():
     ]
     assert cors_headers(None) == []
     assert cors_headers("") == []
+    # never client text that is not an origin: no header injection, no 500
+    assert cors_headers("http://example.com\r\nSet-Cookie: x=1") == []
+    assert cors_headers("http://example.com/path") == []
+    assert cors_headers("http://" + "a" * 400) == []
+    assert cors_headers("null") == [
+        ("Access-Control-Allow-Origin", "null"),
+        ("Access-Control-Allow-Credentials", "true"),
+    ]
+
+
+def test_text_response_says_nosniff():
+    response = text_response(200, "io.j[0]('x');", "http://example.com", "text/javascript")
+    assert ("X-Content-Type-Options", "nosniff") in response.headers
+    assert ("Access-Control-Allow-Origin", "http://example.com") in response.headers
+    bad = text_response(400, "bad", "http://a\rb")
+    assert [name for name, _ in bad.headers if name.startswith("Access-Control")] == []
