@@ -325,6 +325,10 @@ class PubSubManager(MemoryManager):
     def _run_publisher(self) -> None:
         """Publish the pending messages in order, one at a time, for ever."""
         pending, wakeup, idle = self._pending, self._wakeup, self._idle
+        try:
+            self._prepare()
+        except Exception as exc:  # the first publish will say it again, if it lasts
+            log.debug("pub/sub: preparing to publish failed: %s", exc)
         while True:
             while not pending:
                 idle.set()
@@ -402,12 +406,22 @@ class PubSubManager(MemoryManager):
             return
         self._deliver_local(endpoint, encoded, room, skip)
 
+    def _prepare(self) -> None:
+        """Get ready to publish (connect), so the first emit does not wait for it.
+
+        The publisher greenlet calls it once when it starts; errors are ignored.
+        """
+
     def _publish(self, message: dict[str, Any]) -> None:
         """Send ``message`` to every process subscribed to :attr:`channel`.
 
+        Called by the publisher greenlet only, one message at a time, in
+        order; it should give up after a bounded time (a hung bus).
+
         Raises:
-            Exception: whatever the backend raises when the bus is unreachable;
-                :meth:`emit` logs it once and carries on.
+            Exception: whatever the backend raises when the bus is unreachable
+                or times out; the message is dropped (never sent again: it may
+                have reached the bus), counted and logged once per outage.
         """
         raise NotImplementedError
 

@@ -76,15 +76,15 @@ Keywords of :class:`RedisManager`, or query parameters of its URL
 (``redis://host:6379/0?channel=chat&publish_timeout=0.2``); a keyword wins
 over the URL, and a bad value raises :class:`~socketio.exceptions.ConfigError`:
 
-=================== ======= ===============================================
+=================== ======== ===========================================================
 ``channel``         socketio the pub/sub channel
-``publish_timeout`` 0.5 s   longest wait for an answer to PUBLISH, PING, SUBSCRIBE
-``connect_timeout`` 1.0 s   longest wait to connect
-``max_pending``     1000    most emits waiting to be published; more are dropped
-``min_backoff``     0.1 s   first wait before reconnecting (and after a failed publish)
-``max_backoff``     1.0 s   longest wait between reconnection attempts
-``health_interval`` 1.0 s   silence after which the listener sends a PING
-=================== ======= ===============================================
+``publish_timeout`` 0.5 s    longest wait for an answer to PUBLISH, PING, SUBSCRIBE
+``connect_timeout`` 1.0 s    longest wait to connect
+``max_pending``     1000     most emits waiting to be published; more are dropped
+``min_backoff``     0.1 s    first wait before reconnecting (and after a failed publish)
+``max_backoff``     1.0 s    longest wait between reconnection attempts
+``health_interval`` 1.0 s    silence after which the listener sends a PING
+=================== ======== ===========================================================
 
 Other query parameters go to redis-py. :class:`~socketio.emitter.Emitter`
 accepts the same URL (it uses ``connect_timeout`` and ``publish_timeout``).
@@ -362,6 +362,11 @@ class RedisManager(PubSubManager):
             self.redis.close()
         except self._errors as exc:
             log.debug("closing the Redis connections: %s", exc)
+
+    def _prepare(self) -> None:
+        # Connect now: a first PUBLISH would otherwise wait for the connection
+        # and redis-py's handshake, and be sent after a later handler's answer.
+        self.redis.ping()
 
     def _publish(self, message: dict[str, Any]) -> None:
         self.redis.publish(self.channel, dumps_message(message))
