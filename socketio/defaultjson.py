@@ -4,7 +4,15 @@ Output is compact (no spaces after separators) with sorted keys, so the same
 value always encodes to the same text. :class:`decimal.Decimal` values are
 written as JSON numbers. Only standard JSON is written and read: ``NaN`` and
 the infinities (which :mod:`json` allows by default, but which JavaScript's
-``JSON.parse`` rejects) are refused both ways.
+``JSON.parse`` rejects) are refused both ways, and so is a number too large
+for a float (``1e999``, which would read as infinity).
+
+What :func:`default_json_loads` returns can always be written again by
+:func:`default_json_dumps` (an ack often sends back what the client sent):
+besides the infinities, it refuses arrays and objects nested more than
+:data:`MAX_DEPTH` deep (the encoders recurse, and orjson writes no more than
+254 levels), and integers longer than Python converts (4,300 digits) are a
+``ValueError`` as any other bad JSON.
 
 When `orjson <https://pypi.org/project/orjson/>`_ is installed (the
 ``speedups`` extra), it does the work for the common values, about five times
@@ -31,7 +39,11 @@ try:
 except ImportError:  # pragma: no cover - the speedups extra is optional
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["DecimalEncoder", "default_json_dumps", "default_json_loads"]
+__all__ = ["MAX_DEPTH", "DecimalEncoder", "default_json_dumps", "default_json_loads"]
+
+#: most levels of arrays and objects nested in a value read by
+#: :func:`default_json_loads` (deeper is a ``ValueError``)
+MAX_DEPTH = 128
 
 
 class DecimalEncoder(json.JSONEncoder):
@@ -58,8 +70,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0.0:  # inf - inf is nan (text of digits is never nan)
+        raise ValueError(f"number {text[:20]} is too large for a float")
+    return value
+
+
 # One decoder for every call: json.loads() with any keyword builds a new one.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 if orjson is not None:
@@ -119,13 +138,47 @@ def default_json_loads(s: str | bytes) -> Any:
     Raises:
         ValueError: ``s`` is not valid JSON (``NaN`` and ``Infinity`` included).
     """
+    value: Any = _NOTHING
     if _OR_LOADS is not None:
         raw = s.encode("utf-8", "surrogatepass") if isinstance(s, str) else bytes(s)
         if raw.translate(_DIGITS_ONLY).find(_LONG_RUN) < 0:
             try:
-                return _OR_LOADS(s)
+                value = _OR_LOADS(s)
             except _OR_ERRORS:
                 pass
-    if isinstance(s, (bytes, bytearray)):
-        s = s.decode("utf-8")
-    return _DECODER.decode(s)
+    if value is _NOTHING:
+        if isinstance(s, (bytes, bytearray)):
+            s = s.decode("utf-8")
+        try:
+            value = _DECODER.decode(s)
+        except RecursionError:
+            raise ValueError("arrays or objects nested too deeply") from None
+    # A text with few brackets cannot nest deeply: most values skip the walk.
+    if len(s) > MAX_DEPTH and _brackets(s) > MAX_DEPTH and _too_deep(value):
+        raise ValueError(f"arrays or objects nested more than {MAX_DEPTH} deep")
+    return value
+
+
+def _brackets(s: str | bytes) -> int:
+    if isinstance(s, str):
+        return s.count("[") + s.count("{")
+    return s.count(b"[") + s.count(b"{")
+
+
+_NOTHING: Any = object()
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` (as JSON decodes it) nests lists and dicts past :data:`MAX_DEPTH`."""
+    if type(value) is not list and type(value) is not dict:
+        return False
+    stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        if depth > MAX_DEPTH:
+            return True
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is list or type(child) is dict:
+                push((child, depth + 1))
+    return False

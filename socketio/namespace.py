@@ -11,12 +11,14 @@ import functools
 import inspect
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import gevent
 
 from .exceptions import ACLError, ConfigError
+from .peerlog import PeerLog, clip
 
 if TYPE_CHECKING:  # pragma: no cover
     from .virtsocket import Socket
@@ -24,6 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["BaseNamespace", "allowed_event_name_regex"]
 
 log = logging.getLogger(__name__)
+
+#: client mistakes that get no error packet: one line per kind every ten seconds
+_peer_log = PeerLog(log)
 
 allowed_event_name_regex = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*$")
 
@@ -33,13 +38,22 @@ _NO_SUCH_ACL = (
 )
 
 
-def _handler_shape(method: Callable[..., Any]) -> Optional[bool]:
+#: (takes the packet, fewest arguments, most arguments) after ``self``
+Shape = tuple[bool, int, int]
+
+#: the shape of a handler whose number of arguments is not known
+_ANY_ARGS = (False, 0, sys.maxsize)
+
+
+def _handler_shape(method: Callable[..., Any]) -> Optional[Shape]:
     """How ``method`` takes an event, read from its ``def``.
 
     ``None`` if it cannot be a handler (its first parameter is not ``self``,
-    or its signature cannot be read), ``True`` if its only parameter after
-    ``self`` is named ``packet`` (it takes the packet dict), else ``False``
-    (it takes the event's arguments).
+    or its signature cannot be read), else ``(takes_packet, least, most)``:
+    ``takes_packet`` is true if its only parameter after ``self`` is named
+    ``packet`` (it takes the packet dict), else it takes the event's
+    arguments, of which it accepts ``least`` to ``most`` (``sys.maxsize``
+    with ``*args``, or when the function's own ``def`` cannot be read).
     """
     func = getattr(method, "__func__", method)
     try:
@@ -48,7 +62,7 @@ def _handler_shape(method: Callable[..., Any]) -> Optional[bool]:
         return _read_shape(func)
 
 
-def _read_shape(func: Callable[..., Any]) -> Optional[bool]:
+def _read_shape(func: Callable[..., Any]) -> Optional[Shape]:
     try:
         params = tuple(inspect.signature(func, follow_wrapped=True).parameters.values())
     except (TypeError, ValueError):
@@ -57,7 +71,47 @@ def _read_shape(func: Callable[..., Any]) -> Optional[bool]:
         params[0].name == "self" or params[0].kind is inspect.Parameter.VAR_POSITIONAL
     ):
         return None
-    return len(params) == 2 and params[1].name == "packet"
+    if len(params) == 2 and params[1].name == "packet":
+        return (True, 1, 1)
+    if params[0].kind is inspect.Parameter.VAR_POSITIONAL:
+        return _ANY_ARGS
+    least, most = _arity(func)
+    return (False, max(0, least - 1), most - 1 if most != sys.maxsize else most)
+
+
+def _arity(func: Callable[..., Any]) -> tuple[int, int]:
+    """How many positional arguments ``func`` itself takes: ``(least, most)``.
+
+    Read from the outermost function, not through ``__wrapped__``: a
+    decorator's wrapper may take other arguments than the function it wraps.
+    ``(0, sys.maxsize)`` when that is not known (no Python ``def``, or a
+    keyword-only parameter without a default: no positional call fits it,
+    and calling it tells the application so).
+    """
+    code = getattr(func, "__code__", None)
+    if code is None or not isinstance(getattr(func, "__defaults__", None), (tuple, type(None))):
+        return (0, sys.maxsize)
+    kwdefaults = getattr(func, "__kwdefaults__", None) or {}
+    if code.co_kwonlyargcount > len(kwdefaults):
+        return (0, sys.maxsize)
+    most = code.co_argcount
+    least = most - len(func.__defaults__ or ())
+    if code.co_flags & inspect.CO_VARARGS:
+        most = sys.maxsize
+    return (least, most)
+
+
+def _count(n: int) -> str:
+    return f"{n} argument" if n == 1 else f"{n} arguments"
+
+
+def _takes(least: int, most: int) -> str:
+    """``'takes 2 arguments'``, ``'takes 1 to 2 arguments'``, ``'takes at least 1 argument'``."""
+    if most == sys.maxsize:
+        return f"takes at least {_count(least)}"
+    if least == most:
+        return f"takes {_count(least)}"
+    return f"takes {least} to {_count(most)}"
 
 
 # inspect.signature costs microseconds on every event; a handler's function
@@ -152,7 +206,7 @@ class BaseNamespace:
         """
         handler = _PACKET_HANDLERS.get(packet["type"])
         if handler is None:
-            log.info("%s: unprocessed packet %r", self.ns_name, packet)
+            _peer_log("unprocessed-packet", "%s: unprocessed packet %s", self.ns_name, repr(packet))
             return None
         return handler(self, packet)
 
@@ -161,11 +215,28 @@ class BaseNamespace:
         return self.call_method_with_acl("recv_connect", packet)
 
     def _process_ack(self, packet: dict[str, Any]) -> Any:
-        callback = self.socket._pop_ack_callback(packet["ackId"])
+        ack_id = packet["ackId"]
+        callback = self.socket._pop_ack_callback(ack_id)
         if callback is None:
-            log.info("%s: ack for unknown id %s", self.ns_name, packet["ackId"])
+            _peer_log(
+                "unknown-ack",
+                "%s: %s: ack for unknown id %s",
+                self.socket.sessid,
+                self.ns_name,
+                clip(str(ack_id), 20),
+            )
             return None
-        return callback(*packet["args"])
+        args = packet["args"]
+        least, most = _arity(getattr(callback, "__func__", callback))
+        if hasattr(callback, "__self__") and hasattr(callback, "__func__"):  # a bound method
+            least, most = max(0, least - 1), most - 1 if most != sys.maxsize else most
+        if not least <= len(args) <= most:
+            self.error(
+                "invalid_ack_args",
+                f"The callback of message {ack_id} {_takes(least, most)}, not {len(args)}",
+            )
+            return None
+        return callback(*args)
 
     def process_event(self, packet: dict[str, Any]) -> Any:
         """Dispatch an ``event`` packet to ``on_<name>`` (spaces become ``_``).
@@ -183,7 +254,9 @@ class BaseNamespace:
     def call_method_with_acl(self, method_name: str, packet: dict[str, Any], *args: Any) -> Any:
         """Call ``method_name`` if the ACL allows it; else send ``method_access_denied``."""
         if not self.is_method_allowed(method_name):
-            self.error("method_access_denied", f'You do not have access to method "{method_name}"')
+            self.error(
+                "method_access_denied", f'You do not have access to method "{clip(method_name)}"'
+            )
             return None
         return self.call_method(method_name, packet, *args)
 
@@ -192,17 +265,27 @@ class BaseNamespace:
 
         A method whose only parameter after ``self`` is named ``packet``
         receives the packet dict. Errors reported to the client:
-        ``no_such_method`` and ``invalid_method_args``.
+        ``no_such_method``, ``invalid_method_args`` and, for an event whose
+        number of arguments the method does not take (the client's mistake,
+        not the application's: the method is not called),
+        ``invalid_event_args``.
         """
         method = getattr(self, method_name, None)
         if method is None:
-            self.error("no_such_method", f'The method "{method_name}" was not found')
+            self.error("no_such_method", f'The method "{clip(method_name)}" was not found')
             return None
-        takes_packet = _handler_shape(method)
-        if takes_packet is None:
+        shape = _handler_shape(method)
+        if shape is None:
             self.error(
                 "invalid_method_args",
                 "The server-side method is invalid, as it doesn't have 'self' as its first argument",
+            )
+            return None
+        takes_packet, least, most = shape
+        if not takes_packet and not least <= len(args) <= most and packet.get("type") == "event":
+            self.error(
+                "invalid_event_args",
+                f'The method "{clip(method_name)}" {_takes(least, most)}, not {len(args)}',
             )
             return None
         decorator = getattr(self, "exception_handler_decorator", None)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
@@ -34,6 +35,7 @@ from . import packet
 from .config import HEARTBEAT_TRANSPORTS, POLLING_TRANSPORTS, Config
 from .defaultjson import default_json_dumps, default_json_loads
 from .exceptions import PacketError
+from .peerlog import CLIP, PeerLog, clip
 from .sessionid import new_sessid
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,6 +45,24 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DispatchAborted", "Socket", "default_error_handler", "new_sessid"]
 
 log = logging.getLogger(__name__)
+
+#: client mistakes answered with an error packet: one line per kind of error
+#: every ten seconds, client text escaped and clipped
+_error_log = PeerLog(log)
+#: slow consumers: one line per second at most
+_slow_log = PeerLog(log, interval=1.0, level=logging.WARNING)
+
+#: packets the receiver loop handles back to back before it lets the other
+#: greenlets run (a POST may carry thousands)
+BURST = 32
+
+#: seconds during which a repeated application error (the same exception
+#: type raised at the same line) is only counted, after its first traceback
+_APP_ERROR_INTERVAL = 10.0
+#: server -> {(type, file, line) -> [monotonic time of its last traceback, repeats left out]}
+_app_errors: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], list]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class DispatchAborted(gevent.GreenletExit):
@@ -83,7 +103,10 @@ def default_error_handler(
     """Send an ``error`` event (``args=[error_name, error_message]``) and log it.
 
     Nothing is sent when ``quiet`` is true. ``msg_id``, when given, becomes
-    the packet's id.
+    the packet's id. The log line is an INFO line, written once per error
+    name every ten seconds at most (the next one counts those left out),
+    with the client's text in it escaped and clipped: these errors are the
+    client's mistakes, which a client can repeat as fast as it likes.
     """
     pkt: dict[str, Any] = {
         "type": "event",
@@ -93,8 +116,9 @@ def default_error_handler(
     }
     if msg_id:
         pkt["id"] = msg_id
-    log.info(
-        "error %s %s: %s, %s (endpoint=%r, msg_id=%r)",
+    _error_log(
+        f"error {error_name:.40}",
+        "error %s %s: %s, %s (endpoint=%s, msg_id=%s)",
         "noted for" if quiet else "sent to",
         socket.sessid,
         error_name,
@@ -104,6 +128,42 @@ def default_error_handler(
     )
     if not quiet:
         socket.send_packet(pkt)
+
+
+def _log_app_error(socket: Socket, rawdata: str, exc: BaseException) -> None:
+    """Log an error of the application (a handler raised) with its traceback.
+
+    The same error (type and line) repeated within ten seconds is only
+    counted, and the count is said with its next traceback: a client that
+    found a way to make a handler fail cannot fill the log with it. (Counted
+    per server: each test's server starts afresh.)
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    site = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ("", 0)
+    key = (type(exc), *site)
+    try:
+        seen = _app_errors.setdefault(socket.server, {})
+    except TypeError:  # a server that cannot be weakly referenced: no counting
+        seen = {}
+    now = time.monotonic()
+    entry = seen.get(key)
+    if entry is not None and now - entry[0] < _APP_ERROR_INTERVAL:
+        entry[1] += 1
+        return
+    left_out = entry[1] if entry is not None else 0
+    if entry is None and len(seen) >= 256:
+        seen.clear()
+    seen[key] = [now, 0]
+    more = f" ({left_out} more like it not logged)" if left_out else ""
+    log.error(
+        "%s: unhandled error while processing %r%s",
+        socket,
+        rawdata[:60],
+        more,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
 
 
 class Socket:
@@ -141,6 +201,7 @@ class Socket:
         "_last_activity",
         "_next_beat",
         "_output",
+        "_queued_bytes",
         "_reader",
         "_server_queue",
         "_serving",
@@ -179,6 +240,8 @@ class Socket:
         self.sessid = new_sessid(self.config.session_secret, time.time())
         self.session: dict[str, Any] = {}
         self._client_queue: Optional[gevent.queue.Queue] = None
+        # characters of the packets in client_queue (see put_client_msg)
+        self._queued_bytes = 0
         self._server_queue: Optional[gevent.queue.Queue] = None
         # wakes a receiver loop waiting while no server_queue exists yet (made
         # by the loop when it waits: a websocket's loop seldom does)
@@ -459,18 +522,51 @@ class Socket:
     def put_client_msg(self, msg: Optional[str]) -> None:
         """Queue an encoded packet for the client.
 
-        A client that lets more than ``config.max_queue_size`` packets pile up
-        is a slow consumer: it is disconnected (the packet is dropped), so it
-        cannot grow the server's memory without bound.
+        A client that lets more than ``config.max_queue_size`` packets, or
+        more than ``config.max_queue_bytes`` of them, pile up is a slow
+        consumer: it is disconnected (the packet is dropped), so it cannot
+        grow the server's memory without bound. (Bytes are counted as
+        characters of the encoded packets; one packet alone may be larger
+        than the limit.)
         """
-        output = self._output
-        waiting = self.client_queue.qsize() if output is None else output.backlog
-        if msg is not None and waiting >= self.config.max_queue_size:
-            if self.state not in (self.STATE_DISCONNECTING, self.STATE_DISCONNECTED):
-                log.warning("%s: slow consumer, %d packets queued; disconnecting it", self, waiting)
-                gevent.spawn(self.kill, detach=True)
+        if msg is None:
+            self._to_client(None)
             return
-        self._to_client(msg)
+        config = self.config
+        output = self._output
+        if output is None:
+            queue = self.client_queue
+            waiting = queue.qsize()
+            if not waiting:
+                self._queued_bytes = len(msg)
+                queue.put_nowait(msg)
+                return
+            queued = self._queued_bytes + len(msg)
+            if waiting < config.max_queue_size and queued <= config.max_queue_bytes:
+                self._queued_bytes = queued
+                queue.put_nowait(msg)
+                return
+        else:
+            waiting = output.backlog
+            if not waiting:
+                output.write(msg)
+                return
+            queued = getattr(output, "backlog_bytes", 0) + len(msg)
+            if waiting < config.max_queue_size and queued <= config.max_queue_bytes:
+                output.write(msg)
+                return
+        self._slow_consumer(waiting, queued - len(msg))
+
+    def _slow_consumer(self, packets: int, size: int) -> None:
+        if self.state not in (self.STATE_DISCONNECTING, self.STATE_DISCONNECTED):
+            _slow_log(
+                "slow-consumer",
+                "%s: slow consumer, %d packets (%d bytes) queued; disconnecting it",
+                self,
+                packets,
+                size,
+            )
+            gevent.spawn(self.kill, detach=True)
 
     def _to_client(self, msg: Optional[str]) -> None:
         """Queue or write ``msg`` for the client, whatever is already waiting."""
@@ -486,13 +582,17 @@ class Socket:
         queue = self._client_queue
         while queue is not None and queue.qsize():
             queued.append(queue.get_nowait())
+        self._queued_bytes = 0
         self._output = output
         for msg in queued:
             output.write(msg)
 
     def get_client_msg(self, **kwargs: Any) -> Optional[str]:
         """Take the next packet for the client (``block``/``timeout`` as ``Queue.get``)."""
-        return self.client_queue.get(**kwargs)
+        msg = self.client_queue.get(**kwargs)
+        if msg:
+            self._queued_bytes -= len(msg)
+        return msg
 
     def get_server_msg(self, **kwargs: Any) -> Optional[str]:
         """Take the next raw packet from the client (``block``/``timeout`` as ``Queue.get``)."""
@@ -504,6 +604,7 @@ class Socket:
         msgs = [queue.get(**kwargs)]
         while queue.qsize():
             msgs.append(queue.get_nowait())
+        self._queued_bytes = 0
         return msgs
 
     # -- sending ------------------------------------------------------------
@@ -609,7 +710,9 @@ class Socket:
 
         When the transport offers it (a websocket), packets are first read
         from the connection and handled here; then, or else, they are taken
-        from ``server_queue``.
+        from ``server_queue``, in order. After :data:`BURST` packets handled
+        back to back the loop lets the other greenlets run before it goes on
+        (a polling client may post thousands of packets at once).
         """
         ended = (self.STATE_DISCONNECTING, self.STATE_DISCONNECTED)
         self._serving = self.state not in ended
@@ -618,12 +721,22 @@ class Socket:
             if reader is not None and self._serving:
                 self._reader = None
                 reader()
+            burst = 0
             while True:
-                if self._server_queue is None:
+                queue = self._server_queue
+                if queue is None:
                     # Nothing was ever queued: wait without making a queue.
                     if self._arrival is None:
                         self._arrival = gevent.event.Event()
                     self._arrival.wait()
+                    continue
+                if not queue.qsize():
+                    burst = 0  # the get waits: the others run meanwhile
+                elif burst < BURST:
+                    burst += 1
+                else:
+                    burst = 0
+                    gevent.sleep(0)
                     continue
                 rawdata = self.get_server_msg()
                 if rawdata is None:
@@ -634,6 +747,9 @@ class Socket:
                     break
                 if rawdata:
                     self._dispatch(rawdata)
+                # Nothing of the packet stays while the loop waits for the
+                # next one: an idle session holds no more than a new one.
+                rawdata = None
                 if not self.connected and self.state != "NEW":
                     break
         finally:
@@ -680,11 +796,11 @@ class Socket:
         try:
             self._process_raw(rawdata)
         except DispatchAborted:
-            log.debug("%s: handling of %.60r aborted: the socket was killed", self, rawdata)
+            log.debug("%s: handling of %r aborted: the socket was killed", self, rawdata[:60])
         except gevent.GreenletExit:
             raise
-        except Exception:
-            log.exception("%s: unhandled error while processing %.60r", self, rawdata)
+        except Exception as exc:
+            _log_app_error(self, rawdata, exc)
         finally:
             self._dispatcher = None
 
@@ -712,7 +828,7 @@ class Socket:
             self.error(
                 "invalid_packet",
                 f"There was a decoding error when dealing with packet "
-                f"with event: {rawdata[:20]}... ({exc})",
+                f"with event: {rawdata[:20]}... ({clip(exc.message, CLIP)})",
             )
             return
         ptype = pkt["type"]
@@ -723,10 +839,11 @@ class Socket:
             self._client_left()
             return
         if endpoint not in self.namespaces:
+            # (an endpoint too long to be anyone's namespace is not sent back)
             self.error(
                 "no_such_namespace",
-                f"The endpoint you tried to connect to doesn't exist: {endpoint}",
-                endpoint=endpoint,
+                f"The endpoint you tried to connect to doesn't exist: {clip(endpoint)}",
+                endpoint=endpoint if len(endpoint) <= CLIP else "",
             )
             return
         if ptype == "disconnect" and endpoint not in self.active_ns:
