@@ -309,6 +309,11 @@ class _WebsocketOutput:
     def backlog(self) -> int:
         return self.websocket.backlog
 
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes of packets written and not yet taken by the kernel (see ``BoundedWebSocket``)."""
+        return self.websocket.backlog_bytes
+
     def write(self, msg: Optional[str]) -> None:
         websocket = self.websocket
         if msg is None:
@@ -445,6 +450,9 @@ class WebsocketTransport(BaseTransport):
     def _receive_loop(self, socket: Socket, websocket: Any, serving: bool = False) -> None:
         loop = gevent.get_hub().loop
         while True:
+            # (the last message is let go of before waiting for the next: it
+            # may be megabytes, and the client may stay quiet for hours)
+            message = None
             websocket.wait_message()  # (here: see its description)
             message = self._next_message(socket, websocket)
             if message is None:
@@ -480,6 +488,7 @@ class WebsocketTransport(BaseTransport):
                 if message is None:
                     return
                 socket.put_server_msg(message)
+                del message  # (not kept while the next is awaited)
         finally:
             # The handler the first greenlet is in may wait for ever: end it.
             socket.kill(detach=True)

@@ -7,8 +7,17 @@ application's own) and replaces its I/O:
 * Frames are parsed by :func:`socketio.wsframe.parse_frame` from whole
   chunks received from the socket, instead of ``read(2)``, ``read(4)``,
   ``read(n)`` through a buffered file and a ``Header`` object per frame; a
-  frame announcing more than ``max_message_size`` is refused (1009) before
-  its payload is read.
+  frame announcing more than what is left of ``max_message_size`` is
+  refused (1009) before its payload is read.
+* What a connection holds is bounded by its limits, however the client
+  cuts its bytes: a frame larger than a read is unmasked piece by piece as
+  it arrives, fragments gather in one ``bytearray`` (not a list of pieces,
+  each an object of its own), and a message may span at most
+  ``max_message_frames`` frames, control frames among them (more: 1009).
+* A connection whose client never stops sending does a bounded amount of
+  work (:data:`WORK_PER_TURN`) and then lets the others run; pongs wait
+  while the client does not read what it is sent (only the latest is kept,
+  as RFC 6455 section 5.5.3 allows).
 * Frames are written in order by one writer at a time. :meth:`offer` never
   blocks: it sends what the kernel takes at once and leaves the rest to a
   greenlet started only while the client is slow to read, so a Socket.IO
@@ -36,16 +45,29 @@ from geventwebsocket.websocket import Stream, WebSocket
 
 from . import wsframe
 from .exceptions import FrameError
+from .peerlog import PeerLog
 
 __all__ = ["BoundedWebSocket"]
 
 log = logging.getLogger(__name__)
+#: the clients' mistakes: each kind logged at most once per interval
+peer_log = PeerLog(log)
 
 #: bytes asked of the socket per read
 READ_SIZE = 65536
 
 #: past this many bytes held for the end of the loop's turn, they are sent at once
 CORK_SIZE = 65536
+
+#: work a connection does before it lets the others run, in bytes read
+#: plus :data:`FRAME_COST` per frame (without it, a client whose socket
+#: always has data would be served alone for as long as it kept sending)
+WORK_PER_TURN = 256 * 1024
+
+#: what a frame counts for besides its bytes: handling a small message (a
+#: heartbeat, an event) costs about what reading a few KiB does; so at
+#: most 64 small frames are handled per turn
+FRAME_COST = 4096
 
 _Chunk = Union[bytes, memoryview]
 
@@ -59,6 +81,10 @@ class BoundedWebSocket(WebSocket):
         handler: the pywsgi handler that accepted the upgrade.
         max_message_size: the largest message accepted, fragments counted
             together; a larger one closes the connection with 1009.
+        max_message_frames: the most frames one message may span, control
+            frames among it counted; more closes the connection with 1009.
+            By default ``handler.config.max_message_frames`` when the handler
+            has a config (a :class:`~socketio.config.Config`), else 1024.
     """
 
     # Attributes of gevent-websocket's class, untyped there.
@@ -68,19 +94,31 @@ class BoundedWebSocket(WebSocket):
     raw_write: Any
     environ: Any
 
-    def __init__(self, environ: dict, stream: Stream, handler: Any, max_message_size: int) -> None:
+    def __init__(
+        self,
+        environ: dict,
+        stream: Stream,
+        handler: Any,
+        max_message_size: int,
+        max_message_frames: Optional[int] = None,
+    ) -> None:
         super().__init__(environ, stream, handler)
         # gevent-websocket's per-byte UTF-8 automaton: unused (see validate_utf8)
         self.utf8validator = None
         self.max_message_size = max_message_size
+        if max_message_frames is None:
+            config = getattr(handler, "config", None)
+            max_message_frames = getattr(config, "max_message_frames", 1024)
+        self.max_message_frames: int = max_message_frames
         self._sock = handler.socket
         # Bytes the client sent right after its upgrade request may be in
         # pywsgi's buffered reader already: they are taken now, and from here
         # on the socket is read directly (the handler can free the reader).
         # gevent-websocket's raw_read (its read_frame) reads through this
         # websocket too.
-        self._received = self._buffered(handler.rfile)
+        self._received: Union[bytes, bytearray] = self._buffered(handler.rfile)
         self._at = 0  # where the next frame starts in it
+        self._budget = WORK_PER_TURN  # work left before letting the others run
         self.raw_read = stream.read = self._read_exact
         # Waiting for readability before reading saves the read that would
         # fail with EAGAIN (a system call per message) when the client has
@@ -103,6 +141,10 @@ class BoundedWebSocket(WebSocket):
         # frames held until the loop's turn ends, and the callback that sends them
         self._corked: list[bytes] = []
         self._corked_size = 0
+        self._out_size = 0  # bytes in _out
+        self._late_pong: Optional[wsframe.Buffer] = (
+            None  # a ping's payload, answered once _out is sent
+        )
         self._uncork_later: Any = None
         self._sent_at = 0.0  # the loop's time (one value per turn) of the last send
         #: the connection failed while writing: nothing more can be sent
@@ -114,15 +156,15 @@ class BoundedWebSocket(WebSocket):
 
     def _read_exact(self, size: int) -> bytes:
         """``size`` bytes from the connection (fewer at its end), past what is already received."""
-        data = self._received[self._at :]
+        data = bytearray(memoryview(self._received)[self._at :])
         self._at = 0
         while len(data) < size:
             chunk = self._recv()
             if not chunk:
                 break
             data += chunk
-        self._received = data[size:]
-        return data[:size]
+        self._received = bytes(data[size:])
+        return bytes(data[:size])
 
     def _recv(self, at_boundary: bool = False) -> bytes:
         if self._known_readable:
@@ -160,12 +202,28 @@ class BoundedWebSocket(WebSocket):
             raise ConcurrentObjectUseError(f"another greenlet is reading {self._sock!r}")
         current = gevent.getcurrent()
         self._boundary_waiter = current if at_boundary else None
+        self._budget = WORK_PER_TURN  # (the others run while this waits)
         readable.start(current.switch)
         try:
             self._hub.switch()
         finally:
             readable.stop()
             self._boundary_waiter = None
+
+    def _pause(self) -> None:
+        """Let the other connections run, then go on: this one has done a turn's work.
+
+        The wait is on a timer of no duration, which ends in the loop's next
+        iteration, after the loop has polled every connection (a callback,
+        which ``gevent.sleep(0)`` schedules, may run again before that poll).
+        """
+        hub = self._hub
+        timer = hub.loop.timer(0.0)
+        try:
+            hub.wait(timer)
+        finally:
+            timer.close()
+        self._budget = WORK_PER_TURN
 
     def interrupt_wait(self, reader: Any, exc: BaseException) -> None:
         """Throw ``exc`` into ``reader`` if it waits for a message of which nothing is read.
@@ -180,7 +238,7 @@ class BoundedWebSocket(WebSocket):
         """After our close frame: read and drop frames until the client's close frame or EOF."""
         try:
             while not self.peer_closed:
-                if self._next_frame(after_close=True)[1] == wsframe.OP_CLOSE:
+                if self._next_frame(self.max_message_size, after_close=True)[1] == wsframe.OP_CLOSE:
                     self.peer_closed = True
         except (WebSocketError, FrameError, OSError):
             self.peer_closed = True
@@ -203,8 +261,13 @@ class BoundedWebSocket(WebSocket):
         return rfile.read1(len(held)) if held else b""
 
     def _next_frame(
-        self, at_boundary: bool = False, after_close: bool = False
+        self, limit: int, at_boundary: bool = False, after_close: bool = False
     ) -> wsframe.ParsedFrame:
+        """The next frame, whose payload may be at most ``limit`` bytes.
+
+        Its payload is ``bytes``, or a ``bytearray`` for a frame larger than
+        a read (see :meth:`_stream_frame`).
+        """
         # A read may bring many frames: each is parsed where it starts in the
         # buffer, which is only let go of once they are all taken (slicing
         # off each frame would copy the rest of the buffer every time).
@@ -212,7 +275,7 @@ class BoundedWebSocket(WebSocket):
         at = self._at
         while True:
             # (nothing held, the usual case of a message: a header's two bytes are needed)
-            parsed = wsframe.parse_frame(data, self.max_message_size, at) if data else 2
+            parsed = wsframe.parse_frame(data, limit, at) if data else 2
             if isinstance(parsed, tuple):
                 end = parsed[3]
                 if end < len(data):
@@ -221,67 +284,161 @@ class BoundedWebSocket(WebSocket):
                 else:
                     self._received = b""
                     self._at = 0
+                budget = self._budget - (end - at) - FRAME_COST
+                self._budget = budget
+                if budget < 0:
+                    self._pause()
                 return parsed
-            chunks = [data[at:] if at else data]
-            have = len(data) - at
-            needed = parsed - at
-            while have < needed:
-                if self.closed and not after_close:
-                    raise WebSocketError("websocket closed")
-                chunk = self._recv(at_boundary and not have)
-                if not chunk:
-                    self.peer_closed = True
-                    raise WebSocketError("Unexpected EOF reading a frame")
-                chunks.append(chunk)
-                have += len(chunk)
-            data = b"".join(chunks)
+            if parsed - at > READ_SIZE:
+                return self._stream_frame(data, at, parsed, after_close)
+            held = len(data) - at
+            if self.closed and not after_close:
+                raise WebSocketError("websocket closed")
+            chunk = self._recv(at_boundary and not held)
+            if not chunk:
+                self.peer_closed = True
+                raise WebSocketError("Unexpected EOF reading a frame")
+            if not held:
+                data = chunk  # (a frame in one read, the usual case: not copied)
+            else:
+                if at or type(data) is not bytearray:
+                    # The part of a frame held so far, in a buffer of its own
+                    # that grows by each read: appending to a bytes object
+                    # would copy it every time, and a list of the reads
+                    # would cost an object per read (a client sending one
+                    # byte per TCP segment would make that 40 bytes per byte).
+                    data = bytearray(memoryview(data)[at:])
+                    self._received = data
+                    self._at = 0
+                data += chunk
             at = 0
+
+    def _stream_frame(
+        self, data: Union[bytes, bytearray], at: int, end: int, after_close: bool
+    ) -> wsframe.ParsedFrame:
+        """The frame at ``at`` in ``data``, ending at ``end``: larger than a read.
+
+        Its payload is unmasked piece by piece as the reads bring it, into
+        the ``bytearray`` returned, so the masked bytes are never held whole
+        beside it; the reads count toward the connection's turn as frames do.
+        """
+        fin, opcode, payload_at, mask = wsframe.frame_header(data, at)
+        length = end - payload_at
+        payload = bytearray(wsframe.unmask(data[payload_at:], mask))
+        del data  # (the read it came in is let go of)
+        self._received = b""
+        self._at = 0
+        rest = b""
+        while len(payload) < length:
+            if self.closed and not after_close:
+                raise WebSocketError("websocket closed")
+            chunk = self._recv()
+            if not chunk:
+                self.peer_closed = True
+                raise WebSocketError("Unexpected EOF reading a frame")
+            missing = length - len(payload)
+            if len(chunk) > missing:
+                rest = chunk[missing:]
+                chunk = chunk[:missing]
+            payload += wsframe.unmask_from(chunk, mask, len(payload))
+            self._budget -= len(chunk)
+            if self._budget < 0:
+                self._pause()
+        self._received = rest  # (the next frame starts there, at 0)
+        self._budget -= FRAME_COST
+        return fin, opcode, payload, 0
 
     def read_message(self) -> Any:
         """The next text (``str``) or binary (``bytearray``) message; ``None`` after a close.
 
         Pings are answered and pongs ignored on the way. Raises
         ``WebSocketError`` at the end of the connection, ``FrameError`` for
-        a frame or message the protocol or the size limit refuses, and
+        a frame or message the protocol or a limit refuses, and
         ``ProtocolError`` or ``UnicodeError`` as gevent-websocket does.
         """
         opcode: Optional[int] = None
-        parts: list[bytes] = []
+        message: Optional[bytearray] = None  # the fragments so far
         size = 0
+        frames = 1  # frames since the message began, control frames among them
+        limit = self.max_message_size
         while True:
-            fin, frame_opcode, payload, _ = self._next_frame(opcode is None)
+            try:
+                fin, frame_opcode, payload, _ = self._next_frame(limit - size, opcode is None)
+            except FrameError as exc:
+                if size and exc.close_code == 1009:  # (the limit passed was what was left)
+                    raise FrameError(f"message over {limit} bytes", close_code=1009) from None
+                raise
             if frame_opcode == wsframe.OP_TEXT or frame_opcode == wsframe.OP_BINARY:
                 if opcode is not None:
                     raise ProtocolError(f"opcode {frame_opcode} inside a fragmented message")
                 opcode = frame_opcode
-            elif frame_opcode == wsframe.OP_CONTINUATION:
-                if opcode is None:
-                    raise ProtocolError("Unexpected frame with opcode=0 (no message to continue)")
-            elif frame_opcode == wsframe.OP_PING:
-                self.send_frame(payload, self.OPCODE_PONG)
-                continue
-            elif frame_opcode == wsframe.OP_PONG:
-                continue
-            else:  # OP_CLOSE
-                self.peer_closed = True
-                self.handle_close(None, payload)
-                return None
+            else:
+                if frame_opcode == wsframe.OP_CONTINUATION:
+                    if opcode is None:
+                        raise ProtocolError(
+                            "Unexpected frame with opcode=0 (no message to continue)"
+                        )
+                elif frame_opcode == wsframe.OP_CLOSE:
+                    self.peer_closed = True
+                    self.handle_close(None, payload)
+                    return None
+                else:  # a ping or a pong
+                    if frame_opcode == wsframe.OP_PING:
+                        self._pong(payload)
+                    if opcode is None:
+                        continue  # (between messages: a turn's budget bounds those)
+                # Empty or tiny fragments would otherwise make a message of
+                # any length cost its sender almost nothing and us a frame's
+                # work each.
+                frames += 1
+                if frames > self.max_message_frames:
+                    raise FrameError(
+                        f"message of more than {self.max_message_frames} frames",
+                        close_code=1009,
+                    )
+                if frame_opcode != wsframe.OP_CONTINUATION:
+                    continue
             size += len(payload)
-            if size > self.max_message_size:
-                raise FrameError(f"message over {self.max_message_size} bytes", close_code=1009)
             if not fin:
-                parts.append(payload)
+                if message is None:
+                    message = bytearray(payload)
+                else:
+                    message += payload
                 continue
-            if parts:
-                parts.append(payload)
-                payload = b"".join(parts)
+            if message is not None:
+                message += payload
+                payload = message
             if opcode != wsframe.OP_TEXT:
-                return bytearray(payload)
+                return payload if type(payload) is bytearray else bytearray(payload)
             try:
                 return payload.decode("utf-8")
             except UnicodeDecodeError:
                 self.close(1007)
                 raise
+
+    def handle_close(self, header: Any, payload: wsframe.Buffer) -> None:
+        """Answer the client's close frame with its status code (1000 if it gave none).
+
+        Raises:
+            FrameError: the close frame is malformed (a 1-byte payload, a
+                code no peer may send, a reason that is not UTF-8: see
+                :func:`socketio.wsframe.parse_close`); the connection then
+                fails with the error's code instead.
+        """
+        code, _reason = wsframe.parse_close(payload)
+        self.close(1000 if code is None else code)
+
+    def _pong(self, payload: wsframe.Buffer) -> None:
+        """Answer a ping, without letting pongs pile up for a client that does not read.
+
+        While frames wait for the client to read, only the latest ping is
+        remembered, and answered once they are written (RFC 6455 section
+        5.5.3 lets an endpoint answer only the most recent of several pings).
+        """
+        if self._writer is not None:
+            self._late_pong = payload
+        else:
+            self.offer(wsframe.encode_frame(payload, wsframe.OP_PONG))
 
     def receive(self) -> Any:
         """Read and return the next message; ``None`` once the connection is closed or refused.
@@ -299,13 +456,22 @@ class BoundedWebSocket(WebSocket):
         try:
             return self.read_message()
         except FrameError as exc:
-            log.info("closing a websocket from %s: %s", self._peer(), exc)
+            text = str(exc)
+            peer_log(_kind(text), "closing a websocket from %s: %s", self._peer(), text)
             self.close(exc.close_code, b"message too big" if exc.close_code == 1009 else b"")
         except UnicodeError as exc:
-            log.info("closing a websocket from %s: invalid UTF-8 (%s)", self._peer(), exc)
+            peer_log(
+                "invalid UTF-8",
+                "closing a websocket from %s: invalid UTF-8 (%s)",
+                self._peer(),
+                str(exc),
+            )
             self.close(1007)
         except ProtocolError as exc:
-            log.info("closing a websocket from %s: protocol error: %s", self._peer(), exc)
+            text = str(exc)
+            peer_log(
+                _kind(text), "closing a websocket from %s: protocol error: %s", self._peer(), text
+            )
             self.close(1002)
         except OSError:
             self.peer_closed = True
@@ -331,6 +497,11 @@ class BoundedWebSocket(WebSocket):
         out = self._out
         return len(out) if out is not None else 0
 
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes offered and not yet taken by the kernel: held for the turn's end, or refused."""
+        return self._corked_size + self._out_size
+
     def offer(self, frame: bytes) -> None:
         """Write an encoded frame in turn, without blocking.
 
@@ -345,6 +516,7 @@ class BoundedWebSocket(WebSocket):
             return
         if self._writer is not None:
             self._out.append(frame)  # type: ignore[union-attr]  # made with the writer
+            self._out_size += len(frame)
             return
         corked = self._corked
         if not corked:
@@ -389,6 +561,7 @@ class BoundedWebSocket(WebSocket):
             return
         if sent < len(data):
             self._out = collections.deque((memoryview(data)[sent:],))
+            self._out_size = len(data) - sent
             self._writer = gevent.spawn(self._write_backlog)
 
     def _write_backlog(self) -> None:
@@ -397,18 +570,26 @@ class BoundedWebSocket(WebSocket):
         try:
             while out:
                 self._sock.sendall(out[0])
-                out.popleft()
+                self._out_size -= len(out.popleft())
+                if not out and self._late_pong is not None:
+                    out.append(wsframe.encode_frame(self._late_pong, wsframe.OP_PONG))
+                    self._out_size += len(out[0])
+                    self._late_pong = None
         except OSError as exc:
             self._died(exc)
         finally:
             self._writer = None
             self._out = None
+            self._out_size = 0
 
     def _died(self, exc: BaseException) -> None:
         log.debug("websocket to %s: write failed: %s", self._peer(), exc)
         self.dead = True
         self._out = None
+        self._out_size = 0
+        self._late_pong = None
         self._corked.clear()
+        self._corked_size = 0
 
     def send_frame(self, message: Any, opcode: int) -> None:
         """Send one frame and wait until it is written (gevent-websocket's contract).
@@ -449,3 +630,8 @@ class BoundedWebSocket(WebSocket):
         self.raw_write = None
         self.raw_read = None
         self.environ = None
+
+
+def _kind(text: str) -> str:
+    """The kind of a refusal, for :data:`peer_log`: its text with the numbers left out."""
+    return "websocket: " + "".join(c for c in text if not c.isdigit())[:60]

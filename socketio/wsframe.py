@@ -2,15 +2,18 @@
 
 The server side of the framing only: :func:`parse_frame` reads one masked
 client frame from a buffer, :func:`encode_frame` writes an
-unmasked server frame. The I/O layer (:mod:`socketio.wsconn`) feeds bytes in
-and writes what comes out.
+unmasked server frame, :func:`parse_close` checks what a client's close
+frame carries. A frame too big to be held whole (masked, then unmasked) is
+read piecewise: :func:`frame_header` locates its payload and
+:func:`unmask_from` unmasks each piece as it arrives. The I/O layer
+(:mod:`socketio.wsconn`) feeds bytes in and writes what comes out.
 """
 
 from __future__ import annotations
 
 import functools
 import struct
-from typing import Union
+from typing import Optional, Union
 
 from .exceptions import FrameError
 
@@ -21,11 +24,16 @@ __all__ = [
     "OP_PING",
     "OP_PONG",
     "OP_TEXT",
+    "Buffer",
     "ParsedFrame",
     "encode_frame",
+    "frame_header",
+    "parse_close",
     "parse_frame",
     "text_frame",
     "unmask",
+    "unmask_from",
+    "valid_close_code",
 ]
 
 OP_CONTINUATION = 0x0
@@ -37,15 +45,18 @@ OP_PONG = 0xA
 
 _KNOWN_OPCODES = frozenset({OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG})
 
+#: bytes as received: a read, or a buffer gathering several
+Buffer = Union[bytes, bytearray]
+
 #: ``(fin, opcode, payload, end)``: a whole frame, its payload unmasked, and the
 #: offset in the buffer just past it.
-ParsedFrame = tuple[bool, int, bytes, int]
+ParsedFrame = tuple[bool, int, Buffer, int]
 
 _LEN16 = struct.Struct("!BBH")
 _LEN64 = struct.Struct("!BBQ")
 
 
-def unmask(data: bytes, mask: bytes) -> bytes:
+def unmask(data: Buffer, mask: Buffer) -> bytes:
     """XOR ``data`` with the 4-byte ``mask`` repeated (one big-integer XOR, not per byte)."""
     size = len(data)
     if not size:
@@ -54,7 +65,17 @@ def unmask(data: bytes, mask: bytes) -> bytes:
     return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
 
 
-def parse_frame(data: bytes, max_size: int, start: int = 0) -> Union[ParsedFrame, int]:
+def unmask_from(data: Buffer, mask: bytes, offset: int) -> bytes:
+    """:func:`unmask` for bytes that start ``offset`` bytes into a payload.
+
+    (Each payload byte is XORed with ``mask[i % 4]``, ``i`` counted from the
+    payload's start: a piece starting mid-payload starts mid-mask.)
+    """
+    shift = offset & 3
+    return unmask(data, mask[shift:] + mask[:shift] if shift else mask)
+
+
+def parse_frame(data: Buffer, max_size: int, start: int = 0) -> Union[ParsedFrame, int]:
     """Parse the client frame at offset ``start`` of ``data``.
 
     Args:
@@ -114,7 +135,59 @@ def parse_frame(data: bytes, max_size: int, start: int = 0) -> Union[ParsedFrame
     return fin, opcode, unmask(data[mask_at + 4 : end], data[mask_at : mask_at + 4]), end
 
 
-def encode_frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:
+def frame_header(data: Buffer, start: int = 0) -> tuple[bool, int, int, bytes]:
+    """``(fin, opcode, payload_at, mask)`` of the frame at ``start``, for reading it piecewise.
+
+    Call it only once :func:`parse_frame` has accepted that frame's header
+    (it returned the frame's end, beyond the header, rather than raising):
+    nothing is checked again here.
+    """
+    first = data[start]
+    length = data[start + 1] & 0x7F
+    mask_at = start + (2 if length < 126 else 4 if length == 126 else 10)
+    return bool(first & 0x80), first & 0x0F, mask_at + 4, bytes(data[mask_at : mask_at + 4])
+
+
+def valid_close_code(code: int) -> bool:
+    """Whether a peer may send ``code`` in a close frame (RFC 6455 section 7.4, IANA registry).
+
+    1000-1003 and 1007-1014 are the registered protocol codes a peer may
+    send (1004 is reserved; 1005, 1006 and 1015 only report, locally, how a
+    connection ended); 1016-2999 are kept for the protocol and unassigned;
+    3000-4999 belong to libraries and applications; nothing is above 4999.
+    """
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+def parse_close(payload: Buffer) -> tuple[Optional[int], str]:
+    """The status code and reason a client's close frame carries.
+
+    Args:
+        payload: the close frame's (unmasked) payload.
+
+    Returns:
+        ``(code, reason)``; ``(None, "")`` for an empty payload (no code).
+
+    Raises:
+        FrameError: a 1-byte payload or a code no peer may send
+            (:func:`valid_close_code`), ``close_code`` 1002; a reason that
+            is not UTF-8, ``close_code`` 1007 (as for a text message).
+    """
+    if not payload:
+        return None, ""
+    if len(payload) == 1:
+        raise FrameError("close frame with a 1-byte payload")
+    code = int.from_bytes(payload[:2], "big")
+    if not valid_close_code(code):
+        raise FrameError(f"close code {code} is not one a peer may send")
+    try:
+        reason = bytes(payload[2:]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrameError("close reason is not UTF-8", close_code=1007) from None
+    return code, reason
+
+
+def encode_frame(payload: Buffer, opcode: int = OP_TEXT) -> bytes:
     """One unmasked, final server frame carrying ``payload``."""
     length = len(payload)
     first = 0x80 | opcode
