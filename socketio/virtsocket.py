@@ -551,10 +551,13 @@ class Socket:
             if not waiting:
                 output.write(msg)
                 return
-            queued = getattr(output, "backlog_bytes", 0) + len(msg)
-            if waiting < config.max_queue_size and queued <= config.max_queue_bytes:
+            backlog_bytes = getattr(output, "backlog_bytes", None)  # if it counts them
+            if waiting < config.max_queue_size and (
+                backlog_bytes is None or backlog_bytes + len(msg) <= config.max_queue_bytes
+            ):
                 output.write(msg)
                 return
+            queued = (backlog_bytes or 0) + len(msg)
         self._slow_consumer(waiting, queued - len(msg))
 
     def _slow_consumer(self, packets: int, size: int) -> None:

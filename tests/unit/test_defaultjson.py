@@ -184,3 +184,71 @@ def test_without_orjson_the_json_module_does_it_all():
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+# -- what a client may send: refused unless it can be written again -------------------
+
+BOTH_PATHS = pytest.mark.parametrize("with_orjson", [True, False], ids=["orjson", "json"])
+
+
+@pytest.fixture
+def paths(monkeypatch):
+    def use(with_orjson):
+        if not with_orjson:
+            monkeypatch.setattr(defaultjson, "_OR_LOADS", None)
+            monkeypatch.setattr(defaultjson, "_OR_DUMPS", None)
+        elif defaultjson._OR_LOADS is None:
+            pytest.skip("orjson is not installed")
+
+    return use
+
+
+@BOTH_PATHS
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1e999",
+        "[-1E400]",
+        '{"a":[1,2,1e309]}',
+        "[" * (defaultjson.MAX_DEPTH + 1) + "]" * (defaultjson.MAX_DEPTH + 1),
+        "[" * 990 + "]" * 990,
+        '{"a":' * 990 + "1" + "}" * 990,
+        "[" * 100_000 + "]" * 100_000,
+        "[" + "9" * 10_000 + "]",
+    ],
+    ids=["inf", "-inf", "inf-inside", "depth+1", "990", "990-objects", "100000", "10000-digits"],
+)
+def test_loads_refuses_what_cannot_be_written_again(paths, with_orjson, text):
+    paths(with_orjson)
+    with pytest.raises(ValueError):
+        default_json_loads(text)
+    with pytest.raises(ValueError):
+        default_json_loads(text.encode())
+
+
+@BOTH_PATHS
+def test_loads_then_dumps_at_the_depth_limit(paths, with_orjson):
+    paths(with_orjson)
+    depth = defaultjson.MAX_DEPTH
+    for text in (
+        "[" * depth + "]" * depth,
+        '{"a":' * (depth - 1) + "[1]" + "}" * (depth - 1),
+        "[" + ",".join(["[[1]]"] * 5000) + "]",  # many brackets, none deep
+        '["' + "[" * 1000 + '"]',  # brackets in a string
+    ):
+        value = default_json_loads(text)
+        assert default_json_loads(default_json_dumps(value)) == value
+
+
+@BOTH_PATHS
+def test_loads_then_dumps_lone_surrogates(paths, with_orjson):
+    paths(with_orjson)
+    value = default_json_loads('["\\ud800","x\\udfff","\\ud83d\\ude00"]')
+    assert value == ["\ud800", "x\udfff", "😀"]
+    assert default_json_dumps(value) == '["\\ud800","x\\udfff","\\ud83d\\ude00"]'
+
+
+@BOTH_PATHS
+def test_loads_keeps_the_largest_floats(paths, with_orjson):
+    paths(with_orjson)
+    assert default_json_loads("[1.7976931348623157e308,-1e-400]") == [1.7976931348623157e308, -0.0]

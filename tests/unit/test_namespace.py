@@ -592,3 +592,150 @@ def test_client_disconnect_packet_runs_recv_disconnect():
     assert sorted(socket.active_ns) == ["/b"]
     assert sent(socket) == []  # the default recv_disconnect is silent
     assert socket.connected
+
+
+# -- the client's mistakes: arguments the handler does not take ---------------------
+
+
+class Arity(BaseNamespace):
+    def initialize(self):
+        self.calls = []
+
+    def on_two(self, a, b):
+        self.calls.append(("two", a, b))
+        return "two"
+
+    def on_defaults(self, a, b=2, c=3):
+        self.calls.append(("defaults", a, b, c))
+
+    def on_rest(self, a, *rest):
+        self.calls.append(("rest", a, *rest))
+
+    def on_kwonly(self, a, *, b):  # no positional call fits: the application's bug
+        self.calls.append(("kwonly", a, b))
+
+    @_catching("wrapped")
+    def on_wrapped(self, a):  # a wrapper taking (*args): its own count is not known
+        self.calls.append(("wrapped", a))
+
+    def on_bad(self, a):
+        raise TypeError("the handler's own bug")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"name":"two","args":[1]}', 'The method "on_two" takes 2 arguments, not 1'),
+        ('{"name":"two","args":[1,2,3]}', 'The method "on_two" takes 2 arguments, not 3'),
+        ('{"name":"two"}', 'The method "on_two" takes 2 arguments, not 0'),
+        ('{"name":"defaults"}', 'The method "on_defaults" takes 1 to 3 arguments, not 0'),
+        (
+            '{"name":"defaults","args":[1,2,3,4]}',
+            'The method "on_defaults" takes 1 to 3 arguments, not 4',
+        ),
+        ('{"name":"rest"}', 'The method "on_rest" takes at least 1 argument, not 0'),
+    ],
+)
+def test_wrong_number_of_event_arguments_gets_an_error_and_no_call(raw, message, caplog):
+    socket, ns = make_ns(Arity)
+    with caplog.at_level("INFO"):
+        feed(socket, f"5:4+:/ns:{raw}")
+    assert sent(socket) == [error_event("invalid_event_args", message, "/ns"), "6::/ns:4+[null]"]
+    assert ns.calls == []
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert socket.connected
+
+
+def test_right_numbers_of_event_arguments_reach_the_handler():
+    socket, ns = make_ns(Arity)
+    feed(
+        socket,
+        '5::/ns:{"name":"two","args":[1,2]}',
+        '5::/ns:{"name":"defaults","args":[1]}',
+        '5::/ns:{"name":"defaults","args":[1,2,3]}',
+        '5::/ns:{"name":"rest","args":[1,2,3,4,5]}',
+        '5::/ns:{"name":"wrapped","args":[1]}',
+    )
+    assert ns.calls == [
+        ("two", 1, 2),
+        ("defaults", 1, 2, 3),
+        ("defaults", 1, 2, 3),
+        ("rest", 1, 2, 3, 4, 5),
+        ("wrapped", 1),
+    ]
+    assert sent(socket) == []
+
+
+def test_a_wrapper_with_star_args_is_called_whatever_the_count():
+    HANDLED.clear()
+    socket, _ns = make_ns(Arity)
+    feed(socket, '5:1+:/ns:{"name":"wrapped","args":[1,2]}')
+    # the wrapper took them; the TypeError of the function it wraps is the wrapper's to handle
+    assert HANDLED and HANDLED[0][0] == "wrapped"
+    assert sent(socket) == ['6::/ns:1+["handled"]']
+
+
+def test_a_type_error_of_the_handler_itself_is_the_applications_and_keeps_its_traceback(caplog):
+    socket, _ns = make_ns(Arity)
+    with caplog.at_level("INFO"):
+        feed(socket, '5::/ns:{"name":"bad","args":[1]}', '5::/ns:{"name":"kwonly","args":[1]}')
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2 and all(r.exc_info for r in errors)
+    assert "the handler's own bug" in caplog.text
+    assert sent(socket) == []
+
+
+def test_the_arguments_of_recv_hooks_are_ours_not_the_clients(caplog):
+    class Wrong(BaseNamespace):
+        def recv_message(self):  # the application's mistake: it takes no data
+            pass
+
+    socket, _ns = make_ns(Wrong)
+    with caplog.at_level("INFO"):
+        feed(socket, "3::/ns:hello")
+    assert [r.levelname for r in caplog.records if r.exc_info] == ["ERROR"]
+    assert sent(socket) == []
+
+
+def test_ack_with_arguments_the_callback_does_not_take_gets_an_error(caplog):
+    socket, ns = make_ns()
+    got = []
+
+    class Holder:
+        def method(self, a):
+            got.append(("method", a))
+
+    ns.emit("q", callback=lambda a, b: got.append((a, b)))
+    ns.emit("q", callback=Holder().method)
+    ns.emit("q", callback=lambda *a: got.append(a))
+    sent(socket)
+    with caplog.at_level("INFO"):
+        feed(socket, "6::/ns:1+[1]", "6::/ns:2+[1,2]", "6::/ns:3+[1,2,3]")
+    assert got == [(1, 2, 3)]
+    assert sent(socket) == [
+        error_event(
+            "invalid_ack_args", "The callback of message 1 takes 2 arguments, not 1", "/ns"
+        ),
+        error_event("invalid_ack_args", "The callback of message 2 takes 1 argument, not 2", "/ns"),
+    ]
+    assert "Traceback" not in caplog.text
+
+
+def test_reflected_names_are_clipped():
+    socket, _ns = make_ns()
+    name = "a" * 100_000
+    feed(socket, f'5::/ns:{{"name":"{name}"}}')
+    (out,) = sent(socket)
+    assert len(out) < 400
+    assert '"on_aaaa' in out and "...(+" in out
+
+
+def test_an_ack_for_an_unknown_id_is_one_short_line(caplog):
+    socket, _ns = make_ns()
+    with caplog.at_level("INFO", logger="socketio.namespace"):
+        feed(socket, *(f"6::/ns:{'9' * 4000}+[1]" for _ in range(50)))
+    lines = [r.getMessage() for r in caplog.records if "unknown id" in r.getMessage()]
+    assert len(lines) <= 1
+    assert all(len(line) < 200 for line in lines)
+    assert sent(socket) == []

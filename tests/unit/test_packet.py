@@ -433,3 +433,63 @@ def test_property_decode_near_valid_text(type_char, rest):
     except PacketError:
         return
     assert result["type"] == packet.MSG_VALUES[int(type_char)]
+
+
+# -- what a hostile client may send: whatever decodes can be encoded again ---------------
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        "4:::1e999",
+        "4:::[-1E400]",
+        "4:::[" + "9" * 10_000 + "]",  # past Python's int conversion limit
+        "4:::" + "[" * 129 + "]" * 129,
+        "4:::" + "[" * 990 + "]" * 990,
+        "4:::" + '{"a":' * 990 + "1" + "}" * 990,
+        "6:::1+[1e999]",
+        "6:::1+" + "[" * 990 + "]" * 990,
+    ],
+    ids=lambda wire: wire[:16],
+)
+def test_json_the_encoder_could_not_write_again_is_refused(wire):
+    with pytest.raises(PacketError):
+        decode(wire)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"name":"x","args":[1e999]}',
+        '{"name":"x","args":[NaN]}',
+        '{"name":"x","args":[' + "9" * 10_000 + "]}",
+        '{"name":"x","args":' + "[" * 990 + "]" * 990 + "}",
+    ],
+    ids=["inf", "nan", "digits", "deep"],
+)
+def test_such_an_event_decodes_leniently_without_a_name(data):
+    assert decode("5:1+::" + data) == {
+        "type": "event",
+        "endpoint": "",
+        "id": 1,
+        "ack": "data",
+        "args": [],
+    }
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        '5:1+::{"name":"x","args":["\\ud800","a\\udfff","\\ud83d\\ude00"]}',
+        '5:1+::{"name":"x","args":' + "[" * 120 + "]" * 120 + "}",
+        '5:1+::{"name":"x","args":[' + "9" * 4000 + "]}",
+        '5:1+::{"name":"x","args":[1.7976931348623157e308,-4e-320]}',
+        '5:1+::{"name":"' + "a" * 100_000 + '"}',
+    ],
+    ids=["surrogates", "nested-120", "4000-digits", "float-edges", "long-name"],
+)
+def test_what_decodes_encodes_again(wire):
+    pkt = decode(wire)
+    ack = encode({"type": "ack", "ackId": 1, "args": pkt["args"], "endpoint": ""})
+    assert decode(ack)["args"] == pkt["args"]
+    assert decode(encode(pkt)) == pkt

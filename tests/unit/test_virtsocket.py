@@ -5,6 +5,7 @@ No network: a fake server object with a ``sockets`` dict, as api.md allows.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -541,3 +542,255 @@ def test_packets_dispatched_from_several_greenlets_are_handled_one_at_a_time_in_
     assert socket._can_dispatch_now() == socket._serving
     socket._dispatch(packet % 4)
     assert log[-1] == ("end", 4)
+
+
+# -- hostile clients: bytes queued, fairness, what an idle session keeps, logs -------
+
+
+class BigLimit(BaseNamespace):
+    def on_push(self, count, size):
+        for _ in range(count):
+            self.emit("data", "x" * size)
+
+
+def test_queue_bounded_in_bytes_disconnects_a_slow_consumer(caplog):
+    socket = make_socket({"/a": BaseNamespace}, config={"max_queue_bytes": 1000})
+    for _ in range(9):
+        socket.put_client_msg("x" * 100)
+    assert socket._queued_bytes == 900
+    socket.put_client_msg("x" * 100)  # 1000: at the limit, still queued
+    assert socket.connected
+    with caplog.at_level("WARNING", logger="socketio.virtsocket"):
+        socket.put_client_msg("y")  # one past it
+    settle()
+    assert socket.state == Socket.STATE_DISCONNECTING
+    assert "y" not in list(socket.client_queue.queue)
+    lines = [r.getMessage() for r in caplog.records if "slow consumer" in r.getMessage()]
+    assert len(lines) <= 1
+
+
+def test_one_packet_larger_than_the_byte_limit_goes_when_nothing_waits():
+    socket = make_socket(config={"max_queue_bytes": 10})
+    socket.put_client_msg("x" * 100)
+    assert socket.connected
+    assert socket.get_client_msg() == "x" * 100
+    assert socket._queued_bytes == 0
+
+
+def test_queued_bytes_follow_every_way_of_taking_packets():
+    socket = make_socket(config={"max_queue_bytes": 250})
+    for msg in ("a" * 100, "b" * 100):
+        socket.put_client_msg(msg)
+    assert socket.get_client_msg() == "a" * 100
+    assert socket._queued_bytes == 100
+    socket.put_client_msg("c" * 100)
+    assert socket.get_multiple_client_msgs() == ["b" * 100, "c" * 100]
+    assert socket._queued_bytes == 0
+    # taken straight from the queue (code written for the original does): the
+    # count starts again from the next packet put into an empty queue
+    for msg in ("d" * 100, "e" * 100):
+        socket.put_client_msg(msg)
+    sent(socket)
+    for _ in range(2):
+        socket.put_client_msg("f" * 100)
+    assert socket.connected and socket._queued_bytes == 200
+    socket._attach_output(_Output())
+    assert socket._queued_bytes == 0
+
+
+class _Output:
+    """A websocket output: a backlog of packets and bytes the connection has not written yet."""
+
+    def __init__(self, backlog=0, backlog_bytes=0):
+        self.backlog = backlog
+        self.backlog_bytes = backlog_bytes
+        self.written = []
+
+    def write(self, msg):
+        self.written.append(msg)
+
+
+def test_websocket_backlog_bounded_in_bytes():
+    socket = make_socket(config={"max_queue_bytes": 1000})
+    output = _Output()
+    socket._attach_output(output)
+    socket.put_client_msg("x" * 5000)  # nothing waits: written
+    output.backlog, output.backlog_bytes = 3, 990
+    socket.put_client_msg("x" * 10)  # 1000
+    assert output.written == ["x" * 5000, "x" * 10] and socket.connected
+    output.backlog_bytes = 1000
+    socket.put_client_msg("y")
+    settle()
+    assert output.written[-1] is None  # the session ended: the connection is closed
+    assert "y" not in output.written
+    assert socket.state == Socket.STATE_DISCONNECTING
+
+
+def test_an_output_without_backlog_bytes_is_bounded_by_packets_only():
+    socket = make_socket(config={"max_queue_bytes": 10, "max_queue_size": 5})
+    output = _Output(backlog=4)
+    del output.backlog_bytes
+    socket._attach_output(output)
+    socket.put_client_msg("x" * 100)
+    assert socket.connected and output.written == ["x" * 100]
+
+
+def test_the_receiver_loop_lets_others_run_during_a_long_burst():
+    from socketio.virtsocket import BURST
+
+    handled = []
+    ticks = []
+
+    class Counting(BaseNamespace):
+        def recv_message(self, data):
+            handled.append(int(data))
+
+    socket = make_socket({"": Counting})
+    count = 10 * BURST
+    for i in range(count):
+        socket.put_server_msg(f"3:::{i}")
+
+    def ticker():
+        while len(handled) < count:
+            ticks.append(len(handled))
+            gevent.sleep(0)
+
+    gevent.spawn(ticker)
+    socket._spawn_receiver_loop()
+    for _ in range(100 * count):
+        if len(handled) == count:
+            break
+        gevent.sleep(0)
+    assert handled == list(range(count))  # in order, every one
+    # the other greenlet ran between bursts, not only before and after
+    inside = [t for t in ticks if 0 < t < count]
+    assert len(inside) >= count // BURST - 2
+    assert max(b - a for a, b in itertools.pairwise(ticks)) <= BURST + 1
+
+
+def test_an_idle_session_keeps_nothing_of_its_last_packet():
+    import gc
+    import tracemalloc
+
+    class Quiet(BaseNamespace):
+        def recv_message(self, data):
+            return None
+
+        def on_take(self, *args):
+            return None
+
+    socket = make_socket({"": Quiet})
+    feed(socket, "2::")  # the loop runs and waits
+    size = 10 * 1024 * 1024
+
+    def send_big(raw_head):
+        socket.put_server_msg(raw_head + "x" * size + ('"]}' if raw_head.startswith("5") else ""))
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for head in ("3:::", '5:::{"name":"take","args":["'):
+            before = tracemalloc.get_traced_memory()[0]
+            send_big(head)
+            for _ in range(100):
+                gevent.sleep(0)
+                if not socket.server_queue.qsize():
+                    break
+            gevent.sleep(0)
+            gc.collect()
+            kept = tracemalloc.get_traced_memory()[0] - before
+            assert kept < 100_000, (head, kept)
+    finally:
+        tracemalloc.stop()
+    assert socket.connected
+
+
+def test_error_log_lines_are_short_escaped_and_one_per_kind(caplog):
+    import socketio.virtsocket as virtsocket
+
+    socket = make_socket({"": Echo})
+    virtsocket._error_log._kinds.clear()
+    endpoint = "/x\nINFO forged line" + "y" * 100_000
+    with caplog.at_level("INFO", logger="socketio.virtsocket"):
+        feed(socket, *[f"1::{endpoint}"] * 20, *["99::"] * 20)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len([line for line in lines if "no_such_namespace" in line]) == 1
+    assert len([line for line in lines if "invalid_packet" in line]) == 1
+    assert all("\n" not in line and len(line) < 600 for line in lines), lines
+    out = sent(socket)
+    assert len(out) == 40
+    # the long endpoint is not sent back, and its text is clipped
+    assert out[0].startswith("5:::") and len(out[0]) < 400
+    assert "INFO forged line" in out[0]  # (to its own client, escaped by JSON)
+
+
+def test_a_short_unknown_endpoint_is_answered_on_it():
+    socket = make_socket({"": Echo})
+    feed(socket, "1::/nope\nx")
+    (out,) = sent(socket)
+    assert out.startswith("5::/nope\nx:")
+
+
+def test_application_errors_keep_one_traceback_per_site_with_a_count(caplog):
+    class Boom(BaseNamespace):
+        def on_boom(self, n):
+            raise RuntimeError(f"boom {n}")
+
+    socket = make_socket({"": Boom})
+    with caplog.at_level("INFO", logger="socketio.virtsocket"):
+        feed(socket, *[f'5:::{{"name":"boom","args":[{n}]}}' for n in range(30)])
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0].exc_info and "boom 0" in caplog.text
+    assert socket.connected
+    # another server (another test's) starts afresh
+    other = make_socket({"": Boom})
+    with caplog.at_level("INFO", logger="socketio.virtsocket"):
+        feed(other, '5:::{"name":"boom","args":[99]}')
+    assert "boom 99" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '5:1+::{"name":"echo","args":[1e999]}',
+        '5:1+::{"name":"echo","args":[-1E400]}',
+        '5:1+::{"name":"echo","args":[NaN]}',
+        '5:1+::{"name":"echo","args":[Infinity]}',
+        '5:1+::{"name":"echo","args":[' + "9" * 10_000 + "]}",
+        '5:1+::{"name":"echo","args":' + "[" * 990 + "]" * 990 + "}",
+        '5:1+::{"name":"echo","args":' + '{"a":' * 500 + "1" + "}" * 500 + "}",
+        "4:1+::1e999",
+        "4:1+::" + "[" * 200 + "]" * 200,
+        "6:::1+[1e999]",
+        "6:::1+" + "[" * 5000 + "]" * 5000,
+    ],
+    ids=lambda raw: raw[:30],
+)
+def test_json_the_server_could_not_send_back_gets_an_answer_and_no_traceback(raw, caplog):
+    socket = make_socket({"": Echo})
+    with caplog.at_level("INFO"):
+        feed(socket, raw)
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+    out = sent(socket)
+    assert out and out[0].startswith("5:::")
+    assert json.loads(out[0].split(":", 3)[3])["name"] == "error"
+    feed(socket, '5:2+::{"name":"echo","args":[1]}')
+    assert sent(socket)[-1] == "6:::2+[1]"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '5:1+::{"name":"echo","args":["\\ud800","\\udfff","a\\ud83d"]}',
+        '5:1+::{"name":"echo","args":' + "[" * 100 + "]" * 100 + "}",
+        '5:1+::{"name":"echo","args":[1.7976931348623157e308, 4e-320]}',
+    ],
+    ids=["surrogates", "nested-100", "extreme-floats"],
+)
+def test_json_the_server_can_send_back_is_echoed(raw):
+    socket = make_socket({"": Echo})
+    feed(socket, raw)
+    (out,) = sent(socket)
+    assert out.startswith("6:::1+")
+    assert json.loads(out[len("6:::1+") :]) == json.loads(raw.split(":", 3)[3])["args"]
