@@ -236,6 +236,8 @@ class PubSubManager(MemoryManager):
         # An outage of the publishing side: since when emits are dropped, and how many.
         self._dropping = False
         self._dropped_since = 0
+        # Whether this outage has had its warning (the backend's may then be quieter).
+        self._outage_warned = False
 
     def start(self) -> None:
         """Start the listener and publisher greenlets, if they are not running.
@@ -353,6 +355,7 @@ class PubSubManager(MemoryManager):
                         self._dropped_since,
                     )
                     self._dropped_since = 0
+                    self._outage_warned = False
             finally:
                 self._in_flight = False
 
@@ -362,7 +365,8 @@ class PubSubManager(MemoryManager):
         self._dropped_since += count
         if not self._dropping:
             self._dropping = True
-            if reason is not None:
+            if reason is not None and not self._outage_warned:
+                self._outage_warned = True
                 log.warning(
                     "pub/sub: emits reach this process's clients only (%s); "
                     "the count is logged when publishing works again",

@@ -427,13 +427,18 @@ class RedisManager(PubSubManager):
                 "Redis %s is reachable again: rooms and broadcast reach every process",
                 describe_url(self.url),
             )
+            self._outage_warned = False
         else:
             log.debug("subscribed to %r on Redis %s", self.channel, describe_url(self.url))
         self.bus_up = True
 
     def _bus_is_down(self, exc: BaseException) -> None:
         if self.bus_up:
-            log.warning(
+            # One warning per outage: the publisher may have given it already.
+            level = logging.INFO if self._outage_warned else logging.WARNING
+            self._outage_warned = True
+            log.log(
+                level,
                 "Redis %s is unreachable (%s): rooms and broadcast reach this process's "
                 "clients only until it is back; retrying",
                 describe_url(self.url),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -23,12 +24,15 @@ from socketio.emitter import Emitter
 from socketio.exceptions import ConfigError, PacketError
 from socketio.manager import MemoryManager, PubSubManager
 from socketio.redis_manager import (
+    DEFAULTS,
     RedisManager,
     describe_url,
     dumps_message,
     import_redis,
     loads_message,
+    parse_options,
     split_channel,
+    split_options,
 )
 from socketio.server import make_manager
 
@@ -308,7 +312,7 @@ def test_emit_never_waits_for_the_bus_and_the_queue_is_bounded(caplog):
     bus = SlowBus(0.2)
     p1, d1 = process(bus, ("a", "/chat", None))
     p1.max_pending = 3
-    p2, d2 = process(bus, ("c", "/chat", None))
+    _p2, d2 = process(bus, ("c", "/chat", None))
     started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="socketio.manager"):
         for n in range(10):
@@ -343,7 +347,7 @@ def test_after_a_failed_publish_emits_are_dropped_for_retry_interval(cluster):
 def test_messages_are_published_in_order_and_close_flushes_them():
     bus = SlowBus(0.01)
     p1, _ = process(bus, ("a", "/chat", None))
-    p2, d2 = process(bus, ("c", "/chat", None))
+    _p2, d2 = process(bus, ("c", "/chat", None))
     for n in range(5):
         p1.emit("/chat", f"m{n}")
     assert p1.pending == 5
@@ -497,6 +501,64 @@ def test_split_channel_and_describe_url():
     assert describe_url("redis://:secret@h:1/0") == "redis://:***@h:1/0"
     assert describe_url("redis://user:secret@h:1/0") == "redis://user:***@h:1/0"
     assert describe_url("redis://h:1/0") == "redis://h:1/0"
+
+
+def test_redis_settings_from_keywords_url_or_defaults():
+    assert parse_options({}, {}) == DEFAULTS
+    assert DEFAULTS["publish_timeout"] <= 0.5 and DEFAULTS["max_backoff"] <= 1.0
+    url, found = split_options("redis://h:1/0?publish_timeout=0.2&db=2&max_pending=5&channel=c")
+    assert url == "redis://h:1/0?db=2"
+    assert found == {"publish_timeout": "0.2", "max_pending": "5", "channel": "c"}
+    options = parse_options(found, {"max_pending": 7, "min_backoff": None})
+    assert options == {**DEFAULTS, "publish_timeout": 0.2, "max_pending": 7}
+
+
+@pytest.mark.parametrize(
+    "found, given, match",
+    [
+        ({"publish_timeout": "soon"}, {}, "publish_timeout='soon' in the URL is not a number"),
+        ({"max_pending": "1.5"}, {}, "max_pending='1.5' in the URL is not a number"),
+        ({}, {"max_pending": 0}, "max_pending must be a positive integer"),
+        ({}, {"publish_timeout": 0}, "publish_timeout must be a positive number"),
+        ({"connect_timeout": "inf"}, {}, "connect_timeout must be a positive number"),
+        ({"health_interval": "nan"}, {}, "health_interval must be a positive number"),
+        ({}, {"max_backoff": True}, "max_backoff must be a positive number"),
+        ({}, {"min_backoff": 2.0}, "min_backoff <= max_backoff"),
+    ],
+)
+def test_redis_settings_are_validated(found, given, match):
+    with pytest.raises(ConfigError, match=re.escape(match)):
+        parse_options(found, given)
+
+
+def test_redis_manager_and_emitter_take_their_settings_from_the_url():
+    """In a monkey-patched process, as a server runs it (redis-py connects lazily)."""
+    import subprocess
+
+    code = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "from socketio.redis_manager import RedisManager\n"
+        "from socketio.emitter import Emitter\n"
+        "from socketio.exceptions import ConfigError\n"
+        "url = 'redis://127.0.0.1:1/0?channel=c&publish_timeout=0.2&max_pending=5&db=3'\n"
+        "m = RedisManager(url, max_backoff=2.0)\n"
+        "kw = m.redis.connection_pool.connection_kwargs\n"
+        "print(m.channel, m.publish_timeout, m.max_pending, m.max_backoff, m.min_backoff,\n"
+        "      kw['socket_timeout'], kw['socket_connect_timeout'], kw['db'], m.url)\n"
+        "e = Emitter(url)\n"
+        "kw = e.redis.connection_pool.connection_kwargs\n"
+        "print(e.channel, kw['socket_timeout'], 'max_pending' in kw, e.url)\n"
+        "try:\n"
+        "    RedisManager('redis://127.0.0.1:1/0?max_pending=-1')\n"
+        "except ConfigError as exc:\n"
+        "    print(exc.message)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "c 0.2 5 2.0 0.1 0.2 1.0 3 redis://127.0.0.1:1/0?db=3",
+        "c 0.2 False redis://127.0.0.1:1/0?db=3",
+        "RedisManager: max_pending must be a positive integer, not -1",
+    ], out.stderr
 
 
 def test_redis_manager_refuses_to_run_without_monkey_patching():
