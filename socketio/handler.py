@@ -10,7 +10,7 @@ classified by :func:`socketio.protocol.parse_request` and answered here.
 from __future__ import annotations
 
 import base64
-import email.parser
+import errno
 import functools
 import hashlib
 import http
@@ -22,13 +22,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 import gevent
-from gevent.pywsgi import OldMessage, WSGIHandler, format_date_time
+from gevent import pywsgi
+from gevent.pywsgi import MAX_REQUEST_LINE, Input, OldMessage, WSGIHandler, format_date_time
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import Stream
 
 from . import clientjs, httpheaders, payload, protocol
 from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
-from .exceptions import PayloadError
+from .exceptions import NotSocketIORequest, PayloadError
+from .peerlog import PeerLog, clip
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
 from .transports import (
     BaseTransport,
@@ -47,6 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["BoundedWebSocket", "SocketIOHandler"]
 
 log = logging.getLogger(__name__)
+#: client mistakes: one short line per kind and interval (see socketio.peerlog)
+peer_log = PeerLog(log)
 
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -56,6 +60,54 @@ _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 READ_BUFFER_SIZE = 2048
 
 _KNOWN_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
+
+#: bytes of a chunked body read at a time (see SocketIOHandler._read_chunked)
+_CHUNKED_PIECE = 8192
+#: characters of a request line kept in the access log
+_LOGGED_REQUEST_LINE = 200
+
+# pywsgi's error for a malformed body (chunk framing), private to it: were it
+# renamed, such errors would be told by their traceback alone (_client_caused)
+_InvalidClientInput: Any = getattr(pywsgi, "_InvalidClientInput", ())
+#: errors of a connection its client reset or dropped
+_CONNECTION_ERRNOS = frozenset(
+    {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ETIMEDOUT, errno.ENOTCONN,
+     errno.ESHUTDOWN, errno.EBADF}
+)  # fmt: skip
+_INPUT_CODES = frozenset(
+    getattr(Input, name).__code__
+    for name in ("read", "readline", "_do_read", "_chunked_read")
+    if hasattr(getattr(Input, name, None), "__code__")
+)
+
+
+def _client_caused(exc: BaseException, tb: Any) -> bool:
+    """Whether an exception from the application was caused by the client, not by a bug.
+
+    A malformed body (pywsgi's own error), any error raised while reading
+    the request body (pywsgi's ``Input``: cut short, reset), or a reset or
+    dropped connection. A bug of the application or ours is anything else.
+    """
+    if isinstance(exc, _InvalidClientInput):
+        return True
+    if isinstance(exc, OSError) and exc.errno in _CONNECTION_ERRNOS:
+        return True
+    if not isinstance(exc, (OSError, ValueError)):
+        return False
+    while tb is not None:
+        if tb.tb_frame.f_code in _INPUT_CODES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+@functools.lru_cache(maxsize=16)
+def _error_response(status: int) -> bytes:
+    """A whole bodiless answer with ``status`` that closes the connection."""
+    return (
+        f"HTTP/1.1 {_status_line(status)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    ).encode("latin-1")
+
 
 #: environ entries besides ``HTTP_*`` whose value a long-lived connection shares
 _SHARED_ENTRIES = frozenset({"REQUEST_METHOD", "SERVER_PROTOCOL", "REMOTE_ADDR"})
@@ -112,6 +164,8 @@ class _Headers(OldMessage):
 
     _index: dict[str, str]
     _indexed: Optional[list] = None  # the list of pairs ``_index`` was built from
+    #: the request had both Content-Length and Transfer-Encoding: close after it
+    close_after = False
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -176,12 +230,6 @@ def _ignore_response(status: str, headers: Any, exc_info: Any = None) -> Callabl
     return _write_nothing
 
 
-def _refused_headers(status: str) -> Any:
-    message = OldMessage()
-    message.status = status
-    return message
-
-
 #: every attribute pywsgi, gevent-websocket and this module set on a handler
 _HANDLER_ATTRIBUTES = (
     "socket", "client_address", "server", "rfile", "config", "time_start", "time_finish",
@@ -227,6 +275,7 @@ class SocketIOHandler(WebSocketHandler):
 
     # Attributes of pywsgi's handler, untyped there.
     command: str
+    requestline: Optional[str]
     headers: Any
     headers_sent: bool
     request_version: str
@@ -269,40 +318,103 @@ class SocketIOHandler(WebSocketHandler):
             WSGIHandler.log_request(self)
 
     def MessageClass(self, fp: Any, *args: Any) -> Any:
-        """Read the request's headers into pywsgi's message object.
+        """Read the request's headers into pywsgi's message object, strictly.
 
-        Plain ``Name: value`` lines are split here
-        (:mod:`socketio.httpheaders`), in one piece when the reader's buffer
-        holds the whole head; anything else goes through the :mod:`email`
-        parser as in pywsgi. Too long a line or too many lines (which pywsgi
-        would let escape as a traceback) give a message whose ``status``
-        makes pywsgi answer 400.
+        The head is split in one piece when the reader's buffer holds it
+        whole (:mod:`socketio.httpheaders`), else line by line; either way
+        only plain CRLF-ended ``Name: value`` lines are accepted, at most
+        :data:`~socketio.httpheaders.MAX_HEADERS` of them and
+        :data:`~socketio.httpheaders.MAX_HEAD` bytes in all, with an
+        unambiguous body framing (RFC 9112; see
+        :func:`~socketio.httpheaders.body_framing`).
+
+        Raises:
+            HeadError: anything else; pywsgi hands it to
+                :meth:`_handle_client_error`, which answers its status and
+                closes the connection.
         """
+        pairs = None
         peek = getattr(fp, "peek", None)
         if peek is not None:
             # Usually the whole head came in one read: take it in one piece.
             held = peek(READ_BUFFER_SIZE)
             end = -2 if held[:2] == b"\r\n" else held.find(b"\r\n\r\n")  # -2: no headers
             size = end + 4 if end != -1 else 0
-            if (
-                0 < size <= httpheaders.MAX_LINE
-                and held.count(b"\n", 0, size) <= httpheaders.MAX_HEADERS
-            ):
+            if 0 < size and held.count(b"\n", 0, size) <= httpheaders.MAX_HEADERS:
                 pairs = httpheaders.split_header_block(held[:size])
                 if pairs is not None:
                     fp.read(size)  # (buffered: no I/O)
-                    return _Headers(pairs)
-        try:
-            lines = httpheaders.read_header_lines(fp.readline)
-        except http.client.LineTooLong:
-            return _refused_headers("Line too long")
-        except http.client.HTTPException as exc:
-            return _refused_headers(str(exc) or "invalid headers")
-        pairs = httpheaders.split_header_lines(lines)
         if pairs is None:
-            text = b"".join(lines).decode("iso-8859-1")
-            return email.parser.Parser(_class=OldMessage).parsestr(text)
-        return _Headers(pairs)
+            try:
+                lines = httpheaders.read_header_lines(fp.readline)
+            except http.client.LineTooLong:
+                raise httpheaders.HeadError(
+                    "Invalid headers status: 'Line too long'", "line-too-long"
+                ) from None
+            except http.client.HTTPException as exc:
+                raise httpheaders.HeadError(
+                    f"Invalid headers status: {exc}", "too-many-headers"
+                ) from None
+            httpheaders.check_header_lines(lines)
+            pairs = httpheaders.split_header_lines(lines) or []
+        framing = httpheaders.body_framing(pairs, self.request_version)
+        if framing.chunked:
+            # one spelling, so that pywsgi's two checks of it agree
+            pairs = [
+                (name, "chunked" if name.lower() == "transfer-encoding" else value)
+                for name, value in pairs
+            ]
+        headers = _Headers(pairs)
+        if framing.close:
+            headers.close_after = True
+        return headers
+
+    def read_requestline(self) -> str:
+        """Read the request line, tracking the wait for it (see ``ConnectionTracker``).
+
+        Between two requests of a kept-alive connection it is idle (up to
+        ``keepalive_timeout``) until the next request's first byte, then reads
+        a head (up to ``head_timeout``). If that byte was already there (a
+        client pipelining requests), the greenlet first lets the others run:
+        one connection cannot keep the process to itself.
+        """
+        rfile = self.rfile
+        connections = getattr(self.server, "connections", None)
+        if connections is not None and self.requestline is not None:
+            connections.bodies.pop(self, None)  # the previous request's, if it had one
+            loop = connections.loop
+            turn = loop.now()
+            idle = connections.idle
+            idle[self] = time.monotonic()
+            rfile.peek(1)
+            idle.pop(self, None)
+            if loop.now() == turn:  # no wait: the loop has not turned since the last answer
+                gevent.sleep(0)
+            connections.heads[self] = time.monotonic()
+        line = rfile.readline(MAX_REQUEST_LINE)
+        if line == b"\r\n":  # RFC 9112 §2.2: an empty line before a request is ignored
+            line = rfile.readline(MAX_REQUEST_LINE)
+        return line.decode("latin-1")
+
+    def read_request(self, raw_requestline: str) -> bool:
+        """Parse the request head (pywsgi's), checked strictly; after it, its body's deadline runs.
+
+        Raises:
+            HeadError: the request line or the head is malformed (see
+                :meth:`MessageClass`).
+            ValueError: as pywsgi raises it.
+        """
+        httpheaders.check_request_line(raw_requestline)
+        super().read_request(raw_requestline)
+        headers = self.headers
+        if headers.close_after:
+            self.close_connection = True
+        connections = getattr(self.server, "connections", None)
+        if connections is not None:
+            connections.heads.pop(self, None)
+            if self.content_length or headers.get("transfer-encoding") is not None:
+                connections.bodies[self] = time.monotonic()
+        return True
 
     def _check_http_version(self) -> bool:
         # pywsgi's check parses the version through a generator, for every
@@ -329,7 +441,21 @@ class SocketIOHandler(WebSocketHandler):
             self.config.resource,
         )
         if request is None:
-            return super().run_application()
+            try:
+                return super().run_application()
+            except NotSocketIORequest:
+                # The application's routing sent a request that is not one of
+                # a session (/socket.iox, /socket.io.js) to socketio_manage.
+                peer_log(
+                    "not-socketio",
+                    "no Socket.IO session for %s: answered 404",
+                    self.environ.get("PATH_INFO", ""),
+                )
+                if self.headers_sent:
+                    self.close_connection = True
+                    return None
+                self.send_response(text_response(404, "not found"))
+                return None
         try:
             response = self._dispatch(request)
             if isinstance(response, _WebsocketSession):
@@ -356,7 +482,7 @@ class SocketIOHandler(WebSocketHandler):
     def send_response(self, response: Response) -> None:
         """Send a :class:`~socketio.protocol.Response`: the one place answers are written."""
         headers = response.headers
-        if response.status == 413:
+        if response.status in (408, 413):
             self._abandon_body()
             headers = [*headers, ("Connection", "close")]
         body = response.body
@@ -449,8 +575,20 @@ class SocketIOHandler(WebSocketHandler):
             return text_response(200, "Welcome to socket.io.", origin)
         if isinstance(request, protocol.ClientScript):
             return self._client_script(request)
-        if not protocol.origin_allowed(origin, self.config.origins):
-            log.info("refused request from origin %r", origin)
+        origins = self.config.origins
+        if origins != "*:*" and not protocol.origin_allowed(
+            # (hybi-08 websockets send Sec-WebSocket-Origin instead; a browser
+            # cannot set it on another request: a Sec- header is forbidden)
+            origin or self.environ.get("HTTP_SEC_WEBSOCKET_ORIGIN"),
+            origins,
+            self.environ.get("HTTP_REFERER"),
+        ):
+            told = origin or self.environ.get("HTTP_SEC_WEBSOCKET_ORIGIN")
+            peer_log(
+                "bad-origin",
+                "refused request from origin '%s'",
+                told if told else f"(none; Referer {self.environ.get('HTTP_REFERER')})",
+            )
             if isinstance(request, protocol.Handshake) and request.jsonp is not None:
                 return self._jsonp_refusal(request.jsonp, "handshake bad origin")
             return text_response(403, "handshake bad origin")
@@ -553,7 +691,20 @@ class SocketIOHandler(WebSocketHandler):
             if socket is None:
                 return transport.not_handshaken()
             return transport.do_exchange(socket, "GET")
-        self._open_session(socket, name)
+        if not socket.connection_established:
+            self._open_session(socket, name)
+        elif socket.transport_name != name:
+            # A live session keeps its connection: a request of another
+            # transport (its id in a second tab, or stolen) neither reads nor
+            # writes it; the 0.9 client told so handshakes again.
+            peer_log(
+                "session-in-use",
+                "%s: refused a %s request, the session is served by %s",
+                socket,
+                name,
+                socket.transport_name,
+            )
+            return transport.not_handshaken()
         return transport.do_exchange(socket, self.environ.get("REQUEST_METHOD", "GET"))
 
     def _websocket_exchange(
@@ -583,8 +734,21 @@ class SocketIOHandler(WebSocketHandler):
         socket = self.server.get_socket(sessid)
         if socket is None:
             adopt = getattr(self.server, "adopt_socket", None)
-            socket = adopt(sessid) if adopt is not None else None
+            socket = adopt(sessid, environ) if adopt is not None else None
         if socket is None:
+            transport.send_not_handshaken(self.websocket)
+            return None
+        if socket.connection_established:
+            # A live session keeps its connection: a second websocket (or one
+            # for a polling session) would take its output. Told to
+            # handshake again, a 0.9 client does.
+            peer_log(
+                "session-in-use",
+                "%s: refused a %s connection, the session is served by %s",
+                socket,
+                transport.name,
+                socket.transport_name,
+            )
             transport.send_not_handshaken(self.websocket)
             return None
         transport.attach(socket)
@@ -659,13 +823,125 @@ class SocketIOHandler(WebSocketHandler):
                 raise PayloadError("invalid Content-Length") from None
             if declared > limit:
                 raise PayloadError(f"body of {declared} bytes exceeds {limit}", status_hint=413)
-        data = self.environ["wsgi.input"].read(limit + 1)
+        body = self.environ["wsgi.input"]
+        connections = getattr(self.server, "connections", None)
+        try:
+            if getattr(body, "chunked_input", False):
+                data = self._read_chunked(body, limit, connections)
+            else:
+                data = body.read(limit + 1)
+        except (OSError, ValueError) as exc:
+            # Cut short, reset, or malformed (a bad chunk): what follows in the
+            # stream cannot be trusted to start a request. Close after answering.
+            self._abandon_body()
+            if connections is not None and self in connections.timed_out:
+                raise PayloadError(
+                    f"body not received within {self.config.body_timeout}s", status_hint=408
+                ) from None
+            raise PayloadError(f"unreadable body: {clip(str(exc) or type(exc).__name__)}") from None
+        if connections is not None:
+            connections.bodies.pop(self, None)
         if len(data) > limit:
             raise PayloadError(f"body exceeds {limit} bytes", status_hint=413)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise PayloadError(f"body is not UTF-8: {exc}") from exc
+
+    def _read_chunked(self, body: Any, limit: int, connections: Any) -> bytes:
+        """A chunked body, up to ``limit + 1`` bytes, read a piece at a time.
+
+        pywsgi's reader keeps a bytes object per chunk until a read returns:
+        a body of one-byte chunks costs some 40 bytes of memory per byte, and
+        its chunk lines are parsed a byte at a time. Small pieces bound both,
+        and between two pieces the greenlet lets the others run if the loop
+        has not turned meanwhile; a timed-out body stops here even if its
+        client keeps sending.
+        """
+        data = bytearray()
+        loop: Any = connections.loop if connections is not None else gevent.get_hub().loop
+        turn = loop.now()
+        while len(data) <= limit:
+            piece = body.read(min(_CHUNKED_PIECE, limit + 1 - len(data)))
+            if not piece:
+                break
+            data += piece
+            if connections is not None and self in connections.timed_out:
+                raise TimeoutError("body timeout")
+            if loop.now() == turn:
+                gevent.sleep(0)
+            turn = loop.now()
+        return bytes(data)
+
+    # -- errors -------------------------------------------------------------
+
+    def _handle_client_error(self, ex: BaseException) -> Any:
+        """Refuse a request pywsgi could not read: one short log line, an answer, a close.
+
+        pywsgi's hook for its own parse errors; also called for a body it
+        found malformed after the application ran. A connection that is
+        gone (a reset, or closed by a timeout) is closed without an answer.
+
+        Returns:
+            What pywsgi's ``handle_one_request`` returns: ``(status, bytes)``
+            to send before closing, or ``None`` to close at once.
+        """
+        self.close_connection = True
+        if isinstance(ex, OSError) and not isinstance(ex, _InvalidClientInput):
+            peer_log(
+                "read-error",
+                "(from %s) connection lost reading a request: %s",
+                self.client_address,
+                str(ex) or type(ex).__name__,
+            )
+            return None
+        status = getattr(ex, "status_hint", 400)
+        text = getattr(ex, "formatted_message", None) or str(ex) or type(ex).__name__
+        kind = getattr(ex, "kind", None) or f"bad-request-{type(ex).__name__}"
+        peer_log(kind, "(from %s) %s", self.client_address, text)
+        return (str(status), _error_response(status))
+
+    def handle_error(self, t: Any, v: Any, tb: Any) -> None:
+        """An exception escaped the application: ours (traceback, 500) or the client's.
+
+        pywsgi calls this for anything its handler did not expect. When the
+        client caused it (a body that timed out, was cut short or was
+        malformed; a connection reset), it is one short log line and a 408
+        or 400 with the connection closed; only our own bugs are logged with
+        their traceback and answered 500.
+        """
+        connections = getattr(self.server, "connections", None)
+        timed_out = connections is not None and self in connections.timed_out
+        if not timed_out and not _client_caused(v, tb):
+            super().handle_error(t, v, tb)
+            return
+        tb = None
+        self.close_connection = True
+        status = 408 if timed_out else 400
+        peer_log(
+            "request-error",
+            "(from %s) %d: %s",
+            self.client_address,
+            status,
+            str(v) or type(v).__name__,
+        )
+        if self.headers_sent or self.response_length:
+            return
+        self._abandon_body()
+        try:
+            self._send_whole(status, [("Content-Type", "text/plain"), ("Connection", "close")], b"")
+        except OSError:
+            pass
+
+    def format_request(self) -> str:
+        """pywsgi's access-log line, with the client's request line escaped and clipped."""
+        requestline: Optional[str] = self.requestline
+        if requestline:
+            self.requestline = clip(requestline, _LOGGED_REQUEST_LINE)
+        try:
+            return super().format_request()
+        finally:
+            self.requestline = requestline
 
     # -- websocket upgrade --------------------------------------------------
 
@@ -688,6 +964,9 @@ class SocketIOHandler(WebSocketHandler):
         """
         reader: Any = self.rfile
         spent = _SPENT_INPUT
+        connections = getattr(self.server, "connections", None)
+        if connections is not None:  # a websocket's reads are its own (heartbeat timeout)
+            connections.bodies.pop(self, None)
         self.rfile = spent
         if self.wsgi_input is not None:
             self.wsgi_input.rfile = spent

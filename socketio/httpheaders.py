@@ -10,6 +10,13 @@ lines without a colon. The caller then lets :mod:`email` parse the same text,
 so odd requests are read exactly as before. :func:`split_header_block` does
 the same for a whole header block already in the reader's buffer, checked by
 one regular expression instead of line by line.
+
+It also holds the strict rules of RFC 9112 that keep a request's framing
+unambiguous (a peer that could make us and a proxy in front of us disagree
+about where a request ends could smuggle a second request past the proxy):
+:func:`check_request_line`, :func:`check_header_lines` and
+:func:`body_framing` refuse what they do not accept with a
+:class:`HeadError` that names the status to answer with.
 """
 
 from __future__ import annotations
@@ -18,11 +25,19 @@ import functools
 import re
 from collections.abc import Callable
 from http.client import HTTPException, LineTooLong
-from typing import Optional
+from typing import NamedTuple, Optional
+
+from .exceptions import ProtocolError
 
 __all__ = [
+    "MAX_HEAD",
     "MAX_HEADERS",
     "MAX_LINE",
+    "BodyFraming",
+    "HeadError",
+    "body_framing",
+    "check_header_lines",
+    "check_request_line",
     "environ_pairs",
     "read_header_lines",
     "split_header_block",
@@ -32,24 +47,48 @@ __all__ = [
 #: the limits of :mod:`http.client` (``_MAXLINE``, ``_MAXHEADERS``)
 MAX_LINE = 65536
 MAX_HEADERS = 100
+#: most bytes of header lines in one request head (the request line has its
+#: own limit, pywsgi's 8 KiB): what a connection may make us hold for its
+#: whole life, a websocket's environ keeping its upgrade headers
+MAX_HEAD = 65536
+#: most digits of a Content-Length (18 fit in 63 bits)
+_MAX_LENGTH_DIGITS = 18
+
+
+class HeadError(ProtocolError):
+    """A request head we refuse: its ``status_hint`` is the answer, and the connection closes.
+
+    Attributes:
+        kind: a short constant naming the mistake, for rate-limited logging.
+    """
+
+    def __init__(self, message: str, kind: str, status_hint: int = 400) -> None:
+        super().__init__(message, status_hint=status_hint)
+        self.kind = kind
+
 
 # RFC 9110 token characters, the only ones a field name may have.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _END = (b"\r\n", b"\n", b"")
 
 
-def read_header_lines(readline: Callable[[int], bytes]) -> list[bytes]:
+def read_header_lines(readline: Callable[[int], bytes], max_bytes: int = MAX_HEAD) -> list[bytes]:
     """Read header lines up to and including the empty line that ends them.
 
     Raises:
         LineTooLong: a line is longer than :data:`MAX_LINE`.
         HTTPException: more than :data:`MAX_HEADERS` lines (as http.client).
+        HeadError: the lines add up to more than ``max_bytes`` (status 431).
     """
     lines = []
+    total = 0
     while True:
         line = readline(MAX_LINE + 1)
         if len(line) > MAX_LINE:
             raise LineTooLong("header line")
+        total += len(line)
+        if total > max_bytes:
+            raise HeadError(f"header lines of more than {max_bytes} bytes", "head-too-large", 431)
         lines.append(line)
         if len(lines) > MAX_HEADERS:
             raise HTTPException(f"got more than {MAX_HEADERS} headers")
@@ -81,8 +120,9 @@ def split_header_lines(lines: list[bytes]) -> Optional[list[tuple[str, str]]]:
 
 
 # Plain lines, each ended by CRLF, then the empty line: nothing folded, no
-# lone CR or LF, every name a token.
-_PLAIN_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n")
+# lone CR or LF, every name a token, no control character but HTAB in a value
+# (RFC 9110 field-value: VCHAR, obs-text, SP, HTAB).
+_PLAIN_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\r\n")
 
 
 def split_header_block(block: bytes) -> Optional[list[tuple[str, str]]]:
@@ -90,7 +130,8 @@ def split_header_block(block: bytes) -> Optional[list[tuple[str, str]]]:
 
     The same pairs as :func:`split_header_lines` gives for the block's
     lines, for blocks whose lines all end with CRLF; anything else (a bare
-    LF ending, a folded line, a name that is not a token) gives ``None``.
+    LF ending, a folded line, a name that is not a token, a control
+    character in a value) gives ``None``.
     The block's size and line count are the caller's to bound.
     """
     if _PLAIN_BLOCK.fullmatch(block) is None:
@@ -131,3 +172,103 @@ def _environ_key(name: str) -> Optional[str]:
         return None
     key = name.replace("-", "_").upper()
     return None if key in _NOT_HTTP_KEYS else "HTTP_" + key
+
+
+# -- strict framing (RFC 9112) -------------------------------------------------
+
+# method SP request-target SP HTTP-version CRLF: one space each, a target of
+# visible characters (bytes above 127 pass, as clients send raw UTF-8 paths,
+# but for NEL and NBSP, which pywsgi's split() takes for spaces).
+_REQUEST_LINE = re.compile(
+    r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^\x00-\x20\x7f\x85\xa0]+ HTTP/\d\.\d\r\n\Z"
+)
+# one header line, CRLF ended, plain (the slow path's lines, see _PLAIN_BLOCK)
+_PLAIN_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n\Z")
+
+
+def check_request_line(line: str) -> None:
+    """Refuse a request line that is not ``METHOD SP target SP HTTP/x.y CRLF``.
+
+    pywsgi splits the line on any run of whitespace (a tab, a vertical tab,
+    NBSP) and takes a bare LF as its end, where a proxy in front may read
+    the same bytes otherwise.
+
+    Raises:
+        HeadError: the line is malformed (400).
+    """
+    if _REQUEST_LINE.match(line) is None:
+        raise HeadError(f"Invalid request line: {line!r}", "bad-request-line")
+
+
+def check_header_lines(lines: list[bytes]) -> None:
+    """Refuse header lines (as :func:`read_header_lines` gives them) that are not plain.
+
+    A bare LF ending, a lone CR, a folded line (RFC 9112 §5.2: refuse it or
+    unfold it; we refuse), a name that is not a token, a control character
+    in a value, or a head cut off before its empty line.
+
+    Raises:
+        HeadError: the first line that is not plain (400).
+    """
+    for line in lines[:-1]:
+        if _PLAIN_LINE.match(line) is None:
+            raise HeadError(f"Invalid header line: {line!r}", "bad-header-line")
+    if lines[-1] != b"\r\n":
+        raise HeadError(f"Invalid end of head: {lines[-1]!r}", "bad-header-line")
+
+
+class BodyFraming(NamedTuple):
+    """How a request's body is delimited (see :func:`body_framing`)."""
+
+    #: the ``Content-Length`` (``None``: none given, or the body is chunked)
+    length: Optional[int]
+    #: the body comes with ``Transfer-Encoding: chunked``
+    chunked: bool
+    #: the connection must close after this request (RFC 9112 §6.1: a
+    #: request that had both ``Content-Length`` and ``Transfer-Encoding``)
+    close: bool
+
+
+_NO_BODY = BodyFraming(None, False, False)
+
+
+def body_framing(pairs: list[tuple[str, str]], version: str) -> BodyFraming:
+    """Where the body of a request with these headers ends, or a refusal.
+
+    Only ``Transfer-Encoding: chunked`` is accepted as a transfer coding, in
+    HTTP/1.1, and only a ``Content-Length`` of plain digits (repeated only
+    with the same value). With both, the body is chunked and the connection
+    closes after the request.
+
+    Raises:
+        HeadError: 400 for an ambiguous or invalid framing, 501 for a
+            transfer coding other than chunked.
+    """
+    lengths = None
+    codings = None
+    for name, value in pairs:
+        if len(name) == 14 and name.lower() == "content-length":
+            lengths = [value] if lengths is None else [*lengths, value]
+        elif len(name) == 17 and name.lower() == "transfer-encoding":
+            codings = [value] if codings is None else [*codings, value]
+    if lengths is None and codings is None:
+        return _NO_BODY
+    length = None
+    if lengths is not None:
+        values = {v.strip(" \t") for text in lengths for v in text.split(",")}
+        if len(values) != 1:
+            raise HeadError(f"Conflicting Content-Length: {lengths!r}", "bad-content-length")
+        (text,) = values
+        if not (text.isascii() and text.isdigit()) or len(text) > _MAX_LENGTH_DIGITS:
+            raise HeadError(f"Invalid Content-Length: {text!r}", "bad-content-length")
+        length = int(text)
+    if codings is None:
+        return BodyFraming(length, False, False)
+    if version != "HTTP/1.1":
+        raise HeadError(f"Transfer-Encoding in {version}", "bad-transfer-encoding")
+    names = [c.strip(" \t").lower() for text in codings for c in text.split(",")]
+    if names[-1] != "chunked" or names.count("chunked") != 1:
+        raise HeadError(f"Invalid Transfer-Encoding: {codings!r}", "bad-transfer-encoding")
+    if len(names) != 1:
+        raise HeadError(f"Unsupported Transfer-Encoding: {codings!r}", "bad-transfer-encoding", 501)
+    return BodyFraming(None, True, length is not None)

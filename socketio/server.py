@@ -7,10 +7,12 @@ broadcast manager, and the optional Flash policy server.
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from socket import IPPROTO_TCP, TCP_NODELAY
+from socket import IPPROTO_TCP, SHUT_RD, TCP_NODELAY
 from typing import Any, Optional, Union
 
 from gevent import Greenlet
@@ -22,13 +24,15 @@ from .config import Config
 from .exceptions import ConfigError
 from .handler import SocketIOHandler
 from .manager import BaseManager, MemoryManager
+from .peerlog import PeerLog
 from .policyserver import FlashPolicyServer
-from .sessionid import verify_sessid
+from .sessionid import issued_at, verify_sessid
 from .virtsocket import Socket
 
 __all__ = ["MANAGER_SCHEMES", "SocketIOServer", "make_manager", "serve", "serve_paste"]
 
 log = logging.getLogger(__name__)
+peer_log = PeerLog(log)
 
 
 def _redis_manager(url: str) -> BaseManager:
@@ -119,6 +123,248 @@ class _ConnectionGreenlet(Greenlet):
 
 _default_spawn = _ConnectionGreenlet.spawn
 
+#: accept's errors that mean the process (or system) has no file descriptor left
+_OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: seconds accepting pauses after such an error
+_ACCEPT_PAUSE = 0.1
+
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    b"Retry-After: 1\r\nContent-Length: 12\r\n\r\nserver busy\n"
+)
+
+
+def _refuse(sock: Any) -> None:
+    """Answer a connection 503 and close it, without waiting for anything."""
+    raw = getattr(sock, "_sock", sock)  # gevent's socket wraps a non-blocking one
+    try:
+        raw.send(_BUSY)
+        # Unread bytes at close would make the kernel reset the connection,
+        # and the client could lose the answer: take what has arrived.
+        raw.recv(65536)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+class ConnectionTracker:
+    """The connections of one server process, and which of them wait on their client.
+
+    Each connection is counted from its accept to its close. While it waits
+    for its client it is also in one of three phases, each a dict of
+    handler → ``time.monotonic()`` of the phase's start, in the order the
+    phases started (a handler leaves a phase before entering the next, so
+    each dict stays in time order):
+
+    * ``heads``: reading a request head (from the accept for the first
+      request, from its first byte for later ones), ``head_timeout``;
+    * ``idle``: kept alive between two requests, ``keepalive_timeout``;
+    * ``bodies``: reading a request body, ``body_timeout``.
+
+    A periodic sweep (one libev timer per server, not one per request) ends
+    the connections whose phase outlasted its timeout: a head or idle one is
+    closed, a body one is shut for reading and marked ``timed_out``, so its
+    handler answers 408. Past ``limit`` connections, :meth:`make_room`
+    closes the one that has waited longest for a request head. Upgraded
+    websockets and held polling requests are in no phase: their own
+    heartbeat and polling timeouts govern them.
+
+    Args:
+        config: the server's settings (timeouts, ``max_connections``).
+        loop: the gevent loop the sweep runs on.
+    """
+
+    def __init__(self, config: Config, loop: Any) -> None:
+        self.config = config
+        self.loop = loop
+        #: connections accepted and not yet closed
+        self.count = 0
+        self.limit = _connection_limit(config.max_connections)
+        self.heads: dict[Any, float] = {}
+        self.idle: dict[Any, float] = {}
+        self.bodies: dict[Any, float] = {}
+        #: handlers whose body timed out: they answer 408
+        self.timed_out: set[Any] = set()
+        self._timer: Any = None
+
+    # -- the sweep ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the periodic sweep (idempotent)."""
+        if self._timer is not None:
+            return
+        config = self.config
+        shortest = min(config.head_timeout, config.keepalive_timeout, config.body_timeout)
+        period = max(0.05, min(1.0, shortest / 4))
+        timer = self.loop.timer(period, period)
+        timer.ref = False  # it never keeps the process alive by itself
+        timer.start(self.sweep)
+        self._timer = timer
+
+    def stop(self) -> None:
+        """Stop the periodic sweep."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.stop()
+            timer.close()
+
+    def sweep(self) -> None:
+        """End every connection whose phase has lasted longer than its timeout."""
+        now = time.monotonic()
+        config = self.config
+        for phase, timeout in (
+            (self.heads, config.head_timeout),
+            (self.idle, config.keepalive_timeout),
+        ):
+            while phase:
+                handler, since = next(iter(phase.items()))
+                if now - since < timeout:
+                    break
+                del phase[handler]
+                peer_log(
+                    "head-timeout",
+                    "closing a connection from %s: no request within %ss",
+                    _peer(handler),
+                    timeout,
+                )
+                _close(handler)
+        bodies = self.bodies
+        while bodies:
+            handler, since = next(iter(bodies.items()))
+            if now - since < config.body_timeout:
+                break
+            del bodies[handler]
+            if _body_read(handler):
+                continue  # the application is slow, not the client
+            peer_log(
+                "body-timeout",
+                "a request body from %s took over %ss: answering 408",
+                _peer(handler),
+                config.body_timeout,
+            )
+            self.timed_out.add(handler)
+            _shut_reading(handler)
+
+    # -- the cap ------------------------------------------------------------
+
+    def make_room(self) -> bool:
+        """Close the connection that has waited longest for a request head, if any.
+
+        Returns:
+            Whether one was closed.
+        """
+        heads, idle = self.heads, self.idle
+        victim = None
+        if heads:
+            victim, since = next(iter(heads.items()))
+        if idle:
+            candidate, idle_since = next(iter(idle.items()))
+            if victim is None or idle_since < since:
+                victim = candidate
+        if victim is None:
+            return False
+        heads.pop(victim, None)
+        idle.pop(victim, None)
+        peer_log(
+            "connection-cap",
+            "%d connections: closing the one from %s that waited longest for a request",
+            self.count,
+            _peer(victim),
+        )
+        _close(victim)
+        return True
+
+    def forget(self, handler: Any) -> None:
+        """``handler``'s connection has ended: drop it from every phase."""
+        self.heads.pop(handler, None)
+        self.idle.pop(handler, None)
+        self.bodies.pop(handler, None)
+        self.timed_out.discard(handler)
+
+
+def _connection_limit(configured: Optional[int]) -> int:
+    """``max_connections``, or the open-files limit minus 128 (what the process keeps)."""
+    if configured is not None:
+        return configured
+    try:
+        import resource  # (Unix only)
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 1 << 30
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return 1 << 30
+    return max(1, soft - 128)
+
+
+def _peer(handler: Any) -> str:
+    address = getattr(handler, "client_address", None)
+    return str(address[0]) if isinstance(address, tuple) and address else str(address)
+
+
+def _close(handler: Any) -> None:
+    """Close a connection whose greenlet waits to read it (it wakes with an error and ends)."""
+    sock = getattr(handler, "socket", None)
+    if sock is not None:
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+def _shut_reading(handler: Any) -> None:
+    """Wake a greenlet reading a body with an end of file; it can still write its answer."""
+    sock = getattr(handler, "socket", None)
+    if sock is not None:
+        try:
+            sock.shutdown(SHUT_RD)
+        except OSError:
+            pass
+
+
+def _body_read(handler: Any) -> bool:
+    """Whether the handler's request body has been read to its end."""
+    body = getattr(handler, "wsgi_input", None)
+    if body is None:
+        return True
+    if body.chunked_input:
+        return body.chunk_length == 0
+    return body.position >= (body.content_length or 0)
+
+
+_ABSENT: Any = object()
+
+
+class _Sessions(dict[str, Any]):
+    """``server.sockets`` (session id → Socket): a dict that tells its server when a session leaves.
+
+    Sessions leave by ``del`` (``Socket.detach``) or ``pop``; the server then
+    forgets them as pending and, with signed ids, remembers them as ended.
+    Reads are a plain dict's.
+    """
+
+    __slots__ = ("_left",)
+
+    def __init__(self, left: Callable[[str], None]) -> None:
+        super().__init__()
+        self._left = left
+
+    def __delitem__(self, sessid: str) -> None:
+        dict.__delitem__(self, sessid)
+        self._left(sessid)
+
+    def pop(self, sessid: str, default: Any = _ABSENT) -> Any:
+        socket = dict.pop(self, sessid, _ABSENT)
+        if socket is _ABSENT:
+            if default is _ABSENT:
+                raise KeyError(sessid)
+            return default
+        self._left(sessid)
+        return socket
+
 
 class SocketIOServer(WSGIServer):
     """A WSGI server that serves Socket.IO 0.9 under ``/<resource>/``.
@@ -159,10 +405,17 @@ class SocketIOServer(WSGIServer):
         kwargs["policy_server"] = policy_server
         kwargs["policy_listener"] = policy_listener
         self.config: Config = Config.from_kwargs(kwargs)
-        self.sockets: dict[str, Socket] = {}
+        self.sockets: dict[str, Socket] = _Sessions(self._session_left)
         #: sessions booted between two polls, kept for their next GET (see Socket.detach)
-        self.farewells: dict[str, tuple[float, Socket]] = {}
-        self._adopted: dict[str, float] = {}
+        self.farewells: dict[str, tuple[float, Socket]] = OrderedDict()
+        #: handshaken sessions no transport request has reached yet, oldest first
+        self._pending: OrderedDict[str, Socket] = OrderedDict()
+        #: with signed ids: ids of sessions ended here that could still be adopted
+        #: (see adopt_socket), in the order they ended
+        self._ended: set[str] = set()
+        self._ended_order: deque[str] = deque()
+        #: no id issued at or before this time (whole seconds) is adopted
+        self._adopt_floor = -1
         #: true from :meth:`stop` until the server starts again: handshakes and
         #: requests for ended sessions get a 503
         self.stopping = False
@@ -180,6 +433,8 @@ class SocketIOServer(WSGIServer):
             FlashPolicyServer(self.config.policy_listener) if self.config.policy_server else None
         )
         super().__init__(*args, **kwargs)
+        #: the open connections, their timeouts and the cap (see ConnectionTracker)
+        self.connections = ConnectionTracker(self.config, self.loop)
 
     @property
     def resource(self) -> str:
@@ -202,7 +457,15 @@ class SocketIOServer(WSGIServer):
     # -- sessions -----------------------------------------------------------
 
     def get_socket(self, sessid: str = "") -> Optional[Socket]:
-        """Return the session ``sessid`` (counting a hit), a new one for ``''``, or ``None``."""
+        """Return the session ``sessid`` (counting a hit), a new one for ``''``, or ``None``.
+
+        A new session is pending until its first transport request. Past
+        ``max_pending_sessions`` pending sessions, the oldest is dropped:
+        a flood of handshakes that never connect costs bounded memory and
+        never refuses a new handshake (a 0.9 client connects within
+        milliseconds of its handshake; one that was dropped is told to
+        handshake again).
+        """
         if sessid:
             socket = self.sockets.get(sessid)
             if socket is not None and socket.ended.is_set():
@@ -211,14 +474,64 @@ class SocketIOServer(WSGIServer):
                 socket.detach()
                 return None
             if socket is not None:
+                if not socket.hits:
+                    self._pending.pop(sessid, None)
                 socket.incr_hits()
             return socket
         socket = Socket(self, self.config)
         while socket.sessid in self.sockets:  # 128 random bits: never in practice
             socket.sessid = Socket(self, self.config).sessid
         self.sockets[socket.sessid] = socket
+        pending = self._pending
+        pending[socket.sessid] = socket
+        if len(pending) > self.config.max_pending_sessions:
+            _, oldest = pending.popitem(last=False)
+            peer_log(
+                "pending-sessions",
+                "more than %d sessions handshaken and not connected: the oldest dropped",
+                self.config.max_pending_sessions,
+            )
+            oldest.kill(detach=True)
         socket._start_clock()
         return socket
+
+    @property
+    def pending_sessions(self) -> int:
+        """How many sessions are handshaken and not yet reached by a transport request."""
+        return len(self._pending)
+
+    def _session_left(self, sessid: str) -> None:
+        """``sessid`` left :attr:`sockets` (ended, or dropped)."""
+        self._pending.pop(sessid, None)
+        if self.config.session_secret:
+            self._remember_ended(sessid)
+
+    def _remember_ended(self, sessid: str) -> None:
+        """Keep ``sessid`` from being adopted again while its signature is fresh.
+
+        At most ``4 * max_pending_sessions`` ids are kept; when one is
+        forgotten early to stay within that, every id issued no later than
+        it is refused adoption from then on (see :meth:`adopt_socket`).
+        """
+        issued = issued_at(sessid)
+        if issued is None:
+            return
+        window = self.config.close_timeout + 2
+        now = time.time()
+        ended, order = self._ended, self._ended_order
+        while order:  # (in the order they ended: nearly their issue order)
+            first = issued_at(order[0])
+            if first is not None and (int(now) - first) & 0xFFFFFFFF <= window:
+                break
+            ended.discard(order.popleft())
+        if sessid in ended or (int(now) - issued) & 0xFFFFFFFF > window:
+            return  # (too old to be adopted anyway)
+        if len(order) >= 4 * self.config.max_pending_sessions:
+            forgotten = order.popleft()
+            ended.discard(forgotten)
+            self._adopt_floor = max(self._adopt_floor, issued_at(forgotten) or 0)
+        ended.add(sessid)
+        order.append(sessid)
 
     def keep_farewell(self, socket: Socket) -> None:
         """Keep a detached polling session for ``close_timeout`` seconds, for its client's next GET.
@@ -227,10 +540,14 @@ class SocketIOServer(WSGIServer):
         has no reader yet; :meth:`take_farewell` hands it to that GET.
         """
         now = time.monotonic()
-        for sessid, (expiry, _) in list(self.farewells.items()):
-            if expiry < now:
-                del self.farewells[sessid]
-        self.farewells[socket.sessid] = (now + self.config.close_timeout, socket)
+        farewells = self.farewells
+        while farewells:  # (oldest first: expiring them costs what keeping them did)
+            sessid, (expiry, _) = next(iter(farewells.items()))
+            if expiry >= now:
+                break
+            del farewells[sessid]
+        farewells.pop(socket.sessid, None)
+        farewells[socket.sessid] = (now + self.config.close_timeout, socket)
 
     def take_farewell(self, sessid: str) -> Optional[Socket]:
         """The detached session kept by :meth:`keep_farewell` for ``sessid``, once, or ``None``."""
@@ -239,27 +556,38 @@ class SocketIOServer(WSGIServer):
             return None
         return socket
 
-    def adopt_socket(self, sessid: str) -> Optional[Socket]:
+    def adopt_socket(self, sessid: str, environ: Optional[dict] = None) -> Optional[Socket]:
         """Take over a session that a sibling process handshook, or return ``None``.
 
         Several processes sharing one port (gunicorn workers) cannot choose
         which of them receives a client's websocket after its handshake. With
         ``session_secret`` set, a genuine id at most ``close_timeout`` seconds
-        old that this process has not served yet becomes a session here. Each
-        id is adopted at most once per process.
+        old becomes a session here if this process has not served it yet
+        (an id that ended here stays ended) and if ``authorization``, when
+        set, allows ``environ``, the request's (the hook stands in for the
+        handshake's, which the sibling ran on another request).
         """
         secret = self.config.session_secret
-        if not secret or sessid in self.sockets:
+        if not secret or sessid in self.sockets or sessid in self._ended:
             return None
-        now = time.time()
-        for known, expiry in list(self._adopted.items()):
-            if expiry < now:
-                del self._adopted[known]
-        if sessid in self._adopted or not verify_sessid(
-            sessid, secret, now, self.config.close_timeout
-        ):
+        if not verify_sessid(sessid, secret, time.time(), self.config.close_timeout):
             return None
-        self._adopted[sessid] = now + self.config.close_timeout + 1
+        if (issued_at(sessid) or 0) <= self._adopt_floor:
+            return None
+        authorize = self.config.authorization
+        if authorize is not None:
+            if environ is None:
+                return None
+            try:
+                allowed = authorize(environ)
+            except Exception:
+                log.exception("authorization hook failed")
+                return None
+            if not allowed:
+                peer_log("adoption-unauthorized", "session %s: adoption unauthorized", sessid)
+                return None
+            if sessid in self.sockets or sessid in self._ended:
+                return None  # adopted, and maybe ended, while the hook ran
         socket = Socket(self, self.config)
         socket.sessid = sessid
         self.sockets[sessid] = socket
@@ -300,6 +628,7 @@ class SocketIOServer(WSGIServer):
         start_manager = getattr(self.manager, "start", None)
         if start_manager is not None:
             start_manager()
+        self.connections.start()
         super().start_accepting()
 
     def stop(self, timeout: Optional[float] = None) -> None:
@@ -320,9 +649,55 @@ class SocketIOServer(WSGIServer):
         if close_manager is not None:
             close_manager()
         super().stop(timeout=timeout)
+        self.connections.stop()
+
+    def do_read(self) -> Any:
+        """Accept a connection; out of file descriptors, make room and pause instead.
+
+        gevent would log a traceback for each failed accept (and retry with
+        a growing delay). Here a full file table closes the connection that
+        has waited longest for a request head, and accepting pauses for a
+        moment; the line is logged once in a while.
+        """
+        try:
+            return super().do_read()
+        except OSError as exc:
+            if exc.errno not in _OUT_OF_FILES:
+                raise
+            peer_log(
+                "accept-failed",
+                "cannot accept connections: %s (%d open)",
+                exc.strerror or exc,
+                self.connections.count,
+            )
+            self.connections.make_room()
+            self._pause_accepting()
+            return None
+
+    def _pause_accepting(self) -> None:
+        """Stop accepting for a moment (the listening socket stays readable: no spinning)."""
+        WSGIServer.stop_accepting(self)
+        timer = self.loop.timer(_ACCEPT_PAUSE)
+        timer.start(self._resume_accepting, timer)
+
+    def _resume_accepting(self, timer: Any) -> None:
+        timer.close()
+        if self.started and not self.closed:
+            WSGIServer.start_accepting(self)
 
     def do_handle(self, *args: Any) -> None:
-        """Serve an accepted connection in a greenlet of its own (see ``_ConnectionGreenlet``)."""
+        """Serve an accepted connection in a greenlet of its own (see ``_ConnectionGreenlet``).
+
+        Past ``max_connections``, the connection that has waited longest for
+        a request head is closed to make room, or if there is none the new
+        one is answered 503 and closed.
+        """
+        connections = self.connections
+        if connections.count >= connections.limit and not connections.make_room():
+            peer_log("busy", "%d connections: refusing a new one with 503", connections.count)
+            _refuse(args[0])
+            return
+        connections.count += 1
         if len(args) != 2 or self._spawn != _default_spawn:
             super().do_handle(*args)
             return
@@ -340,7 +715,18 @@ class SocketIOServer(WSGIServer):
         except (OSError, AttributeError):
             pass  # not TCP (a UNIX socket), or a test double
         handler = self.handler_class(self.config, socket, address, self)
-        handler.handle()
+        connections = self.connections
+        # its first request's head is due within head_timeout of the accept
+        connections.heads[handler] = time.monotonic()
+        try:
+            handler.handle()
+        finally:
+            connections.forget(handler)
+
+    def do_close(self, *args: Any) -> None:
+        """Close an accepted connection (after its handler, or if it could not start)."""
+        self.connections.count -= 1
+        super().do_close(*args)
 
 
 _TRUE = {"true", "yes", "on", "1", "enable", "enabled"}

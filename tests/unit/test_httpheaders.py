@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from socketio.httpheaders import (
+    MAX_HEAD,
     MAX_HEADERS,
+    BodyFraming,
+    HeadError,
+    body_framing,
+    check_header_lines,
+    check_request_line,
     environ_pairs,
     read_header_lines,
     split_header_block,
@@ -134,6 +140,119 @@ def test_any_block_splits_as_its_lines_or_is_declined(pairs):
     block = b"".join(n.encode("utf-8") + b":" + v + b"\r\n" for n, v in pairs) + b"\r\n"
     split = split_header_block(block)
     assert split is None or split == quick(block)
-    crlf_only = block.count(b"\n") == block.count(b"\r\n") == block.count(b"\r")
-    if crlf_only and quick(block) is not None:  # every line plain: the block is too
+    try:
+        check_header_lines(read_header_lines(io.BytesIO(block).readline))
+        strict = True
+    except HeadError:
+        strict = False
+    if strict:  # every line plain (CRLF ended, no control character): the block is too
         assert split == quick(block)
+    else:
+        assert split is None
+
+
+# -- strict framing ------------------------------------------------------------------
+
+
+def test_the_whole_head_is_bounded():
+    lines = b"".join(b"X-%d: %s\r\n" % (i, b"v" * 1000) for i in range(70)) + b"\r\n"
+    with pytest.raises(HeadError) as refused:
+        read_header_lines(io.BytesIO(lines).readline)
+    assert refused.value.status_hint == 431
+    assert len(read_header_lines(io.BytesIO(lines).readline, max_bytes=len(lines))) == 71
+    assert MAX_HEAD == 65536
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET / HTTP/1.1\r\n",
+        "POST /socket.io/1/xhr-polling/x?t=1 HTTP/1.0\r\n",
+        "GET /\xe9 HTTP/1.1\r\n",
+    ],
+)
+def test_a_plain_request_line_passes(line):
+    check_request_line(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET / HTTP/1.1\n",
+        "GET / HTTP/1.1",
+        "GET  / HTTP/1.1\r\n",
+        "GET / HTTP/1.1 \r\n",
+        "GET /\r HTTP/1.1\r\n",
+        "GET /a\xa0b HTTP/1.1\r\n",
+        "GET /\r\n",
+        "G(T / HTTP/1.1\r\n",
+        "GET / HTTP/11\r\n",
+        "\x16\x03\x01 garbage\r\n",
+    ],
+)
+def test_a_malformed_request_line_is_refused(line):
+    with pytest.raises(HeadError):
+        check_request_line(line)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"Host: x\n", b"\r\n"],
+        [b"Host: x\r\n", b"\n"],
+        [b"Host: x\r\n", b""],
+        [b"A: b\rc\r\n", b"\r\n"],
+        [b"A: b\r\n", b" c\r\n", b"\r\n"],
+        [b"A b: c\r\n", b"\r\n"],
+        [b"A: \x1bc\r\n", b"\r\n"],
+        [b"A: c\x7f\r\n", b"\r\n"],
+    ],
+)
+def test_header_lines_that_are_not_plain_are_refused(lines):
+    with pytest.raises(HeadError):
+        check_header_lines(lines)
+    check_header_lines([b"A: b\tc \xe9\r\n", b"\r\n"])
+
+
+@pytest.mark.parametrize(
+    "pairs, version, framing",
+    [
+        ([], "HTTP/1.1", BodyFraming(None, False, False)),
+        ([("Content-Length", "12")], "HTTP/1.1", BodyFraming(12, False, False)),
+        (
+            [("content-length", "0"), ("Content-Length", "0")],
+            "HTTP/1.0",
+            BodyFraming(0, False, False),
+        ),
+        ([("Content-Length", "5, 5")], "HTTP/1.1", BodyFraming(5, False, False)),
+        ([("Transfer-Encoding", "Chunked ")], "HTTP/1.1", BodyFraming(None, True, False)),
+        (
+            [("Transfer-Encoding", "chunked"), ("Content-Length", "3")],
+            "HTTP/1.1",
+            BodyFraming(None, True, True),
+        ),
+    ],
+)
+def test_body_framing(pairs, version, framing):
+    assert body_framing(pairs, version) == framing
+
+
+@pytest.mark.parametrize(
+    "pairs, version, status",
+    [
+        ([("Content-Length", "1"), ("Content-Length", "2")], "HTTP/1.1", 400),
+        ([("Content-Length", "")], "HTTP/1.1", 400),
+        ([("Content-Length", "-1")], "HTTP/1.1", 400),
+        ([("Content-Length", "\u0665")], "HTTP/1.1", 400),  # a digit, not an ASCII one
+        ([("Content-Length", "1" * 19)], "HTTP/1.1", 400),
+        ([("Transfer-Encoding", "chunked")], "HTTP/1.0", 400),
+        ([("Transfer-Encoding", "chunked, identity")], "HTTP/1.1", 400),
+        ([("Transfer-Encoding", "chunked,")], "HTTP/1.1", 400),
+        ([("Transfer-Encoding", "identity")], "HTTP/1.1", 400),
+        ([("Transfer-Encoding", "gzip"), ("Transfer-Encoding", "chunked")], "HTTP/1.1", 501),
+    ],
+)
+def test_ambiguous_framing_is_refused(pairs, version, status):
+    with pytest.raises(HeadError) as refused:
+        body_framing(pairs, version)
+    assert refused.value.status_hint == status
