@@ -46,10 +46,18 @@ def socketio_manage(
         json_dumps: JSON serialiser for outgoing packets.
 
     Raises:
-        KeyError: ``environ`` has no ``'socketio'`` (the request did not come
-            through :class:`~socketio.server.SocketIOServer`).
+        socketio.exceptions.NotSocketIORequest: (a ``KeyError``) ``environ``
+            has no ``'socketio'``: the request is not one of a Socket.IO
+            session (``/socket.iox``, ``/socket.io.js`` routed here by a
+            ``startswith('/socket.io')`` test), or did not come through
+            :class:`~socketio.server.SocketIOServer`. The server answers it
+            ``404 Not Found``, with no traceback.
     """
-    socket = environ["socketio"]
+    socket = environ.get("socketio")
+    if socket is None:
+        from .exceptions import NotSocketIORequest
+
+        raise NotSocketIORequest("socketio")
     socket._set_environ(environ)
     socket._set_namespaces(namespaces)
     if request is not None:

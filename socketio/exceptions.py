@@ -8,8 +8,10 @@ The tree::
     │   ├── PayloadError               the framing of an HTTP body is malformed,
     │   │                              or a body is larger than allowed
     │   └── FrameError                 a websocket frame breaks RFC 6455 or a limit
-    └── ConfigError (ValueError)       the library was configured or called wrongly
-        └── ACLError                   misuse of the namespace ACL methods
+    ├── ConfigError (ValueError)       the library was configured or called wrongly
+    │   └── ACLError                   misuse of the namespace ACL methods
+    └── NotSocketIORequest (KeyError)  socketio_manage called for a request that is
+                                       not one of a Socket.IO session (answered 404)
 
 ``ProtocolError`` carries ``status_hint``: the HTTP status a server should
 answer with when the error came from a request (in the manner of h11's
@@ -27,6 +29,7 @@ __all__ = [
     "ACLError",
     "ConfigError",
     "FrameError",
+    "NotSocketIORequest",
     "PacketError",
     "PayloadError",
     "ProtocolError",
@@ -84,3 +87,20 @@ class ConfigError(SocketIOError, ValueError):
 
 class ACLError(ConfigError):
     """The ACL methods of a namespace were used in a way that cannot work."""
+
+
+class NotSocketIORequest(SocketIOError, KeyError):
+    """:func:`socketio.socketio_manage` was called for a request that carries no session.
+
+    The server sets ``environ['socketio']`` only for the requests of a
+    Socket.IO session under ``/<resource>/1/``; an application routing on a
+    looser prefix (``startswith('/socket.io')`` also takes ``/socket.iox``)
+    calls ``socketio_manage`` for others too. The server's handler answers
+    such a request ``404 Not Found``. A ``KeyError`` (for ``'socketio'``), as
+    the original raised.
+
+    Attributes:
+        status_hint: the HTTP status to answer with (404).
+    """
+
+    status_hint = 404

@@ -602,7 +602,7 @@ class SocketIOHandler(WebSocketHandler):
         if isinstance(request, protocol.Handshake):
             method = self.environ.get("REQUEST_METHOD", "GET")
             if method == "OPTIONS":  # a CORS preflight: no session for it
-                return Response(200, [*_PREFLIGHT, *cors_headers(origin)], b"")
+                return Response(200, [*_PREFLIGHT, protocol.NOSNIFF, *cors_headers(origin)], b"")
             if method not in ("GET", "POST"):
                 response = text_response(405, "method not allowed", origin)
                 response.headers.append(("Allow", "GET, POST, OPTIONS"))

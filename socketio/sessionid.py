@@ -14,7 +14,7 @@ import hmac
 import secrets
 from typing import Optional, Union
 
-__all__ = ["new_sessid", "verify_sessid"]
+__all__ = ["issued_at", "new_sessid", "verify_sessid"]
 
 _RANDOM_HEX = 32  # 128 bits
 _TIME_HEX = 8
@@ -54,3 +54,16 @@ def verify_sessid(sessid: str, secret: Optional[Secret], now: float, max_age: fl
         return False
     age = (int(now) - issued) & 0xFFFFFFFF
     return age <= max_age
+
+
+def issued_at(sessid: str) -> Optional[int]:
+    """The time (whole seconds, modulo 2**32) stamped in a signed id, or ``None`` if it has none.
+
+    Not verified: call :func:`verify_sessid` first.
+    """
+    if len(sessid) != _SIGNED_LENGTH:
+        return None
+    try:
+        return int(sessid[_RANDOM_HEX : _RANDOM_HEX + _TIME_HEX], 16)
+    except ValueError:
+        return None

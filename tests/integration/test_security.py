@@ -4,7 +4,9 @@
 - ``origins``: enforced on the handshake (``403 handshake bad origin``, or the
   JSONP error form), on every polling request, on the forced-disconnect URL and
   on the websocket upgrade (cross-site WebSocket hijacking, shown in Chromium);
-  CORS headers echo only allowed origins.
+  CORS headers echo only allowed origins. As in the 0.9 reference, a request
+  without ``Origin`` is judged by its ``Referer`` (a cross-site ``<script src>``,
+  which JSONP polling is, sends only that), and one with neither is refused.
 - ``authorization``: a hook on the handshake that receives the environ; a
   refusal is ``403 handshake unauthorized`` (or ``io.j[n](new Error(...))``),
   and the real 0.9.16 client sees the error.
@@ -93,30 +95,57 @@ def guarded():
     server.stop()
 
 
-@pytest.mark.parametrize("origin", [ALLOWED, ALSO_ALLOWED, None])
-def test_allowed_origins_handshake_with_cors_echoing_them(guarded, origin):
-    headers = {"Origin": origin} if origin else {}
+def guarded_handshake(server: LiveServer, origin: str = ALLOWED) -> str:
+    """A handshake from an allowed page (restricted origins refuse one that tells none)."""
+    resp = requests.get(server.url + "/socket.io/1/", headers={"Origin": origin}, timeout=5)
+    assert resp.status_code == 200, resp.text
+    return resp.text.split(":")[0]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": ALLOWED},
+        {"Origin": ALSO_ALLOWED},
+        {"Origin": ALLOWED, "Referer": "http://evil.example.com:8080/"},  # Origin wins
+        {"Referer": ALLOWED + "/page.html?x=1"},  # a same-site <script src> or GET
+        {"Referer": ALSO_ALLOWED + "/"},
+    ],
+)
+def test_allowed_origins_handshake_with_cors_echoing_them(guarded, headers):
     resp = requests.get(guarded.url + "/socket.io/1/", headers=headers, timeout=5)
     assert resp.status_code == 200
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
     sid = resp.text.split(":")[0]
     assert sid in guarded.sockets()
-    if origin:
-        assert resp.headers["Access-Control-Allow-Origin"] == origin
+    if "Origin" in headers:
+        assert resp.headers["Access-Control-Allow-Origin"] == headers["Origin"]
         assert resp.headers["Access-Control-Allow-Credentials"] == "true"
-    else:  # a non-browser client: allowed, and no CORS header to echo
+    else:  # no Origin: nothing to echo
         assert "Access-Control-Allow-Origin" not in resp.headers
 
 
-@pytest.mark.parametrize("origin", REFUSED)
-def test_refused_origins_get_403_and_no_cors(guarded, origin):
+REFUSED_HEADERS = [
+    *({"Origin": origin} for origin in REFUSED),
+    {},  # neither Origin nor Referer (a non-browser client must send its Origin)
+    {"Referer": "http://evil.example.com:8080/page.html"},  # a cross-site <script src>
+    {"Referer": "http://evil.example.com/" + ALLOWED},
+    {"Referer": "not a url"},
+    {"Origin": "", "Referer": ""},
+    {"Origin": "null", "Referer": ALLOWED + "/"},  # a present Origin is the one judged
+]
+
+
+@pytest.mark.parametrize("headers", REFUSED_HEADERS)
+def test_refused_origins_get_403_and_no_cors(guarded, headers):
     before = set(guarded.sockets())
-    resp = requests.get(guarded.url + "/socket.io/1/", headers={"Origin": origin}, timeout=5)
+    resp = requests.get(guarded.url + "/socket.io/1/", headers=headers, timeout=5)
     assert resp.status_code == 403
     assert resp.text == "handshake bad origin"
     assert "Access-Control-Allow-Origin" not in resp.headers
     assert set(guarded.sockets()) <= before  # no session was created
     jsonp = requests.get(
-        guarded.url + "/socket.io/1/", params={"jsonp": "5"}, headers={"Origin": origin}, timeout=5
+        guarded.url + "/socket.io/1/", params={"jsonp": "5"}, headers=headers, timeout=5
     )
     assert jsonp.status_code == 200
     assert jsonp.text == 'io.j[5](new Error("handshake bad origin"));'
@@ -125,7 +154,8 @@ def test_refused_origins_get_403_and_no_cors(guarded, origin):
 
 @pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
 def test_polling_requests_check_the_origin_every_time(guarded, transport):
-    session = PollingSession(guarded.url, transport)  # handshook without Origin
+    session = PollingSession(guarded.url, transport, sid=guarded_handshake(guarded))
+    assert session.get(Origin=ALLOWED) == "1::"
     evil = {"Origin": REFUSED[0]}
     for resp in (
         session.http.get(session.url, headers=evil, timeout=5),
@@ -137,6 +167,15 @@ def test_polling_requests_check_the_origin_every_time(guarded, transport):
     ):
         assert resp.status_code == 403, resp.request.method
         assert "Access-Control-Allow-Origin" not in resp.headers
+    # A cross-site page's <script src> or form sends no Origin, only its Referer.
+    cross_site = {"Referer": "http://evil.example.com:8080/page.html"}
+    for resp in (
+        session.http.get(session.url, headers=cross_site, timeout=5),
+        session.http.post(session.url, data=b"1::/life", headers=cross_site, timeout=5),
+        requests.get(session.url, timeout=5),  # neither header
+    ):
+        assert resp.status_code == 403, resp.request.method
+        assert "Access-Control-Allow-Origin" not in resp.headers
     # Nothing reached the session, which is intact for its own origin.
     assert session.sid in guarded.sockets()
     assert hooks(guarded, session.sid) == []
@@ -144,10 +183,12 @@ def test_polling_requests_check_the_origin_every_time(guarded, transport):
     assert resp.status_code == 200
     assert resp.headers["Access-Control-Allow-Origin"] == ALLOWED
     assert session.get(Origin=ALLOWED) == "8::"
+    # The page's own <script src> polls with its Referer.
+    assert session.get(Referer=ALLOWED + "/page.html") == "8::"
 
 
 def test_websocket_upgrade_checks_the_origin(guarded):
-    sid = handshake(guarded.url)
+    sid = guarded_handshake(guarded)
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         open_websocket(guarded.url, sid, origin=REFUSED[0])
     assert refused.value.status_code == 403
@@ -326,7 +367,7 @@ def test_cross_site_websocket_hijacking_is_refused_in_the_browser(chromium, make
               ws.onclose = (e) => resolve([...seen, 'close ' + e.code]);
               setTimeout(() => { ws.close(); }, 1500);
             })"""
-        sid = handshake(victim.url)
+        sid = guarded_handshake(victim, f"http://app.example.com:{victim.port}")
         target = f"ws://app.example.com:{victim.port}/socket.io/1/websocket/{sid}"
         evil = chromium.submit(
             in_page(f"http://evil.example.com:{attacker.port}/page.html", open_ws, target)
