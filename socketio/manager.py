@@ -22,6 +22,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, Optional
 
 from .exceptions import ConfigError
+from .peerlog import PeerLog
 
 __all__ = ["BaseManager", "Deliver", "MemoryManager", "PubSubManager"]
 
@@ -176,13 +177,15 @@ class PubSubManager(MemoryManager):
 
     Off the handler's path: :meth:`emit` never waits on the bus. It puts the
     message in a queue of at most ``max_pending`` messages, which one
-    publisher greenlet sends in order. A message that cannot be published is
-    dropped and counted in :attr:`dropped`: when the queue is full (the bus
-    is slower than the emits, or hangs), when publishing it fails, while the
-    backend knows the bus is down (:attr:`bus_up` false), and for
-    ``retry_interval`` seconds after a failed publish. The first drop of an
-    outage logs one warning; the first publish that works again logs, once,
-    how many emits were dropped meanwhile.
+    publisher greenlet sends in order, in batches (:meth:`_publish_many`).
+    A message that cannot be published is dropped and counted in
+    :attr:`dropped`: when publishing it fails (an outage), while the backend
+    knows the bus is down (:attr:`bus_up` false), for ``retry_interval``
+    seconds after a failed publish, and when the queue is full (the bus is
+    slower than the emits). An outage logs one warning, and the first
+    publish that works again logs, once, how many emits were dropped
+    meanwhile; a full queue logs one warning per 10 s at most, with the
+    number of the drops it did not log.
 
     The message is a dict: ``host`` (the publisher's ``host_id``),
     ``endpoint``, ``room`` (``None`` for the whole namespace), ``skip`` (a
@@ -209,6 +212,9 @@ class PubSubManager(MemoryManager):
         dropped: emits that reached this process's members only (not published).
     """
 
+    #: the most messages handed to :meth:`_publish_many` at once
+    publish_batch = 100
+
     def __init__(
         self, channel: str = "socketio", *, max_pending: int = 1000, retry_interval: float = 0.5
     ) -> None:
@@ -225,7 +231,7 @@ class PubSubManager(MemoryManager):
         self.published = 0
         self.dropped = 0
         self._pending: deque[dict[str, Any]] = deque()
-        self._in_flight = False
+        self._in_flight = 0
         self._wakeup: Any = None  # a gevent Event, made with the publisher
         self._idle: Any = None  # set while nothing is pending nor in flight
         self._publisher: Any = None
@@ -233,11 +239,14 @@ class PubSubManager(MemoryManager):
         self._closed = False
         # After a failed publish, emits are dropped until this monotonic time.
         self._retry_at = 0.0
-        # An outage of the publishing side: since when emits are dropped, and how many.
-        self._dropping = False
-        self._dropped_since = 0
+        # An outage (a failed publish, or the bus down): emits dropped since it began.
+        self._outage = False
+        self._outage_dropped = 0
         # Whether this outage has had its warning (the backend's may then be quieter).
         self._outage_warned = False
+        # A full queue is not an outage (the bus works, slower than the emits):
+        # one line per interval, counting the drops it left out.
+        self._full_log = PeerLog(log, interval=10.0, level=logging.WARNING)
 
     def start(self) -> None:
         """Start the listener and publisher greenlets, if they are not running.
@@ -257,7 +266,7 @@ class PubSubManager(MemoryManager):
 
         Emits after this reach local members only, until :meth:`start`.
         """
-        if self._publisher is not None and self.bus_up and not self._dropping:
+        if self._publisher is not None and self.bus_up and not self._outage:
             self.flush(timeout)
         self._closed = True
         for name in ("_listener", "_publisher"):
@@ -266,7 +275,7 @@ class PubSubManager(MemoryManager):
             if greenlet is not None:
                 greenlet.kill(block=False)
         if self._pending:
-            self._drop(len(self._pending))
+            self.dropped += len(self._pending)
             self._pending.clear()
 
     def flush(self, timeout: Optional[float] = None) -> bool:
@@ -291,12 +300,19 @@ class PubSubManager(MemoryManager):
         if not self.bus_up or self._closed:
             self._drop(1)  # the backend has logged why
             return count
-        if self._dropping and time.monotonic() < self._retry_at:
+        if self._outage and time.monotonic() < self._retry_at:
             self._drop(1)
             return count
         pending = self._pending
         if len(pending) >= self.max_pending:
-            self._drop(1, f"the queue for the bus is full: max_pending={self.max_pending}")
+            self.dropped += 1
+            if not self._outage_warned:
+                self._full_log(
+                    "queue-full",
+                    "pub/sub: %d messages wait for the bus (max_pending); emits reach "
+                    "this process's clients only until it catches up",
+                    self.max_pending,
+                )
             return count
         pending.append(
             {
@@ -325,7 +341,7 @@ class PubSubManager(MemoryManager):
             self._publisher = gevent.spawn(self._run_publisher)
 
     def _run_publisher(self) -> None:
-        """Publish the pending messages in order, one at a time, for ever."""
+        """Publish the pending messages in order, in batches of at most ``publish_batch``, for ever."""
         pending, wakeup, idle = self._pending, self._wakeup, self._idle
         try:
             self._prepare()
@@ -336,42 +352,41 @@ class PubSubManager(MemoryManager):
                 idle.set()
                 wakeup.clear()
                 wakeup.wait()
-            message = pending.popleft()
-            self._in_flight = True
+            batch = [pending.popleft() for _ in range(min(len(pending), self.publish_batch))]
+            self._in_flight = len(batch)
             try:
-                self._publish(message)
+                self._publish_many(batch)
             except Exception as exc:  # the bus is down or hung: local members were served
                 self._retry_at = time.monotonic() + self.retry_interval
-                lost = 1 + len(pending)
+                lost = len(batch) + len(pending)
                 pending.clear()
                 self._drop(lost, f"publishing failed: {exc}")
             else:
-                self.published += 1
-                if self._dropping:
-                    self._dropping = False
+                self.published += len(batch)
+                if self._outage:
                     log.info(
                         "pub/sub publishing works again; %d emits reached this process's "
                         "clients only meanwhile",
-                        self._dropped_since,
+                        self._outage_dropped,
                     )
-                    self._dropped_since = 0
+                    self._outage = False
+                    self._outage_dropped = 0
                     self._outage_warned = False
             finally:
-                self._in_flight = False
+                self._in_flight = 0
 
     def _drop(self, count: int, reason: Optional[str] = None) -> None:
-        """Count ``count`` emits not published; the first of an outage is logged with ``reason``."""
+        """Count ``count`` emits lost to an outage; its first warning gives ``reason``."""
         self.dropped += count
-        self._dropped_since += count
-        if not self._dropping:
-            self._dropping = True
-            if reason is not None and not self._outage_warned:
-                self._outage_warned = True
-                log.warning(
-                    "pub/sub: emits reach this process's clients only (%s); "
-                    "the count is logged when publishing works again",
-                    reason,
-                )
+        self._outage_dropped += count
+        self._outage = True
+        if reason is not None and not self._outage_warned:
+            self._outage_warned = True
+            log.warning(
+                "pub/sub: emits reach this process's clients only (%s); "
+                "the count is logged when publishing works again",
+                reason,
+            )
 
     def _run_listener(self) -> None:
         import gevent
@@ -416,11 +431,20 @@ class PubSubManager(MemoryManager):
         The publisher greenlet calls it once when it starts; errors are ignored.
         """
 
+    def _publish_many(self, messages: list[dict[str, Any]]) -> None:
+        """Send ``messages``, in order (the publisher's batch); by default one by one.
+
+        A backend may send them at once (a pipeline). Raises as :meth:`_publish`;
+        the whole batch then counts as dropped.
+        """
+        for message in messages:
+            self._publish(message)
+
     def _publish(self, message: dict[str, Any]) -> None:
         """Send ``message`` to every process subscribed to :attr:`channel`.
 
-        Called by the publisher greenlet only, one message at a time, in
-        order; it should give up after a bounded time (a hung bus).
+        Called by the publisher greenlet only (through :meth:`_publish_many`),
+        in order; it should give up after a bounded time (a hung bus).
 
         Raises:
             Exception: whatever the backend raises when the bus is unreachable

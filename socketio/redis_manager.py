@@ -47,14 +47,16 @@ Faults: a hung, slow or restarted Redis
 
 A handler never waits on Redis. :meth:`~socketio.manager.PubSubManager.emit`
 delivers to the local members, puts the message in a bounded queue and
-returns; one publisher greenlet per process sends the queue in order, each
-``PUBLISH`` bounded by ``publish_timeout``. What cannot be published is
+returns; one publisher greenlet per process sends the queue in order (what
+has piled up goes in one pipeline, up to 100 ``PUBLISH``), each round trip
+bounded by ``publish_timeout``. What cannot be published is
 dropped and counted in ``manager.dropped`` (``manager.published`` counts the
 others): a message whose ``PUBLISH`` failed or timed out (it is never sent
 twice: a timed-out ``PUBLISH`` may still run when Redis wakes up), the
-emits found the queue full (``max_pending``), and every emit while Redis is
+emits that found the queue full (``max_pending``), and every emit while Redis is
 known to be down. Each outage logs one warning when the first emit is
-dropped, and one line with the number dropped when publishing works again.
+dropped, and one line with the number dropped when publishing works again;
+a full queue (Redis slower than the emits) logs one warning per 10 s at most.
 
 The listener runs in a greenlet started with the server. It waits for
 Redis to confirm its ``SUBSCRIBE``, and after ``health_interval`` seconds
@@ -370,6 +372,16 @@ class RedisManager(PubSubManager):
 
     def _publish(self, message: dict[str, Any]) -> None:
         self.redis.publish(self.channel, dumps_message(message))
+
+    def _publish_many(self, messages: list[dict[str, Any]]) -> None:
+        if len(messages) == 1:
+            self._publish(messages[0])
+            return
+        # One round trip for the batch: the publisher keeps up with many handlers.
+        pipe = self.redis.pipeline(transaction=False)
+        for message in messages:
+            pipe.publish(self.channel, dumps_message(message))
+        pipe.execute()
 
     def _listen(self) -> Iterator[dict[str, Any]]:
         import gevent
