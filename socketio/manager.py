@@ -176,7 +176,8 @@ class PubSubManager(MemoryManager):
     lost for that process).
 
     Off the handler's path: :meth:`emit` never waits on the bus. It puts the
-    message in a queue of at most ``max_pending`` messages, which one
+    message in a queue of at most ``max_pending`` messages (and
+    ``max_pending_bytes`` characters of packets), which one
     publisher greenlet sends in order, in batches (:meth:`_publish_many`).
     A message that cannot be published is dropped and counted in
     :attr:`dropped`: when publishing it fails (an outage), while the backend
@@ -195,13 +196,15 @@ class PubSubManager(MemoryManager):
     Args:
         channel: the bus channel shared by every process (and emitter).
         max_pending: the most messages waiting to be published (default 1000).
+        max_pending_bytes: the most characters of packets waiting to be
+            published (default 16 MiB), so large packets cannot pile up.
         retry_interval: seconds during which emits are not published after a
             publish failed (default 0.5), so a dead bus costs one attempt per
             interval rather than one per emit.
 
     Raises:
-        ConfigError: ``max_pending`` is not a positive integer or
-            ``retry_interval`` is negative.
+        ConfigError: ``max_pending`` or ``max_pending_bytes`` is not a
+            positive integer, or ``retry_interval`` is negative.
 
     Attributes:
         channel: the bus channel.
@@ -216,17 +219,25 @@ class PubSubManager(MemoryManager):
     publish_batch = 100
 
     def __init__(
-        self, channel: str = "socketio", *, max_pending: int = 1000, retry_interval: float = 0.5
+        self,
+        channel: str = "socketio",
+        *,
+        max_pending: int = 1000,
+        max_pending_bytes: int = 16 * 2**20,
+        retry_interval: float = 0.5,
     ) -> None:
         super().__init__()
-        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
-            raise ConfigError(f"max_pending must be a positive integer, not {max_pending!r}")
+        for name, value in (("max_pending", max_pending), ("max_pending_bytes", max_pending_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
         if not isinstance(retry_interval, (int, float)) or not 0 <= retry_interval < math.inf:
             raise ConfigError(f"retry_interval must be >= 0 seconds, not {retry_interval!r}")
         self.channel = channel
         self.host_id = uuid.uuid4().hex
         self.bus_up = True
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
+        self._pending_bytes = 0
         self.retry_interval = float(retry_interval)
         self.published = 0
         self.dropped = 0
@@ -277,6 +288,7 @@ class PubSubManager(MemoryManager):
         if self._pending:
             self.dropped += len(self._pending)
             self._pending.clear()
+            self._pending_bytes = 0
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait until every pending message has been handed to the bus (or dropped).
@@ -304,14 +316,17 @@ class PubSubManager(MemoryManager):
             self._drop(1)
             return count
         pending = self._pending
-        if len(pending) >= self.max_pending:
+        size = len(encoded)
+        if len(pending) >= self.max_pending or self._pending_bytes + size > self.max_pending_bytes:
             self.dropped += 1
             if not self._outage_warned:
                 self._full_log(
                     "queue-full",
-                    "pub/sub: %d messages wait for the bus (max_pending); emits reach "
-                    "this process's clients only until it catches up",
-                    self.max_pending,
+                    "pub/sub: %d messages (%d characters) wait for the bus (max_pending, "
+                    "max_pending_bytes); emits reach this process's clients only until it "
+                    "catches up",
+                    len(pending),
+                    self._pending_bytes,
                 )
             return count
         pending.append(
@@ -323,6 +338,7 @@ class PubSubManager(MemoryManager):
                 "packet": encoded,
             }
         )
+        self._pending_bytes += size
         if self._publisher is None:
             self._start_publisher()
         self._idle.clear()
@@ -354,12 +370,14 @@ class PubSubManager(MemoryManager):
                 wakeup.wait()
             batch = [pending.popleft() for _ in range(min(len(pending), self.publish_batch))]
             self._in_flight = len(batch)
+            self._pending_bytes -= sum(len(message["packet"]) for message in batch)
             try:
                 self._publish_many(batch)
             except Exception as exc:  # the bus is down or hung: local members were served
                 self._retry_at = time.monotonic() + self.retry_interval
                 lost = len(batch) + len(pending)
                 pending.clear()
+                self._pending_bytes = 0
                 self._drop(lost, f"publishing failed: {exc}")
             else:
                 self.published += len(batch)

@@ -49,14 +49,15 @@ A handler never waits on Redis. :meth:`~socketio.manager.PubSubManager.emit`
 delivers to the local members, puts the message in a bounded queue and
 returns; one publisher greenlet per process sends the queue in order (what
 has piled up goes in one pipeline, up to 100 ``PUBLISH``), each round trip
-bounded by ``publish_timeout``. What cannot be published is
-dropped and counted in ``manager.dropped`` (``manager.published`` counts the
-others): a message whose ``PUBLISH`` failed or timed out (it is never sent
-twice: a timed-out ``PUBLISH`` may still run when Redis wakes up), the
-emits that found the queue full (``max_pending``), and every emit while Redis is
-known to be down. Each outage logs one warning when the first emit is
-dropped, and one line with the number dropped when publishing works again;
-a full queue (Redis slower than the emits) logs one warning per 10 s at most.
+bounded by ``publish_timeout``. What cannot be published is dropped and
+counted in ``manager.dropped`` (``manager.published`` counts the others): a
+message whose ``PUBLISH`` failed or timed out (it is never sent twice: a
+timed-out ``PUBLISH`` may still run when Redis wakes up), the emits that
+found the queue full (``max_pending``, ``max_pending_bytes``), and every
+emit while Redis is known to be down. Each outage logs one warning when the
+first emit is dropped, and one line with the number dropped when publishing
+works again; a full queue (Redis slower than the emits) logs one warning
+per 10 s at most.
 
 The listener runs in a greenlet started with the server. It waits for
 Redis to confirm its ``SUBSCRIBE``, and after ``health_interval`` seconds
@@ -78,15 +79,16 @@ Keywords of :class:`RedisManager`, or query parameters of its URL
 (``redis://host:6379/0?channel=chat&publish_timeout=0.2``); a keyword wins
 over the URL, and a bad value raises :class:`~socketio.exceptions.ConfigError`:
 
-=================== ======== ===========================================================
-``channel``         socketio the pub/sub channel
-``publish_timeout`` 0.5 s    longest wait for an answer to PUBLISH, PING, SUBSCRIBE
-``connect_timeout`` 1.0 s    longest wait to connect
-``max_pending``     1000     most emits waiting to be published; more are dropped
-``min_backoff``     0.1 s    first wait before reconnecting (and after a failed publish)
-``max_backoff``     1.0 s    longest wait between reconnection attempts
-``health_interval`` 1.0 s    silence after which the listener sends a PING
-=================== ======== ===========================================================
+===================== ======== ===========================================================
+``channel``           socketio the pub/sub channel
+``publish_timeout``   0.5 s    longest wait for an answer to PUBLISH, PING, SUBSCRIBE
+``connect_timeout``   1.0 s    longest wait to connect
+``max_pending``       1000     most emits waiting to be published; more are dropped
+``max_pending_bytes`` 16 MiB   most characters of packets waiting to be published
+``min_backoff``       0.1 s    first wait before reconnecting (and after a failed publish)
+``max_backoff``       1.0 s    longest wait between reconnection attempts
+``health_interval``   1.0 s    silence after which the listener sends a PING
+===================== ======== ===========================================================
 
 Other query parameters go to redis-py. :class:`~socketio.emitter.Emitter`
 accepts the same URL (it uses ``connect_timeout`` and ``publish_timeout``).
@@ -161,6 +163,7 @@ URL_OPTIONS: dict[str, Callable[[str], Any]] = {
     "publish_timeout": float,
     "connect_timeout": float,
     "max_pending": int,
+    "max_pending_bytes": int,
     "min_backoff": float,
     "max_backoff": float,
     "health_interval": float,
@@ -171,6 +174,7 @@ DEFAULTS: dict[str, Any] = {
     "publish_timeout": 0.5,
     "connect_timeout": 1.0,
     "max_pending": 1000,
+    "max_pending_bytes": 16 * 2**20,
     "min_backoff": 0.1,
     "max_backoff": 1.0,
     "health_interval": 1.0,
@@ -264,6 +268,8 @@ class RedisManager(PubSubManager):
         connect_timeout: the longest wait to connect to Redis. Default 1.0.
         max_pending: the most emits waiting to be published; more are dropped
             (and counted in :attr:`dropped`). Default 1000.
+        max_pending_bytes: the most characters of packets waiting to be
+            published; more are dropped likewise. Default 16 MiB.
         min_backoff: seconds before the first reconnection attempt, and
             during which emits are not published after a failed publish.
             Default 0.1.
@@ -293,6 +299,7 @@ class RedisManager(PubSubManager):
         publish_timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
         max_pending: Optional[int] = None,
+        max_pending_bytes: Optional[int] = None,
         min_backoff: Optional[float] = None,
         max_backoff: Optional[float] = None,
         health_interval: Optional[float] = None,
@@ -317,6 +324,7 @@ class RedisManager(PubSubManager):
                 "publish_timeout": publish_timeout,
                 "connect_timeout": connect_timeout,
                 "max_pending": max_pending,
+                "max_pending_bytes": max_pending_bytes,
                 "min_backoff": min_backoff,
                 "max_backoff": max_backoff,
                 "health_interval": health_interval,
@@ -325,6 +333,7 @@ class RedisManager(PubSubManager):
         super().__init__(
             channel or found.get("channel") or "socketio",
             max_pending=settings["max_pending"],
+            max_pending_bytes=settings["max_pending_bytes"],
             retry_interval=settings["min_backoff"],
         )
         self.url = url

@@ -326,10 +326,26 @@ def test_emit_never_waits_for_the_bus_and_the_queue_is_bounded(caplog):
     # A full queue is not an outage: one warning per 10 s, no "works again" line.
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
-        "pub/sub: 3 messages wait for the bus (max_pending); emits reach this process's "
-        "clients only until it catches up"
+        "pub/sub: 3 messages (6 characters) wait for the bus (max_pending, max_pending_bytes); "
+        "emits reach this process's clients only until it catches up"
     ]
     assert "works again" not in caplog.text
+
+
+def test_the_queue_is_bounded_in_characters_too():
+    bus = FakeBus()
+    p1, d1 = process(bus, ("a", "/chat", None))
+    _p2, d2 = process(bus, ("c", "/chat", None))
+    p1.max_pending_bytes = 250
+    for n in range(5):
+        p1.emit("/chat", f"{n}" * 100)  # the third would make 300 characters
+    assert len(d1) == 5 and p1.pending == 2
+    assert p1.flush(1)
+    assert [encoded[0] for _, encoded in d2] == ["0", "1"]
+    assert (p1.published, p1.dropped) == (2, 3)
+    p1.emit("/chat", "x" * 250)  # room again once published
+    assert p1.flush(1)
+    assert p1.published == 3
 
 
 def test_the_publisher_sends_what_piled_up_in_batches():
@@ -381,7 +397,13 @@ def test_messages_are_published_in_order_and_close_flushes_them():
 
 @pytest.mark.parametrize(
     "options",
-    [{"max_pending": 0}, {"max_pending": 1.5}, {"max_pending": True}, {"retry_interval": -1}],
+    [
+        {"max_pending": 0},
+        {"max_pending": 1.5},
+        {"max_pending": True},
+        {"max_pending_bytes": 0},
+        {"retry_interval": -1},
+    ],
 )
 def test_pubsub_settings_are_validated(options):
     with pytest.raises(ConfigError):
