@@ -879,12 +879,12 @@ class SocketIOHandler(WebSocketHandler):
         """Refuse a request pywsgi could not read: one short log line, an answer, a close.
 
         pywsgi's hook for its own parse errors; also called for a body it
-        found malformed after the application ran. A connection that is
-        gone (a reset, or closed by a timeout) is closed without an answer.
+        found malformed after the application ran. The answer is sent here,
+        where a connection already gone (reset, or ended by a timeout) is
+        no error.
 
         Returns:
-            What pywsgi's ``handle_one_request`` returns: ``(status, bytes)``
-            to send before closing, or ``None`` to close at once.
+            ``None``: pywsgi's ``handle_one_request`` then closes the connection.
         """
         self.close_connection = True
         if isinstance(ex, OSError) and not isinstance(ex, _InvalidClientInput):
@@ -899,7 +899,18 @@ class SocketIOHandler(WebSocketHandler):
         text = getattr(ex, "formatted_message", None) or str(ex) or type(ex).__name__
         kind = getattr(ex, "kind", None) or f"bad-request-{type(ex).__name__}"
         peer_log(kind, "(from %s) %s", self.client_address, text)
-        return (str(status), _error_response(status))
+        if self.headers_sent or self.response_length:
+            return None  # (a body found malformed after the answer went)
+        self._orig_status = self.status = str(status)  # type: ignore[assignment]
+        answer = _error_response(status)
+        try:
+            self.socket.sendall(answer)
+        except OSError:
+            return None
+        # (pywsgi, after a malformed body, sends a 400 only if nothing was sent)
+        self.response_length = len(answer)
+        self.log_request()
+        return None
 
     def handle_error(self, t: Any, v: Any, tb: Any) -> None:
         """An exception escaped the application: ours (traceback, 500) or the client's.

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from socket import IPPROTO_TCP, SHUT_RD, TCP_NODELAY
+from socket import IPPROTO_TCP, SHUT_RD, SHUT_RDWR, TCP_NODELAY
 from typing import Any, Optional, Union
 
 from gevent import Greenlet
@@ -306,11 +306,15 @@ def _peer(handler: Any) -> str:
 
 
 def _close(handler: Any) -> None:
-    """Close a connection whose greenlet waits to read it (it wakes with an error and ends)."""
+    """End a connection whose greenlet waits to read it: it wakes at an end of file and closes.
+
+    (``close()`` would not do: the handler's reader holds the socket open,
+    and the waiting greenlet would not wake.)
+    """
     sock = getattr(handler, "socket", None)
     if sock is not None:
         try:
-            sock.close()
+            sock.shutdown(SHUT_RDWR)
         except OSError:
             pass
 
