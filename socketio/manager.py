@@ -309,7 +309,10 @@ class PubSubManager(MemoryManager):
         self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
     ) -> int:
         count = self._deliver_local(endpoint, encoded, room, skip)
-        if not self.bus_up or self._closed:
+        if self._closed:
+            self.dropped += 1
+            return count
+        if not self.bus_up:
             self._drop(1)  # the backend has logged why
             return count
         if self._outage and time.monotonic() < self._retry_at:
@@ -339,7 +342,7 @@ class PubSubManager(MemoryManager):
             }
         )
         self._pending_bytes += size
-        if self._publisher is None:
+        if self._publisher is None or self._publisher.dead:
             self._start_publisher()
         self._idle.clear()
         self._wakeup.set()
