@@ -186,7 +186,10 @@ class PubSubManager(MemoryManager):
     slower than the emits). An outage logs one warning, and the first
     publish that works again logs, once, how many emits were dropped
     meanwhile; a full queue logs one warning per 10 s at most, with the
-    number of the drops it did not log.
+    number of the drops it did not log. One process's messages are published
+    in the order it emitted them; an emit returns before its message is on
+    the bus (the publisher, woken first, writes it before the handler's
+    answer goes out, unless an earlier batch is still waiting for Redis).
 
     The message is a dict: ``host`` (the publisher's ``host_id``),
     ``endpoint``, ``room`` (``None`` for the whole namespace), ``skip`` (a
