@@ -72,7 +72,7 @@ _InvalidClientInput: Any = getattr(pywsgi, "_InvalidClientInput", ())
 #: errors of a connection its client reset or dropped
 _CONNECTION_ERRNOS = frozenset(
     {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ETIMEDOUT, errno.ENOTCONN,
-     errno.ESHUTDOWN, errno.EBADF}
+     errno.ESHUTDOWN}
 )  # fmt: skip
 _INPUT_CODES = frozenset(
     getattr(Input, name).__code__
@@ -164,8 +164,6 @@ class _Headers(OldMessage):
 
     _index: dict[str, str]
     _indexed: Optional[list] = None  # the list of pairs ``_index`` was built from
-    #: the request had both Content-Length and Transfer-Encoding: close after it
-    close_after = False
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -357,17 +355,7 @@ class SocketIOHandler(WebSocketHandler):
                 ) from None
             httpheaders.check_header_lines(lines)
             pairs = httpheaders.split_header_lines(lines) or []
-        framing = httpheaders.body_framing(pairs, self.request_version)
-        if framing.chunked:
-            # one spelling, so that pywsgi's two checks of it agree
-            pairs = [
-                (name, "chunked" if name.lower() == "transfer-encoding" else value)
-                for name, value in pairs
-            ]
-        headers = _Headers(pairs)
-        if framing.close:
-            headers.close_after = True
-        return headers
+        return _Headers(pairs)
 
     def read_requestline(self) -> str:
         """Read the request line, tracking the wait for it (see ``ConnectionTracker``).
@@ -397,22 +385,42 @@ class SocketIOHandler(WebSocketHandler):
         return line.decode("latin-1")
 
     def read_request(self, raw_requestline: str) -> bool:
-        """Parse the request head (pywsgi's), checked strictly; after it, its body's deadline runs.
+        """Parse the request line and head strictly; after it, its body's deadline runs.
+
+        What pywsgi's method does (it is the documented seam), with the
+        framing of RFC 9112 (:func:`~socketio.httpheaders.body_framing`): a
+        request with both ``Content-Length`` and ``Transfer-Encoding`` is read
+        as chunked, and its connection closes after it.
 
         Raises:
             HeadError: the request line or the head is malformed (see
                 :meth:`MessageClass`).
-            ValueError: as pywsgi raises it.
+            ValueError: an HTTP version other than 1.0 and 1.1, or a body
+                announced on a ``HEAD`` request (as pywsgi).
         """
-        httpheaders.check_request_line(raw_requestline)
-        super().read_request(raw_requestline)
-        headers = self.headers
-        if headers.close_after:
-            self.close_connection = True
+        self.command, self.path, version = httpheaders.split_request_line(raw_requestline)
+        self.requestline = raw_requestline[:-2]
+        self.request_version = version
+        if not self._check_http_version():
+            raise ValueError(f"Invalid http version: {raw_requestline!r}")
+        self.headers = headers = self.MessageClass(self.rfile, 0)
+        framing = httpheaders.body_framing(headers._headers, version)
+        length = framing.length
+        if framing.close:  # both lengths: the chunks count
+            del headers["content-length"]  # (pywsgi's environ would give it)
+        if length and self.command == "HEAD":
+            raise ValueError("Unexpected Content-Length")
+        self.content_length = length
+        if version == "HTTP/1.1":
+            self.close_connection = (
+                framing.close or headers.get("Connection", "").lower() == "close"
+            )
+        else:
+            self.close_connection = headers.get("Connection", "close").lower() != "keep-alive"
         connections = getattr(self.server, "connections", None)
         if connections is not None:
             connections.heads.pop(self, None)
-            if self.content_length or headers.get("transfer-encoding") is not None:
+            if length or framing.chunked:
                 connections.bodies[self] = time.monotonic()
         return True
 

@@ -42,6 +42,7 @@ __all__ = [
     "read_header_lines",
     "split_header_block",
     "split_header_lines",
+    "split_request_line",
 ]
 
 #: the limits of :mod:`http.client` (``_MAXLINE``, ``_MAXHEADERS``)
@@ -180,24 +181,35 @@ def _environ_key(name: str) -> Optional[str]:
 # visible characters (bytes above 127 pass, as clients send raw UTF-8 paths,
 # but for NEL and NBSP, which pywsgi's split() takes for spaces).
 _REQUEST_LINE = re.compile(
-    r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^\x00-\x20\x7f\x85\xa0]+ HTTP/\d\.\d\r\n\Z"
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f\x85\xa0]+) (HTTP/\d\.\d)\r\n\Z"
 )
 # one header line, CRLF ended, plain (the slow path's lines, see _PLAIN_BLOCK)
 _PLAIN_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n\Z")
 
 
-def check_request_line(line: str) -> None:
-    """Refuse a request line that is not ``METHOD SP target SP HTTP/x.y CRLF``.
+def split_request_line(line: str) -> tuple[str, str, str]:
+    """``(method, target, version)`` of a request line ``METHOD SP target SP HTTP/x.y CRLF``.
 
     pywsgi splits the line on any run of whitespace (a tab, a vertical tab,
     NBSP) and takes a bare LF as its end, where a proxy in front may read
-    the same bytes otherwise.
+    the same bytes otherwise: anything but the plain form is refused.
 
     Raises:
         HeadError: the line is malformed (400).
     """
-    if _REQUEST_LINE.match(line) is None:
+    match = _REQUEST_LINE.match(line)
+    if match is None:
         raise HeadError(f"Invalid request line: {line!r}", "bad-request-line")
+    return match.groups()  # type: ignore[return-value]
+
+
+def check_request_line(line: str) -> None:
+    """Refuse a request line that :func:`split_request_line` refuses.
+
+    Raises:
+        HeadError: the line is malformed (400).
+    """
+    split_request_line(line)
 
 
 def check_header_lines(lines: list[bytes]) -> None:
