@@ -1,0 +1,324 @@
+"""One client against the session layer: the log it writes, the memory it pins, the CPU it takes.
+
+    .venv/bin/python -m benchmarks.attacks --only session [--quick]
+    .venv/bin/python -m benchmarks.attacks.session [--quick]
+
+A server (:mod:`benchmarks.attacks.app`, plus a handler ``pair(a, b)`` that
+takes exactly two arguments) with the default settings. Measured, each next
+to the same figure without the attack, in the same run:
+
+- **log**: the bytes per second the server's log grows while one websocket
+  client sends, as fast as the server answers, events with one argument for
+  ``pair(a, b)`` (a client mistake; each is answered with an ``error``
+  event), against the same flood with two arguments (no mistake). The
+  revision before wrote a traceback per event (1,351 bytes per 45-byte frame);
+- **idle memory**: the server's resident memory kept by 10 idle
+  xhr-polling sessions after each POSTed one 10 MB message, against 10 that
+  POSTed ``hello`` (the revision before: +114 MiB);
+- **slow consumer**: the memory pinned by a websocket client that sends 150
+  ``echo`` events of 1 MB (150 MB of acks) and reads nothing but keeps
+  sending heartbeats, against a client that sends the same and reads its
+  acks; and whether the server dropped it (``max_queue_bytes``, 16 MiB);
+- **POST flood**: another client's round trip (the prober) while one
+  xhr-polling client POSTs 10,000 packets at a time (9,999 events of 400
+  bytes, then one that asks for an ack, and again once it is answered),
+  against the prober alone.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from typing import Any
+
+from benchmarks.attacks.common import (
+    ROOT,
+    AttackServer,
+    Prober,
+    WsClient,
+    client_frame,
+    latency_text,
+    row,
+    upgrade_request,
+)
+
+FRAME = "\ufffd"
+
+
+class SessionServer(AttackServer):
+    """:class:`AttackServer` running :mod:`benchmarks.attacks.session_app` (with ``pair``)."""
+
+    def start(self) -> SessionServer:
+        import json
+
+        args = [sys.executable, "-m", "benchmarks.attacks.session_app", "--port", str(self.port)]
+        args += ["--config", json.dumps(self.config)]
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"attack server exited:\n{self.log_text()}")
+            try:
+                url = f"http://127.0.0.1:{self.port}/socket.io/"
+                with urllib.request.urlopen(url, timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"attack server did not start:\n{self.log_text()}")
+
+
+# -- polling, by hand (keep-alive, as a browser) -------------------------------------------
+
+
+class Polling:
+    """An xhr-polling session over one keep-alive connection for POSTs and one for GETs."""
+
+    def __init__(self, port: int) -> None:
+        import http.client
+
+        self.port = port
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/socket.io/1/", timeout=10) as r:
+            self.sid = r.read().decode().split(":")[0]
+        self.path = f"/socket.io/1/xhr-polling/{self.sid}"
+        self._post = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self._get = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        assert self.get() == ["1::"]
+
+    def post(self, body: str) -> str:
+        self._post.request("POST", self.path, body.encode("utf-8"))
+        resp = self._post.getresponse()
+        return resp.read().decode()
+
+    def get(self) -> list[str]:
+        self._get.request("GET", self.path)
+        body = self._get.getresponse().read().decode("utf-8")
+        if not body.startswith(FRAME):
+            return [body]
+        packets, pos = [], 0
+        while pos < len(body):
+            sep = body.index(FRAME, pos + 1)
+            length = int(body[pos + 1 : sep])
+            packets.append(body[sep + 1 : sep + 1 + length])
+            pos = sep + 1 + length
+        return packets
+
+    def close(self) -> None:
+        try:
+            self.post("0::")
+        except OSError:
+            pass
+        self._post.close()
+        self._get.close()
+
+
+def payload(packets: list[str]) -> str:
+    return "".join(f"{FRAME}{len(p)}{FRAME}{p}" for p in packets)
+
+
+# -- the measures --------------------------------------------------------------------------
+
+
+def log_flood(server: AttackServer, seconds: float, args: str) -> tuple[float, float, int]:
+    """Events ``pair`` with ``args`` as fast as answered: (log bytes/s, events/s, answers).
+
+    Each event asks for an ack: the right ones get it, the wrong ones an
+    ``error`` event (and an empty ack, as the original sent).
+    """
+    client = WsClient(server.port)
+    per_event = 1 if "," in args else 2
+    answers = [0]
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                client.recv()
+                answers[0] += 1
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    frame = client_frame(f'5:1+::{{"name":"pair","args":[{args}]}}'.encode())
+    batch = frame * 100
+    before = server.log_size()
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < seconds:
+        if sent - answers[0] // per_event > 2000:  # (read the answers: no slow consumer)
+            time.sleep(0.001)
+            continue
+        client.sock.sendall(batch)
+        sent += 100
+    elapsed = time.monotonic() - started
+    time.sleep(0.3)
+    written = server.log_size() - before
+    stop.set()
+    client.close()
+    return written / elapsed, sent / elapsed, answers[0] // per_event
+
+
+def idle_memory(server: AttackServer, size: int, count: int = 10) -> float:
+    """MiB of resident memory kept by ``count`` idle sessions that POSTed a message of ``size``."""
+    sessions = [Polling(server.port) for _ in range(count)]
+    for s in sessions:
+        s.post("3:::hi")
+    time.sleep(0.5)
+    before = server.rss_mib()
+    for s in sessions:
+        s.post("3:::" + "x" * size)
+    time.sleep(1.0)
+    kept = server.rss_mib() - before
+    for s in sessions:
+        s.close()
+    return kept
+
+
+def slow_consumer(server: AttackServer, reads: bool, count: int) -> tuple[float, bool]:
+    """MiB pinned by a client sending ``count`` 1 MB echoes (reading its acks or not); dropped?"""
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/socket.io/1/", timeout=10) as r:
+        sid = r.read().decode().split(":")[0]
+    conn = socket.socket()
+    if not reads:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    conn.connect(("127.0.0.1", server.port))
+    conn.settimeout(30)
+    conn.sendall(upgrade_request(server.port, sid))
+    time.sleep(0.3)
+    before = server.rss_mib()
+    peak = before
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            try:
+                if not conn.recv(1 << 20):
+                    return
+            except OSError:
+                return
+
+    if reads:
+        threading.Thread(target=drain, daemon=True).start()
+    blob = "x" * 1_000_000
+    dropped = False
+    try:
+        for i in range(count):
+            conn.sendall(client_frame(f'5:{i + 1}+::{{"name":"echo","args":["{blob}"]}}'.encode()))
+            conn.sendall(client_frame(b"2::"))
+            if i % 10 == 9:
+                peak = max(peak, server.rss_mib())
+    except OSError:
+        dropped = True
+    time.sleep(1.0)
+    peak = max(peak, server.rss_mib())
+    if not dropped:
+        try:
+            conn.sendall(client_frame(b"2::"))
+            conn.settimeout(0.5)
+            while conn.recv(1 << 20):
+                pass
+            dropped = True
+        except TimeoutError:
+            pass
+        except OSError:
+            dropped = True
+    stop.set()
+    conn.close()
+    return peak - before, dropped
+
+
+def post_flood(server: AttackServer, seconds: float) -> tuple[dict[str, Any], int]:
+    """The prober's round trips while 10,000-packet POSTs follow each other; POSTs handled."""
+    flood = Polling(server.port)
+    body = payload(
+        [f'5:::{{"name":"echo","args":["{"z" * 400}"]}}'] * 9_999
+        + ['5:1+::{"name":"echo","args":["end"]}']
+    )
+    posts = 0
+    with Prober(server.port) as prober:
+        time.sleep(0.5)
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            flood.post(body)
+            while '6:::1+["end"]' not in flood.get():
+                pass
+            posts += 1
+    flood.close()
+    return prober.summary(), posts
+
+
+def probe_alone(server: AttackServer, seconds: float) -> dict[str, Any]:
+    with Prober(server.port) as prober:
+        time.sleep(0.5 + seconds)
+    return prober.summary()
+
+
+def run(quick: bool = False) -> list[dict]:
+    seconds = 2.0 if quick else 5.0
+    rows = []
+    with SessionServer() as server:
+        bad_rate, bad_events, answered = log_flood(server, seconds, "1")
+        good_rate, good_events, _ = log_flood(server, seconds, "1,2")
+        lines = sum(
+            "invalid_event_args" in line for line in server.log_text().splitlines()
+        )  # fmt: skip
+        rows.append(
+            row(
+                "events with the wrong number of arguments, one websocket",
+                "log bytes/s (events/s)",
+                f"{bad_rate:,.0f} ({bad_events:,.0f}/s; {answered:,} answered, "
+                f"{lines} line{'s' if lines != 1 else ''})",
+                f"{good_rate:,.0f} ({good_events:,.0f}/s, right arguments)",
+                "one line per kind per 10 s; before: 1,351 B per event",
+            )
+        )
+    with SessionServer() as server:
+        small = idle_memory(server, 2)
+        big = idle_memory(server, 10 * 1000 * 1000)
+        rows.append(
+            row(
+                "10 idle xhr-polling sessions after a 10 MB message each",
+                "resident memory kept, MiB",
+                f"{big:+.1f}",
+                f"{small:+.1f} (after 'hi')",
+                "before: +114 MiB",
+            )
+        )
+    count = 60 if quick else 150
+    with SessionServer() as server:
+        reading, _ = slow_consumer(server, True, count)
+    with SessionServer() as server:
+        pinned, dropped = slow_consumer(server, False, count)
+        rows.append(
+            row(
+                f"websocket client that sends {count} echoes of 1 MB, reads nothing, answers heartbeats",
+                "peak resident memory, MiB",
+                f"{pinned:+.1f} ({'dropped' if dropped else 'NOT dropped'})",
+                f"{reading:+.1f} (a client that reads)",
+                "max_queue_bytes 16 MiB; before: +154 MiB, kept",
+            )
+        )
+    with SessionServer() as server:
+        alone = probe_alone(server, seconds)
+        flooded, posts = post_flood(server, seconds)
+        rows.append(
+            row(
+                "xhr-polling POSTs of 10,000 packets, one after another",
+                "another client's round trip p50 / p99",
+                f"{latency_text(flooded)} ({posts} POSTs)",
+                latency_text(alone),
+                f"max {flooded['max_ms']:.0f} ms" if flooded["count"] else "",
+            )
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    from benchmarks.attacks.__main__ import table
+
+    print(table(run(quick="--quick" in sys.argv)))
