@@ -62,6 +62,7 @@ ADVICES_VALUES: dict[int, str] = {v: k for k, v in ERROR_ADVICES.items()}
 _TYPE_CHARS = {str(v): k for k, v in MSG_TYPES.items()}
 _ACK_RE = re.compile(r"([0-9]+)(?:\+(.*))?\Z", re.DOTALL)
 _NUMBER_RE = re.compile(r"[0-9]+\Z")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # -- encoding ---------------------------------------------------------------
@@ -100,15 +101,28 @@ def _enc_none(pkt: dict[str, Any], json_dumps: JsonDumps) -> str | None:
     return None
 
 
+def _utf8_safe(text: str) -> str:
+    """``text`` with any lone surrogate replaced by U+FFFD (as a browser sends it).
+
+    Text written as is (a message's data, a query) must encode to UTF-8 for
+    the transport; a surrogate gets into a ``str`` from JSON's ``\\ud800``
+    (a client may send one, and an application send it on).
+    """
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def _enc_connect(pkt: dict[str, Any], json_dumps: JsonDumps) -> str | None:
-    return pkt.get("qs") or None
+    qs = pkt.get("qs")
+    return _utf8_safe(qs) if qs else None
 
 
 def _enc_message(pkt: dict[str, Any], json_dumps: JsonDumps) -> str | None:
     data = pkt.get("data", "")
     if not isinstance(data, str):
         raise PacketError(f"message data must be a str, not {type(data).__name__}")
-    return data or None
+    return _utf8_safe(data) or None
 
 
 def _enc_json(pkt: dict[str, Any], json_dumps: JsonDumps) -> str | None:

@@ -441,6 +441,8 @@ class SocketIOTestClient:
         queue = self.socket.client_queue
         while queue.qsize():
             raw = queue.get_nowait()
+            if not queue.qsize():
+                self.socket._queued_bytes = 0  # (what put_client_msg counts)
             if raw is None:
                 self._closed = True
                 continue

@@ -493,3 +493,12 @@ def test_what_decodes_encodes_again(wire):
     ack = encode({"type": "ack", "ackId": 1, "args": pkt["args"], "endpoint": ""})
     assert decode(ack)["args"] == pkt["args"]
     assert decode(encode(pkt)) == pkt
+
+
+def test_text_written_as_is_has_no_lone_surrogates():
+    # A str may hold one (JSON's "\ud800" decodes to it); UTF-8 cannot: the
+    # transport would fail on the whole batch. A browser sends U+FFFD instead.
+    assert encode({"type": "message", "data": "a\ud800b\udfff"}) == "3:::a\ufffdb\ufffd"
+    assert encode({"type": "message", "data": "é😀"}) == "3:::é😀"
+    assert encode({"type": "connect", "endpoint": "/a", "qs": "?q=\udc80"}) == "1::/a:?q=\ufffd"
+    assert encode({"type": "message", "data": "a\ud800"}).encode("utf-8")
