@@ -35,7 +35,7 @@ from . import packet
 from .config import HEARTBEAT_TRANSPORTS, POLLING_TRANSPORTS, Config
 from .defaultjson import default_json_dumps, default_json_loads
 from .exceptions import PacketError
-from .peerlog import CLIP, PeerLog, clip
+from .peerlog import CLIP, PeerLog
 from .sessionid import new_sessid
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -122,7 +122,7 @@ def default_error_handler(
     if msg_id:
         pkt["id"] = msg_id
     _error_log(
-        f"error {error_name:.40}",
+        "error " + str(error_name)[:40],
         "error %s %s: %s, %s (endpoint=%s, msg_id=%s)",
         "noted for" if quiet else "sent to",
         socket.sessid,
@@ -133,6 +133,14 @@ def default_error_handler(
     )
     if not quiet:
         socket.send_packet(pkt)
+
+
+def _shorten(text: str) -> str:
+    """Client text sent back in an error message: at most :data:`~socketio.peerlog.CLIP`
+    characters of it (JSON escapes the rest of what it holds)."""
+    if len(text) <= CLIP:
+        return text
+    return f"{text[:CLIP]}...(+{len(text) - CLIP})"
 
 
 def _log_app_error(socket: Socket, rawdata: str, exc: BaseException) -> None:
@@ -836,7 +844,7 @@ class Socket:
             self.error(
                 "invalid_packet",
                 f"There was a decoding error when dealing with packet "
-                f"with event: {rawdata[:20]}... ({clip(exc.message, CLIP)})",
+                f"with event: {rawdata[:20]}... ({_shorten(exc.message)})",
             )
             return
         ptype = pkt["type"]
@@ -850,7 +858,7 @@ class Socket:
             # (an endpoint too long to be anyone's namespace is not sent back)
             self.error(
                 "no_such_namespace",
-                f"The endpoint you tried to connect to doesn't exist: {clip(endpoint)}",
+                f"The endpoint you tried to connect to doesn't exist: {_shorten(endpoint)}",
                 endpoint=endpoint if len(endpoint) <= CLIP else "",
             )
             return
