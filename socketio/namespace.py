@@ -206,7 +206,12 @@ class BaseNamespace:
         """
         handler = _PACKET_HANDLERS.get(packet["type"])
         if handler is None:
-            _peer_log("unprocessed-packet", "%s: unprocessed packet %s", self.ns_name, repr(packet))
+            _peer_log(
+                "unprocessed-packet",
+                "%s: unprocessed packet of type %s",
+                self.ns_name,
+                packet["type"],
+            )
             return None
         return handler(self, packet)
 
