@@ -405,6 +405,42 @@ def test_cross_site_websocket_hijacking_is_refused_in_the_browser(chromium, make
         victim.stop()
 
 
+@pytest.mark.browser
+def test_cross_site_script_tag_cannot_use_jsonp_in_the_browser(chromium, make_server):
+    """A <script src> on another site sends no Origin, only a Referer: refused by it."""
+    victim = LiveServer(close_timeout=5)
+    victim.options["origins"] = f"app.example.com:{victim.port}"
+    victim.start()
+    attacker = make_server()  # serves the attacker's page
+    try:
+        own_sid = guarded_handshake(victim, f"http://app.example.com:{victim.port}")
+        # What a page gets from <script src=".../socket.io/1/?jsonp=0"> and from
+        # <script src=".../jsonp-polling/<sid>?i=0">: the argument io.j[0] is called with.
+        load = """async ([base, sid]) => {
+              const load = (src) => new Promise((resolve) => {
+                window.io = {j: [(x) => resolve(x instanceof Error ? 'Error: ' + x.message : x)]};
+                const s = document.createElement('script');
+                s.src = src;
+                s.onerror = () => resolve('script failed');
+                document.body.appendChild(s);
+              });
+              return [await load(base + '/socket.io/1/?jsonp=0&t=1'),
+                      await load(base + '/socket.io/1/jsonp-polling/' + sid + '?t=1&i=0')];
+            }"""
+        target = f"http://app.example.com:{victim.port}"
+        evil = chromium.submit(
+            in_page(f"http://evil.example.com:{attacker.port}/page.html", load, [target, own_sid])
+        ).result(30)
+        assert evil["result"] == ["Error: handshake bad origin", "script failed"]  # 403
+        assert hooks(victim, own_sid) == []
+        own = chromium.submit(in_page(target + "/page.html", load, [target, own_sid])).result(30)
+        handshake_text, first_poll = own["result"]
+        assert re.fullmatch(r"[0-9a-f]{32}:60:5:[a-z,-]+", handshake_text), handshake_text
+        assert first_poll == "1::"
+    finally:
+        victim.stop()
+
+
 HOSTILE = [
     "</script><script>window.pwned=1</script>",
     "</SCRIPT ><script>window.pwned=2</script>",
