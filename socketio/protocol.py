@@ -229,6 +229,12 @@ def referer_origin(referer: str | None) -> str | None:
     """The origin (``scheme://host[:port]``) of a ``Referer`` URL, or ``None`` if it has none."""
     if not referer or len(referer) > 8192:
         return None
+    if len(referer) <= 512:  # (a page polls with the same Referer every time)
+        return _cached_referer_origin(referer)
+    return _referer_origin(referer)
+
+
+def _referer_origin(referer: str) -> str | None:
     try:
         parts = urlsplit(referer)
         host = parts.hostname
@@ -241,6 +247,9 @@ def referer_origin(referer: str | None) -> str | None:
         host = f"[{host}]"
     origin = f"{parts.scheme.lower()}://{host}" + ("" if port is None else f":{port}")
     return origin if valid_origin(origin) else None
+
+
+_cached_referer_origin = functools.lru_cache(maxsize=128)(_referer_origin)
 
 
 @functools.lru_cache(maxsize=64)
