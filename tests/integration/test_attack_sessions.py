@@ -33,6 +33,8 @@ import textwrap
 import pytest
 import requests
 import websocket
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .conftest import ROOT, LiveServer, free_port
 from .lifecycle_support import (
@@ -243,6 +245,35 @@ def test_origin_that_is_not_an_origin_is_never_echoed(guarded, open_server, orig
                 # refused, not taken as absent (or, for a control character,
                 # refused with the request head: 400)
                 assert status in (400, 403), request
+        no_errors(server, offset)
+
+
+header_values = st.text(
+    alphabet=st.characters(min_codepoint=0, max_codepoint=255), min_size=0, max_size=60
+).map(lambda t: t.replace("\r", "").replace("\n", ""))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(["Origin", "Referer", "Sec-WebSocket-Origin"]),
+    value=st.one_of(
+        header_values,
+        header_values.map(lambda t: "http://app.example.com:8080" + t),
+        header_values.map(lambda t: "http://" + t),
+    ),
+)
+def test_generated_origins_and_referers_never_fail(guarded, open_server, name, value):
+    for server in (open_server, guarded):
+        offset = len(server.log())
+        for path in ("/socket.io/1/", "/socket.io/1/?jsonp=1", "/socket.io/1/xhr-polling/x"):
+            status, headers, _ = raw_request(server.port, get(path, f"{name}: {value}"))
+            assert status < 500, (path, status)
+            echoed = headers.get("access-control-allow-origin")
+            assert echoed is None or (name == "Origin" and echoed == value.strip(" \t"))
+            if server is guarded and status == 200 and "jsonp" not in path:
+                assert "app.example.com:8080" in value  # only the allowed site gets in
         no_errors(server, offset)
 
 
