@@ -15,7 +15,7 @@ import logging
 import pathlib
 from typing import Optional
 
-from .protocol import JAVASCRIPT, Response, text_response
+from .protocol import JAVASCRIPT, NOSNIFF, Response, text_response
 
 __all__ = ["ClientScriptFile", "find_client_js"]
 
@@ -59,6 +59,7 @@ class ClientScriptFile:
             ("ETag", self.etag),
             ("Last-Modified", self.last_modified),
             ("Cache-Control", "public, max-age=3600"),
+            NOSNIFF,
         ]
         if if_none_match is not None:
             fresh = (

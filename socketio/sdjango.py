@@ -27,11 +27,12 @@ import importlib.util
 import logging
 from typing import Any, TypeVar
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from . import socketio_manage
+from .exceptions import NotSocketIORequest
 
 __all__ = ["SOCKETIO_NS", "Registry", "autodiscover", "namespace", "registry", "socketio", "urls"]
 
@@ -94,9 +95,15 @@ class namespace:
 
 @csrf_exempt
 def socketio(request: HttpRequest) -> HttpResponse:
-    """The view serving every ``/socket.io/...`` request with the registered namespaces."""
+    """The view serving every ``/socket.io/...`` request with the registered namespaces.
+
+    A request the server did not give a session (``/socket.iox``, which the
+    usual ``^socket\\.io`` route also takes) is answered 404.
+    """
     try:
         socketio_manage(request.environ, SOCKETIO_NS, request)
+    except NotSocketIORequest:
+        return HttpResponseNotFound("not found")
     except Exception:
         log.exception("error while serving a Socket.IO connection")
     return HttpResponse("")
