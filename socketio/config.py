@@ -93,8 +93,9 @@ class Config:
             ``node_modules/socket.io-client/dist`` above the working directory.
         session_secret: when set (bytes or str), session ids are signed with it,
             and a process that receives the websocket of a session it does not
-            know adopts it if the id is genuine and at most ``close_timeout``
-            seconds old. Give the same secret to processes that share one
+            know adopts it if the id is genuine, at most ``close_timeout``
+            seconds old, has not ended here, and ``authorization`` allows the
+            websocket's request. Give the same secret to processes that share one
             listening port (gunicorn's workers get one automatically); leave it
             unset for a single process.
 
