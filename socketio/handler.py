@@ -61,6 +61,8 @@ READ_BUFFER_SIZE = 2048
 
 _KNOWN_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
 
+_REQUEST_LINE = httpheaders.REQUEST_LINE
+
 #: bytes of a chunked body read at a time (see SocketIOHandler._read_chunked)
 _CHUNKED_PIECE = 8192
 #: characters of a request line kept in the access log
@@ -369,7 +371,9 @@ class SocketIOHandler(WebSocketHandler):
         rfile = self.rfile
         connections = getattr(self.server, "connections", None)
         if connections is not None and self.requestline is not None:
-            connections.bodies.pop(self, None)  # the previous request's, if it had one
+            bodies = connections.bodies
+            if bodies:
+                bodies.pop(self, None)  # the previous request's, if it had one
             loop = connections.loop
             turn = loop.now()
             idle = connections.idle
@@ -398,13 +402,19 @@ class SocketIOHandler(WebSocketHandler):
             ValueError: an HTTP version other than 1.0 and 1.1, or a body
                 announced on a ``HEAD`` request (as pywsgi).
         """
-        self.command, self.path, version = httpheaders.split_request_line(raw_requestline)
+        match = _REQUEST_LINE.match(raw_requestline)
+        if match is None:
+            raise httpheaders.HeadError(
+                f"Invalid request line: {raw_requestline!r}", "bad-request-line"
+            )
+        version: str
+        self.command, self.path, version = match.groups()
         self.requestline = raw_requestline[:-2]
         self.request_version = version
         if not self._check_http_version():
             raise ValueError(f"Invalid http version: {raw_requestline!r}")
         self.headers = headers = self.MessageClass(self.rfile, 0)
-        framing = httpheaders.body_framing(headers._headers, version)
+        framing = httpheaders.body_framing(headers._headers, version, headers._lookup())
         length = framing.length
         if framing.close:  # both lengths: the chunks count
             del headers["content-length"]  # (pywsgi's environ would give it)

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_HEAD",
     "MAX_HEADERS",
     "MAX_LINE",
+    "REQUEST_LINE",
     "BodyFraming",
     "HeadError",
     "body_framing",
@@ -44,6 +45,14 @@ __all__ = [
     "split_header_lines",
     "split_request_line",
 ]
+
+#: a request line, ``method SP request-target SP HTTP-version CRLF`` (its
+#: groups are the three parts): one space each, a target of visible
+#: characters (above 127 too, as clients send raw UTF-8 paths, but for NEL
+#: and NBSP, which pywsgi's ``split()`` takes for spaces)
+REQUEST_LINE = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f\x85\xa0]+) (HTTP/\d\.\d)\r\n\Z"
+)
 
 #: the limits of :mod:`http.client` (``_MAXLINE``, ``_MAXHEADERS``)
 MAX_LINE = 65536
@@ -123,7 +132,11 @@ def split_header_lines(lines: list[bytes]) -> Optional[list[tuple[str, str]]]:
 # Plain lines, each ended by CRLF, then the empty line: nothing folded, no
 # lone CR or LF, every name a token, no control character but HTAB in a value
 # (RFC 9110 field-value: VCHAR, obs-text, SP, HTAB).
-_PLAIN_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\r\n")
+# (The control characters are checked apart, by one ``translate``: a wider
+# class here costs the expression twice its time.)
+_PLAIN_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*\r\n")
+#: the control characters (CR and LF among them), all but HTAB
+_CONTROLS = bytes([*range(9), *range(10, 32), 127])
 
 
 def split_header_block(block: bytes) -> Optional[list[tuple[str, str]]]:
@@ -139,6 +152,10 @@ def split_header_block(block: bytes) -> Optional[list[tuple[str, str]]]:
         return None
     if len(block) == 2:
         return []
+    # every CR and LF ends a line (the expression saw to it): any other
+    # control character is one more byte deleted
+    if len(block) - len(block.translate(None, _CONTROLS)) != 2 * block.count(b"\n"):
+        return None
     pairs = []
     for line in block[:-4].decode("iso-8859-1").split("\r\n"):
         name, _, value = line.partition(":")
@@ -177,12 +194,6 @@ def _environ_key(name: str) -> Optional[str]:
 
 # -- strict framing (RFC 9112) -------------------------------------------------
 
-# method SP request-target SP HTTP-version CRLF: one space each, a target of
-# visible characters (bytes above 127 pass, as clients send raw UTF-8 paths,
-# but for NEL and NBSP, which pywsgi's split() takes for spaces).
-_REQUEST_LINE = re.compile(
-    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f\x85\xa0]+) (HTTP/\d\.\d)\r\n\Z"
-)
 # one header line, CRLF ended, plain (the slow path's lines, see _PLAIN_BLOCK)
 _PLAIN_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n\Z")
 
@@ -197,7 +208,7 @@ def split_request_line(line: str) -> tuple[str, str, str]:
     Raises:
         HeadError: the line is malformed (400).
     """
-    match = _REQUEST_LINE.match(line)
+    match = REQUEST_LINE.match(line)
     if match is None:
         raise HeadError(f"Invalid request line: {line!r}", "bad-request-line")
     return match.groups()  # type: ignore[return-value]
@@ -244,7 +255,9 @@ class BodyFraming(NamedTuple):
 _NO_BODY = BodyFraming(None, False, False)
 
 
-def body_framing(pairs: list[tuple[str, str]], version: str) -> BodyFraming:
+def body_framing(
+    pairs: list[tuple[str, str]], version: str, index: Optional[dict[str, str]] = None
+) -> BodyFraming:
     """Where the body of a request with these headers ends, or a refusal.
 
     Only ``Transfer-Encoding: chunked`` is accepted as a transfer coding, in
@@ -252,35 +265,52 @@ def body_framing(pairs: list[tuple[str, str]], version: str) -> BodyFraming:
     with the same value). With both, the body is chunked and the connection
     closes after the request.
 
+    Args:
+        pairs: the header pairs.
+        version: the request's HTTP version.
+        index: the first value of each lowered name in ``pairs``, if the
+            caller has it (it is looked up instead of walking the pairs when
+            no name comes twice).
+
     Raises:
         HeadError: 400 for an ambiguous or invalid framing, 501 for a
             transfer coding other than chunked.
     """
-    lengths = None
-    codings = None
+    lengths = codings = None
+    if index is not None and len(index) == len(pairs):  # every name once
+        lengths = index.get("content-length")
+        codings = index.get("transfer-encoding")
+        pairs = []
     for name, value in pairs:
-        if len(name) == 14 and name.lower() == "content-length":
-            lengths = [value] if lengths is None else [*lengths, value]
-        elif len(name) == 17 and name.lower() == "transfer-encoding":
-            codings = [value] if codings is None else [*codings, value]
-    if lengths is None and codings is None:
-        return _NO_BODY
+        size = len(name)  # (a cheap filter: most names have neither length)
+        if size == 14:
+            if name.lower() == "content-length":
+                lengths = value if lengths is None else f"{lengths},{value}"
+        elif size == 17 and name.lower() == "transfer-encoding":
+            codings = value if codings is None else f"{codings},{value}"
     length = None
     if lengths is not None:
-        values = {v.strip(" \t") for text in lengths for v in text.split(",")}
-        if len(values) != 1:
-            raise HeadError(f"Conflicting Content-Length: {lengths!r}", "bad-content-length")
-        (text,) = values
-        if not (text.isascii() and text.isdigit()) or len(text) > _MAX_LENGTH_DIGITS:
-            raise HeadError(f"Invalid Content-Length: {text!r}", "bad-content-length")
-        length = int(text)
+        if not (lengths.isdigit() and lengths.isascii() and len(lengths) <= _MAX_LENGTH_DIGITS):
+            lengths = _one_length(lengths)
+        length = int(lengths)
     if codings is None:
-        return BodyFraming(length, False, False)
+        return _NO_BODY if length is None else BodyFraming(length, False, False)
     if version != "HTTP/1.1":
         raise HeadError(f"Transfer-Encoding in {version}", "bad-transfer-encoding")
-    names = [c.strip(" \t").lower() for text in codings for c in text.split(",")]
+    names = [c.strip(" \t").lower() for c in codings.split(",")]
     if names[-1] != "chunked" or names.count("chunked") != 1:
         raise HeadError(f"Invalid Transfer-Encoding: {codings!r}", "bad-transfer-encoding")
     if len(names) != 1:
         raise HeadError(f"Unsupported Transfer-Encoding: {codings!r}", "bad-transfer-encoding", 501)
     return BodyFraming(None, True, length is not None)
+
+
+def _one_length(lengths: str) -> str:
+    """The one value of a ``Content-Length`` (its fields joined by commas), or a refusal."""
+    values = {v.strip(" \t") for v in lengths.split(",")}
+    if len(values) != 1:
+        raise HeadError(f"Conflicting Content-Length: {lengths!r}", "bad-content-length")
+    (text,) = values
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_LENGTH_DIGITS:
+        raise HeadError(f"Invalid Content-Length: {text!r}", "bad-content-length")
+    return text
