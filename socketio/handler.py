@@ -375,14 +375,15 @@ class SocketIOHandler(WebSocketHandler):
             if bodies:
                 bodies.pop(self, None)  # the previous request's, if it had one
             loop = connections.loop
-            turn = loop.now()
             idle = connections.idle
-            idle[self] = time.monotonic()
+            idle[self] = turn = loop.now()
             rfile.peek(1)
-            idle.pop(self, None)
-            if loop.now() == turn:  # no wait: the loop has not turned since the last answer
+            idle.pop(self, None)  # (gone already if the sweep ended the connection)
+            now = loop.now()
+            if now == turn:  # no wait: the loop has not turned since the last answer
                 gevent.sleep(0)
-            connections.heads[self] = time.monotonic()
+                now = loop.now()
+            connections.heads[self] = now
         line = rfile.readline(MAX_REQUEST_LINE)
         if line == b"\r\n":  # RFC 9112 §2.2: an empty line before a request is ignored
             line = rfile.readline(MAX_REQUEST_LINE)
@@ -411,27 +412,29 @@ class SocketIOHandler(WebSocketHandler):
         self.command, self.path, version = match.groups()
         self.requestline = raw_requestline[:-2]
         self.request_version = version
-        if not self._check_http_version():
+        if version not in _KNOWN_VERSIONS and not self._check_http_version():
             raise ValueError(f"Invalid http version: {raw_requestline!r}")
         self.headers = headers = self.MessageClass(self.rfile, 0)
-        framing = httpheaders.body_framing(headers._headers, version, headers._lookup())
+        index = headers._lookup()
+        framing = httpheaders.body_framing(headers._headers, version, index)
         length = framing.length
         if framing.close:  # both lengths: the chunks count
             del headers["content-length"]  # (pywsgi's environ would give it)
         if length and self.command == "HEAD":
             raise ValueError("Unexpected Content-Length")
         self.content_length = length
+        connection = index.get("connection")
         if version == "HTTP/1.1":
-            self.close_connection = (
-                framing.close or headers.get("Connection", "").lower() == "close"
+            self.close_connection = framing.close or (
+                connection is not None and connection.lower() == "close"
             )
         else:
-            self.close_connection = headers.get("Connection", "close").lower() != "keep-alive"
+            self.close_connection = connection is None or connection.lower() != "keep-alive"
         connections = getattr(self.server, "connections", None)
         if connections is not None:
             connections.heads.pop(self, None)
             if length or framing.chunked:
-                connections.bodies[self] = time.monotonic()
+                connections.bodies[self] = connections.loop.now()
         return True
 
     def _check_http_version(self) -> bool:
