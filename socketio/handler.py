@@ -17,6 +17,7 @@ import http
 import http.client
 import io
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
@@ -70,7 +71,9 @@ _LOGGED_REQUEST_LINE = 200
 
 # pywsgi's error for a malformed body (chunk framing), private to it: were it
 # renamed, such errors would be told by their traceback alone (_client_caused)
-_InvalidClientInput: Any = getattr(pywsgi, "_InvalidClientInput", ())
+_InvalidClientInput: Any = getattr(pywsgi, "_InvalidClientInput", None) or type(
+    "_InvalidClientInput", (OSError,), {}
+)
 #: errors of a connection its client reset or dropped
 _CONNECTION_ERRNOS = frozenset(
     {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ETIMEDOUT, errno.ENOTCONN,
@@ -123,6 +126,109 @@ _SHARED_VALUE_SIZE = 512
 def _shared(value: str) -> str:
     """The first string seen equal to ``value`` (of the last 512 distinct ones)."""
     return value
+
+
+#: longest chunk-size line (size, extensions, CRLF) of a chunked body
+_CHUNK_LINE = 1024
+#: chunk lines and trailers may add up to this many bytes more than twice the data
+_CHUNK_OVERHEAD = 65536
+#: chunks read between two yields to the loop
+_CHUNKS_PER_TURN = 64
+_HEX_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*")
+
+
+class _ChunkedInput(Input):
+    """pywsgi's ``Input`` for a chunked request body, read a line at a time, bounded.
+
+    pywsgi parses chunk-size lines and trailers a byte at a time, with no
+    bound on the number of trailer lines, and never yields while the socket
+    has data: a client streaming chunk extensions or trailers keeps the
+    process. Here a chunk line is read whole (at most ``_CHUNK_LINE``
+    bytes), the framing (chunk lines and trailers) may not outgrow the data
+    (twice it, plus ``_CHUNK_OVERHEAD``), trailers are plain header lines
+    bounded as a head, and the reader lets the others run every
+    ``_CHUNKS_PER_TURN`` chunks. A malformed body raises pywsgi's own
+    error for it, which answers 400 and closes the connection.
+    """
+
+    __slots__ = ("_chunks", "_left", "_overhead")
+
+    def __init__(self, rfile: Any, socket: Any = None) -> None:
+        super().__init__(rfile, None, socket=socket, chunked_input=True)
+        self._left = 0  # bytes left in the current chunk
+        self._overhead = 0  # bytes of framing read
+        self._chunks = 0
+
+    def read(self, length: Optional[int] = None) -> bytes:
+        return self._read(None if length is None or length < 0 else length, False)
+
+    def readline(self, size: Optional[int] = None) -> bytes:
+        return self._read(None if size is None or size < 0 else size, True)
+
+    def _read(self, length: Optional[int], line: bool) -> bytes:
+        if self.chunk_length == 0 or length == 0:  # (0: the last chunk was read)
+            return b""
+        self._send_100_continue()
+        rfile = self.rfile
+        out = []
+        while length is None or length > 0:
+            if not self._left:
+                if not self._next_chunk():
+                    break
+                continue
+            want = self._left if length is None else min(self._left, length)
+            data = rfile.readline(want) if line else rfile.read(want)
+            if not data:
+                self._fail("end of file within a chunk")
+            out.append(data)
+            self._left -= len(data)
+            self.position += len(data)
+            if length is not None:
+                length -= len(data)
+            if not self._left and rfile.read(2) != b"\r\n":
+                self._fail("chunk not followed by CRLF")
+            if line and data[-1:] == b"\n":
+                break
+        return b"".join(out)
+
+    def _next_chunk(self) -> bool:
+        """Read the next chunk-size line; False after the last chunk and its trailers."""
+        line = self.rfile.readline(_CHUNK_LINE + 1)
+        size, _, extensions = line[:-2].partition(b";")
+        if (
+            len(line) > _CHUNK_LINE
+            or line[-2:] != b"\r\n"
+            or b"\r" in extensions
+            or _HEX_SIZE.fullmatch(size) is None
+        ):
+            self._fail(f"invalid chunk line {clip(line)}")
+        self._count(len(line) + 2)
+        self._chunks += 1
+        if not self._chunks % _CHUNKS_PER_TURN:
+            gevent.sleep(0)  # (a body of many small chunks: let the others run)
+        self._left = int(size.rstrip(b" \t"), 16)
+        if self._left:
+            return True
+        for _ in range(httpheaders.MAX_HEADERS):  # the trailers, up to an empty line
+            trailer = self.rfile.readline(httpheaders.MAX_LINE + 1)
+            if trailer == b"\r\n":
+                self.chunk_length = 0  # type: ignore[misc]  # (a slot of pywsgi's Input)
+                return False
+            self._count(len(trailer))
+            if not httpheaders.check_trailer_line(trailer) or self._overhead > httpheaders.MAX_HEAD:
+                self._fail(f"invalid trailer {clip(trailer)}")
+        self._fail("too many trailers")
+        return False  # (not reached)
+
+    def _count(self, size: int) -> None:
+        self._overhead += size
+        if self._overhead > 2 * self.position + _CHUNK_OVERHEAD:
+            self._fail("chunk framing out of proportion to its data")
+
+    def _fail(self, message: str) -> None:
+        self._chunked_input_error = True  # type: ignore[misc]  # (so pywsgi discards no more)
+        self.chunk_length = 0  # type: ignore[misc]
+        raise _InvalidClientInput(message)
 
 
 class _SpentInput(io.RawIOBase):
@@ -278,6 +384,7 @@ class SocketIOHandler(WebSocketHandler):
     requestline: Optional[str]
     headers: Any
     headers_sent: bool
+    wsgi_input: Any
     request_version: str
     rfile: Any
     response_length: int
@@ -442,6 +549,16 @@ class SocketIOHandler(WebSocketHandler):
         # request; the two versions clients send are known good. (Private to
         # pywsgi too: were it renamed, only this speed-up would be lost.)
         return self.request_version in _KNOWN_VERSIONS or super()._check_http_version()
+
+    def get_environ(self) -> Any:
+        """pywsgi's environ; a chunked body is read by :class:`_ChunkedInput`."""
+        env = super().get_environ()
+        body = self.wsgi_input
+        if body.chunked_input:  # (rare)
+            chunked = self.wsgi_input = _ChunkedInput(self.rfile, body.socket)
+            if env.get("wsgi.input") is body:  # (an upgrade request reads the stream)
+                env["wsgi.input"] = chunked
+        return env
 
     def _headers(self) -> Any:
         # pywsgi's get_environ takes its HTTP_* entries from here, rebuilding

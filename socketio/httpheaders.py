@@ -39,6 +39,7 @@ __all__ = [
     "body_framing",
     "check_header_lines",
     "check_request_line",
+    "check_trailer_line",
     "environ_pairs",
     "read_header_lines",
     "split_header_block",
@@ -230,6 +231,11 @@ def check_header_lines(lines: list[bytes]) -> None:
             raise HeadError(f"Invalid header line: {line!r}", "bad-header-line")
     if lines[-1] != b"\r\n":
         raise HeadError(f"Invalid end of head: {lines[-1]!r}", "bad-header-line")
+
+
+def check_trailer_line(line: bytes) -> bool:
+    """Whether a trailer line of a chunked body is a plain header line (CRLF ended)."""
+    return _PLAIN_LINE.match(line) is not None
 
 
 class BodyFraming(NamedTuple):

@@ -528,3 +528,42 @@ def test_a_pipelining_flood_does_not_stall_a_websocket_client(make_server):
     assert worst < 0.5
     client.close()
     flood.close()
+
+
+# -- chunked bodies --------------------------------------------------------------------
+
+
+def test_a_chunked_upload_is_read(plain):
+    sock = plain.connect()
+    sock.sendall(
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n"
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    data, closed = read_until_closed(sock)
+    assert statuses(data) == [200, 200] and b"read 11" in data and closed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"0\r\n" + b"X-Trailer: v\r\n" * 1000 + b"\r\n",  # trailers without end
+        b"".join(b"1;" + b"e" * 500 + b"\r\nx\r\n" for _ in range(200)) + b"0\r\n\r\n",
+        b"".join(b"1\r\nx\r\n" for _ in range(100_000)) + b"0\r\n\r\n",
+    ],
+    ids=["endless-trailers", "long-extensions", "one-byte-chunks"],
+)
+@pytest.mark.parametrize("route", ["polling", "application"])
+def test_an_abusive_chunked_body_is_refused_early(plain, body, route):
+    path = (
+        f"/socket.io/1/xhr-polling/{plain.polling_session()}" if route == "polling" else "/upload"
+    )
+    sock = plain.connect()
+    try:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode() + body
+        )
+    except OSError:
+        pass  # refused before it all went
+    data, closed = read_until_closed(sock)
+    assert statuses(data) == [400] and closed, data

@@ -244,3 +244,49 @@ def test_changed_headers_are_looked_up_afresh():
     assert headers["X-RAW"] == "2"
     headers._headers = [("Only", "this")]  # as email's set_boundary does
     assert headers.get("only") == "this" and headers.get("host") is None
+
+
+# -- chunked bodies ------------------------------------------------------------------
+
+
+def _chunked(raw: bytes) -> Any:
+    from socketio.handler import _ChunkedInput
+
+    return _ChunkedInput(io.BufferedReader(io.BytesIO(raw), READ_BUFFER_SIZE))
+
+
+def test_a_chunked_body_reads_as_pywsgi_reads_it():
+    raw = b"5\r\nab\ncd\r\n3;name=value\r\nefg\r\n0\r\nX-Trailer: v\r\n\r\nNEXT"
+    stock = Input(io.BufferedReader(io.BytesIO(raw)), None, chunked_input=True)
+    assert _chunked(raw).read() == stock.read() == b"ab\ncdefg"
+    ours = _chunked(raw)
+    assert [ours.readline(), ours.read(2), ours.read(), ours.read()] == [
+        b"ab\n",
+        b"cd",
+        b"efg",
+        b"",
+    ]
+    assert ours.rfile.read() == b"NEXT"  # the next request is left where it starts
+    assert ours.chunk_length == 0  # (what the sweep reads as "body read")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"zz\r\nabc\r\n0\r\n\r\n",  # not a size
+        b"-1\r\n",
+        b"+4\r\nabcd\r\n0\r\n\r\n",
+        b"4\nabcd\r\n0\r\n\r\n",  # a bare LF
+        b"4\r\nabcdX\r\n0\r\n\r\n",  # more than announced
+        b"4\r\nab",  # cut short
+        b"1;" + b"e" * 2000 + b"\r\nx\r\n0\r\n\r\n",  # a long extension
+        b"1;a\rb\r\nx\r\n0\r\n\r\n",  # a lone CR in it
+        b"".join(b"1;abc\r\nx\r\n" for _ in range(10000)) + b"0\r\n\r\n",  # framing >> data
+        b"0\r\nBad Trailer\r\n\r\n",
+        b"0\r\n" + b"a: b\r\n" * 200 + b"\r\n",  # endless trailers
+        b"0\r\n" + b"a: " + b"b" * 70000 + b"\r\n\r\n",
+    ],
+)
+def test_a_malformed_or_abusive_chunked_body_is_refused(raw):
+    with pytest.raises(OSError):  # (pywsgi's _InvalidClientInput: 400, the connection closes)
+        _chunked(raw).read()
