@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import tracemalloc
 import types
 
 import gevent
@@ -10,6 +12,7 @@ import pytest
 from geventwebsocket.websocket import Stream
 
 from socketio import wsconn, wsframe
+from socketio.exceptions import FrameError
 
 from ..wsframes import client_frame
 
@@ -185,3 +188,251 @@ def test_read_frame_and_receive_take_turns_on_one_read(pair):
     assert header.opcode == wsframe.OP_TEXT
     assert bytes(payload) == b"two"
     assert websocket.receive() == "three"
+
+
+# -- what a hostile client can make a connection hold or do (issue 17) ----------------
+
+
+def _websocket(pair, **options):
+    """A second websocket over ``pair``'s connection, with other limits."""
+    first, peer = pair
+    handler = types.SimpleNamespace(socket=first.handler.socket, rfile=None, **options)
+    handler.rfile = handler.socket.makefile("rb")
+    return wsconn.BoundedWebSocket({}, Stream(handler), handler, 1 << 20), peer
+
+
+def _close_code(data: bytes) -> int:
+    """The code of the close frame at the end of what the server wrote."""
+    at = data.rindex(b"\x88")
+    return struct.unpack("!H", data[at + 2 : at + 4])[0]
+
+
+def test_max_message_frames_comes_from_the_handlers_config_unless_given(pair):
+    websocket, _ = pair
+    assert websocket.max_message_frames == 1024
+    config = types.SimpleNamespace(max_message_frames=7)
+    websocket, _ = _websocket(pair, config=config)
+    assert websocket.max_message_frames == 7
+    handler = websocket.handler
+    given = wsconn.BoundedWebSocket({}, Stream(handler), handler, 100, max_message_frames=3)
+    assert given.max_message_frames == 3
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [
+        client_frame(b"", opcode=wsframe.OP_CONTINUATION, fin=False),
+        client_frame(b"x", opcode=wsframe.OP_CONTINUATION, fin=False),
+        client_frame(b"", opcode=wsframe.OP_PING),
+        client_frame(b"", opcode=wsframe.OP_PONG),
+    ],
+    ids=["empty-fragments", "1-byte-fragments", "pings-inside", "pongs-inside"],
+)
+def test_a_message_of_too_many_frames_closes_with_1009(pair, filler):
+    websocket, peer = _websocket(pair, config=types.SimpleNamespace(max_message_frames=10))
+    # 10 frames in all are accepted ...
+    ok = client_frame(b"5:", fin=False) + filler * 8 + client_frame(b"::", opcode=0)
+    peer.sendall(ok)
+    expected = "5:" + ("x" * 8 if filler[1] & 0x7F == 1 and filler[0] == 0 else "") + "::"
+    assert websocket.receive() == expected
+    # ... 11 are not
+    peer.sendall(client_frame(b"5:", fin=False) + filler * 9 + client_frame(b"::", opcode=0))
+    assert websocket.receive() is None
+    assert websocket.closed
+    peer.setblocking(True)
+    peer.settimeout(1)
+    assert _close_code(_pending_or_wait(peer)) == 1009
+
+
+def _pending_or_wait(peer) -> bytes:
+    data = b""
+    while not data.endswith(b"message too big") and b"\x88" not in data[-40:]:
+        data += peer.recv(1 << 20)
+    return data
+
+
+def test_pings_between_messages_are_not_counted_as_frames_of_one(pair):
+    websocket, peer = _websocket(pair, config=types.SimpleNamespace(max_message_frames=2))
+    peer.sendall(client_frame(b"", opcode=wsframe.OP_PING) * 50 + client_frame(b"2::"))
+    assert websocket.receive() == "2::"
+
+
+def test_a_fragment_over_what_is_left_of_the_size_limit_is_refused_by_its_header(pair):
+    first, peer = pair
+    handler = first.handler
+    websocket = wsconn.BoundedWebSocket({}, Stream(handler), handler, 100)
+    # 60 bytes, then a fragment announcing 50: refused before its payload arrives
+    peer.sendall(client_frame(b"a" * 60, fin=False) + client_frame(b"b" * 50, opcode=0)[:8])
+    with pytest.raises(FrameError) as info:
+        websocket.read_message()
+    assert info.value.close_code == 1009
+    assert str(info.value) == "message over 100 bytes"
+
+
+def _trickle(peer, data: bytes, step: int = 1) -> gevent.Greenlet:
+    def send():
+        for i in range(0, len(data), step):
+            peer.sendall(data[i : i + step])
+            gevent.sleep(0)
+
+    return gevent.spawn(send)
+
+
+@pytest.mark.parametrize("size", [20_000, 80_000], ids=["held-whole", "larger-than-a-read"])
+def test_a_frame_trickled_a_byte_at_a_time_costs_about_its_size(pair, size):
+    websocket, peer = pair
+    payload = b"5:::" + b"t" * (size - 4)
+    frame = client_frame(payload)
+    peer.setblocking(True)
+    tracemalloc.start()
+    try:
+        sender = _trickle(peer, frame, 2)  # (each 1-byte object is one shared object)
+        with gevent.Timeout(60):
+            message = websocket.receive()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    sender.join()
+    assert message == payload.decode()
+    # the frame's bytes, the message decoded from them, the unmasking's
+    # temporaries, a read's buffer (recv allocates its full size, then
+    # shrinks it); a list of the reads (one object per read) took over 40
+    # bytes per byte trickled
+    assert peak < 4 * size + wsconn.READ_SIZE, peak
+
+
+def test_a_big_frame_is_unmasked_as_it_arrives_and_not_kept(pair):
+    first, peer = pair
+    handler = first.handler
+    websocket = wsconn.BoundedWebSocket({}, Stream(handler), handler, 4 << 20)
+    size = 2 << 20
+    payload = b"5:::" + bytes(range(97, 123)) * (size // 26)
+    after = client_frame(b"2::")
+    frames = client_frame(payload) + after[:3]  # and the start of another
+    peer.setblocking(True)
+    sender = gevent.spawn(peer.sendall, frames)
+    tracemalloc.start()
+    try:
+        with gevent.Timeout(20):
+            message = websocket.receive()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    sender.join()
+    assert message == payload.decode()
+    # the payload once (unmasked as it came), the text decoded from it, a
+    # read: not also the masked bytes whole and the unmasking's big integers
+    assert peak < 2.3 * len(payload), peak
+    assert len(websocket._received) <= 3  # only what follows the frame is held
+    peer.sendall(after[3:])
+    assert websocket.receive() == "2::"
+
+
+def test_a_big_fragmented_message_is_gathered_in_one_buffer(pair):
+    websocket, peer = pair
+    pieces = [b"5:::", b"a" * 300_000, b"", b"b" * 70_000, b"c"]
+    frames = [client_frame(pieces[0], fin=False)]
+    frames += [client_frame(p, opcode=0, fin=False) for p in pieces[1:-1]]
+    frames.append(client_frame(pieces[-1], opcode=0))
+    peer.setblocking(True)
+    sender = gevent.spawn(peer.sendall, b"".join(frames))
+    with gevent.Timeout(20):
+        assert websocket.receive() == b"".join(pieces).decode()
+    sender.join()
+    assert websocket._received == b""
+
+
+def test_reading_a_flood_lets_the_other_greenlets_run(pair):
+    websocket, peer = pair
+    count = 3000
+    burst = b"".join(client_frame(b"2::") for _ in range(count))
+    assert len(burst) < wsconn.READ_SIZE  # one read: no read ever waits
+    peer.sendall(burst)
+    ticks = []
+    done = []
+
+    def ticker():
+        while not done:
+            ticks.append(None)
+            gevent.sleep(0.0001)
+
+    got = 0
+    websocket.wait_message()  # (the one wait)
+    other = gevent.spawn(ticker)
+    for _ in range(count):
+        assert websocket.receive() == "2::"
+        got += 1
+    done.append(True)
+    other.join()
+    # a turn is WORK_PER_TURN: some 64 small frames; without turns, none
+    per_turn = wsconn.WORK_PER_TURN // (wsconn.FRAME_COST + 9)
+    assert len(ticks) >= count // per_turn // 2, len(ticks)
+
+
+def test_a_ping_flood_from_a_client_that_does_not_read_keeps_one_pong(pair):
+    websocket, peer = pair
+    gevent.sleep(0.001)
+    websocket.offer(wsframe.encode_frame(b"x" * (8 << 20)))  # more than the kernel takes
+    assert websocket.backlog == 1
+    waiting = websocket.backlog_bytes
+    assert 0 < waiting < 8 << 20
+    pings = b"".join(client_frame(b"%d" % i, opcode=wsframe.OP_PING) for i in range(2000))
+    peer.sendall(pings + client_frame(b"2::"))
+    assert websocket.receive() == "2::"
+    assert websocket.backlog_bytes == waiting  # no pong was queued
+    # once the client reads, the latest ping gets its pong, after the backlog
+    peer.setblocking(True)
+    received = b""
+    while not received.endswith(wsframe.encode_frame(b"1999", wsframe.OP_PONG)):
+        received += peer.recv(1 << 20)
+    assert received.count(b"\x8a") == 1
+    gevent.sleep(0.01)
+    assert websocket.backlog_bytes == 0
+
+
+def test_backlog_bytes_counts_what_is_held_and_what_the_kernel_refused(pair):
+    websocket, peer = pair
+    gevent.sleep(0.001)
+    first, second = wsframe.text_frame("5:::1"), wsframe.text_frame("5:::22")
+    websocket.offer(first)  # sent at once
+    websocket.offer(second)  # held for the turn's end
+    assert websocket.backlog_bytes == len(second)
+    gevent.sleep(0)
+    assert websocket.backlog_bytes == 0
+    big = wsframe.encode_frame(b"y" * (8 << 20))
+    gevent.sleep(0.001)
+    websocket.offer(big)
+    websocket.offer(first)
+    refused = websocket.backlog_bytes
+    assert len(first) < refused <= len(big) + len(first)
+    peer.setblocking(True)
+    left = len(first) + len(second) + len(big) + len(first)
+    while left > 0:
+        left -= len(peer.recv(1 << 20))
+    assert left == 0
+    gevent.sleep(0.01)
+    assert websocket.backlog_bytes == 0
+
+
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        (struct.pack("!H", 5000), 1002),
+        (struct.pack("!H", 1005), 1002),
+        (struct.pack("!H", 999) + b"bye", 1002),
+        (b"\x03", 1002),
+        (struct.pack("!H", 1000) + b"\xff", 1007),
+        (struct.pack("!H", 4000) + b"bye", 4000),
+        (struct.pack("!H", 1001), 1001),
+        (b"", 1000),
+    ],
+    ids=["5000", "1005", "999", "1-byte", "reason-not-utf8", "4000", "1001", "empty"],
+)
+def test_a_close_frame_is_echoed_only_if_valid(pair, payload, code):
+    websocket, peer = pair
+    peer.sendall(client_frame(payload, opcode=wsframe.OP_CLOSE))
+    assert websocket.receive() is None
+    assert websocket.closed and websocket.peer_closed
+    sent = _pending(peer)
+    assert sent[0] == 0x88
+    assert struct.unpack("!H", sent[2:4])[0] == code
