@@ -169,9 +169,23 @@ _NOTHING: Any = object()
 
 
 def _too_deep(value: Any) -> bool:
-    """Whether ``value`` (as JSON decodes it) nests lists and dicts past :data:`MAX_DEPTH`."""
-    if type(value) is not list and type(value) is not dict:
-        return False
+    """Whether ``value`` (as JSON decodes it) nests lists and dicts past :data:`MAX_DEPTH`.
+
+    Level by level, in comprehensions: a value of millions of small lists is
+    walked in a fraction of the time its decoding took.
+    """
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for item in level
+            if type(item) is list or type(item) is dict
+            for child in (item.values() if type(item) is dict else item)
+            if type(child) is list or type(child) is dict
+        ]
+        if not level:
+            return False
+    return True
     stack = [(value, 1)]
     pop, push = stack.pop, stack.append
     while stack:
