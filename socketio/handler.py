@@ -1033,6 +1033,8 @@ class SocketIOHandler(WebSocketHandler):
                 str(ex) or type(ex).__name__,
             )
             return None
+        if not isinstance(ex, (ValueError, OSError)):  # not the client's: a bug of ours
+            log.error("error while reading a request", exc_info=ex)
         status = getattr(ex, "status_hint", 400)
         text = getattr(ex, "formatted_message", None) or str(ex) or type(ex).__name__
         kind = getattr(ex, "kind", None) or f"bad-request-{type(ex).__name__}"
