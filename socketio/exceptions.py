@@ -7,6 +7,8 @@ The tree::
     │   ├── PacketError                one packet is malformed
     │   ├── PayloadError               the framing of an HTTP body is malformed,
     │   │                              or a body is larger than allowed
+    │   ├── HeadError                  an HTTP request line or head is malformed
+    │   │                              or too large
     │   └── FrameError                 a websocket frame breaks RFC 6455 or a limit
     ├── ConfigError (ValueError)       the library was configured or called wrongly
     │   └── ACLError                   misuse of the namespace ACL methods
@@ -29,6 +31,7 @@ __all__ = [
     "ACLError",
     "ConfigError",
     "FrameError",
+    "HeadError",
     "NotSocketIORequest",
     "PacketError",
     "PayloadError",
@@ -66,6 +69,19 @@ class PacketError(ProtocolError):
 
 class PayloadError(ProtocolError):
     """A polling body (several framed packets, or a JSONP form) is malformed or too large."""
+
+
+class HeadError(ProtocolError):
+    """A request head we refuse: its ``status_hint`` is the answer, and the connection closes.
+
+    Attributes:
+        kind: a short constant naming the mistake, for rate-limited logging
+            (see :class:`socketio.peerlog.PeerLog`).
+    """
+
+    def __init__(self, message: str = "", kind: str = "bad-head", status_hint: int = 400) -> None:
+        super().__init__(message, status_hint=status_hint)
+        self.kind = kind
 
 
 class FrameError(ProtocolError):

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from http.client import HTTPException, LineTooLong
 from typing import NamedTuple, Optional
 
-from .exceptions import ProtocolError
+from .exceptions import HeadError
 
 __all__ = [
     "MAX_HEAD",
@@ -64,18 +64,6 @@ MAX_HEADERS = 100
 MAX_HEAD = 65536
 #: most digits of a Content-Length (18 fit in 63 bits)
 _MAX_LENGTH_DIGITS = 18
-
-
-class HeadError(ProtocolError):
-    """A request head we refuse: its ``status_hint`` is the answer, and the connection closes.
-
-    Attributes:
-        kind: a short constant naming the mistake, for rate-limited logging.
-    """
-
-    def __init__(self, message: str, kind: str, status_hint: int = 400) -> None:
-        super().__init__(message, status_hint=status_hint)
-        self.kind = kind
 
 
 # RFC 9110 token characters, the only ones a field name may have.
