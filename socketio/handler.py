@@ -324,6 +324,34 @@ def _status_line(code: int) -> str:
     return f"{code} {http.HTTPStatus(code).phrase}"
 
 
+_CONNECTION = 1
+_CONTENT_LENGTH = 2
+
+
+@functools.lru_cache(maxsize=256)
+def _header_line(name: str, value: str) -> tuple[str, int, tuple[bytes, bytes]]:
+    """A response header's line, which of the headers the head is checked for it is, its bytes.
+
+    Remembered: most answers carry the same few headers (content type,
+    ``nosniff``, the CORS ones for a page's origin), and checking and
+    encoding each again cost more than the rest of the head.
+
+    Raises:
+        ValueError: a CR or LF in the name or value (pywsgi's check).
+    """
+    if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+        raise ValueError(f"carriage return or newline in header {name!r}: {value!r}")
+    lowered = name.lower()
+    kind = (
+        _CONNECTION
+        if lowered == "connection"
+        else _CONTENT_LENGTH
+        if lowered == "content-length"
+        else 0
+    )
+    return f"{name}: {value}\r\n", kind, (name.encode("latin-1"), value.encode("latin-1"))
+
+
 def _write_nothing(data: bytes) -> None:
     pass
 
@@ -650,16 +678,16 @@ class SocketIOHandler(WebSocketHandler):
         """
         status = _status_line(code)
         lines = ["HTTP/1.1 ", status, "\r\n"]
+        logged = []
         connection = None
         length_given = False
         for name, value in headers:
-            if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-                raise ValueError(f"carriage return or newline in header {name!r}: {value!r}")
-            lines += (name, ": ", value, "\r\n")
-            lowered = name.lower()
-            if lowered == "connection":
+            line, kind, pair = _header_line(name, value)
+            lines.append(line)
+            logged.append(pair)
+            if kind == _CONNECTION:
                 connection = value.lower()
-            elif lowered == "content-length":
+            elif kind == _CONTENT_LENGTH:
                 length_given = True
         extra = [_date_header()]
         if self.request_version == "HTTP/1.0" and connection is None:
@@ -670,15 +698,14 @@ class SocketIOHandler(WebSocketHandler):
             extra.append(("Content-Length", str(len(body))))
         for name, value in extra:
             lines += (name, ": ", value, "\r\n")
+            logged.append((name.encode("latin-1"), value.encode("latin-1")))
         lines.append("\r\n")
         data = "".join(lines).encode("latin-1") + body
         # What pywsgi's start_response leaves for its access log (and gunicorn's).
         self.status = status.encode("latin-1")
         self._orig_status = status
         self.code = code
-        self.response_headers = [
-            (name.encode("latin-1"), value.encode("latin-1")) for name, value in [*headers, *extra]
-        ]
+        self.response_headers = logged
         self.headers_sent = True
         sock = self.socket
         try:
