@@ -351,6 +351,10 @@ class WebsocketTransport(BaseTransport):
 
     name = "websocket"
 
+    #: seconds between looks at the session's incoming queue while reading
+    #: waits for the handlers to catch up with a client (see _queue_loop)
+    read_ahead_check = 0.01
+
     def __init__(self, handler: Any, config: Any) -> None:
         super().__init__(handler, config)
         self._stand_in: Optional[gevent.Greenlet] = None
@@ -482,13 +486,29 @@ class WebsocketTransport(BaseTransport):
             self._stand_in = gevent.spawn(self._queue_loop, socket, websocket)
 
     def _queue_loop(self, socket: Socket, websocket: Any) -> None:
+        config = self.config
+        ahead = 0  # characters queued since the queue was last seen empty
         try:
             while True:
                 message = self._next_message(socket, websocket)
                 if message is None:
                     return
+                queue = socket.server_queue
+                if not queue.qsize():
+                    ahead = 0
                 socket.put_server_msg(message)
+                ahead += len(message)
                 del message  # (not kept while the next is awaited)
+                # A client must not queue without bound what a waiting
+                # handler has not taken yet: past max_queue_size packets or
+                # max_queue_bytes, reading waits until the handlers have
+                # caught up (and TCP holds the rest of a flood at the client).
+                while (
+                    queue.qsize() >= config.max_queue_size or ahead > config.max_queue_bytes
+                ) and not websocket.closed:
+                    gevent.sleep(self.read_ahead_check)
+                    if not queue.qsize():
+                        ahead = 0
         finally:
             # The handler the first greenlet is in may wait for ever: end it.
             socket.kill(detach=True)

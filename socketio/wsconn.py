@@ -142,9 +142,8 @@ class BoundedWebSocket(WebSocket):
         self._corked: list[bytes] = []
         self._corked_size = 0
         self._out_size = 0  # bytes in _out
-        self._late_pong: Optional[wsframe.Buffer] = (
-            None  # a ping's payload, answered once _out is sent
-        )
+        # the latest ping's payload while _out waits: answered once it is written
+        self._late_pong: Optional[wsframe.Buffer] = None
         self._uncork_later: Any = None
         self._sent_at = 0.0  # the loop's time (one value per turn) of the last send
         #: the connection failed while writing: nothing more can be sent

@@ -38,6 +38,7 @@ from .wire import handshake
 
 MAX_MESSAGE = 1 << 20
 MAX_FRAMES = 1024
+MAX_QUEUE_BYTES = 4 << 20
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def server():
         heartbeat_interval=5,
         heartbeat_timeout=10,
         max_message_size=MAX_MESSAGE,
-        config=json.dumps({"max_message_frames": MAX_FRAMES}),
+        config=json.dumps({"max_message_frames": MAX_FRAMES, "max_queue_bytes": MAX_QUEUE_BYTES}),
     ).start()
     yield server
     server.stop()
@@ -270,6 +271,33 @@ def test_a_frame_sent_in_tiny_segments_costs_about_its_size(server, good):
     wait_gone(server, sid)
     # the frame held once (and slack): not tens of bytes per byte trickled
     assert grown < 2 * MAX_MESSAGE + (8 << 20), (grown, sent)
+
+
+def test_a_flood_while_a_handler_waits_is_not_read_ahead_without_bound(server, good):
+    conn, sid = upgrade(server)
+    conn.sendall(frame(b"1::/life"))
+    data = b""
+    while b"1::/life" not in data:
+        data += conn.recv(4096)
+    # the handler waits 3 s in place: reading goes on in another greenlet
+    conn.sendall(frame(b'5:1+:/life:{"name":"wait","args":[3]}'))
+    time.sleep(0.2)
+    before = rss(server)
+    big = frame(b"3::/life:" + b"q" * (MAX_MESSAGE - 100), mask=b"\0\0\0\0")
+    conn.settimeout(0.1)
+    sent = 0
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        try:
+            sent += conn.send(big)
+        except TimeoutError:
+            pass
+    grown = rss(server) - before
+    assert round_trip(good, 1) < 2.0
+    conn.close()
+    wait_gone(server, sid)
+    # what was read ahead of the handler: about max_queue_bytes, not the flood
+    assert grown < 8 * MAX_QUEUE_BYTES + (16 << 20), (grown, sent)
 
 
 # -- close frames ---------------------------------------------------------------------
