@@ -37,10 +37,7 @@ Runner = Callable[..., dict]
 
 
 #: ERROR lines the shared server is expected to log (test_unknown_event_and_failing_handler)
-EXPECTED_ERRORS = (
-    """unhandled error while processing '5::/chat:{"name":"fail"}'""",
-    """unhandled error while processing '5::/chat:{"name":"bad_args","args":[1]}'""",
-)
+EXPECTED_ERRORS = ("""unhandled error while processing '5::/chat:{"name":"fail"}'""",)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,7 +52,7 @@ def no_unexpected_server_errors(live_server):
     errors = [
         line
         for line in live_server.log().splitlines()
-        if line.startswith("ERROR") and not line.endswith(EXPECTED_ERRORS)
+        if line.startswith("ERROR") and not any(expected in line for expected in EXPECTED_ERRORS)
     ]
     assert errors == [], f"unexpected errors in {live_server.log_path}"
 
@@ -280,16 +277,18 @@ def test_unknown_event_and_failing_handler(live_server, scenario, transport):
         "unallowed_event_name",
         "name must only contains alpha numerical characters",
     ]
-    # an exception in a handler (and a TypeError from bad arguments) is logged
-    # on the server, which keeps serving this client
+    # an exception in a handler is logged on the server, which keeps serving
+    # this client; the wrong number of arguments is the client's mistake: it
+    # gets an error event, and the handler is not called
     assert r["after_fail"] == ["still alive"]
     assert r["after_bad_args"] == ["still alive 2"]
-    assert r["errors"] == [r["no_method"], r["bad_name"]]
+    bad_args = ["invalid_event_args", 'The method "on_bad_args" takes 2 arguments, not 1']
+    assert r["errors"] == [r["no_method"], r["bad_name"], bad_args]
     assert r["connected"] is True
     assert r["sessid"] in r["sockets"]
     log = live_server.log()
     assert "boom (expected by the tests)" in log
-    assert "on_bad_args() missing 1 required positional argument" in log
+    assert "on_bad_args() missing" not in log
 
 
 # -- disconnects ----------------------------------------------------------------
