@@ -22,8 +22,8 @@ from the prober), as fast as the server takes its bytes:
   one 10 MB event and then wait; measured: what the server keeps per
   session once they are idle.
 
-Measured for each: the server's resident memory growth (at the end of the
-attack, against just before it) and the prober's round trip (p50 / p99).
+Measured for each: the server's resident memory growth (its peak during
+the attack, against just before it) and the prober's round trip (p50 / p99).
 """
 
 from __future__ import annotations
@@ -109,21 +109,23 @@ def _during(
 ) -> tuple[float, dict[str, Any], int]:
     """Run ``target(port, *args, seconds, sent)`` in a process of its own, with the prober.
 
-    Returns the server's memory growth (MiB, at the attack's end), the
-    prober's summary and the bytes the attacker sent.
+    Returns the server's peak memory growth during the attack (MiB, sampled
+    every 0.1 s), the prober's summary and the bytes the attacker sent.
     """
     sent = multiprocessing.Value("q", 0, lock=False)
-    before = server.rss_mib()
+    before = peak = server.rss_mib()
     attacker = multiprocessing.Process(
         target=target, args=(server.port, *args, seconds, sent), daemon=True
     )
     with Prober(server.port) as prober:
         attacker.start()
-        attacker.join(seconds + 30)
-        grown = server.rss_mib() - before
+        deadline = time.monotonic() + seconds + 30
+        while attacker.is_alive() and time.monotonic() < deadline:
+            peak = max(peak, server.rss_mib())
+            attacker.join(0.1)
     if attacker.is_alive():
         attacker.kill()
-    return grown, prober.summary(), int(sent.value)
+    return peak - before, prober.summary(), int(sent.value)
 
 
 def _quiet(server: AttackServer, seconds: float) -> dict[str, Any]:
@@ -165,7 +167,7 @@ def floods(quick: bool) -> list[dict[str, str]]:
                 "answered in ms",
             )
         )
-        rows.append(row(name, "server RSS growth", f"{grown:+.1f} MiB", "0", "bounded"))
+        rows.append(row(name, "server RSS peak growth", f"{grown:+.1f} MiB", "0", "bounded"))
         rows.append(row(name, "server log lines", str(log_lines), "", "rate limited"))
     return rows
 
