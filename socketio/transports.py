@@ -345,7 +345,9 @@ class WebsocketTransport(BaseTransport):
     waits for something (I/O, a sleep), reading goes on in a second greenlet
     for the rest of the connection, which queues what it reads for the
     receiver loop, so a blocked handler never stops the connection from
-    being read (heartbeats, the close). Once the application has returned,
+    being read (heartbeats, the close); past ``max_queue_size`` packets or
+    ``max_queue_bytes`` queued and not yet taken, that reading waits for the
+    handlers to catch up. Once the application has returned,
     the connection is read until the client closes it.
     """
 
