@@ -43,7 +43,7 @@ from gevent.exceptions import ConcurrentObjectUseError
 from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.websocket import Stream, WebSocket
 
-from . import wsframe
+from . import fairness, wsframe
 from .exceptions import FrameError
 from .peerlog import PeerLog
 
@@ -210,18 +210,8 @@ class BoundedWebSocket(WebSocket):
             self._boundary_waiter = None
 
     def _pause(self) -> None:
-        """Let the other connections run, then go on: this one has done a turn's work.
-
-        The wait is on a timer of no duration, which ends in the loop's next
-        iteration, after the loop has polled every connection (a callback,
-        which ``gevent.sleep(0)`` schedules, may run again before that poll).
-        """
-        hub = self._hub
-        timer = hub.loop.timer(0.0)
-        try:
-            hub.wait(timer)
-        finally:
-            timer.close()
+        """Let the other connections run, then go on: this one has done a turn's work."""
+        fairness.pause()
         self._budget = WORK_PER_TURN
 
     def interrupt_wait(self, reader: Any, exc: BaseException) -> None:
