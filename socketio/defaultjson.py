@@ -125,6 +125,7 @@ def default_json_dumps(data: Any) -> str:
             if (
                 text
                 and "null" not in text
+                and "\x7f" not in text  # json escapes DEL, orjson does not
                 and "0.0000" not in text  # orjson's 0.00001 is json's 1e-05
                 and ("e-" not in text or _SHORT_EXPONENT.search(text) is None)
             ):
@@ -186,13 +187,3 @@ def _too_deep(value: Any) -> bool:
         if not level:
             return False
     return True
-    stack = [(value, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        item, depth = pop()
-        if depth > MAX_DEPTH:
-            return True
-        for child in item.values() if type(item) is dict else item:
-            if type(child) is list or type(child) is dict:
-                push((child, depth + 1))
-    return False

@@ -31,6 +31,7 @@ from geventwebsocket.websocket import Stream
 from . import clientjs, httpheaders, payload, protocol
 from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
 from .exceptions import NotSocketIORequest, PayloadError
+from .fairness import pause
 from .peerlog import PeerLog, clip
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
 from .transports import (
@@ -205,7 +206,7 @@ class _ChunkedInput(Input):
         self._count(len(line) + 2)
         self._chunks += 1
         if not self._chunks % _CHUNKS_PER_TURN:
-            gevent.sleep(0)  # (a body of many small chunks: let the others run)
+            pause()  # (a body of many small chunks: let the others run)
         self._left = int(size.rstrip(b" \t"), 16)
         if self._left:
             return True
@@ -516,7 +517,7 @@ class SocketIOHandler(WebSocketHandler):
             idle.pop(self, None)  # (gone already if the sweep ended the connection)
             now = loop.now()
             if now == turn:  # no wait: the loop has not turned since the last answer
-                gevent.sleep(0)
+                pause()
                 now = loop.now()
             connections.heads[self] = now
         line = rfile.readline(MAX_REQUEST_LINE)
@@ -1034,7 +1035,7 @@ class SocketIOHandler(WebSocketHandler):
             if connections is not None and self in connections.timed_out:
                 raise TimeoutError("body timeout")
             if loop.now() == turn:
-                gevent.sleep(0)
+                pause()
             turn = loop.now()
         return bytes(data)
 

@@ -25,6 +25,7 @@ from . import payload, wsframe
 from . import payload as _payload  # decode_payload() shadows the name
 from .config import Config
 from .exceptions import PayloadError
+from .fairness import pause
 from .protocol import JAVASCRIPT, NOSNIFF, Response, cors_headers, text_response
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 #: The error packet that makes a 0.9 client handshake again.
 NOT_HANDSHAKEN = "7:::1+0"
 NOOP = "8::"
+
+#: packets of one POST body split, or queued, before the other connections get a turn
+PACKETS_PER_TURN = 1000
 
 
 def _live(messages: list[Optional[str]]) -> tuple[list[str], bool]:
@@ -141,8 +145,17 @@ class XHRPollingTransport(BaseTransport):
         return payload.encode_payload(messages)
 
     def decode_payload(self, payload: str) -> list[str]:  # the parameter name is the original's
-        """Split a POST body into packets (at most ``max_packets_per_payload``)."""
-        return _payload.decode_payload(payload, self.config.max_packets_per_payload)
+        """Split a POST body into packets (at most ``max_packets_per_payload``).
+
+        A body of thousands of packets is split :data:`PACKETS_PER_TURN` at a
+        time, letting the other connections run in between.
+        """
+        packets = []
+        for packet in _payload.iter_payload(payload, self.config.max_packets_per_payload):
+            packets.append(packet)
+            if not len(packets) % PACKETS_PER_TURN:
+                pause()
+        return packets
 
     def answer(self, packets: list[str]) -> str:
         """The text of a GET's answer carrying ``packets`` (none: a noop)."""
@@ -190,8 +203,10 @@ class XHRPollingTransport(BaseTransport):
         except PayloadError as exc:
             log.info("%s: refused POST body: %s", socket, exc)
             return text_response(exc.status_hint, str(exc), self.origin)
-        for pkt in packets:
+        for count, pkt in enumerate(packets, 1):
             socket.put_server_msg(pkt)
+            if not count % PACKETS_PER_TURN:
+                pause()
         socket.heartbeat()
         return text_response(200, "1", self.origin)
 

@@ -35,6 +35,7 @@ from . import packet
 from .config import HEARTBEAT_TRANSPORTS, POLLING_TRANSPORTS, Config
 from .defaultjson import default_json_dumps, default_json_loads
 from .exceptions import PacketError
+from .fairness import pause
 from .peerlog import CLIP, PeerLog
 from .sessionid import new_sessid
 
@@ -53,13 +54,8 @@ _error_log = PeerLog(log)
 _slow_log = PeerLog(log, interval=1.0, level=logging.WARNING)
 
 #: packets the receiver loop handles back to back before it lets the other
-#: greenlets run (a POST may carry thousands)
+#: greenlets run (a POST may carry thousands; see :func:`socketio.fairness.pause`)
 BURST = 32
-#: how long the loop pauses then: not 0, after which gevent may resume it
-#: before polling for I/O (it runs ready greenlets for up to its switch
-#: interval, 5 ms, in a row); a timer lets the hub poll once first, so the
-#: other clients' packets are read between two bursts
-_PAUSE = 1e-6
 
 #: seconds during which a repeated application error (the same exception
 #: type raised at the same line) is only counted, after its first traceback
@@ -752,7 +748,7 @@ class Socket:
                     burst += 1
                 else:
                     burst = 0
-                    gevent.sleep(_PAUSE)
+                    pause()
                     continue
                 rawdata = self.get_server_msg()
                 if rawdata is None:

@@ -252,3 +252,8 @@ def test_loads_then_dumps_lone_surrogates(paths, with_orjson):
 def test_loads_keeps_the_largest_floats(paths, with_orjson):
     paths(with_orjson)
     assert default_json_loads("[1.7976931348623157e308,-1e-400]") == [1.7976931348623157e308, -0.0]
+
+
+def test_dumps_escapes_del_as_json_does():
+    # orjson writes U+007F as is; the wire text must not depend on orjson (found by hypothesis)
+    assert default_json_dumps("\x7f") == '"\\u007f"' == STDLIB_ENCODER.encode("\x7f")
