@@ -120,6 +120,25 @@ class BaseTransport:
         except OSError:
             pass
 
+    #: seconds between two looks at a session's incoming queue, while it is
+    #: over its limits (see _wait_for_handlers)
+    read_ahead_check = 0.01
+
+    def _wait_for_handlers(self, socket: Socket) -> None:
+        """Return once ``socket``'s handlers have caught up with what its client sent.
+
+        A client must not queue without bound what a waiting handler has not
+        taken yet: while the session's incoming queue holds
+        ``max_queue_size`` packets or more than ``max_queue_bytes``, this
+        waits (until the session ends, at the latest).
+        """
+        config = self.config
+        while not socket.ended.is_set():
+            packets, size = socket.server_backlog
+            if packets < config.max_queue_size and size <= config.max_queue_bytes:
+                return
+            gevent.sleep(self.read_ahead_check)
+
     @property
     def origin(self) -> Optional[str]:
         """The request's ``Origin`` header, if any."""
@@ -207,6 +226,10 @@ class XHRPollingTransport(BaseTransport):
             socket.put_server_msg(pkt)
             if not count % PACKETS_PER_TURN:
                 pause()
+        del packets, text  # (not kept while the handlers catch up)
+        # The 0.9 client posts again once answered: answering when the
+        # handlers have caught up holds it back, as TCP holds a websocket's.
+        self._wait_for_handlers(socket)
         socket.heartbeat()
         return text_response(200, "1", self.origin)
 
@@ -368,10 +391,6 @@ class WebsocketTransport(BaseTransport):
 
     name = "websocket"
 
-    #: seconds between looks at the session's incoming queue while reading
-    #: waits for the handlers to catch up with a client (see _queue_loop)
-    read_ahead_check = 0.01
-
     def __init__(self, handler: Any, config: Any) -> None:
         super().__init__(handler, config)
         self._stand_in: Optional[gevent.Greenlet] = None
@@ -503,29 +522,15 @@ class WebsocketTransport(BaseTransport):
             self._stand_in = gevent.spawn(self._queue_loop, socket, websocket)
 
     def _queue_loop(self, socket: Socket, websocket: Any) -> None:
-        config = self.config
-        ahead = 0  # characters queued since the queue was last seen empty
         try:
             while True:
                 message = self._next_message(socket, websocket)
                 if message is None:
                     return
-                queue = socket.server_queue
-                if not queue.qsize():
-                    ahead = 0
                 socket.put_server_msg(message)
-                ahead += len(message)
                 del message  # (not kept while the next is awaited)
-                # A client must not queue without bound what a waiting
-                # handler has not taken yet: past max_queue_size packets or
-                # max_queue_bytes, reading waits until the handlers have
-                # caught up (and TCP holds the rest of a flood at the client).
-                while (
-                    queue.qsize() >= config.max_queue_size or ahead > config.max_queue_bytes
-                ) and not websocket.closed:
-                    gevent.sleep(self.read_ahead_check)
-                    if not queue.qsize():
-                        ahead = 0
+                # (and the rest of a flood is held at the client by TCP)
+                self._wait_for_handlers(socket)
         finally:
             # The handler the first greenlet is in may wait for ever: end it.
             socket.kill(detach=True)

@@ -212,6 +212,7 @@ class Socket:
         "_output",
         "_queued_bytes",
         "_reader",
+        "_received_bytes",
         "_server_queue",
         "_serving",
         "_timeout",
@@ -251,6 +252,7 @@ class Socket:
         self._client_queue: Optional[gevent.queue.Queue] = None
         # characters of the packets in client_queue (see put_client_msg)
         self._queued_bytes = 0
+        self._received_bytes = 0  # of the packets in server_queue (see server_backlog)
         self._server_queue: Optional[gevent.queue.Queue] = None
         # wakes a receiver loop waiting while no server_queue exists yet (made
         # by the loop when it waits: a websocket's loop seldom does)
@@ -526,7 +528,22 @@ class Socket:
     def put_server_msg(self, msg: Optional[str]) -> None:
         """Queue a raw packet that arrived from the client (for the receiver loop)."""
         self.heartbeat()
-        self.server_queue.put_nowait(msg)
+        queue = self.server_queue
+        if msg:
+            self._received_bytes = len(msg) + (self._received_bytes if queue.qsize() else 0)
+        queue.put_nowait(msg)
+
+    @property
+    def server_backlog(self) -> tuple[int, int]:
+        """``(packets, characters)`` from the client waiting for the receiver loop.
+
+        A transport reading faster than the handlers take packets waits while
+        this is over ``max_queue_size`` or ``max_queue_bytes`` (the client is
+        held back by TCP, or by its next POST's answer coming later).
+        """
+        queue = self._server_queue
+        waiting = queue.qsize() if queue is not None else 0
+        return waiting, self._received_bytes if waiting else 0
 
     def put_client_msg(self, msg: Optional[str]) -> None:
         """Queue an encoded packet for the client.
@@ -608,7 +625,10 @@ class Socket:
 
     def get_server_msg(self, **kwargs: Any) -> Optional[str]:
         """Take the next raw packet from the client (``block``/``timeout`` as ``Queue.get``)."""
-        return self.server_queue.get(**kwargs)
+        msg = self.server_queue.get(**kwargs)
+        if msg:
+            self._received_bytes -= len(msg)
+        return msg
 
     def get_multiple_client_msgs(self, **kwargs: Any) -> list[Optional[str]]:
         """Wait for one packet for the client (as :meth:`get_client_msg`), then take all queued."""

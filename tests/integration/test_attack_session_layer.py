@@ -235,3 +235,32 @@ def test_others_are_served_while_a_post_of_10000_packets_is_handled(server):
     # flood was taken up, and after it (here: some 280 times in 0.2-0.3 s)
     assert len(during) >= 10, (len(during), finished_at[0] - posted_at)
     good.close()
+
+
+@pytest.mark.parametrize("limited", [False, True])
+def test_a_post_is_answered_once_the_handlers_catch_up(limited):
+    """A polling client cannot queue without bound what a waiting handler has not taken.
+
+    A handler waits 1.5 s; the client posts 100 more packets meanwhile. Past
+    ``max_queue_size`` (20 here) waiting packets, the POST is answered only
+    once the handlers have caught up, and the 0.9 client, which posts again
+    only once answered, is held back (as TCP holds back a websocket client).
+    Without the limit it is answered at once.
+    """
+    config = {"max_queue_size": 20} if limited else {}
+    server = LiveServer(polling_duration=0.3, config=json.dumps(config)).start()
+    try:
+        session = PollingSession(server.url)
+        session.post("1::/life")
+        session.post('5:1+:/life:{"name":"wait","args":[1.5]}')
+        started = time.monotonic()
+        answer = session.post(payload(*['5::/life:{"name":"echo","args":[1]}'] * 100))
+        held = time.monotonic() - started
+        assert answer.status_code == 200 and answer.text == "1"
+        if limited:
+            assert held > 1.0  # (a lower bound: a slow machine only makes it longer)
+        else:
+            assert held < 1.0
+        assert session.sid in server.sockets()
+    finally:
+        server.stop()
