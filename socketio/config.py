@@ -86,6 +86,10 @@ class Config:
             if there is none the new connection is answered 503 and closed.
         max_pending_sessions: most sessions handshaken and not yet connected
             by a transport request; past it the oldest of them is dropped.
+        max_total_body_size: most bytes of request bodies this process reads
+            at once (a body of at most 64 KiB is not counted: polling
+            clients post small ones); past it a larger body is answered 503
+            and its connection closed, unread.
         policy_server: start the Flash policy server with the Socket.IO server.
         policy_listener: ``(host, port)`` of that policy server.
         client_js: path of the 0.9 browser client ``socket.io.js`` served at
@@ -122,6 +126,7 @@ class Config:
     body_timeout: float = 30
     max_connections: Optional[int] = None
     max_pending_sessions: int = 10_000
+    max_total_body_size: int = 100 * 1024 * 1024
     policy_server: bool = True
     policy_listener: tuple[str, int] = ("0.0.0.0", 10843)
     client_js: Optional[str] = None
@@ -304,6 +309,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "body_timeout": _positive_number,
     "max_connections": _optional_positive_int,
     "max_pending_sessions": _positive_int,
+    "max_total_body_size": _positive_int,
     "policy_server": _boolean,
     "policy_listener": _listener,
 }

@@ -65,6 +65,8 @@ _KNOWN_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
 
 _REQUEST_LINE = httpheaders.REQUEST_LINE
 
+#: bodies up to this size are not counted against ``max_total_body_size``
+SMALL_BODY = 65536
 #: bytes of a chunked body read at a time (see SocketIOHandler._read_chunked)
 _CHUNKED_PIECE = 8192
 #: characters of a request line kept in the access log
@@ -982,6 +984,7 @@ class SocketIOHandler(WebSocketHandler):
         """
         limit = self.config.max_body_size
         length = self.environ.get("CONTENT_LENGTH")
+        declared = 0
         if length:
             try:
                 declared = int(length)
@@ -991,11 +994,19 @@ class SocketIOHandler(WebSocketHandler):
                 raise PayloadError(f"body of {declared} bytes exceeds {limit}", status_hint=413)
         body = self.environ["wsgi.input"]
         connections = getattr(self.server, "connections", None)
+        # The process's memory for bodies is bounded too: a large body counts
+        # what it announces, a chunked one what it has sent past SMALL_BODY.
+        chunked = getattr(body, "chunked_input", False)
+        counted = [0]
+        if connections is not None and not chunked and declared > SMALL_BODY:
+            self._count_body(connections, counted, declared)
         try:
-            if getattr(body, "chunked_input", False):
-                data = self._read_chunked(body, limit, connections)
+            if chunked:
+                data = self._read_chunked(body, limit, connections, counted)
             else:
                 data = body.read(limit + 1)
+        except PayloadError:
+            raise
         except (OSError, ValueError) as exc:
             # Cut short, reset, or malformed (a bad chunk): what follows in the
             # stream cannot be trusted to start a request. Close after answering.
@@ -1005,6 +1016,9 @@ class SocketIOHandler(WebSocketHandler):
                     f"body not received within {self.config.body_timeout}s", status_hint=408
                 ) from None
             raise PayloadError(f"unreadable body: {clip(str(exc) or type(exc).__name__)}") from None
+        finally:
+            if connections is not None and counted[0]:
+                connections.release_body(counted[0])
         if connections is not None:
             connections.bodies.pop(self, None)
         if len(data) > limit:
@@ -1014,7 +1028,26 @@ class SocketIOHandler(WebSocketHandler):
         except UnicodeDecodeError as exc:
             raise PayloadError(f"body is not UTF-8: {exc}") from exc
 
-    def _read_chunked(self, body: Any, limit: int, connections: Any) -> bytes:
+    def _count_body(self, connections: Any, counted: list[int], size: int) -> None:
+        """Count ``size`` more bytes of this request's body against ``max_total_body_size``.
+
+        Raises:
+            PayloadError: 503, the process is reading too many bodies already
+                (the connection closes after the answer, the body unread).
+        """
+        if not connections.reserve_body(size):
+            self._abandon_body()
+            peer_log(
+                "bodies-full",
+                "refused a request body: %d bytes of bodies being read",
+                connections.body_bytes,
+            )
+            raise PayloadError("server busy: too many request bodies", status_hint=503)
+        counted[0] += size
+
+    def _read_chunked(
+        self, body: Any, limit: int, connections: Any, counted: Optional[list[int]] = None
+    ) -> bytes:
         """A chunked body, up to ``limit + 1`` bytes, read a piece at a time.
 
         pywsgi's reader keeps a bytes object per chunk until a read returns:
@@ -1032,8 +1065,11 @@ class SocketIOHandler(WebSocketHandler):
             if not piece:
                 break
             data += piece
-            if connections is not None and self in connections.timed_out:
-                raise TimeoutError("body timeout")
+            if connections is not None:
+                if self in connections.timed_out:
+                    raise TimeoutError("body timeout")
+                if counted is not None and len(data) > SMALL_BODY:
+                    self._count_body(connections, counted, len(data) - counted[0])
             if loop.now() == turn:
                 pause()
             turn = loop.now()

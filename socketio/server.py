@@ -189,6 +189,8 @@ class ConnectionTracker:
         self.bodies: dict[Any, float] = {}
         #: handlers whose body timed out: they answer 408
         self.timed_out: set[Any] = set()
+        #: bytes of request bodies being read, by :meth:`reserve_body`
+        self.body_bytes = 0
         self._timer: Any = None
 
     # -- the sweep ----------------------------------------------------------
@@ -277,6 +279,25 @@ class ConnectionTracker:
         )
         _close(victim)
         return True
+
+    # -- the memory of bodies -----------------------------------------------
+
+    def reserve_body(self, size: int) -> bool:
+        """Count ``size`` bytes of a body about to be read, if ``max_total_body_size`` allows.
+
+        Returns:
+            Whether they were counted; if so, call :meth:`release_body` once
+            the body is read (or given up).
+        """
+        total = self.body_bytes + size
+        if total > self.config.max_total_body_size:
+            return False
+        self.body_bytes = total
+        return True
+
+    def release_body(self, size: int) -> None:
+        """Stop counting ``size`` bytes counted by :meth:`reserve_body`."""
+        self.body_bytes -= size
 
     def forget(self, handler: Any) -> None:
         """``handler``'s connection has ended: drop it from every phase."""

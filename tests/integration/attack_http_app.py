@@ -69,7 +69,7 @@ def main(argv=None) -> None:
     parser.add_argument("--nofile", type=int, default=None)
     for name in ("head-timeout", "keepalive-timeout", "body-timeout", "polling-duration"):
         parser.add_argument(f"--{name}", type=float, default=None)
-    for name in ("max-connections", "max-body-size"):
+    for name in ("max-connections", "max-body-size", "max-total-body-size"):
         parser.add_argument(f"--{name}", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")

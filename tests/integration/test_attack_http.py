@@ -567,3 +567,29 @@ def test_an_abusive_chunked_body_is_refused_early(plain, body, route):
         pass  # refused before it all went
     data, closed = read_until_closed(sock)
     assert statuses(data) == [400] and closed, data
+
+
+def test_bodies_being_read_are_bounded_per_process(make_server):
+    """Past ``max_total_body_size`` of bodies being read, a large POST gets 503; small ones pass."""
+    server = make_server(max_total_body_size=1_000_000, body_timeout=3)
+    sid = server.polling_session()
+    path = f"/socket.io/1/xhr-polling/{sid}"
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n".encode()
+    first = server.connect()
+    first.sendall(head + b"x" * 100_000)  # counted: 600,000 bytes, then it stalls
+    time.sleep(0.3)
+    second = server.connect()
+    second.sendall(head + b"x" * 100_000)
+    data, closed = read_until_closed(second, 5)
+    assert statuses(data) == [503] and closed, data
+    small = server.connect()
+    small.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n2::".encode())
+    data, _ = read_until_closed(small, 0.5)
+    assert statuses(data) == [200], data
+    data, closed = read_until_closed(first, 8)  # the stalled one times out, and is uncounted
+    assert statuses(data) == [408] and closed
+    again = server.connect()
+    again.sendall(head + b"2::" + b" " * (600_000 - 3))
+    data, _ = read_until_closed(again, 2)
+    assert statuses(data) != [503], data
+    server.assert_quiet_log()

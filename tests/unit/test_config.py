@@ -35,6 +35,7 @@ def test_defaults():
     assert (c.head_timeout, c.keepalive_timeout, c.body_timeout) == (10, 20, 30)
     assert c.max_connections is None
     assert c.max_pending_sessions == 10_000
+    assert c.max_total_body_size == 100 * 1024 * 1024
     assert c.policy_server is True
     assert c.policy_listener == ("0.0.0.0", 10843)
     assert c.extra == {}
@@ -62,6 +63,7 @@ def test_defaults():
         ("max_connections", 0),
         ("max_connections", "many"),
         ("max_pending_sessions", None),
+        ("max_total_body_size", 0),
         ("transports", ["websocket", "carrier-pigeon"]),
         ("transports", []),
         ("transports", ""),
