@@ -134,8 +134,11 @@ def stalled_uploads(quick: bool) -> list[dict[str, str]]:
             socks.append(sock)
         chunk = b"x" * 65536
         for sock in socks:
-            for _ in range(sent // len(chunk)):
-                sock.sendall(chunk)
+            try:
+                for _ in range(sent // len(chunk)):
+                    sock.sendall(chunk)
+            except OSError:
+                pass  # refused (503) and closed: max_total_body_size
         peak = server.rss_mib()
         answers = []
         for sock in socks:
@@ -162,7 +165,7 @@ def stalled_uploads(quick: bool) -> list[dict[str, str]]:
             "answers",
             ", ".join(f"{answers.count(a)}x {a}" for a in sorted(set(answers))),
             "-",
-            "408",
+            "408 (503 past max_total_body_size)",
         ),
     ]
 
