@@ -127,6 +127,12 @@ _default_spawn = _ConnectionGreenlet.spawn
 _OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: seconds accepting pauses after such an error
 _ACCEPT_PAUSE = 0.1
+#: connections dropped to make room whose greenlets have not closed them yet;
+#: past this many, new connections are refused instead (each one dropped
+#: keeps its descriptor until its greenlet runs, and the accept loop takes
+#: up to a hundred connections a turn: without this bound a burst of them
+#: would outgrow the open-files limit that ``max_connections`` keeps under)
+_DROPPING = 32
 
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
@@ -191,6 +197,8 @@ class ConnectionTracker:
         self.timed_out: set[Any] = set()
         #: bytes of request bodies being read, by :meth:`reserve_body`
         self.body_bytes = 0
+        #: connections closed by :meth:`make_room` that have not ended yet
+        self.dropping: set[Any] = set()
         self._timer: Any = None
 
     # -- the sweep ----------------------------------------------------------
@@ -257,8 +265,11 @@ class ConnectionTracker:
         """Close the connection that has waited longest for a request head, if any.
 
         Returns:
-            Whether one was closed.
+            Whether one was closed (not when too many of those it closed
+            have yet to end: see :data:`_DROPPING`).
         """
+        if len(self.dropping) >= _DROPPING:
+            return False
         heads, idle = self.heads, self.idle
         victim = None
         if heads:
@@ -271,6 +282,7 @@ class ConnectionTracker:
             return False
         heads.pop(victim, None)
         idle.pop(victim, None)
+        self.dropping.add(victim)
         peer_log(
             "connection-cap",
             "%d connections: closing the one from %s that waited longest for a request",
@@ -305,6 +317,7 @@ class ConnectionTracker:
         self.idle.pop(handler, None)
         self.bodies.pop(handler, None)
         self.timed_out.discard(handler)
+        self.dropping.discard(handler)
 
 
 def _connection_limit(configured: Optional[int]) -> int:
