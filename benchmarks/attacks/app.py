@@ -3,7 +3,8 @@
     python -m benchmarks.attacks.app --port PORT [--config JSON] [--nofile N]
 
 The global namespace answers ``echo`` with its arguments (an event with an
-ack) and turns ``broadcast`` into a ``tick`` for every socket. ``--config``
+ack), ``pair(a, b)`` with its two, and turns ``broadcast`` into a ``tick``
+for every socket. ``--config``
 holds keyword arguments for the server (``{"max_connections": 100}``); the
 library logs at INFO on stderr (the attacks count its lines), the access log
 is off.
@@ -38,6 +39,11 @@ class EchoNamespace(BaseNamespace, BroadcastMixin):
     def on_broadcast(self, *args: Any) -> str:
         self.broadcast_event("tick", *args)
         return "sent"
+
+    def on_pair(self, a: Any, b: Any) -> list[Any]:
+        # two arguments exactly: a client sending one makes a mistake the
+        # attacks count (on_echo takes any number)
+        return [a, b]
 
 
 NAMESPACES = {"": EchoNamespace}

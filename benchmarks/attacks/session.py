@@ -28,7 +28,6 @@ to the same figure without the attack, in the same run:
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -36,7 +35,6 @@ import urllib.request
 from typing import Any
 
 from benchmarks.attacks.common import (
-    ROOT,
     AttackServer,
     Prober,
     WsClient,
@@ -47,29 +45,6 @@ from benchmarks.attacks.common import (
 )
 
 FRAME = "\ufffd"
-
-
-class SessionServer(AttackServer):
-    """:class:`AttackServer` running :mod:`benchmarks.attacks.session_app` (with ``pair``)."""
-
-    def start(self) -> SessionServer:
-        import json
-
-        args = [sys.executable, "-m", "benchmarks.attacks.session_app", "--port", str(self.port)]
-        args += ["--config", json.dumps(self.config)]
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"attack server exited:\n{self.log_text()}")
-            try:
-                url = f"http://127.0.0.1:{self.port}/socket.io/"
-                with urllib.request.urlopen(url, timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"attack server did not start:\n{self.log_text()}")
 
 
 # -- polling, by hand (keep-alive, as a browser) -------------------------------------------
@@ -261,7 +236,7 @@ def probe_alone(server: AttackServer, seconds: float) -> dict[str, Any]:
 def run(quick: bool = False) -> list[dict]:
     seconds = 2.0 if quick else 5.0
     rows = []
-    with SessionServer() as server:
+    with AttackServer() as server:
         bad_rate, bad_events, answered = log_flood(server, seconds, "1")
         good_rate, good_events, _ = log_flood(server, seconds, "1,2")
         lines = sum(
@@ -277,7 +252,7 @@ def run(quick: bool = False) -> list[dict]:
                 "one line per kind per 10 s; before: 1,351 B per event",
             )
         )
-    with SessionServer() as server:
+    with AttackServer() as server:
         small = idle_memory(server, 2)
         big = idle_memory(server, 10 * 1000 * 1000)
         rows.append(
@@ -290,9 +265,9 @@ def run(quick: bool = False) -> list[dict]:
             )
         )
     count = 60 if quick else 150
-    with SessionServer() as server:
+    with AttackServer() as server:
         reading, _ = slow_consumer(server, True, count)
-    with SessionServer() as server:
+    with AttackServer() as server:
         pinned, dropped = slow_consumer(server, False, count)
         rows.append(
             row(
@@ -303,7 +278,7 @@ def run(quick: bool = False) -> list[dict]:
                 "max_queue_bytes 16 MiB; before: +154 MiB, kept",
             )
         )
-    with SessionServer() as server:
+    with AttackServer() as server:
         alone = probe_alone(server, seconds)
         flooded, posts = post_flood(server, seconds)
         rows.append(
