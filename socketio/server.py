@@ -241,7 +241,7 @@ class ConnectionTracker:
                     _peer(handler),
                     timeout,
                 )
-                _close(handler)
+                _shutdown(handler)
         bodies = self.bodies
         while bodies:
             handler, since = next(iter(bodies.items()))
@@ -257,7 +257,7 @@ class ConnectionTracker:
                 config.body_timeout,
             )
             self.timed_out.add(handler)
-            _shut_reading(handler)
+            _shutdown(handler, SHUT_RD)
 
     # -- the cap ------------------------------------------------------------
 
@@ -289,7 +289,7 @@ class ConnectionTracker:
             self.count,
             _peer(victim),
         )
-        _close(victim)
+        _shutdown(victim)
         return True
 
     # -- the memory of bodies -----------------------------------------------
@@ -340,26 +340,18 @@ def _peer(handler: Any) -> str:
     return str(address[0]) if isinstance(address, tuple) and address else str(address)
 
 
-def _close(handler: Any) -> None:
-    """End a connection whose greenlet waits to read it: it wakes at an end of file and closes.
+def _shutdown(handler: Any, how: int = SHUT_RDWR) -> None:
+    """Wake the greenlet reading ``handler``'s connection with an end of file.
 
+    ``SHUT_RDWR`` ends the connection (its greenlet wakes and closes it);
+    ``SHUT_RD`` stops a body's reading but leaves the answer to be written.
     (``close()`` would not do: the handler's reader holds the socket open,
     and the waiting greenlet would not wake.)
     """
     sock = getattr(handler, "socket", None)
     if sock is not None:
         try:
-            sock.shutdown(SHUT_RDWR)
-        except OSError:
-            pass
-
-
-def _shut_reading(handler: Any) -> None:
-    """Wake a greenlet reading a body with an end of file; it can still write its answer."""
-    sock = getattr(handler, "socket", None)
-    if sock is not None:
-        try:
-            sock.shutdown(SHUT_RD)
+            sock.shutdown(how)
         except OSError:
             pass
 

@@ -45,6 +45,9 @@ class LiveServer:
         port: the port.
     """
 
+    #: the module run with ``python -m`` (a subclass may serve another application)
+    module = "tests.integration.server_app"
+
     def __init__(self, **options: object) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -53,7 +56,7 @@ class LiveServer:
         self.log_path = ROOT / ".pytest_cache" / f"server-{self.port}.log"
 
     def start(self) -> LiveServer:
-        args = [sys.executable, "-m", "tests.integration.server_app", "--port", str(self.port)]
+        args = [sys.executable, "-m", self.module, "--port", str(self.port)]
         for key, value in self.options.items():
             args += [f"--{key.replace('_', '-')}", str(value)]
         self.log_path.parent.mkdir(exist_ok=True)

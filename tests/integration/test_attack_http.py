@@ -17,8 +17,6 @@ import pathlib
 import re
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -26,48 +24,21 @@ import urllib.request
 import pytest
 import requests
 
-from .conftest import ROOT, free_port
+from .conftest import LiveServer
 from .lifecycle_support import WsClient
 
 TIMEOUT = 5
 
 
-class AttackServer:
-    """``tests/integration/attack_http_app.py`` in a subprocess, its log in a file."""
+class AttackServer(LiveServer):
+    """``tests/integration/attack_http_app.py`` in a subprocess, started at once, its log in a file."""
+
+    module = "tests.integration.attack_http_app"
 
     def __init__(self, log_dir: pathlib.Path, **options: object) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(**options)
         self.log_path = log_dir / f"attack-{self.port}.log"
-        args = [sys.executable, "-m", "tests.integration.attack_http_app", "--port", str(self.port)]
-        for key, value in options.items():
-            args += [f"--{key.replace('_', '-')}", str(value)]
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"attack server exited: {self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        self.start()
 
     def stats(self) -> dict:
         with urllib.request.urlopen(self.url + "/_stats", timeout=TIMEOUT) as resp:
