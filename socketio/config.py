@@ -104,7 +104,13 @@ class Config:
             unset for a single process.
 
     Numbers and booleans may also be given as strings (``"25"``, ``"false"``),
-    as PasteDeploy files and command lines give them.
+    as PasteDeploy files and command lines give them. Every assignment is
+    validated, as an attribute (``config.heartbeat_interval = 5``) or as an
+    item (``config['heartbeat_interval'] = 5``).
+
+    Raises:
+        ConfigError: a setting is given an invalid value (at construction or
+            on a later assignment).
     """
 
     resource: str = "socket.io"
@@ -133,10 +139,12 @@ class Config:
     session_secret: Optional[Union[bytes, str]] = dataclasses.field(default=None, repr=False)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            if field.name != "extra":
-                self[field.name] = getattr(self, field.name)
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every assignment of a setting is checked: the dataclass's __init__,
+        # ``config[key] = value`` and ``config.key = value`` all come here.
+        # Reads stay plain attribute lookups (the hot path reads settings often).
+        check = _VALIDATORS.get(name)
+        object.__setattr__(self, name, check(name, value) if check else value)
 
     # -- construction -------------------------------------------------------
 
@@ -187,8 +195,7 @@ class Config:
         if key not in self.field_names():
             self.extra[key] = value
             return
-        check = _VALIDATORS.get(key)
-        object.__setattr__(self, key, check(key, value) if check else value)
+        setattr(self, key, value)
 
     def __contains__(self, key: object) -> bool:
         return key in self.field_names() or key in self.extra
