@@ -41,7 +41,7 @@ HEARTBEAT_TRANSPORTS = WEBSOCKET_TRANSPORTS | {"htmlfile", "xhr-multipart"}
 #: Transports whose client is, between two requests, not listening.
 POLLING_TRANSPORTS = frozenset({"xhr-polling", "jsonp-polling"})
 
-Authorization = Callable[[dict], Any]
+Authorization = Callable[[dict[str, Any]], Any]
 
 
 @dataclasses.dataclass
