@@ -287,8 +287,9 @@ class RedisManager(PubSubManager):
             ``socket`` module (redis-py would then block the whole process),
             the URL is invalid, or a setting is out of range.
 
-    The listener starts with the server (:meth:`start`); without a server,
-    call :meth:`set_deliver` and then :meth:`start` yourself.
+    The listener starts with the server (:meth:`~socketio.manager.PubSubManager.start`);
+    without a server, call :meth:`~socketio.manager.MemoryManager.set_deliver` and then
+    :meth:`~socketio.manager.PubSubManager.start` yourself.
     """
 
     def __init__(
