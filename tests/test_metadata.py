@@ -1,0 +1,57 @@
+"""The project's metadata: one version, the distribution's name, extras and entry points."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from pathlib import Path
+
+import pytest
+
+import socketio
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def project():
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+def test_the_version_is_written_once(project):
+    assert "version" not in project["project"]
+    assert "version" in project["project"]["dynamic"]
+    attr = project["tool"]["setuptools"]["dynamic"]["version"]["attr"]
+    assert attr == "socketio.__version__"
+    assert not (ROOT / "setup.py").exists()
+    # Nothing else in the tree states it.
+    release = ".".join(str(part) for part in socketio.__version__)
+    for path in ("docs/conf.py", "pyproject.toml"):
+        assert release not in (ROOT / path).read_text(encoding="utf-8"), path
+
+
+def test_the_changelog_has_an_entry_for_this_version():
+    release = ".".join(str(part) for part in socketio.__version__)
+    text = (ROOT / "CHANGELOG.rst").read_text(encoding="utf-8")
+    assert re.search(rf"^.*\({re.escape(release)}\)$|^{re.escape(release)}\b", text, re.M)
+
+
+def test_distribution_name_extras_and_entry_points(project):
+    meta = project["project"]
+    assert meta["name"] == "gevent-socketio"
+    extras = set(meta["optional-dependencies"])
+    assert {"test", "lint", "redis", "gunicorn", "django", "docs"} <= extras
+    runners = meta["entry-points"]["paste.server_runner"]
+    assert runners == {"paster": "socketio.server:serve_paste"}
+    assert meta["requires-python"] == ">=3.10"
+
+
+def test_the_installed_metadata_matches():
+    try:
+        installed = importlib.metadata.version("gevent-socketio")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("gevent-socketio is not installed")
+    assert installed == ".".join(str(part) for part in socketio.__version__)
