@@ -68,7 +68,7 @@ class _WebsocketSession(NamedTuple):
     """An upgraded connection whose session ``run_application`` serves (see there)."""
 
     transport: WebsocketTransport
-    socket: Socket
+    session: Socket
     application: Optional[Callable[[], None]]
 
 
@@ -144,9 +144,9 @@ class SocketIOHandler(RequestReader):
                 # Served from here, not from inside _route: the connection's
                 # greenlet stays in this call for the whole session, a few
                 # frames shallower, without the request's parse.
-                transport, socket, application = response
+                transport, session, application = response
                 request = None
-                response = transport.do_exchange(socket, "GET", application)
+                response = transport.do_exchange(session, "GET", application)
         except Exception:
             log.exception("error while serving %s", self.environ.get("PATH_INFO"))
             if self.headers_sent:
@@ -265,10 +265,10 @@ class SocketIOHandler(RequestReader):
                 if request.jsonp is not None:
                     return self._jsonp_refusal(request.jsonp, "handshake unauthorized")
                 return text_response(403, "handshake unauthorized", origin)
-        socket = self.server.get_socket()
-        assert socket is not None  # ('' always gives a new session)
+        session = self.server.get_socket()
+        assert session is not None  # ('' always gives a new session)
         body = protocol.handshake_body(
-            socket.sessid,
+            session.sessid,
             self.config.heartbeat_timeout,
             self.config.close_timeout,
             self.config.transports,
@@ -280,10 +280,10 @@ class SocketIOHandler(RequestReader):
     def _forced_disconnect(
         self, request: protocol.ForcedDisconnect, origin: Optional[str]
     ) -> Response:
-        socket = self.server.sockets.get(request.sessid)
-        if socket is not None:
-            log.debug("%s: forced disconnect by the client", socket)
-            socket._client_left()
+        session = self.server.sockets.get(request.sessid)
+        if session is not None:
+            log.debug("%s: forced disconnect by the client", session)
+            session._client_left()
         return text_response(200, "", origin)
 
     def _exchange(self, request: protocol.Exchange) -> Union[Response, _WebsocketSession, None]:
@@ -299,30 +299,30 @@ class SocketIOHandler(RequestReader):
         )
         if isinstance(transport, WebsocketTransport):
             return self._websocket_exchange(transport, request.sessid)
-        socket = self.server.get_socket(request.sessid)
-        if socket is None:
+        session = self.server.get_socket(request.sessid)
+        if session is None:
             # A session booted between two polls: its next GET gets the ``0::`` left for it.
             if self.environ.get("REQUEST_METHOD") != "GET":
                 return transport.not_handshaken()
-            socket = self.server.take_farewell(request.sessid)
-            if socket is None:
+            session = self.server.take_farewell(request.sessid)
+            if session is None:
                 return transport.not_handshaken()
-            return transport.do_exchange(socket, "GET")
-        if not socket.connection_established:
-            self._open_session(socket, name)
-        elif socket.transport_name != name:
+            return transport.do_exchange(session, "GET")
+        if not session.connection_established:
+            self._open_session(session, name)
+        elif session.transport_name != name:
             # A live session keeps its connection: a request of another
             # transport (its id in a second tab, or stolen) neither reads nor
             # writes it; the 0.9 client told so handshakes again.
             peer_log(
                 "session-in-use",
                 "%s: refused a %s request, the session is served by %s",
-                socket,
+                session,
                 name,
-                socket.transport_name,
+                session.transport_name,
             )
             return transport.not_handshaken()
-        return transport.do_exchange(socket, self.environ.get("REQUEST_METHOD", "GET"))
+        return transport.do_exchange(session, self.environ.get("REQUEST_METHOD", "GET"))
 
     def _websocket_exchange(
         self, transport: WebsocketTransport, sessid: str
@@ -347,31 +347,31 @@ class SocketIOHandler(RequestReader):
             return None
         self.write(b"")  # flush the 101 Switching Protocols
         self._release_request()
-        socket = self.server.get_socket(sessid)
-        if socket is None:
-            socket = self.server.adopt_socket(sessid, environ)
-        if socket is None:
+        session = self.server.get_socket(sessid)
+        if session is None:
+            session = self.server.adopt_socket(sessid, environ)
+        if session is None:
             transport.send_not_handshaken(self.websocket)
             return None
-        if socket.connection_established:
+        if session.connection_established:
             # A live session keeps its connection: a second websocket (or one
             # for a polling session) would take its output. Told to
             # handshake again, a 0.9 client does.
             peer_log(
                 "session-in-use",
                 "%s: refused a %s connection, the session is served by %s",
-                socket,
+                session,
                 transport.name,
-                socket.transport_name,
+                session.transport_name,
             )
             transport.send_not_handshaken(self.websocket)
             return None
-        transport.attach(socket)
-        return _WebsocketSession(transport, socket, self._open_session(socket, transport.name))
+        transport.attach(session)
+        return _WebsocketSession(transport, session, self._open_session(session, transport.name))
 
     # -- session start ------------------------------------------------------
 
-    def _open_session(self, socket: Socket, transport_name: str) -> Optional[Callable[[], None]]:
+    def _open_session(self, session: Socket, transport_name: str) -> Optional[Callable[[], None]]:
         """On a session's first transport request: greet the client and start the application.
 
         A polling or streaming session's application runs in a greenlet of
@@ -379,45 +379,45 @@ class SocketIOHandler(RequestReader):
         greenlet runs the application too: that is returned, for the
         transport to call (with the request's own environ).
         """
-        if socket.connection_established:
+        if session.connection_established:
             return None
-        socket.connection_established = True
-        socket.transport_name = transport_name
-        socket.put_client_msg("1::")
-        self.server.manager.add_socket(socket.sessid, "")
+        session.connection_established = True
+        session.transport_name = transport_name
+        session.put_client_msg("1::")
+        self.server.manager.add_socket(session.sessid, "")
         if transport_name in HEARTBEAT_TRANSPORTS:
-            socket._start_heartbeats()
+            session._start_heartbeats()
         if transport_name in WEBSOCKET_TRANSPORTS:
-            self.environ["socketio"] = socket
-            socket.wsgi_app_greenlet = gevent.getcurrent()
+            self.environ["socketio"] = session
+            session.wsgi_app_greenlet = gevent.getcurrent()
             return self._run_application  # (a bound method is lighter than a closure)
         environ = dict(self.environ)
-        environ["socketio"] = socket
-        socket.wsgi_app_greenlet = gevent.spawn(self._run_application, socket, environ)
+        environ["socketio"] = session
+        session.wsgi_app_greenlet = gevent.spawn(self._run_application, session, environ)
         return None
 
     def _run_application(
-        self, socket: Optional[Socket] = None, environ: Optional[dict] = None
+        self, session: Optional[Socket] = None, environ: Optional[dict] = None
     ) -> None:
-        """Run the application for ``socket``'s session with ``environ``.
+        """Run the application for ``session`` with ``environ``.
 
         Without arguments: the session this connection opened, with its environ
         (for a websocket, whose greenlet stays in here for the whole session).
         """
-        if environ is None or socket is None:
+        if environ is None or session is None:
             environ = self.environ
-            socket = environ["socketio"]
+            session = environ["socketio"]
         try:
             result = self.application(environ, _ignore_response)
             close = getattr(result, "close", None)
             if close is not None:
                 close()
         except Exception:
-            log.exception("the application failed while serving %s", socket)
+            log.exception("the application failed while serving %s", session)
         finally:
-            if socket.state in ("NEW", socket.STATE_CONNECTED):
-                # Without the application nobody reads the socket's packets.
-                socket.kill(detach=True)
+            if session.state in ("NEW", session.STATE_CONNECTED):
+                # Without the application nobody reads the session's packets.
+                session.kill(detach=True)
 
     # -- websocket upgrade --------------------------------------------------
 

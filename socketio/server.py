@@ -168,28 +168,28 @@ class SocketIOServer(WSGIServer):
         handshake again).
         """
         if sessid:
-            socket = self.sockets.get(sessid)
-            if socket is not None and socket.ended.is_set():
+            session = self.sockets.get(sessid)
+            if session is not None and session.ended.is_set():
                 # Killed without detach: no longer a session (what was left
                 # for its client goes out as a farewell, see Socket.detach).
-                socket.detach()
+                session.detach()
                 return None
-            if socket is not None:
-                if not socket.hits:
+            if session is not None:
+                if not session.hits:
                     self._pending.pop(sessid, None)
-                socket.incr_hits()
-            return socket
+                session.incr_hits()
+            return session
         # The id is drawn first, the session built once for it (an id already
         # taken, never seen in practice with 128 random bits, costs a draw).
         secret = self.config.session_secret
         sessid = new_sessid(secret, time.time())
         while sessid in self.sockets:
             sessid = new_sessid(secret, time.time())
-        socket = Socket(self, self.config)
-        socket.sessid = sessid
-        self.sockets[sessid] = socket
+        session = Socket(self, self.config)
+        session.sessid = sessid
+        self.sockets[sessid] = session
         pending = self._pending
-        pending[sessid] = socket
+        pending[sessid] = session
         if len(pending) > self.config.max_pending_sessions:
             _, oldest = pending.popitem(last=False)
             peer_log(
@@ -198,8 +198,8 @@ class SocketIOServer(WSGIServer):
                 self.config.max_pending_sessions,
             )
             oldest.kill(detach=True)
-        socket._start_clock()
-        return socket
+        session._start_clock()
+        return session
 
     @property
     def pending_sessions(self) -> int:
@@ -237,10 +237,10 @@ class SocketIOServer(WSGIServer):
 
     def take_farewell(self, sessid: str) -> Optional[Socket]:
         """The detached session kept by :meth:`keep_farewell` for ``sessid``, once, or ``None``."""
-        expiry, socket = self.farewells.pop(sessid, (0.0, None))
-        if socket is None or expiry < time.monotonic():
+        expiry, session = self.farewells.pop(sessid, (0.0, None))
+        if session is None or expiry < time.monotonic():
             return None
-        return socket
+        return session
 
     def adopt_socket(self, sessid: str, environ: Optional[dict] = None) -> Optional[Socket]:
         """Take over a session that a sibling process handshook, or return ``None``.
@@ -274,13 +274,13 @@ class SocketIOServer(WSGIServer):
                 return None
             if sessid in self.sockets or sessid in self._ended:
                 return None  # adopted, and maybe ended, while the hook ran
-        socket = Socket(self, self.config)
-        socket.sessid = sessid
-        self.sockets[sessid] = socket
-        socket._start_clock()
-        socket.incr_hits()
+        session = Socket(self, self.config)
+        session.sessid = sessid
+        self.sockets[sessid] = session
+        session._start_clock()
+        session.incr_hits()
         log.debug("adopted session %s handshaken by another process", sessid)
-        return socket
+        return session
 
     def client_script(self, name: str = "socket.io.js") -> Optional[ClientScriptFile]:
         """The browser client file served at ``/<resource>/<name>``, or ``None`` if not installed."""
@@ -294,9 +294,9 @@ class SocketIOServer(WSGIServer):
         return self._client_scripts[name]
 
     def _deliver(self, sessid: str, encoded: str) -> None:
-        socket = self.sockets.get(sessid)
-        if socket is not None:
-            socket.put_client_msg(encoded)
+        session = self.sockets.get(sessid)
+        if session is not None:
+            session.put_client_msg(encoded)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -334,8 +334,8 @@ class SocketIOServer(WSGIServer):
         that has ended, and any handshake, is answered 503 (see ``stopping``).
         """
         self.stopping = True
-        for socket in list(self.sockets.values()):
-            socket.kill(detach=True, reconnect=True)
+        for session in list(self.sockets.values()):
+            session.kill(detach=True, reconnect=True)
         if self.policy_server is not None:
             self.policy_server.stop()
         close_manager = getattr(self.manager, "close", None)
