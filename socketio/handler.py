@@ -40,6 +40,7 @@ from .transports import (
 from .wsconn import BoundedWebSocket
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .httpseam import HandlerServer
     from .virtsocket import Socket
 
 __all__ = ["READ_BUFFER_SIZE", "SMALL_BODY", "BoundedWebSocket", "SocketIOHandler"]
@@ -98,7 +99,7 @@ class SocketIOHandler(RequestReader):
     }
 
     def __init__(
-        self, config: Any, sock: Any, address: Any, server: Any, rfile: Any = None
+        self, config: Any, sock: Any, address: Any, server: HandlerServer, rfile: Any = None
     ) -> None:
         if rfile is None:
             rfile = sock.makefile("rb", READ_BUFFER_SIZE)
