@@ -290,8 +290,8 @@ def _body_read(handler: Any) -> bool:
     if body is None:
         return True
     if body.chunked_input:
-        return body.chunk_length == 0
-    return body.position >= (body.content_length or 0)
+        return bool(body.chunk_length == 0)
+    return bool(body.position >= (body.content_length or 0))
 
 
 _ABSENT: Any = object()

@@ -125,7 +125,8 @@ class SocketIOHandler(RequestReader):
         )
         if request is None:
             try:
-                return super().run_application()
+                super().run_application()
+                return None
             except NotSocketIORequest:
                 # The application's routing sent a request that is not one of
                 # a session (/socket.iox, /socket.io.js) to socketio_manage.
@@ -398,7 +399,7 @@ class SocketIOHandler(RequestReader):
         return None
 
     def _run_application(
-        self, session: Optional[Socket] = None, environ: Optional[dict] = None
+        self, session: Optional[Socket] = None, environ: Optional[dict[str, Any]] = None
     ) -> None:
         """Run the application for ``session`` with ``environ``.
 

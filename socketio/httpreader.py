@@ -218,7 +218,7 @@ class RequestReader(PywsgiHandler):
                 pause()
                 now = loop.now()
             connections.heads[self] = now
-        line = rfile.readline(MAX_REQUEST_LINE)
+        line: bytes = rfile.readline(MAX_REQUEST_LINE)
         if line == b"\r\n":  # RFC 9112 §2.2: an empty line before a request is ignored
             line = rfile.readline(MAX_REQUEST_LINE)
         return line.decode("latin-1")

@@ -35,7 +35,8 @@ def error_response(status: int) -> bytes:
 @functools.lru_cache(maxsize=2)
 def http_date(second: int) -> str:
     """The ``Date`` header value for a time in whole seconds."""
-    return format_date_time(second).decode("latin-1")  # pywsgi gives bytes
+    stamp: bytes = format_date_time(second)  # (pywsgi gives bytes)
+    return stamp.decode("latin-1")
 
 
 def date_header() -> tuple[str, str]:

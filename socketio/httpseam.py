@@ -60,7 +60,9 @@ class HandlerServer(Protocol):
     def take_farewell(self, sessid: str) -> Optional[Socket]:
         """The booted polling session kept for ``sessid``, once, or ``None``."""
 
-    def adopt_socket(self, sessid: str, environ: Optional[dict] = None) -> Optional[Socket]:
+    def adopt_socket(
+        self, sessid: str, environ: Optional[dict[str, Any]] = None
+    ) -> Optional[Socket]:
         """Take over a session a sibling process handshook, or return ``None``."""
 
     def client_script(self, name: str = "socket.io.js") -> Optional[ClientScriptFile]:

@@ -144,7 +144,7 @@ class Headers(OldMessage):
     """
 
     _index: dict[str, str]
-    _indexed: Optional[list] = None  # the list of pairs ``_index`` was built from
+    _indexed: Optional[list[tuple[str, str]]] = None  # the list of pairs ``_index`` was built from
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -449,6 +449,7 @@ class PywsgiHandler(WebSocketHandler):
         if requestline:
             self.requestline = clip(requestline, _LOGGED_REQUEST_LINE)
         try:
-            return super().format_request()
+            line: str = super().format_request()
+            return line
         finally:
             self.requestline = requestline

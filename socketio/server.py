@@ -41,7 +41,7 @@ peer_log = PeerLog(log)
 def _listener_host(listener: Any) -> str:
     """The host part of whatever ``WSGIServer`` accepts as a listener."""
     try:
-        return listener.getsockname()[0]
+        return str(listener.getsockname()[0])
     except AttributeError:
         pass
     try:
@@ -242,7 +242,9 @@ class SocketIOServer(WSGIServer):
             return None
         return session
 
-    def adopt_socket(self, sessid: str, environ: Optional[dict] = None) -> Optional[Socket]:
+    def adopt_socket(
+        self, sessid: str, environ: Optional[dict[str, Any]] = None
+    ) -> Optional[Socket]:
         """Take over a session that a sibling process handshook, or return ``None``.
 
         Several processes sharing one port (gunicorn workers) cannot choose

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socketio.handler import READ_BUFFER_SIZE, SocketIOHandler
-from socketio.pywsgiprivate import Headers
 from socketio.httpheaders import HeadError
+from socketio.pywsgiprivate import Headers
 from socketio.server import SocketIOServer
 
 
