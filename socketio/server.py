@@ -10,24 +10,27 @@ from __future__ import annotations
 import errno
 import logging
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
-from socket import IPPROTO_TCP, SHUT_RD, SHUT_RDWR, TCP_NODELAY
-from typing import Any, Optional, Union
+from collections import OrderedDict
+from socket import IPPROTO_TCP, TCP_NODELAY
+from typing import TYPE_CHECKING, Any, Optional
 
-from gevent import Greenlet
 from gevent.pywsgi import WSGIServer
 from geventwebsocket.handler import WebSocketHandler
 
 from .clientjs import ClientScriptFile, find_client_js
 from .config import Config
-from .exceptions import ConfigError
+from .connections import ConnectionGreenlet, ConnectionTracker, refuse
 from .handler import SocketIOHandler
-from .manager import BaseManager, MemoryManager
+from .manager import BaseManager
+from .managers import MANAGER_SCHEMES, make_manager
 from .peerlog import PeerLog
 from .policyserver import FlashPolicyServer
-from .sessionid import issued_at, verify_sessid
+from .sessionid import issued_at, new_sessid, verify_sessid
+from .sessions import EndedIds, Sessions
 from .virtsocket import Socket
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .httpseam import HandlerServer
 
 __all__ = ["MANAGER_SCHEMES", "SocketIOServer", "make_manager", "serve", "serve_paste"]
 
@@ -35,50 +38,10 @@ log = logging.getLogger(__name__)
 peer_log = PeerLog(log)
 
 
-def _redis_manager(url: str) -> BaseManager:
-    from .redis_manager import RedisManager  # lazily: redis-py is optional
-
-    return RedisManager(url)
-
-
-#: URL scheme → manager factory, for ``SocketIOServer(manager='<url>')``.
-MANAGER_SCHEMES: dict[str, Callable[[str], BaseManager]] = {
-    "memory": lambda url: MemoryManager(),
-    "redis": _redis_manager,
-    "rediss": _redis_manager,
-    "unix": _redis_manager,
-}
-
-
-def make_manager(manager: Union[BaseManager, str, None]) -> BaseManager:
-    """The manager for ``SocketIOServer(manager=...)``: an instance, a URL, or ``None``.
-
-    ``None`` gives a :class:`~socketio.manager.MemoryManager`; a URL whose
-    scheme is in :data:`MANAGER_SCHEMES` (``redis://host:6379/0``,
-    ``rediss://``, ``unix://``, ``memory://``) builds one.
-
-    Raises:
-        ConfigError: an unknown scheme, or the backend cannot be used (see
-            :class:`~socketio.redis_manager.RedisManager`).
-    """
-    if manager is None:
-        return MemoryManager()
-    if isinstance(manager, str):
-        scheme = manager.partition("://")[0].lower()
-        factory = MANAGER_SCHEMES.get(scheme)
-        if factory is None or "://" not in manager:
-            raise ConfigError(
-                f"manager: unsupported URL {manager!r}; use one of "
-                + ", ".join(f"{name}://" for name in MANAGER_SCHEMES)
-            )
-        return factory(manager)
-    return manager
-
-
 def _listener_host(listener: Any) -> str:
     """The host part of whatever ``WSGIServer`` accepts as a listener."""
     try:
-        return listener.getsockname()[0]
+        return str(listener.getsockname()[0])
     except AttributeError:
         pass
     try:
@@ -92,309 +55,15 @@ def _listener_host(listener: Any) -> str:
         return "0.0.0.0"
 
 
-class _ConnectionGreenlet(Greenlet):
-    """The greenlet of one connection: gevent's, lighter for as long as a websocket lasts.
-
-    A websocket's greenlet is parked for the whole connection, and three
-    things of gevent's make it keep more than it needs:
-
-    * a copy of its spawning stack: connections are all spawned by the same
-      accept loop, so it says nothing (about 170 bytes; gevent's
-      ``spawning_stack_limit`` option turns it off, its spawning greenlet and
-      ``spawn_tree_locals`` are kept);
-    * the task given to ``spawn``, stored in a ``__dict__`` of the instance's
-      own (184 bytes): the task is this class's :meth:`_run`;
-    * gevent's ``_handle_and_close_when_done`` calls ``handle(*args)``, which
-      CPython 3.11 makes through the C API: greenlet keeps a copy of a parked
-      greenlet's C stack, and that call makes it about 370 bytes deeper.
-    """
-
-    spawning_stack_limit = 0
-
-    @staticmethod
-    def _run(
-        handle: Callable[..., Any], close: Callable[..., Any], sock: Any, address: Any
-    ) -> None:
-        try:
-            handle(sock, address)
-        finally:
-            close(sock, address)
-
-
-_default_spawn = _ConnectionGreenlet.spawn
-
 #: accept's errors that mean the process (or system) has no file descriptor left
 _OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: seconds accepting pauses after such an error
 _ACCEPT_PAUSE = 0.1
-#: connections dropped to make room whose greenlets have not closed them yet;
-#: past this many, new connections are refused instead (each one dropped
-#: keeps its descriptor until its greenlet runs, and the accept loop takes
-#: up to a hundred connections a turn: without this bound a burst of them
-#: would outgrow the open-files limit that ``max_connections`` keeps under)
-_DROPPING = 32
 
-_BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-    b"Retry-After: 1\r\nContent-Length: 12\r\n\r\nserver busy\n"
-)
+_default_spawn = ConnectionGreenlet.spawn
 
-
-def _refuse(sock: Any) -> None:
-    """Answer a connection 503 and close it, without waiting for anything."""
-    raw = getattr(sock, "_sock", sock)  # gevent's socket wraps a non-blocking one
-    try:
-        raw.send(_BUSY)
-        # Unread bytes at close would make the kernel reset the connection,
-        # and the client could lose the answer: take what has arrived.
-        raw.recv(65536)
-    except OSError:
-        pass
-    try:
-        sock.close()
-    except OSError:
-        pass
-
-
-class ConnectionTracker:
-    """The connections of one server process, and which of them wait on their client.
-
-    Each connection is counted from its accept to its close. While it waits
-    for its client it is also in one of three phases, each a dict of
-    handler → the loop's time (``loop.now()``, cached for each turn of the
-    loop: cheaper than reading a clock) of the phase's start, in the order
-    the phases started (a handler leaves a phase before entering the next,
-    so each dict stays in time order):
-
-    * ``heads``: reading a request head (from the accept for the first
-      request, from its first byte for later ones), ``head_timeout``;
-    * ``idle``: kept alive between two requests, ``keepalive_timeout``;
-    * ``bodies``: reading a request body, ``body_timeout``.
-
-    A periodic sweep (one libev timer per server, not one per request) ends
-    the connections whose phase outlasted its timeout: a head or idle one is
-    closed, a body one is shut for reading and marked ``timed_out``, so its
-    handler answers 408. Past ``limit`` connections, :meth:`make_room`
-    closes the one that has waited longest for a request head. Upgraded
-    websockets and held polling requests are in no phase: their own
-    heartbeat and polling timeouts govern them.
-
-    Args:
-        config: the server's settings (timeouts, ``max_connections``).
-        loop: the gevent loop the sweep runs on.
-    """
-
-    def __init__(self, config: Config, loop: Any) -> None:
-        self.config = config
-        self.loop = loop
-        #: connections accepted and not yet closed
-        self.count = 0
-        self.limit = _connection_limit(config.max_connections)
-        self.heads: dict[Any, float] = {}
-        self.idle: dict[Any, float] = {}
-        self.bodies: dict[Any, float] = {}
-        #: handlers whose body timed out: they answer 408
-        self.timed_out: set[Any] = set()
-        #: bytes of request bodies being read, by :meth:`reserve_body`
-        self.body_bytes = 0
-        #: connections closed by :meth:`make_room` that have not ended yet
-        self.dropping: set[Any] = set()
-        self._timer: Any = None
-
-    # -- the sweep ----------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the periodic sweep (idempotent)."""
-        if self._timer is not None:
-            return
-        config = self.config
-        shortest = min(config.head_timeout, config.keepalive_timeout, config.body_timeout)
-        period = max(0.05, min(1.0, shortest / 4))
-        timer = self.loop.timer(period, period)
-        timer.ref = False  # it never keeps the process alive by itself
-        timer.start(self.sweep)
-        self._timer = timer
-
-    def stop(self) -> None:
-        """Stop the periodic sweep."""
-        timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.stop()
-            timer.close()
-
-    def sweep(self) -> None:
-        """End every connection whose phase has lasted longer than its timeout."""
-        now = self.loop.now()
-        config = self.config
-        for phase, timeout in (
-            (self.heads, config.head_timeout),
-            (self.idle, config.keepalive_timeout),
-        ):
-            while phase:
-                handler, since = next(iter(phase.items()))
-                if now - since < timeout:
-                    break
-                del phase[handler]
-                peer_log(
-                    "head-timeout",
-                    "closing a connection from %s: no request within %ss",
-                    _peer(handler),
-                    timeout,
-                )
-                _shutdown(handler)
-        bodies = self.bodies
-        while bodies:
-            handler, since = next(iter(bodies.items()))
-            if now - since < config.body_timeout:
-                break
-            del bodies[handler]
-            if _body_read(handler):
-                continue  # the application is slow, not the client
-            peer_log(
-                "body-timeout",
-                "a request body from %s took over %ss: answering 408",
-                _peer(handler),
-                config.body_timeout,
-            )
-            self.timed_out.add(handler)
-            _shutdown(handler, SHUT_RD)
-
-    # -- the cap ------------------------------------------------------------
-
-    def make_room(self) -> bool:
-        """Close the connection that has waited longest for a request head, if any.
-
-        Returns:
-            Whether one was closed (not when too many of those it closed
-            have yet to end: see :data:`_DROPPING`).
-        """
-        if len(self.dropping) >= _DROPPING:
-            return False
-        heads, idle = self.heads, self.idle
-        victim = None
-        if heads:
-            victim, since = next(iter(heads.items()))
-        if idle:
-            candidate, idle_since = next(iter(idle.items()))
-            if victim is None or idle_since < since:
-                victim = candidate
-        if victim is None:
-            return False
-        heads.pop(victim, None)
-        idle.pop(victim, None)
-        self.dropping.add(victim)
-        peer_log(
-            "connection-cap",
-            "%d connections: closing the one from %s that waited longest for a request",
-            self.count,
-            _peer(victim),
-        )
-        _shutdown(victim)
-        return True
-
-    # -- the memory of bodies -----------------------------------------------
-
-    def reserve_body(self, size: int) -> bool:
-        """Count ``size`` bytes of a body about to be read, if ``max_total_body_size`` allows.
-
-        Returns:
-            Whether they were counted; if so, call :meth:`release_body` once
-            the body is read (or given up).
-        """
-        total = self.body_bytes + size
-        if total > self.config.max_total_body_size:
-            return False
-        self.body_bytes = total
-        return True
-
-    def release_body(self, size: int) -> None:
-        """Stop counting ``size`` bytes counted by :meth:`reserve_body`."""
-        self.body_bytes -= size
-
-    def forget(self, handler: Any) -> None:
-        """``handler``'s connection has ended: drop it from every phase."""
-        self.heads.pop(handler, None)
-        self.idle.pop(handler, None)
-        self.bodies.pop(handler, None)
-        self.timed_out.discard(handler)
-        self.dropping.discard(handler)
-
-
-def _connection_limit(configured: Optional[int]) -> int:
-    """``max_connections``, or the open-files limit minus 128 (what the process keeps)."""
-    if configured is not None:
-        return configured
-    try:
-        import resource  # (Unix only)
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    except (ImportError, OSError, ValueError):
-        return 1 << 30
-    if soft == resource.RLIM_INFINITY or soft <= 0:
-        return 1 << 30
-    return max(1, soft - 128)
-
-
-def _peer(handler: Any) -> str:
-    address = getattr(handler, "client_address", None)
-    return str(address[0]) if isinstance(address, tuple) and address else str(address)
-
-
-def _shutdown(handler: Any, how: int = SHUT_RDWR) -> None:
-    """Wake the greenlet reading ``handler``'s connection with an end of file.
-
-    ``SHUT_RDWR`` ends the connection (its greenlet wakes and closes it);
-    ``SHUT_RD`` stops a body's reading but leaves the answer to be written.
-    (``close()`` would not do: the handler's reader holds the socket open,
-    and the waiting greenlet would not wake.)
-    """
-    sock = getattr(handler, "socket", None)
-    if sock is not None:
-        try:
-            sock.shutdown(how)
-        except OSError:
-            pass
-
-
-def _body_read(handler: Any) -> bool:
-    """Whether the handler's request body has been read to its end."""
-    body = getattr(handler, "wsgi_input", None)
-    if body is None:
-        return True
-    if body.chunked_input:
-        return body.chunk_length == 0
-    return body.position >= (body.content_length or 0)
-
-
-_ABSENT: Any = object()
-
-
-class _Sessions(dict[str, Any]):
-    """``server.sockets`` (session id → Socket): a dict that tells its server when a session leaves.
-
-    Sessions leave by ``del`` (``Socket.detach``) or ``pop``; the server then
-    forgets them as pending and, with signed ids, remembers them as ended.
-    Reads are a plain dict's.
-    """
-
-    __slots__ = ("_left",)
-
-    def __init__(self, left: Callable[[str], None]) -> None:
-        super().__init__()
-        self._left = left
-
-    def __delitem__(self, sessid: str) -> None:
-        dict.__delitem__(self, sessid)
-        self._left(sessid)
-
-    def pop(self, sessid: str, default: Any = _ABSENT) -> Any:
-        socket = dict.pop(self, sessid, _ABSENT)
-        if socket is _ABSENT:
-            if default is _ABSENT:
-                raise KeyError(sessid)
-            return default
-        self._left(sessid)
-        return socket
+#: the lighter greenlet of a connection (see socketio.connections)
+_ConnectionGreenlet = ConnectionGreenlet
 
 
 class SocketIOServer(WSGIServer):
@@ -423,6 +92,9 @@ class SocketIOServer(WSGIServer):
     Other keyword arguments go to ``gevent.pywsgi.WSGIServer``.
     """
 
+    #: pywsgi's access log (``None`` once a ``log_file`` is closed by :meth:`stop`)
+    log: Any
+
     # gevent's default spawn (``spawn='default'``), with a lighter greenlet; a
     # pool or callable given as ``spawn`` is used as given.
     _spawn = _default_spawn
@@ -436,17 +108,14 @@ class SocketIOServer(WSGIServer):
         kwargs["policy_server"] = policy_server
         kwargs["policy_listener"] = policy_listener
         self.config: Config = Config.from_kwargs(kwargs)
-        self.sockets: dict[str, Socket] = _Sessions(self._session_left)
+        self.sockets: dict[str, Socket] = Sessions(self._session_left)
         #: sessions booted between two polls, kept for their next GET (see Socket.detach)
         self.farewells: dict[str, tuple[float, Socket]] = OrderedDict()
         #: handshaken sessions no transport request has reached yet, oldest first
         self._pending: OrderedDict[str, Socket] = OrderedDict()
         #: with signed ids: ids of sessions ended here that could still be adopted
-        #: (see adopt_socket), in the order they ended
-        self._ended: set[str] = set()
-        self._ended_order: deque[str] = deque()
-        #: no id issued at or before this time (whole seconds) is adopted
-        self._adopt_floor = -1
+        #: (see adopt_socket)
+        self._ended = EndedIds()
         #: true from :meth:`stop` until the server starts again: handshakes and
         #: requests for ended sessions get a 503
         self.stopping = False
@@ -455,9 +124,10 @@ class SocketIOServer(WSGIServer):
         self.manager.set_deliver(self._deliver)
         self.ws_handler_class = kwargs.pop("ws_handler_class", WebSocketHandler)
         kwargs.setdefault("handler_class", SocketIOHandler)
-        log_file = kwargs.pop("log_file", None)
-        if log_file:
-            kwargs["log"] = open(log_file, "a", buffering=1)
+        #: the path of the access log this server opened (``log_file=``), if any
+        self._log_path: Optional[str] = kwargs.pop("log_file", None) or None
+        if self._log_path:
+            kwargs["log"] = self._open_log()
         #: whether requests are written to the access log (``log=None`` turns it off)
         self.access_log: bool = kwargs.get("log", "default") is not None
         self.policy_server: Optional[FlashPolicyServer] = (
@@ -498,23 +168,28 @@ class SocketIOServer(WSGIServer):
         handshake again).
         """
         if sessid:
-            socket = self.sockets.get(sessid)
-            if socket is not None and socket.ended.is_set():
+            session = self.sockets.get(sessid)
+            if session is not None and session.ended.is_set():
                 # Killed without detach: no longer a session (what was left
                 # for its client goes out as a farewell, see Socket.detach).
-                socket.detach()
+                session.detach()
                 return None
-            if socket is not None:
-                if not socket.hits:
+            if session is not None:
+                if not session.hits:
                     self._pending.pop(sessid, None)
-                socket.incr_hits()
-            return socket
-        socket = Socket(self, self.config)
-        while socket.sessid in self.sockets:  # 128 random bits: never in practice
-            socket.sessid = Socket(self, self.config).sessid
-        self.sockets[socket.sessid] = socket
+                session.incr_hits()
+            return session
+        # The id is drawn first, the session built once for it (an id already
+        # taken, never seen in practice with 128 random bits, costs a draw).
+        secret = self.config.session_secret
+        sessid = new_sessid(secret, time.time())
+        while sessid in self.sockets:
+            sessid = new_sessid(secret, time.time())
+        session = Socket(self, self.config)
+        session.sessid = sessid
+        self.sockets[sessid] = session
         pending = self._pending
-        pending[socket.sessid] = socket
+        pending[sessid] = session
         if len(pending) > self.config.max_pending_sessions:
             _, oldest = pending.popitem(last=False)
             peer_log(
@@ -523,8 +198,8 @@ class SocketIOServer(WSGIServer):
                 self.config.max_pending_sessions,
             )
             oldest.kill(detach=True)
-        socket._start_clock()
-        return socket
+        session._start_clock()
+        return session
 
     @property
     def pending_sessions(self) -> int:
@@ -538,31 +213,11 @@ class SocketIOServer(WSGIServer):
             self._remember_ended(sessid)
 
     def _remember_ended(self, sessid: str) -> None:
-        """Keep ``sessid`` from being adopted again while its signature is fresh.
-
-        At most ``4 * max_pending_sessions`` ids are kept; when one is
-        forgotten early to stay within that, every id issued no later than
-        it is refused adoption from then on (see :meth:`adopt_socket`).
-        """
-        issued = issued_at(sessid)
-        if issued is None:
-            return
-        window = self.config.close_timeout + 2
-        now = time.time()
-        ended, order = self._ended, self._ended_order
-        while order:  # (in the order they ended: nearly their issue order)
-            first = issued_at(order[0])
-            if first is not None and (int(now) - first) & 0xFFFFFFFF <= window:
-                break
-            ended.discard(order.popleft())
-        if sessid in ended or (int(now) - issued) & 0xFFFFFFFF > window:
-            return  # (too old to be adopted anyway)
-        if len(order) >= 4 * self.config.max_pending_sessions:
-            forgotten = order.popleft()
-            ended.discard(forgotten)
-            self._adopt_floor = max(self._adopt_floor, issued_at(forgotten) or 0)
-        ended.add(sessid)
-        order.append(sessid)
+        """Keep ``sessid`` from being adopted again while its signature is fresh (see EndedIds)."""
+        config = self.config
+        self._ended.remember(
+            sessid, config.close_timeout + 2, 4 * config.max_pending_sessions, time.time()
+        )
 
     def keep_farewell(self, socket: Socket) -> None:
         """Keep a detached polling session for ``close_timeout`` seconds, for its client's next GET.
@@ -582,12 +237,14 @@ class SocketIOServer(WSGIServer):
 
     def take_farewell(self, sessid: str) -> Optional[Socket]:
         """The detached session kept by :meth:`keep_farewell` for ``sessid``, once, or ``None``."""
-        expiry, socket = self.farewells.pop(sessid, (0.0, None))
-        if socket is None or expiry < time.monotonic():
+        expiry, session = self.farewells.pop(sessid, (0.0, None))
+        if session is None or expiry < time.monotonic():
             return None
-        return socket
+        return session
 
-    def adopt_socket(self, sessid: str, environ: Optional[dict] = None) -> Optional[Socket]:
+    def adopt_socket(
+        self, sessid: str, environ: Optional[dict[str, Any]] = None
+    ) -> Optional[Socket]:
         """Take over a session that a sibling process handshook, or return ``None``.
 
         Several processes sharing one port (gunicorn workers) cannot choose
@@ -603,7 +260,7 @@ class SocketIOServer(WSGIServer):
             return None
         if not verify_sessid(sessid, secret, time.time(), self.config.close_timeout):
             return None
-        if (issued_at(sessid) or 0) <= self._adopt_floor:
+        if (issued_at(sessid) or 0) <= self._ended.floor:
             return None
         authorize = self.config.authorization
         if authorize is not None:
@@ -619,13 +276,13 @@ class SocketIOServer(WSGIServer):
                 return None
             if sessid in self.sockets or sessid in self._ended:
                 return None  # adopted, and maybe ended, while the hook ran
-        socket = Socket(self, self.config)
-        socket.sessid = sessid
-        self.sockets[sessid] = socket
-        socket._start_clock()
-        socket.incr_hits()
+        session = Socket(self, self.config)
+        session.sessid = sessid
+        self.sockets[sessid] = session
+        session._start_clock()
+        session.incr_hits()
         log.debug("adopted session %s handshaken by another process", sessid)
-        return socket
+        return session
 
     def client_script(self, name: str = "socket.io.js") -> Optional[ClientScriptFile]:
         """The browser client file served at ``/<resource>/<name>``, or ``None`` if not installed."""
@@ -639,14 +296,21 @@ class SocketIOServer(WSGIServer):
         return self._client_scripts[name]
 
     def _deliver(self, sessid: str, encoded: str) -> None:
-        socket = self.sockets.get(sessid)
-        if socket is not None:
-            socket.put_client_msg(encoded)
+        session = self.sockets.get(sessid)
+        if session is not None:
+            session.put_client_msg(encoded)
 
     # -- lifecycle ----------------------------------------------------------
 
+    def _open_log(self) -> Any:
+        """Open the ``log_file`` access log for appending, a line at a time."""
+        assert self._log_path
+        return open(self._log_path, "a", buffering=1)  # (closed by stop)
+
     def start_accepting(self) -> None:
         self.stopping = False
+        if self._log_path and self.log is None:
+            self.log = self._open_log()  # (started again after a stop)
         if self.policy_server is not None and not self.policy_server.started:
             try:
                 self.policy_server.start()
@@ -672,8 +336,8 @@ class SocketIOServer(WSGIServer):
         that has ended, and any handshake, is answered 503 (see ``stopping``).
         """
         self.stopping = True
-        for socket in list(self.sockets.values()):
-            socket.kill(detach=True, reconnect=True)
+        for session in list(self.sockets.values()):
+            session.kill(detach=True, reconnect=True)
         if self.policy_server is not None:
             self.policy_server.stop()
         close_manager = getattr(self.manager, "close", None)
@@ -681,6 +345,11 @@ class SocketIOServer(WSGIServer):
             close_manager()
         super().stop(timeout=timeout)
         self.connections.stop()
+        if self._log_path and self.log is not None:
+            # The file this server opened (``log_file=``). With no log, a
+            # handler still ending writes no line (see SocketIOHandler.log_request).
+            log_file, self.log = self.log, None
+            log_file.close()
 
     def do_read(self) -> Any:
         """Accept a connection; out of file descriptors, make room and pause instead.
@@ -726,7 +395,7 @@ class SocketIOServer(WSGIServer):
         connections = self.connections
         if connections.count >= connections.limit and not connections.make_room():
             peer_log("busy", "%d connections: refusing a new one with 503", connections.count)
-            _refuse(args[0])
+            refuse(args[0])
             return
         connections.count += 1
         if len(args) != 2 or self._spawn != _default_spawn:
@@ -795,3 +464,10 @@ def serve_paste(app: Any, global_conf: Any, **kw: Any) -> int:
     """The ``paste.server_runner`` entry point (``use = egg:gevent-socketio#paster``)."""
     serve(app, **kw)
     return 0
+
+
+if TYPE_CHECKING:  # pragma: no cover
+
+    def _check(server: SocketIOServer) -> HandlerServer:
+        """(For mypy: the server provides what its handler needs.)"""
+        return server

@@ -33,21 +33,20 @@ application's own) and replaces its I/O:
 
 from __future__ import annotations
 
-import collections
 import logging
-import struct
 from typing import Any, Optional, Union
 
 import gevent
 from gevent.exceptions import ConcurrentObjectUseError
 from geventwebsocket.exceptions import ProtocolError, WebSocketError
-from geventwebsocket.websocket import Stream, WebSocket
+from geventwebsocket.websocket import Stream
 
 from . import fairness, wsframe
 from .exceptions import FrameError
 from .peerlog import PeerLog
+from .wswriter import CORK_SIZE, FrameWriter
 
-__all__ = ["BoundedWebSocket"]
+__all__ = ["CORK_SIZE", "BoundedWebSocket"]
 
 log = logging.getLogger(__name__)
 #: the clients' mistakes: each kind logged at most once per interval
@@ -56,8 +55,6 @@ peer_log = PeerLog(log)
 #: bytes asked of the socket per read
 READ_SIZE = 65536
 
-#: past this many bytes held for the end of the loop's turn, they are sent at once
-CORK_SIZE = 65536
 
 #: work a connection does before it lets the others run, in bytes read
 #: plus :data:`FRAME_COST` per frame (without it, a client whose socket
@@ -69,10 +66,18 @@ WORK_PER_TURN = 256 * 1024
 #: most 64 small frames are handled per turn
 FRAME_COST = 4096
 
-_Chunk = Union[bytes, memoryview]
+
+def _frames_of(handler: Any) -> int:
+    """``max_message_frames`` of a handler that did not pass it: its config's, else 1024.
+
+    (Only for a websocket built by hand, or by a handler other than
+    :class:`~socketio.handler.SocketIOHandler`, which passes its own.)
+    """
+    config = getattr(handler, "config", None)
+    return int(getattr(config, "max_message_frames", 1024))
 
 
-class BoundedWebSocket(WebSocket):
+class BoundedWebSocket(FrameWriter):
     """A server websocket over the handler's connection, refusing messages over a size limit.
 
     Args:
@@ -83,8 +88,9 @@ class BoundedWebSocket(WebSocket):
             together; a larger one closes the connection with 1009.
         max_message_frames: the most frames one message may span, control
             frames among it counted; more closes the connection with 1009.
-            By default ``handler.config.max_message_frames`` when the handler
-            has a config (a :class:`~socketio.config.Config`), else 1024.
+            :class:`~socketio.handler.SocketIOHandler` passes its config's;
+            if not given, ``handler.config.max_message_frames`` when the
+            handler has a config (a :class:`~socketio.config.Config`), else 1024.
     """
 
     # Attributes of gevent-websocket's class, untyped there.
@@ -106,10 +112,9 @@ class BoundedWebSocket(WebSocket):
         # gevent-websocket's per-byte UTF-8 automaton: unused (see validate_utf8)
         self.utf8validator = None
         self.max_message_size = max_message_size
-        if max_message_frames is None:
-            config = getattr(handler, "config", None)
-            max_message_frames = getattr(config, "max_message_frames", 1024)
-        self.max_message_frames: int = max_message_frames
+        self.max_message_frames: int = (
+            _frames_of(handler) if max_message_frames is None else max_message_frames
+        )
         self._sock = handler.socket
         # Bytes the client sent right after its upgrade request may be in
         # pywsgi's buffered reader already: they are taken now, and from here
@@ -134,18 +139,7 @@ class BoundedWebSocket(WebSocket):
         self._known_readable = False  # wait_message has seen the connection readable
         # the greenlet waiting for the first bytes of a message (nothing of it read yet)
         self._boundary_waiter: Any = None
-        # what the kernel refused, in order (made when first needed: most
-        # connections never have any)
-        self._out: Optional[collections.deque[_Chunk]] = None
-        self._writer: Optional[gevent.Greenlet] = None
-        # frames held until the loop's turn ends, and the callback that sends them
-        self._corked: list[bytes] = []
-        self._corked_size = 0
-        self._out_size = 0  # bytes in _out
-        # the latest ping's payload while _out waits: answered once it is written
-        self._late_pong: Optional[wsframe.Buffer] = None
-        self._uncork_later: Any = None
-        self._sent_at = 0.0  # the loop's time (one value per turn) of the last send
+        self._init_writer()
         #: the connection failed while writing: nothing more can be sent
         self.dead = False
         #: the client has sent its close frame, or its end of the connection is closed
@@ -180,7 +174,7 @@ class BoundedWebSocket(WebSocket):
         For a reader that loops on :meth:`receive`: waiting here, not inside
         it, parks its greenlet, for as long as the client is quiet, five
         Python frames shallower (on CPython 3.12+ greenlet gives every frame
-        of a parked greenlet a frame object, about 200 bytes each).
+        of a parked greenlet a frame object; see ``benchmarks/README.md``).
         :meth:`interrupt_wait` ends this wait too.
         """
         if not self._received and not self._known_readable and not self.closed:
@@ -193,8 +187,8 @@ class BoundedWebSocket(WebSocket):
         What ``hub.wait`` does, without its ``Waiter``: an idle websocket's
         greenlet is parked here for as long as its client is quiet, and each
         C-level call on the way to the switch is part of the C stack greenlet
-        keeps a copy of (``hub.wait`` and its ``Waiter`` add about 500 bytes
-        to every idle connection).
+        keeps a copy of (``hub.wait`` and its ``Waiter`` would add to every
+        idle connection what ``benchmarks/README.md`` measures).
         """
         readable = self._readable
         if readable.callback is not None:
@@ -295,7 +289,8 @@ class BoundedWebSocket(WebSocket):
                     # that grows by each read: appending to a bytes object
                     # would copy it every time, and a list of the reads
                     # would cost an object per read (a client sending one
-                    # byte per TCP segment would make that 40 bytes per byte).
+                    # byte per TCP segment would make that dozens of bytes
+                    # per byte, see benchmarks/README.md).
                     data = bytearray(memoryview(data)[at:])
                     self._received = data
                     self._at = 0
@@ -473,152 +468,6 @@ class BoundedWebSocket(WebSocket):
         A text message is decoded strictly once complete, which closes the
         connection with 1007 on invalid UTF-8, as the automaton did.
         """
-
-    def _peer(self) -> str:
-        address = getattr(getattr(self, "handler", None), "client_address", None)
-        return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "?"
-
-    # -- writing ------------------------------------------------------------
-
-    @property
-    def backlog(self) -> int:
-        """Frames (or the rest of one) the kernel refused, waiting for the client to read."""
-        out = self._out
-        return len(out) if out is not None else 0
-
-    @property
-    def backlog_bytes(self) -> int:
-        """Bytes offered and not yet taken by the kernel: held for the turn's end, or refused."""
-        return self._corked_size + self._out_size
-
-    def offer(self, frame: bytes) -> None:
-        """Write an encoded frame in turn, without blocking.
-
-        The first frame of a turn of the event loop is sent at once; the
-        next ones are held and sent together when the turn ends (at once
-        past :data:`CORK_SIZE` bytes). What the kernel does not take waits,
-        in order, for a writer greenlet (started for it, ended when the
-        backlog is written). After a write error the connection is
-        :attr:`dead` and frames are dropped.
-        """
-        if self.dead:
-            return
-        if self._writer is not None:
-            self._out.append(frame)  # type: ignore[union-attr]  # made with the writer
-            self._out_size += len(frame)
-            return
-        corked = self._corked
-        if not corked:
-            turn = self._hub.loop.now()
-            if turn != self._sent_at:
-                self._sent_at = turn
-                self._send(frame)
-                return
-        corked.append(frame)
-        self._corked_size += len(frame)
-        if self._corked_size >= CORK_SIZE:
-            self.flush()
-        elif self._uncork_later is None:
-            self._uncork_later = self._hub.loop.run_callback(self._uncork)
-
-    def _uncork(self) -> None:
-        self._uncork_later = None
-        self.flush()
-
-    def flush(self) -> None:
-        """Send the frames held for the end of this turn of the event loop now."""
-        later = self._uncork_later
-        if later is not None:
-            later.stop()
-            self._uncork_later = None
-        corked = self._corked
-        if not corked:
-            return
-        data = corked[0] if len(corked) == 1 else b"".join(corked)
-        corked.clear()
-        self._corked_size = 0
-        if not self.dead:
-            self._send(data)
-
-    def _send(self, data: bytes) -> None:
-        try:
-            sent = self._sock.send(data, 0, 0.0)
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            self._died(exc)
-            return
-        if sent < len(data):
-            self._out = collections.deque((memoryview(data)[sent:],))
-            self._out_size = len(data) - sent
-            self._writer = gevent.spawn(self._write_backlog)
-
-    def _write_backlog(self) -> None:
-        out = self._out
-        assert out is not None
-        try:
-            while out:
-                self._sock.sendall(out[0])
-                self._out_size -= len(out.popleft())
-                if not out and self._late_pong is not None:
-                    out.append(wsframe.encode_frame(self._late_pong, wsframe.OP_PONG))
-                    self._out_size += len(out[0])
-                    self._late_pong = None
-        except OSError as exc:
-            self._died(exc)
-        finally:
-            self._writer = None
-            self._out = None
-            self._out_size = 0
-
-    def _died(self, exc: BaseException) -> None:
-        log.debug("websocket to %s: write failed: %s", self._peer(), exc)
-        self.dead = True
-        self._out = None
-        self._out_size = 0
-        self._late_pong = None
-        self._corked.clear()
-        self._corked_size = 0
-
-    def send_frame(self, message: Any, opcode: int) -> None:
-        """Send one frame and wait until it is written (gevent-websocket's contract).
-
-        Raises:
-            WebSocketError: the websocket is closed or its connection failed.
-        """
-        if self.closed or self.dead:
-            raise WebSocketError("Socket is dead" if self.dead else "Connection is already closed")
-        if isinstance(message, str):
-            message = message.encode("utf-8")
-        elif not isinstance(message, bytes):
-            message = bytes(message or b"")
-        self.offer(wsframe.encode_frame(message, opcode))
-        self.flush()
-        writer = self._writer
-        if writer is not None and writer is not gevent.getcurrent():
-            writer.join()
-        if self.dead:
-            raise WebSocketError("Socket is dead")
-
-    def close(self, code: int = 1000, message: Any = b"") -> None:
-        """Send a close frame with ``code`` and ``message`` and mark the websocket closed.
-
-        Does not block: the frame is written after what is already waiting
-        (gevent-websocket 0.10.1 writes ``str(message)`` as the whole payload
-        and drops the status code; this writes the frame RFC 6455 describes).
-        The TCP connection is left to its owner.
-        """
-        if self.closed:
-            return
-        if isinstance(message, str):
-            message = message.encode("utf-8")
-        self.offer(wsframe.encode_frame(struct.pack("!H", code) + bytes(message or b""), 0x8))
-        self.flush()  # whoever closed the websocket may close the connection next
-        self.closed = True
-        self.stream = None
-        self.raw_write = None
-        self.raw_read = None
-        self.environ = None
 
 
 def _kind(text: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from benchmarks.instructions import open_websocket
-from socketio import handler
+from socketio import handler, pywsgiprivate
 
 
 def _bytes_per_instance(cls: type, count: int = 200) -> float:
@@ -28,7 +28,7 @@ def _bytes_per_instance(cls: type, count: int = 200) -> float:
         kept = []
         for _ in range(count):
             instance = object.__new__(cls)
-            for name in handler._HANDLER_ATTRIBUTES:
+            for name in pywsgiprivate.HANDLER_ATTRIBUTES:
                 object.__setattr__(instance, name, None)
             kept.append(instance)
         return (tracemalloc.get_traced_memory()[0] - start) / count
@@ -39,7 +39,7 @@ def _bytes_per_instance(cls: type, count: int = 200) -> float:
 def _end_a_connection_early(cls: type) -> None:
     """What a short connection leaves: some attributes set, then pywsgi's pops, then one more."""
     first = object.__new__(cls)
-    for name in handler._HANDLER_ATTRIBUTES[:8]:
+    for name in pywsgiprivate.HANDLER_ATTRIBUTES[:8]:
         object.__setattr__(first, name, None)
     first.__dict__.pop("socket", None)
     first.__dict__.pop("rfile", None)

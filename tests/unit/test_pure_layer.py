@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import json, sys
 import socketio, socketio.packet, socketio.payload, socketio.protocol, socketio.config, socketio.defaultjson
-import socketio.wsframe, socketio.httpheaders
+import socketio.wsframe, socketio.httpheaders, socketio.wshandshake, socketio.sessions
+import socketio.httpseam
 import socketio.exceptions
 print(json.dumps({
     "gevent": sorted(m for m in sys.modules if m == "gevent" or m.startswith("gevent.")),

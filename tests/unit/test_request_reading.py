@@ -15,8 +15,9 @@ from gevent.pywsgi import Input, WSGIHandler, WSGIServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socketio.handler import READ_BUFFER_SIZE, SocketIOHandler, _Headers
+from socketio.handler import READ_BUFFER_SIZE, SocketIOHandler
 from socketio.httpheaders import HeadError
+from socketio.pywsgiprivate import Headers
 from socketio.server import SocketIOServer
 
 
@@ -176,7 +177,7 @@ def test_a_head_longer_than_the_buffer_is_read_line_by_line(servers):
     head = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 60) for i in range(60))
     assert len(head) > READ_BUFFER_SIZE
     handler = assert_read_alike(servers, b"GET / HTTP/1.1\r\n" + head + b"\r\n")
-    assert type(handler.headers) is _Headers
+    assert type(handler.headers) is Headers
     assert len(handler.headers.items()) == 60
 
 
@@ -231,7 +232,7 @@ def test_any_plain_head_read_as_pywsgi_reads_it(servers, pairs, method, path):
 
 
 def test_changed_headers_are_looked_up_afresh():
-    headers = _Headers([("Host", "a"), ("Content-Length", "3"), ("host", "b")])
+    headers = Headers([("Host", "a"), ("Content-Length", "3"), ("host", "b")])
     assert headers.get("HOST") == "a" and headers["content-length"] == "3"
     assert "Host" in headers and "Nope" not in headers
     del headers["content-length"]
@@ -250,9 +251,9 @@ def test_changed_headers_are_looked_up_afresh():
 
 
 def _chunked(raw: bytes) -> Any:
-    from socketio.handler import _ChunkedInput
+    from socketio.httpreader import ChunkedInput
 
-    return _ChunkedInput(io.BufferedReader(io.BytesIO(raw), READ_BUFFER_SIZE))
+    return ChunkedInput(io.BufferedReader(io.BytesIO(raw), READ_BUFFER_SIZE))
 
 
 def test_a_chunked_body_reads_as_pywsgi_reads_it():

@@ -131,8 +131,8 @@ def test_ended_ids_are_forgotten_once_too_old_to_adopt(make):
     fresh = new_sessid(SECRET, time.time())
     server._remember_ended(fresh)
     assert fresh in server._ended
-    server._ended_order.appendleft(old)  # an entry gone stale
-    server._ended.add(old)
+    server._ended.order.appendleft(old)  # an entry gone stale
+    server._ended.ids.add(old)
     server._remember_ended(new_sessid(SECRET, time.time()))
     assert old not in server._ended
 
@@ -141,7 +141,7 @@ def test_without_a_secret_nothing_is_remembered(make):
     server = make()
     socket = server.get_socket()
     socket.kill(detach=True)
-    assert not server._ended and not server._ended_order
+    assert not server._ended and not server._ended.order
 
 
 def test_farewells_expire_oldest_first(make):

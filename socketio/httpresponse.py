@@ -1,0 +1,79 @@
+"""Response heads as values: status lines, header lines, ``Date``, and bodiless refusals.
+
+Each is remembered: most answers carry the same few headers and statuses,
+and formatting them again cost more than the rest of the head (see
+``benchmarks/README.md``).
+"""
+
+from __future__ import annotations
+
+import functools
+import http
+import time
+
+from gevent.pywsgi import format_date_time
+
+__all__ = [
+    "CONNECTION",
+    "CONTENT_LENGTH",
+    "date_header",
+    "error_response",
+    "header_line",
+    "http_date",
+    "status_line",
+]
+
+
+@functools.lru_cache(maxsize=16)
+def error_response(status: int) -> bytes:
+    """A whole bodiless answer with ``status`` that closes the connection."""
+    return (
+        f"HTTP/1.1 {status_line(status)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    ).encode("latin-1")
+
+
+@functools.lru_cache(maxsize=2)
+def http_date(second: int) -> str:
+    """The ``Date`` header value for a time in whole seconds."""
+    stamp: bytes = format_date_time(second)  # (pywsgi gives bytes)
+    return stamp.decode("latin-1")
+
+
+def date_header() -> tuple[str, str]:
+    """The ``Date`` header of a response sent now."""
+    # pywsgi formats the date for every response; it changes once a second.
+    return ("Date", http_date(int(time.time())))
+
+
+@functools.lru_cache(maxsize=64)
+def status_line(code: int) -> str:
+    """``200 OK`` for 200: the status line's code and reason."""
+    return f"{code} {http.HTTPStatus(code).phrase}"
+
+
+CONNECTION = 1
+CONTENT_LENGTH = 2
+
+
+@functools.lru_cache(maxsize=256)
+def header_line(name: str, value: str) -> tuple[str, int, tuple[bytes, bytes]]:
+    """A response header's line, which of the headers the head is checked for it is, its bytes.
+
+    Remembered: most answers carry the same few headers (content type,
+    ``nosniff``, the CORS ones for a page's origin), and checking and
+    encoding each again cost more than the rest of the head.
+
+    Raises:
+        ValueError: a CR or LF in the name or value (pywsgi's check).
+    """
+    if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+        raise ValueError(f"carriage return or newline in header {name!r}: {value!r}")
+    lowered = name.lower()
+    kind = (
+        CONNECTION
+        if lowered == "connection"
+        else CONTENT_LENGTH
+        if lowered == "content-length"
+        else 0
+    )
+    return f"{name}: {value}\r\n", kind, (name.encode("latin-1"), value.encode("latin-1"))
