@@ -24,8 +24,9 @@ import urllib.request
 import pytest
 import requests
 
+from tests.client09.websocket import WebSocketClient
+
 from .conftest import LiveServer
-from .lifecycle_support import WsClient
 
 TIMEOUT = 5
 
@@ -220,7 +221,7 @@ def test_forty_stalled_uploads_are_all_closed(timed):
 
 
 def test_a_websocket_outlives_the_http_timeouts(timed):
-    client = WsClient(timed.url)
+    client = WebSocketClient(timed.url)
     time.sleep(3)  # idle longer than the head, keep-alive and body timeouts
     assert client.call("", "echo", "still here") == ["still here"]
     client.close()
@@ -373,9 +374,9 @@ def test_past_the_cap_the_longest_waiting_connection_makes_room(make_server):
 
 def test_past_the_cap_with_nothing_to_drop_a_new_connection_gets_503(make_server):
     server = make_server(max_connections=4)
-    clients = [WsClient(server.url) for _ in range(3)]  # + the one the handshake used, closed
+    clients = [WebSocketClient(server.url) for _ in range(3)]  # + the one the handshake used, closed
     time.sleep(0.2)
-    clients.append(WsClient(server.url))
+    clients.append(WebSocketClient(server.url))
     sock = server.connect()
     sock.sendall(b"GET /socket.io/1/ HTTP/1.1\r\nHost: x\r\n\r\n")
     data, closed = read_until_closed(sock)
@@ -415,7 +416,7 @@ def test_a_slowloris_of_1100_connections_against_1024_fds_leaves_handshakes_serv
         time.sleep(2)
         for _ in range(5):
             assert server.handshake()
-            client = WsClient(server.url)
+            client = WebSocketClient(server.url)
             assert client.call("", "echo", "ok") == ["ok"]
             client.close()
         stats = server.stats()
@@ -453,7 +454,7 @@ def test_out_of_file_descriptors_the_accept_loop_does_not_spin(make_server):
 
 def test_a_pipelining_flood_does_not_stall_a_websocket_client(make_server):
     server = make_server()
-    client = WsClient(server.url)
+    client = WebSocketClient(server.url)
     flood = server.connect()
     requests_bytes = b"GET /socket.io/ HTTP/1.1\r\nHost: x\r\n\r\n" * 30_000
     received = [0]

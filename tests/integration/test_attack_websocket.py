@@ -31,10 +31,12 @@ from typing import Any
 
 import pytest
 
+from tests.client09.handshake import handshake
+from tests.client09.websocket import WebSocketClient
+
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .lifecycle_support import WsClient, wait_gone
-from .wire import handshake
+from .observe import wait_gone
 
 MAX_MESSAGE = 1 << 20
 MAX_FRAMES = 1024
@@ -56,7 +58,7 @@ def server():
 @pytest.fixture
 def good(server):
     """A well-behaved websocket client of the same server."""
-    client = WsClient(server.url)
+    client = WebSocketClient(server.url)
     yield client
     client.close()
 
@@ -70,7 +72,7 @@ def rss(server: LiveServer) -> int:
 
 def upgrade(server: LiveServer) -> tuple[socket.socket, str]:
     """A websocket opened by hand (``1::`` read); returns the socket and the session id."""
-    sid = handshake(server.url)
+    sid = handshake(server.url).sid
     conn = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     conn.sendall(
@@ -182,7 +184,7 @@ class Flood(threading.Thread):
         return False
 
 
-def round_trip(client: WsClient, msgid: int) -> float:
+def round_trip(client: WebSocketClient, msgid: int) -> float:
     """Seconds an echo with ack takes the good client."""
     started = time.monotonic()
     assert client.call("", "echo", "fair", msgid=msgid) == ["fair"]
@@ -208,7 +210,7 @@ def test_a_flood_on_one_connection_leaves_the_others_served(server, good, blob, 
         assert flood.still_running()
         took = [round_trip(good, msgid) for msgid in range(1, 6)]
         started = time.monotonic()
-        assert handshake(server.url)
+        assert handshake(server.url).sid
         handshake_took = time.monotonic() - started
         # answered while the flood goes on, not after it
         assert flood.still_running() and not flood.ended.is_set()
@@ -348,9 +350,9 @@ def test_an_idle_session_keeps_nothing_of_its_last_big_message():
     import gevent
 
     import socketio
-    from benchmarks.instructions import open_websocket
     from socketio.namespace import BaseNamespace
     from socketio.server import SocketIOServer
+    from tests.client09.raw import open_websocket
 
     class Sizes(BaseNamespace):
         def on_size(self, text):
@@ -365,10 +367,18 @@ def test_an_idle_session_keeps_nothing_of_its_last_big_message():
     )
     server.start()
     size = 8 << 20
-    message = frame(b'5:1+::{"name":"size","args":["' + b"m" * size + b'"]}', mask=b"\0\0\0\0")
+    message = frame(b'5:2+::{"name":"size","args":["' + b"m" * size + b'"]}', mask=b"\0\0\0\0")
+
+    def round_trip(conn: Any, msgid: int) -> None:
+        conn.sendall(frame(b'5:%d+::{"name":"size","args":["x"]}' % msgid, mask=b"\0\0\0\0"))
+        answer = b""
+        with gevent.Timeout(5):
+            while b"6:::%d+[1]" % msgid not in answer:
+                answer += conn.recv(4096)
+
     try:
         conn = open_websocket(server.server_port)
-        gevent.sleep(0.05)
+        round_trip(conn, 1)  # the session is settled and waits for messages
         gc.collect()
         tracemalloc.start()
         try:
@@ -377,9 +387,11 @@ def test_an_idle_session_keeps_nothing_of_its_last_big_message():
             del message
             answer = b""
             with gevent.Timeout(20):
-                while b"6:::1+[%d]" % size not in answer:
+                while b"6:::2+[%d]" % size not in answer:
                     answer += conn.recv(4096)
-            gevent.sleep(0.1)  # the session waits for its next message
+            # once a later message is answered, the session is done with the
+            # big one and waits for its next message
+            round_trip(conn, 3)
             gc.collect()
             kept = tracemalloc.get_traced_memory()[0] - before
         finally:

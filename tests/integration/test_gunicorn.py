@@ -23,7 +23,12 @@ import pytest
 import requests
 import websocket
 
-from .client09 import PollingClient, WebSocketClient, event, handshake, parse, wait_http
+from tests.client09.framing import event, parse
+from tests.client09.handshake import handshake
+from tests.client09.http import wait_http
+from tests.client09.polling import PollingClient
+from tests.client09.websocket import WebSocketClient
+
 from .conftest import ROOT, free_port
 
 APP = "tests.integration.gunicorn_app:application"
@@ -122,7 +127,7 @@ def _clients_on_both_workers(server: Gunicorn) -> dict[int, list[WebSocketClient
         client = WebSocketClient(server.url, same_connection=True)
         assert client.opening == "1::"
         assert client.connect("/echo") == "1::/echo"
-        [pid] = client.emit("/echo", "pid")
+        [pid] = client.call("/echo", "pid")
         by_pid.setdefault(pid, []).append(client)
         if len(by_pid) == 2 and all(len(v) >= 2 for v in by_pid.values()):
             break
@@ -137,7 +142,7 @@ def test_two_workers_serve_websockets_past_the_worker_timeout(two_workers):
     time.sleep(3)
     for pid, clients in by_pid.items():
         for client in clients:
-            assert client.emit("/echo", "echo", "still", pid) == ["still", pid]
+            assert client.call("/echo", "echo", "still", pid) == ["still", pid]
     assert "WORKER TIMEOUT" not in two_workers.errors()
     assert two_workers.worker_pids() == set(by_pid)
 
@@ -174,7 +179,7 @@ def test_any_worker_takes_the_websocket_of_a_siblings_handshake(two_workers):
         client = WebSocketClient(two_workers.url)
         assert client.opening == "1::"
         assert client.connect("/echo") == "1::/echo"
-        [pid] = client.emit("/echo", "pid")
+        [pid] = client.call("/echo", "pid")
         pids.add(pid)
         client.close()
     assert pids == two_workers.worker_pids()
@@ -190,13 +195,13 @@ def test_any_worker_takes_the_websocket_of_a_siblings_handshake(two_workers):
 def test_xhr_polling_and_websockets_share_a_worker(start_gunicorn):
     server = start_gunicorn("GeventSocketIOWorker", 1)
     [pid] = server.worker_pids()
-    poller = PollingClient(server.url)
+    poller = PollingClient(server.url, open=False)
     assert poller.transports.split(",")[0] == "websocket"
-    assert poller.get() == ["1::"]
-    poller.post("1::/echo")
-    assert poller.get() == ["1::/echo"]
-    poller.post(event("/echo", "pid", msgid=1))
-    assert poller.get() == [f"6::/echo:1+[{pid}]"]
+    assert poller.packets() == ["1::"]
+    poller.send("1::/echo")
+    assert poller.packets() == ["1::/echo"]
+    poller.send(event("/echo", "pid", msgid=1))
+    assert poller.packets() == [f"6::/echo:1+[{pid}]"]
 
     ws = WebSocketClient(server.url)
     ws.connect("/echo")
@@ -235,10 +240,10 @@ def test_sigterm_stops_a_worker_promptly_with_open_connections(start_gunicorn):
     server = start_gunicorn("GeventSocketIOWorker", 1, "--graceful-timeout", "30")
     ws = WebSocketClient(server.url)
     ws.connect("/echo")
-    poller = PollingClient(server.url)
-    assert poller.get() == ["1::"]
+    poller = PollingClient(server.url, open=False)
+    assert poller.packets() == ["1::"]
     held: list = []
-    thread = threading.Thread(target=lambda: held.append(poller.get()))
+    thread = threading.Thread(target=lambda: held.append(poller.packets()))
     thread.start()
     time.sleep(0.3)  # the long-poll is now held by the worker
 
@@ -274,7 +279,7 @@ def test_nginx_worker_offers_only_xhr_polling(start_gunicorn):
     resp = requests.get(f"{server.url}/socket.io/1/jsonp-polling/{sid}", timeout=5)
     assert resp.status_code == 400 and resp.text == "7:::0"
 
-    poller = PollingClient(server.url)
-    assert poller.get() == ["1::"]
-    poller.post("1::/echo", event("/echo", "echo", "over", "polling", msgid=1))
+    poller = PollingClient(server.url, open=False)
+    assert poller.packets() == ["1::"]
+    poller.send("1::/echo", event("/echo", "echo", "over", "polling", msgid=1))
     assert poller.wait_for(lambda raw: raw.startswith("6::")) == '6::/echo:1+["over","polling"]'

@@ -17,7 +17,10 @@ import pytest
 import requests
 import websocket
 
-from .wire import TIMEOUT, RawStream, frame, handshake, transport_url, unframe, wait_for
+from tests.client09.framing import frame, unframe
+from tests.client09.handshake import TIMEOUT, handshake, transport_url
+from tests.client09.http import RawStream
+from tests.client09.waiting import wait_for
 
 ORIGIN = "http://app.example.com:8080"
 
@@ -32,7 +35,7 @@ def post(url: str, body: str, **kw):
 
 def open_polling_session(url: str) -> tuple[str, str]:
     """Handshake and open xhr-polling (the first GET); return (sid, transport URL)."""
-    sid = handshake(url)
+    sid = handshake(url).sid
     xhr = transport_url(url, "xhr-polling", sid)
     first = get(xhr)
     assert first.status_code == 200
@@ -66,7 +69,7 @@ def test_text_handshake(live_server):
 
 
 def test_handshake_sids_are_unique(live_server):
-    sids = [handshake(live_server.url) for _ in range(30)]
+    sids = [handshake(live_server.url).sid for _ in range(30)]
     assert len(set(sids)) == len(sids)
     assert all(len(sid) * 4 >= 128 for sid in sids)
 
@@ -113,7 +116,7 @@ def test_other_protocol_versions_answer_500(live_server, version):
 
 def test_unknown_transport_is_refused(live_server):
     offset = len(live_server.log())
-    sid = handshake(live_server.url)
+    sid = handshake(live_server.url).sid
     for method in (get, lambda u: post(u, "5:::{}")):
         resp = method(transport_url(live_server.url, "carrier-pigeon", sid))
         assert 400 <= resp.status_code < 500, resp.status_code
@@ -224,7 +227,7 @@ def test_forced_disconnect_of_unknown_sid_is_harmless(live_server):
 
 
 def test_cors_on_xhr_polling(live_server):
-    sid = handshake(live_server.url)
+    sid = handshake(live_server.url).sid
     url = transport_url(live_server.url, "xhr-polling", sid)
     resp = get(url, headers={"Origin": ORIGIN})
     assert resp.text == "1::"
@@ -247,7 +250,7 @@ def test_cors_on_handshake(live_server):
 
 
 def test_polling_first_get_answers_at_once(live_server):
-    sid = handshake(live_server.url)
+    sid = handshake(live_server.url).sid
     start = time.monotonic()
     resp = get(transport_url(live_server.url, "xhr-polling", sid))
     assert resp.text == "1::"

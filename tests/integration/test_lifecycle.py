@@ -24,21 +24,17 @@ import pytest
 import requests
 import websocket
 
+from tests.client09.framing import unframe
+from tests.client09.handshake import TIMEOUT, handshake, transport_url
+from tests.client09.http import RawStream, closed_by_peer
+from tests.client09.polling import PollingClient
+from tests.client09.waiting import wait_for
+from tests.client09.websocket import WebSocketClient, open_websocket, read_to_close
+
 from .conftest import LiveServer
-from .lifecycle_support import (
-    NodeClient,
-    PollingSession,
-    ResettableProxy,
-    WsClient,
-    ended,
-    hooks,
-    kinds,
-    open_websocket,
-    read_to_close,
-    wait_for,
-    wait_gone,
-)
-from .wire import TIMEOUT, RawStream, closed_by_peer, handshake, transport_url, unframe
+from .node_client import NodeClient
+from .observe import ended, hooks, kinds, wait_gone
+from .proxy import ResettableProxy
 
 pytestmark = pytest.mark.node
 
@@ -117,12 +113,12 @@ def assert_lives_on(server: LiveServer, sid: str, client: NodeClient) -> None:
 def wire_life(url: str, transport: str = "websocket"):
     """A wire-level session with /life connected and its jobs started."""
     if transport == "websocket":
-        client = WsClient(url)
+        client = WebSocketClient(url)
         client.send("1::/life")
         assert client.recv() == "1::/life"
         assert client.call("/life", "start_jobs")[0][0] == 1
         return client
-    session = PollingSession(url, transport)
+    session = PollingClient(url, transport)
     session.post("1::/life")
     assert session.get() == "1::/life"
     session.post('5:1+:/life:{"name":"start_jobs","args":[]}')
@@ -133,13 +129,13 @@ def wire_life(url: str, transport: str = "websocket"):
 class HeldGet:
     """A polling GET of ``session`` sent in a thread (the server holds it until there is data)."""
 
-    def __init__(self, session: PollingSession) -> None:
+    def __init__(self, session: PollingClient) -> None:
         self.payload: str | None = None
         self.thread = threading.Thread(target=self._run, args=(session,), daemon=True)
         self.thread.start()
         time.sleep(0.1)  # the server now holds it
 
-    def _run(self, session: PollingSession) -> None:
+    def _run(self, session: PollingClient) -> None:
         self.payload = session.get()
 
     def text(self, timeout: float = 5) -> str:
@@ -408,7 +404,7 @@ def test_websocket_that_never_answers_heartbeats(life):
 
 
 def test_handshake_never_followed_by_a_transport(life):
-    sid = handshake(life.url)
+    sid = handshake(life.url).sid
     handshook = time.monotonic()
     assert sid in life.sockets()
     wait_gone(life, sid, CLOSE_TIMEOUT + 2)
@@ -523,7 +519,7 @@ def test_server_stop(make_server, node, sig):
     ws = wire_life(server.url)
     polling = wire_life(server.url, "xhr-polling")
     held = HeldGet(polling)
-    stream = RawStream(transport_url(server.url, "htmlfile", handshake(server.url)))
+    stream = RawStream(transport_url(server.url, "htmlfile", handshake(server.url).sid))
     stream.read_text_until(r'_\("1::"\)')
     real = {t: node(server.url) for t in TRANSPORTS}
     real_sids = {
