@@ -24,6 +24,7 @@ def hooks(server: LiveServer, sid: str, ns: str | None = None) -> list[tuple]:
 
 
 def kinds(server: LiveServer, sid: str) -> list[str]:
+    """The kinds of the hooks that ran for session ``sid``, in order."""
     return [kind for kind, _, _ in hooks(server, sid)]
 
 
@@ -37,6 +38,16 @@ def wait_gone(server: LiveServer, sid: str, timeout: float = 5) -> float:
     start = time.monotonic()
     wait_for(lambda: sid not in server.sockets(), timeout, f"{sid} to leave server.sockets")
     return time.monotonic() - start
+
+
+def held(server: LiveServer, sid: str) -> bool:
+    """Whether a polling GET of ``sid`` waits at the server for packets."""
+    return bool(server.get_json(f"/_held?sid={sid}"))
+
+
+def wait_held(server: LiveServer, sid: str, timeout: float = 5) -> None:
+    """Wait until a polling GET of ``sid`` waits at the server for packets."""
+    wait_for(lambda: held(server, sid), timeout, f"a GET of {sid} to be held")
 
 
 def errors_in_log(server: LiveServer, offset: int = 0) -> list[str]:

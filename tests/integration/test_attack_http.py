@@ -13,6 +13,7 @@ short timeouts so that the tests stay quick; bounds on time are generous.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
 import socket
@@ -24,6 +25,8 @@ import urllib.request
 import pytest
 import requests
 
+from tests.client09.handshake import handshake
+from tests.client09.waiting import wait_for
 from tests.client09.websocket import WebSocketClient
 
 from .conftest import LiveServer
@@ -53,9 +56,22 @@ class AttackServer(LiveServer):
         return socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
 
     def handshake(self) -> str:
-        resp = requests.get(self.url + "/socket.io/1/", timeout=TIMEOUT)
-        assert resp.status_code == 200, (resp.status_code, resp.text)
-        return resp.text.split(":")[0]
+        return handshake(self.url).sid
+
+    def fds(self) -> int:
+        """The server's open file descriptors, read from ``/proc``."""
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def socket_fds(self) -> int:
+        """The server's open sockets (listening ones too), read from ``/proc``, not asked."""
+        fds = pathlib.Path(f"/proc/{self.proc.pid}/fd")
+        count = 0
+        for fd in fds.iterdir():
+            try:
+                count += os.readlink(fd).startswith("socket:")
+            except OSError:  # closed meanwhile
+                pass
+        return count
 
     def polling_session(self) -> str:
         sid = self.handshake()
@@ -330,10 +346,10 @@ def test_an_aborted_upload_is_quiet(plain):
         sock = plain.connect()
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".encode())
         sock.sendall(b"x" * 30_000)
-        time.sleep(0.1)
+        time.sleep(0.1)  # the test: the reset comes while the server reads the body
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()  # a reset mid-body
-    time.sleep(0.3)
+    wait_for(lambda: plain.stats()["connections"] <= 1, what="the reset connections to end")
     assert plain.handshake()
     plain.assert_quiet_log()
 
@@ -354,9 +370,10 @@ def test_client_text_in_the_log_is_clipped(plain):
     sock.sendall(b"GET /" + b"a" * 8000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     data, _ = read_until_closed(sock, 1)
     assert statuses(data) == [200]
-    time.sleep(0.2)
-    logged = [line for line in plain.log().splitlines() if "aaaa" in line]
-    assert logged and max(len(line) for line in logged) < 400
+    logged = wait_for(
+        lambda: [line for line in plain.log().splitlines() if "aaaa" in line], what="the log line"
+    )
+    assert max(len(line) for line in logged) < 400
 
 
 # -- the connection cap ----------------------------------------------------------------
@@ -364,8 +381,9 @@ def test_client_text_in_the_log_is_clipped(plain):
 
 def test_past_the_cap_the_longest_waiting_connection_makes_room(make_server):
     server = make_server(max_connections=8)
+    base = server.socket_fds()
     idle = [server.connect() for _ in range(8)]
-    time.sleep(0.3)
+    wait_for(lambda: server.socket_fds() >= base + 8, what="the server to accept all 8")
     assert server.handshake()  # room made by closing the oldest idle one
     data, closed = read_until_closed(idle[0], 2)
     assert closed and data == b""
@@ -374,15 +392,17 @@ def test_past_the_cap_the_longest_waiting_connection_makes_room(make_server):
 
 def test_past_the_cap_with_nothing_to_drop_a_new_connection_gets_503(make_server):
     server = make_server(max_connections=4)
+    base = server.socket_fds()
     clients = [WebSocketClient(server.url) for _ in range(3)]  # + the one the handshake used, closed
-    time.sleep(0.2)
+    # the handshakes' connections, closed by the client, are gone at the server
+    wait_for(lambda: server.socket_fds() <= base + 3, what="only the websockets to be left")
     clients.append(WebSocketClient(server.url))
     sock = server.connect()
     sock.sendall(b"GET /socket.io/1/ HTTP/1.1\r\nHost: x\r\n\r\n")
     data, closed = read_until_closed(sock)
     assert statuses(data) == [503] and closed
     clients.pop().close()
-    time.sleep(0.3)
+    wait_for(lambda: server.socket_fds() <= base + 3, what="the closed websocket to end")
     assert server.handshake()
     for client in clients:
         assert client.call("", "echo", 1) == [1]
@@ -413,7 +433,7 @@ def test_a_slowloris_of_1100_connections_against_1024_fds_leaves_handshakes_serv
     thread = threading.Thread(target=attack, daemon=True)
     thread.start()
     try:
-        time.sleep(2)
+        time.sleep(2)  # the test: the attack has every fd it can take
         for _ in range(5):
             assert server.handshake()
             client = WebSocketClient(server.url)
@@ -432,19 +452,20 @@ def test_a_slowloris_of_1100_connections_against_1024_fds_leaves_handshakes_serv
 
 def test_out_of_file_descriptors_the_accept_loop_does_not_spin(make_server):
     server = make_server(nofile=64, max_connections=1000)  # a cap the fds cannot honour
+    base = server.socket_fds()
     socks = []
     for _ in range(100):
         try:
             socks.append(server.connect())
         except OSError:
             break
-    time.sleep(0.5)
+    wait_for(lambda: server.fds() >= 64, what="the server to take every fd it may have")
     cpu = server.cpu_seconds()
-    time.sleep(2)
+    time.sleep(2)  # the test: how much CPU the server takes meanwhile
     assert server.cpu_seconds() - cpu < 0.5  # (a spinning loop would take the whole 2 s)
     for sock in socks:
         sock.close()
-    time.sleep(0.5)
+    wait_for(lambda: server.socket_fds() <= base, what="the server to close them")
     assert server.handshake()
     assert "Traceback" not in server.log()
 

@@ -27,6 +27,7 @@ from tests.client09.framing import event, parse
 from tests.client09.handshake import handshake
 from tests.client09.http import wait_http
 from tests.client09.polling import PollingClient
+from tests.client09.waiting import wait_for
 from tests.client09.websocket import WebSocketClient
 
 from .conftest import ROOT, free_port
@@ -139,7 +140,7 @@ def test_two_workers_serve_websockets_past_the_worker_timeout(two_workers):
     by_pid = _clients_on_both_workers(two_workers)
     # Idle websockets for longer than --timeout: the gevent worker keeps
     # notifying the master, so no worker is killed and sessions survive.
-    time.sleep(3)
+    time.sleep(3)  # the test: idle past the worker timeout
     for pid, clients in by_pid.items():
         for client in clients:
             assert client.call("/echo", "echo", "still", pid) == ["still", pid]
@@ -159,9 +160,7 @@ def test_two_workers_serve_websockets_past_the_worker_timeout(two_workers):
         for client in clients:
             client.close()
     # gunicorn's access log, in its own format, for the handshakes and the websockets.
-    deadline = time.monotonic() + 5
-    while two_workers.access().count('" 101 ') < 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: two_workers.access().count('" 101 ') >= 4, what="4 websockets logged")
     log = two_workers.access()
     assert re.search(r'"GET /socket\.io/1/ HTTP/1\.1" 200 ', log), log
     assert re.search(r'"GET /socket\.io/1/websocket/[0-9a-f]{56} HTTP/1\.1" 101 ', log), log
@@ -228,9 +227,7 @@ def test_the_access_log_line_of_a_websocket_has_its_request_headers(start_gunico
     )
     assert ws.recv() == "1::"
     ws.close()
-    deadline = time.monotonic() + 5
-    while '" 101 ' not in server.access() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: '" 101 ' in server.access(), what="the websocket logged")
     assert re.search(
         r"GET /socket\.io/1/websocket/\w+ HTTP/1\.1 101 agent=probe/1\.0", server.access()
     )
@@ -245,7 +242,10 @@ def test_sigterm_stops_a_worker_promptly_with_open_connections(start_gunicorn):
     held: list = []
     thread = threading.Thread(target=lambda: held.append(poller.packets()))
     thread.start()
-    time.sleep(0.3)  # the long-poll is now held by the worker
+    wait_for(
+        lambda: requests.get(f"{server.url}/_held", params={"sid": poller.sid}, timeout=5).json(),
+        what="the worker to hold the long-poll",
+    )
 
     started = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)

@@ -33,7 +33,7 @@ from tests.client09.websocket import WebSocketClient, open_websocket, read_to_cl
 
 from .conftest import LiveServer
 from .node_client import NodeClient
-from .observe import ended, hooks, kinds, wait_gone
+from .observe import ended, hooks, kinds, wait_gone, wait_held
 from .proxy import ResettableProxy
 
 pytestmark = pytest.mark.node
@@ -103,7 +103,7 @@ def assert_ended(server: LiveServer, sid: str, ending=ENDING, timeout: float = 3
 
 def assert_lives_on(server: LiveServer, sid: str, client: NodeClient) -> None:
     """The socket survived: in server.sockets, its socket job alive, the client connected."""
-    time.sleep(2 * HEARTBEAT_INTERVAL)
+    time.sleep(2 * HEARTBEAT_INTERVAL)  # the test: it outlives two heartbeats
     assert sid in server.sockets()
     assert not ended(server, sid)
     assert "socket_job_killed" not in kinds(server, sid)
@@ -127,13 +127,13 @@ def wire_life(url: str, transport: str = "websocket"):
 
 
 class HeldGet:
-    """A polling GET of ``session`` sent in a thread (the server holds it until there is data)."""
+    """A polling GET of ``session`` sent in a thread; returns once ``server`` holds it."""
 
-    def __init__(self, session: PollingClient) -> None:
+    def __init__(self, server: LiveServer, session: PollingClient) -> None:
         self.payload: str | None = None
         self.thread = threading.Thread(target=self._run, args=(session,), daemon=True)
         self.thread.start()
-        time.sleep(0.1)  # the server now holds it
+        wait_held(server, session.sid)
 
     def _run(self, session: PollingClient) -> None:
         self.payload = session.get()
@@ -182,7 +182,7 @@ def test_client_ends_the_socket(life, node, transport):
     assert client.wait("socket:a", "disconnect") == ["booted"]
     assert_ended(life, sid)
     assert "0::" in client.wire("out")
-    time.sleep(0.3)
+    time.sleep(0.3)  # the test: no reconnection starts in that time
     assert client.call("state", label="a")["reconnecting"] is False
 
 
@@ -207,7 +207,7 @@ def test_forced_disconnect_of_a_websocket_session(life):
 @pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
 def test_forced_disconnect_of_a_polling_session(life, transport):
     session = wire_life(life.url, transport)
-    held = HeldGet(session)
+    held = HeldGet(life, session)
     assert forced_disconnect(life.url, session.sid).status_code == 200
     assert unframe(held.text()) == ["0::"]  # the held GET is told at once
     assert_ended(life, session.sid)
@@ -492,7 +492,7 @@ def test_socket_kill(life, node, transport, detach):
     # kill() without detach on a polling session whose client went quiet: it
     # stays in server.sockets at most close_timeout, never served again.
     assert_ended(life, sid, timeout=CLOSE_TIMEOUT + 2)
-    time.sleep(0.3)
+    time.sleep(0.3)  # the test: no reconnection starts in that time
     assert client.call("state", label="a")["reconnecting"] is False
 
 
@@ -518,14 +518,16 @@ def test_server_stop(make_server, node, sig):
     offset = len(server.log())  # the log file of a port may hold an earlier server's lines
     ws = wire_life(server.url)
     polling = wire_life(server.url, "xhr-polling")
-    held = HeldGet(polling)
+    held = HeldGet(server, polling)
     stream = RawStream(transport_url(server.url, "htmlfile", handshake(server.url).sid))
     stream.read_text_until(r'_\("1::"\)')
     real = {t: node(server.url) for t in TRANSPORTS}
     real_sids = {
         t: open_life(c, t, reconnect=True, **{"reconnection delay": 200}) for t, c in real.items()
     }
-    time.sleep(0.2)
+    for transport, sid in real_sids.items():
+        if transport.endswith("polling"):
+            wait_held(server, sid)  # the real client's next poll waits at the server
 
     started = time.monotonic()
     server.proc.send_signal(sig)
