@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .handshake import TIMEOUT
+from .waiting import wait_for
 
 
 def wait_http(url: str, timeout: float = 20, proc: Any = None) -> None:
@@ -140,3 +141,37 @@ class RawStream:
     def close(self) -> None:
         """Close the socket."""
         self.sock.close()
+
+
+def unread_by_server(sock: socket.socket) -> int | None:
+    """Bytes sent on ``sock`` that the server process has not read yet (its receive queue).
+
+    Read from the kernel (``/proc/net/tcp``, the server's end of the same
+    loopback connection), so it asks the server nothing. ``None`` once that
+    end is gone.
+    """
+    client_host, client_port = sock.getsockname()[:2]
+    server_host, server_port = sock.getpeername()[:2]
+    local = f"{_hex_address(server_host)}:{server_port:04X}"
+    remote = f"{_hex_address(client_host)}:{client_port:04X}"
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                return int(fields[4].split(":")[1], 16)
+    return None
+
+
+def _hex_address(host: str) -> str:
+    """An IPv4 address as ``/proc/net/tcp`` writes it (little-endian hex)."""
+    return "".join(f"{int(part):02X}" for part in reversed(host.split(".")))
+
+
+def wait_read(sock: socket.socket, timeout: float = 5) -> None:
+    """Wait until the server process has read everything sent on ``sock``.
+
+    A server that has read a request is then busy with it until it waits on
+    something; what the test does next reaches it after that.
+    """
+    wait_for(lambda: unread_by_server(sock) == 0, timeout, "the server to read what was sent")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import requests
 
 from .framing import frame, jsonp_unwrap, unframe
 from .handshake import TIMEOUT, handshake, transport_url
+from .http import wait_read
 
 
 class PollingClient:
@@ -55,6 +58,14 @@ class PollingClient:
         assert resp.status_code == 200, (resp.status_code, resp.text)
         return self.unwrap(resp.text)
 
+    def hold(self, timeout: float = 10) -> HeldGet:
+        """Send a GET on a connection of its own; return once the server has read it.
+
+        The server then holds it until it has packets (or ends the poll);
+        :meth:`HeldGet.payload` reads the answer.
+        """
+        return HeldGet(self, timeout)
+
     def packets(self, timeout: float = 30) -> list[str]:
         """One GET: the packets in its payload."""
         return unframe(self.get(timeout))
@@ -79,3 +90,29 @@ class PollingClient:
                 if predicate(raw):
                     return raw
         raise AssertionError("the expected packet never came")
+
+
+class HeldGet:
+    """A polling GET the server has read and holds; :meth:`payload` waits for its answer."""
+
+    def __init__(self, client: PollingClient, timeout: float) -> None:
+        self.client = client
+        parts = urlsplit(client.url)
+        self.conn = http.client.HTTPConnection(parts.netloc, timeout=timeout)
+        self.conn.request("GET", f"{parts.path}?t={time.time()}")
+        assert self.conn.sock is not None
+        wait_read(self.conn.sock)
+
+    def payload(self) -> str:
+        """The payload of the answer (unwrapped from its JSONP call); closes the connection."""
+        try:
+            resp = self.conn.getresponse()
+            text = resp.read().decode("utf-8")
+        finally:
+            self.conn.close()
+        assert resp.status == 200, (resp.status, text)
+        return self.client.unwrap(text)
+
+    def packets(self) -> list[str]:
+        """The packets in the answer's payload."""
+        return unframe(self.payload())

@@ -3,16 +3,12 @@
 Served as ``gunicorn -k socketio.sgunicorn.GeventSocketIOWorker
 tests.integration.gunicorn_app:application``; gunicorn's gevent worker does
 the monkey-patching. Plain requests answer the worker's pid, so the tests can
-tell which worker served them; ``/_held?sid=<id>`` answers whether a polling
-GET of that session waits at this worker (a getter waits on its
-``client_queue``, the 0.3 attribute).
+tell which worker served them.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from urllib.parse import parse_qs
 
 import gevent
 
@@ -36,21 +32,10 @@ class EchoNamespace(BaseNamespace, BroadcastMixin):
         self.broadcast_event("shout", text, os.getpid())
 
 
-#: the sessions this worker served, by id (a test process: they are few)
-SESSIONS: dict = {}
-
-
 def application(environ, start_response):
     if environ["PATH_INFO"].startswith("/socket.io/"):
-        socket = environ.get("socketio")
-        if socket is not None:
-            SESSIONS[socket.sessid] = socket
         socketio_manage(environ, {"/echo": EchoNamespace})
         return []
-    if environ["PATH_INFO"] == "/_held":
-        socket = SESSIONS.get(parse_qs(environ["QUERY_STRING"])["sid"][0])
-        body = json.dumps(bool(socket is not None and socket.client_queue.getters)).encode()
-    else:
-        body = str(os.getpid()).encode()
+    body = str(os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]

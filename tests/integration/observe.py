@@ -40,16 +40,6 @@ def wait_gone(server: LiveServer, sid: str, timeout: float = 5) -> float:
     return time.monotonic() - start
 
 
-def held(server: LiveServer, sid: str) -> bool:
-    """Whether a polling GET of ``sid`` waits at the server for packets."""
-    return bool(server.get_json(f"/_held?sid={sid}"))
-
-
-def wait_held(server: LiveServer, sid: str, timeout: float = 5) -> None:
-    """Wait until a polling GET of ``sid`` waits at the server for packets."""
-    wait_for(lambda: held(server, sid), timeout, f"a GET of {sid} to be held")
-
-
 def errors_in_log(server: LiveServer, offset: int = 0) -> list[str]:
     """Tracebacks and ERROR lines logged since ``offset``."""
     text = server.log()[offset:]

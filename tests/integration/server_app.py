@@ -6,9 +6,7 @@ Besides Socket.IO it serves:
 - ``/socket.io.js``: the 0.9.16 browser client from ``tests/js/node_modules``;
 - ``/page.html``: an empty page that loads it (browser tests script it);
 - ``/_events``: a JSON list of the namespace hooks that ran (``[kind, ns, sessid, detail]``);
-- ``/_sockets``: the session ids in ``server.sockets``;
-- ``/_held?sid=<id>``: whether a polling GET of that session waits for packets
-  (a getter waits on its ``client_queue``, the 0.3 attribute).
+- ``/_sockets``: the session ids in ``server.sockets``.
 """
 
 from __future__ import annotations
@@ -303,9 +301,6 @@ def application(environ, start_response):
         return _json(start_response, EVENTS)
     if path == "/_sockets":
         return _json(start_response, sorted(SERVER.sockets) if SERVER else [])
-    if path == "/_held":
-        socket = SERVER.sockets.get(parse_qs(environ["QUERY_STRING"])["sid"][0]) if SERVER else None
-        return _json(start_response, bool(socket is not None and socket.client_queue.getters))
     if path == "/_ended":
         return _json(start_response, ENDED)
     if path == "/_auth":

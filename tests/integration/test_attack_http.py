@@ -393,7 +393,9 @@ def test_past_the_cap_the_longest_waiting_connection_makes_room(make_server):
 def test_past_the_cap_with_nothing_to_drop_a_new_connection_gets_503(make_server):
     server = make_server(max_connections=4)
     base = server.socket_fds()
-    clients = [WebSocketClient(server.url) for _ in range(3)]  # + the one the handshake used, closed
+    clients = [
+        WebSocketClient(server.url) for _ in range(3)
+    ]  # + the one the handshake used, closed
     # the handshakes' connections, closed by the client, are gone at the server
     wait_for(lambda: server.socket_fds() <= base + 3, what="only the websockets to be left")
     clients.append(WebSocketClient(server.url))

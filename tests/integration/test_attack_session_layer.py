@@ -29,7 +29,7 @@ from tests.client09.websocket import WebSocketClient
 
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .observe import errors_in_log, wait_gone
+from .observe import errors_in_log, wait_gone, wait_read
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -184,7 +184,7 @@ def test_a_websocket_client_that_never_reads_is_dropped_past_the_byte_limit(serv
             "Sec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
     )
-    time.sleep(0.3)
+    wait_read(conn)  # the upgrade is read (and answered at once)
     before = rss_mib(server)
     offset = len(server.log())
     blob = "x" * 1_000_000

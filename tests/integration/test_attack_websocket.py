@@ -36,7 +36,7 @@ from tests.client09.websocket import WebSocketClient
 
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .observe import wait_gone
+from .observe import wait_gone, wait_read
 
 MAX_MESSAGE = 1 << 20
 MAX_FRAMES = 1024
@@ -206,7 +206,7 @@ def round_trip(client: WebSocketClient, msgid: int) -> float:
 def test_a_flood_on_one_connection_leaves_the_others_served(server, good, blob, read):
     before = rss(server)
     with Flood(server, blob, read=read) as flood:
-        time.sleep(0.5)
+        time.sleep(0.5)  # the test: the flood is in full swing
         assert flood.still_running()
         took = [round_trip(good, msgid) for msgid in range(1, 6)]
         started = time.monotonic()
@@ -214,7 +214,7 @@ def test_a_flood_on_one_connection_leaves_the_others_served(server, good, blob, 
         handshake_took = time.monotonic() - started
         # answered while the flood goes on, not after it
         assert flood.still_running() and not flood.ended.is_set()
-        time.sleep(1.0)
+        time.sleep(1.0)  # the test: a second more of flood
         grown = rss(server) - before
     assert max(took) < 2.0, took
     assert handshake_took < 2.0
@@ -264,7 +264,7 @@ def test_a_frame_sent_in_tiny_segments_costs_about_its_size(server, good):
     # can make, each a few bytes; all but the frame's last byte
     while sent < len(data) - 1 and time.monotonic() < stop:
         sent += conn.send(data[sent : min(sent + 3, len(data) - 1)])
-    time.sleep(0.5)
+    wait_read(conn)
     grown = rss(server) - before
     assert round_trip(good, 1) < 2.0
     conn.sendall(data[sent:])
@@ -283,7 +283,7 @@ def test_a_flood_while_a_handler_waits_is_not_read_ahead_without_bound(server, g
         data += conn.recv(4096)
     # the handler waits 3 s in place: reading goes on in another greenlet
     conn.sendall(frame(b'5:1+:/life:{"name":"wait","args":[3]}'))
-    time.sleep(0.2)
+    wait_read(conn)  # and the handler, called on the frame's reading, waits
     before = rss(server)
     big = frame(b"3::/life:" + b"q" * (MAX_MESSAGE - 100), mask=b"\0\0\0\0")
     conn.settimeout(0.1)

@@ -16,7 +16,6 @@ import json
 import os
 import socket
 import struct
-import time
 
 import pytest
 import requests
@@ -26,6 +25,7 @@ from hypothesis import strategies as st
 from tests.client09.framing import FRAME, unframe
 from tests.client09.handshake import handshake
 from tests.client09.polling import PollingClient
+from tests.client09.waiting import wait_for
 from tests.client09.websocket import WebSocketClient, open_websocket, read_to_close
 
 from ..wsframes import client_frame as frame
@@ -419,8 +419,7 @@ def test_huge_or_broken_request_gets_400(hostile, watch, request_bytes, needle):
     answer = read_all(conn)
     conn.close()
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
-    time.sleep(0.05)
-    assert len(logged(hostile, watch, needle)) == 1
+    assert len(wait_for(lambda: logged(hostile, watch, needle), what=needle)) == 1
 
 
 # -- generated garbage ---------------------------------------------------------------

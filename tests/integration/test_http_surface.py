@@ -312,7 +312,7 @@ def test_polling_get_is_held_until_there_is_data(live_server):
 
     thread = threading.Thread(target=poll)
     thread.start()
-    time.sleep(0.4)
+    time.sleep(0.4)  # the test: nothing to say for that long
     assert "resp" not in result  # held
     assert post(xhr, '5:1+::{"name":"echo","args":["late"]}').text == "1"
     thread.join(TIMEOUT)

@@ -17,7 +17,6 @@ The namespace is ``/life`` of the test application; timers are short.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 
 import pytest
@@ -33,7 +32,7 @@ from tests.client09.websocket import WebSocketClient, open_websocket, read_to_cl
 
 from .conftest import LiveServer
 from .node_client import NodeClient
-from .observe import ended, hooks, kinds, wait_gone, wait_held
+from .observe import ended, hooks, kinds, wait_gone
 from .proxy import ResettableProxy
 
 pytestmark = pytest.mark.node
@@ -126,24 +125,6 @@ def wire_life(url: str, transport: str = "websocket"):
     return session
 
 
-class HeldGet:
-    """A polling GET of ``session`` sent in a thread; returns once ``server`` holds it."""
-
-    def __init__(self, server: LiveServer, session: PollingClient) -> None:
-        self.payload: str | None = None
-        self.thread = threading.Thread(target=self._run, args=(session,), daemon=True)
-        self.thread.start()
-        wait_held(server, session.sid)
-
-    def _run(self, session: PollingClient) -> None:
-        self.payload = session.get()
-
-    def text(self, timeout: float = 5) -> str:
-        self.thread.join(timeout)
-        assert self.payload is not None, "the held GET was not answered"
-        return self.payload
-
-
 # -- the client leaves --------------------------------------------------------------
 
 
@@ -207,9 +188,9 @@ def test_forced_disconnect_of_a_websocket_session(life):
 @pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
 def test_forced_disconnect_of_a_polling_session(life, transport):
     session = wire_life(life.url, transport)
-    held = HeldGet(life, session)
+    held = session.hold()
     assert forced_disconnect(life.url, session.sid).status_code == 200
-    assert unframe(held.text()) == ["0::"]  # the held GET is told at once
+    assert unframe(held.payload()) == ["0::"]  # the held GET is told at once
     assert_ended(life, session.sid)
     assert session.get() == "7:::1+0"
 
@@ -518,21 +499,19 @@ def test_server_stop(make_server, node, sig):
     offset = len(server.log())  # the log file of a port may hold an earlier server's lines
     ws = wire_life(server.url)
     polling = wire_life(server.url, "xhr-polling")
-    held = HeldGet(server, polling)
+    held = polling.hold()
     stream = RawStream(transport_url(server.url, "htmlfile", handshake(server.url).sid))
     stream.read_text_until(r'_\("1::"\)')
     real = {t: node(server.url) for t in TRANSPORTS}
     real_sids = {
         t: open_life(c, t, reconnect=True, **{"reconnection delay": 200}) for t, c in real.items()
     }
-    for transport, sid in real_sids.items():
-        if transport.endswith("polling"):
-            wait_held(server, sid)  # the real client's next poll waits at the server
+    time.sleep(0.2)  # the real polling client polls again (when, it does not tell)
 
     started = time.monotonic()
     server.proc.send_signal(sig)
     assert ws.read_to_close() == ([], 1000)  # closed, and not booted
-    assert held.text() == "8::"  # answered at once, without '0::'
+    assert held.payload() == "8::"  # answered at once, without '0::'
     # The next poll fails (a 503 while the server stops, then no server):
     # never '7:::1+0', which a 0.9 client takes for 'booted' (test_server_stop.py)
     try:

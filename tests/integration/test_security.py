@@ -554,7 +554,7 @@ def test_htmlfile_stream_cannot_be_broken_out_of(chromium, make_server):
     expected = post_hostile_packets(session)
     count = 3 + 2 * len(HOSTILE) + 1  # 1::, 1::/chat, the welcome, two per payload, one more
     future = chromium.submit(in_page(server.url + "/page.html", script, [sid, UNFRAME_JS, count]))
-    time.sleep(0.5)
+    time.sleep(0.5)  # the page opens its stream (when, it does not tell)
     session.post(f"3::/chat:{HOSTILE[0]}")
     expected.append(f"3::/chat:{HOSTILE[0]}")
     report = future.result(30)
