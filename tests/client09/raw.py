@@ -38,7 +38,10 @@ def open_websocket(port: int, agent: str = "") -> Any:
     )
     received = b""
     while b"1::" not in received:
-        received += conn.recv(4096)
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise EOFError(f"the server closed the upgrade: {received!r}")
+        received += chunk
     return conn
 
 
@@ -47,12 +50,19 @@ def read_answer(conn: Any, held: bytes) -> tuple[bytes, bytes]:
 
     ``held`` is what an earlier read took beyond its own answer.
     """
+    # (a closed connection fails rather than loops for ever)
     while b"\r\n\r\n" not in held:
-        held += conn.recv(65536)
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise EOFError(f"the server closed the connection mid-head: {held!r}")
+        held += chunk
     head, _, rest = held.partition(b"\r\n\r\n")
     length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
     while len(rest) < length:
-        rest += conn.recv(65536)
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise EOFError(f"the server closed the connection mid-body: {rest!r}")
+        rest += chunk
     return rest[:length], rest[length:]
 
 
