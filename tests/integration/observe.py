@@ -40,6 +40,12 @@ def wait_gone(server: LiveServer, sid: str, timeout: float = 5) -> float:
     return time.monotonic() - start
 
 
+def queued(server: LiveServer, sid: str) -> int | None:
+    """How many packets wait at the server for a polling GET of ``sid`` (``None``: no session)."""
+    count: int | None = server.get_json(f"/_queued?sid={sid}")
+    return count
+
+
 def errors_in_log(server: LiveServer, offset: int = 0) -> list[str]:
     """Tracebacks and ERROR lines logged since ``offset``."""
     text = server.log()[offset:]

@@ -22,6 +22,8 @@ from tests.client09.handshake import TIMEOUT, handshake, transport_url
 from tests.client09.http import RawStream
 from tests.client09.waiting import wait_for
 
+from .observe import queued
+
 ORIGIN = "http://app.example.com:8080"
 
 
@@ -287,11 +289,7 @@ def test_polling_queued_packets_come_framed_in_one_answer(live_server):
     sid, xhr = open_polling_session(live_server.url)
     post(xhr, frame("1::/chat", '5:1+:/chat:{"name":"echo","args":[7]}'))
     # wait until the receiver loop has handled both packets, then poll once
-    wait_for(
-        lambda: any(k == "initialize" and s == sid for k, _, s, _ in live_server.events()),
-        what="the namespace",
-    )
-    time.sleep(0.1)
+    wait_for(lambda: queued(live_server, sid) == 3, what="three packets queued")
     body = get(xhr).text
     assert body.startswith("\ufffd")
     assert unframe(body) == [
