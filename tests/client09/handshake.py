@@ -19,12 +19,14 @@ class Handshake(NamedTuple):
     transports: str
 
 
-def handshake(url: str, session: requests.Session | None = None, **params: Any) -> Handshake:
+def handshake(
+    url: str, session: requests.Session | None = None, timeout: float = TIMEOUT, **params: Any
+) -> Handshake:
     """Handshake with ``url`` (``http://host:port``), on ``session`` when given.
 
     ``params`` go in the query string. Fails unless the answer is 200.
     """
-    resp = (session or requests).get(url + "/socket.io/1/", params=params, timeout=TIMEOUT)
+    resp = (session or requests).get(url + "/socket.io/1/", params=params, timeout=timeout)
     assert resp.status_code == 200, (resp.status_code, resp.text)
     return parse_handshake(resp.text)
 
