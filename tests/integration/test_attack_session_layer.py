@@ -24,12 +24,13 @@ import pytest
 from tests.client09.framing import frame as payload
 from tests.client09.framing import unframe
 from tests.client09.handshake import handshake
+from tests.client09.http import wait_read
 from tests.client09.polling import PollingClient
 from tests.client09.websocket import WebSocketClient
 
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .observe import errors_in_log, wait_gone, wait_read
+from .observe import errors_in_log, wait_gone
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -32,11 +32,12 @@ from typing import Any
 import pytest
 
 from tests.client09.handshake import handshake
+from tests.client09.http import wait_read
 from tests.client09.websocket import WebSocketClient
 
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .observe import wait_gone, wait_read
+from .observe import wait_gone
 
 MAX_MESSAGE = 1 << 20
 MAX_FRAMES = 1024
