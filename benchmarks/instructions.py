@@ -63,7 +63,7 @@ def run_clients(clients: int, rounds: int, burst: int, transport: str = "websock
     # The tests' wire client, reached once socketio is imported: the
     # repository's socketio/ beside it must not replace the one counted.
     sys.path.append(str(BENCH_DIR.parent))
-    from tests.client09.raw import PollingClient, open_websocket
+    from tests.client09.raw import PollingClient, raw_websocket
 
     print(f"serving {socketio.__file__}", flush=True)
     # No heartbeat or expiry within a run: under valgrind one lasts long enough
@@ -89,7 +89,7 @@ def run_clients(clients: int, rounds: int, burst: int, transport: str = "websock
                 poller.receive()
         server.stop()
         return
-    conns = [open_websocket(port) for _ in range(clients)]
+    conns = [raw_websocket(port) for _ in range(clients)]
     frames = (bytes((0x81, 0x80 | len(ECHO))) + b"\0\0\0\0" + ECHO) * burst
     for _ in range(rounds):
         for conn in conns:

@@ -13,7 +13,7 @@ from typing import Any
 WEBSOCKET_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
 
-def open_websocket(port: int, agent: str = "") -> Any:
+def raw_websocket(port: int, agent: str = "") -> Any:
     """Handshake and upgrade on gevent sockets; the socket once ``1::`` is read.
 
     ``agent``, when given, is sent as the ``User-Agent`` of both requests.

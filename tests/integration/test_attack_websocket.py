@@ -353,7 +353,7 @@ def test_an_idle_session_keeps_nothing_of_its_last_big_message():
     import socketio
     from socketio.namespace import BaseNamespace
     from socketio.server import SocketIOServer
-    from tests.client09.raw import open_websocket
+    from tests.client09.raw import raw_websocket
 
     class Sizes(BaseNamespace):
         def on_size(self, text):
@@ -378,7 +378,7 @@ def test_an_idle_session_keeps_nothing_of_its_last_big_message():
                 answer += conn.recv(4096)
 
     try:
-        conn = open_websocket(server.server_port)
+        conn = raw_websocket(server.server_port)
         round_trip(conn, 1)  # the session is settled and waits for messages
         gc.collect()
         tracemalloc.start()

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from socketio import handler
-from tests.client09.raw import open_websocket
+from tests.client09.raw import raw_websocket
 from tests.client09.waiting import wait_for
 
 
@@ -119,7 +119,7 @@ def test_the_environs_of_websocket_sessions_share_their_header_values():
     server.start()
     try:
         agent = "Mozilla/5.0 (X11; Linux x86_64) " + "x" * 100
-        conns = [open_websocket(server.server_port, agent) for _ in range(2)]
+        conns = [raw_websocket(server.server_port, agent) for _ in range(2)]
         wait_for(lambda: len(environs) == 2, what="both applications", sleep=gevent.sleep)
         first, second = environs
         assert first["HTTP_USER_AGENT"] == agent
@@ -158,7 +158,7 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
     hub = gevent.get_hub()
     plain = gevent.spawn(hub.wait, hub.loop.io(left.fileno(), 1))
     try:
-        conn = open_websocket(server.server_port, "test")
+        conn = raw_websocket(server.server_port, "test")
         [reader] = wait_for(lambda: readers, what="the application call", sleep=gevent.sleep)
 
         def waiting_frames() -> list[str]:
@@ -210,12 +210,12 @@ def test_an_idle_websocket_costs_less_than_12_kib():
     conns: list[Any] = []
     try:
         # the first connections warm caches and imports up
-        conns += [open_websocket(server.server_port) for _ in range(10)]
+        conns += [raw_websocket(server.server_port) for _ in range(10)]
         gc.collect()
         tracemalloc.start()
         try:
             before = tracemalloc.get_traced_memory()[0]
-            conns += [open_websocket(server.server_port) for _ in range(count)]
+            conns += [raw_websocket(server.server_port) for _ in range(count)]
             wait_for(
                 lambda: len(server.sockets) == len(conns), what="every session", sleep=gevent.sleep
             )
