@@ -51,6 +51,7 @@ class NodeClient:
         self._replies.put({"id": None, "eof": True})
 
     def call(self, cmd: str, timeout: float = 10, **fields: Any) -> Any:
+        """Run ``cmd`` with ``fields`` in the client; its result (fails with the client's error)."""
         self._next_id += 1
         ident = self._next_id
         assert self.proc.stdin is not None
@@ -78,9 +79,11 @@ class NodeClient:
         return result["sessionid"]
 
     def emit(self, label: str, event: str, *args: Any, ack: bool = False) -> Any:
+        """Emit ``event`` on socket ``label``; with ``ack``, the ack's arguments."""
         return self.call("emit", label=label, event=event, args=list(args), ack=ack)
 
     def wait(self, label: str, event: str, ms: int = 5000) -> Any:
+        """Wait up to ``ms`` for ``event`` on ``label``; its arguments."""
         return self.call("wait", label=label, event=event, ms=ms, timeout=ms / 1000 + 5)
 
     def events(self, label: str | None = None) -> list[tuple[str, str, Any]]:
@@ -93,6 +96,7 @@ class NodeClient:
         return [w[1] for w in self.call("log")["wire"] if direction in (None, w[0])]
 
     def stderr(self) -> str:
+        """What the node process wrote to stderr (once it has exited)."""
         try:
             self.proc.wait(1)
         except subprocess.TimeoutExpired:
@@ -100,6 +104,7 @@ class NodeClient:
         return self.proc.stderr.read() if self.proc.stderr else ""
 
     def close(self) -> None:
+        """Ask the client to exit, kill it if it does not, and close its pipes."""
         if self.proc.poll() is None:
             try:
                 self.call("exit", timeout=2)

@@ -62,6 +62,7 @@ class ResettableProxy:
         return len(pairs)
 
     def close(self) -> None:
+        """Stop accepting and reset every open connection."""
         self.closed = True
         self.listener.close()
         self.reset()
