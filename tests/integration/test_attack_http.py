@@ -62,15 +62,30 @@ class AttackServer(LiveServer):
         """The server's open file descriptors, read from ``/proc``."""
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
-    def socket_fds(self) -> int:
-        """The server's open sockets (listening ones too), read from ``/proc``, not asked."""
-        fds = pathlib.Path(f"/proc/{self.proc.pid}/fd")
-        count = 0
-        for fd in fds.iterdir():
+    def held_connections(self, clients: list[socket.socket] | None = None) -> int:
+        """TCP connections the server process holds a descriptor for (read from ``/proc``).
+
+        Only those from ``clients`` when given; listening sockets never count.
+        """
+        inodes = set()
+        for fd in pathlib.Path(f"/proc/{self.proc.pid}/fd").iterdir():
             try:
-                count += os.readlink(fd).startswith("socket:")
+                link = os.readlink(fd)
             except OSError:  # closed meanwhile
-                pass
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[len("socket:[") : -1])
+        ports = None if clients is None else {sock.getsockname()[1] for sock in clients}
+        count = 0
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                listening = fields[3] == "0A"
+                if listening or fields[9] not in inodes:
+                    continue
+                if ports is None or int(fields[2].split(":")[1], 16) in ports:
+                    count += 1
         return count
 
     def polling_session(self) -> str:
@@ -381,9 +396,8 @@ def test_client_text_in_the_log_is_clipped(plain):
 
 def test_past_the_cap_the_longest_waiting_connection_makes_room(make_server):
     server = make_server(max_connections=8)
-    base = server.socket_fds()
     idle = [server.connect() for _ in range(8)]
-    wait_for(lambda: server.socket_fds() >= base + 8, what="the server to accept all 8")
+    wait_for(lambda: server.held_connections(idle) == 8, what="the server to accept all 8")
     assert server.handshake()  # room made by closing the oldest idle one
     data, closed = read_until_closed(idle[0], 2)
     assert closed and data == b""
@@ -392,19 +406,18 @@ def test_past_the_cap_the_longest_waiting_connection_makes_room(make_server):
 
 def test_past_the_cap_with_nothing_to_drop_a_new_connection_gets_503(make_server):
     server = make_server(max_connections=4)
-    base = server.socket_fds()
     clients = [
         WebSocketClient(server.url) for _ in range(3)
     ]  # + the one the handshake used, closed
     # the handshakes' connections, closed by the client, are gone at the server
-    wait_for(lambda: server.socket_fds() <= base + 3, what="only the websockets to be left")
+    wait_for(lambda: server.held_connections() == 3, what="only the websockets to be left")
     clients.append(WebSocketClient(server.url))
     sock = server.connect()
     sock.sendall(b"GET /socket.io/1/ HTTP/1.1\r\nHost: x\r\n\r\n")
     data, closed = read_until_closed(sock)
     assert statuses(data) == [503] and closed
     clients.pop().close()
-    wait_for(lambda: server.socket_fds() <= base + 3, what="the closed websocket to end")
+    wait_for(lambda: server.held_connections() == 3, what="the closed websocket to end")
     assert server.handshake()
     for client in clients:
         assert client.call("", "echo", 1) == [1]
@@ -454,7 +467,6 @@ def test_a_slowloris_of_1100_connections_against_1024_fds_leaves_handshakes_serv
 
 def test_out_of_file_descriptors_the_accept_loop_does_not_spin(make_server):
     server = make_server(nofile=64, max_connections=1000)  # a cap the fds cannot honour
-    base = server.socket_fds()
     socks = []
     for _ in range(100):
         try:
@@ -467,7 +479,7 @@ def test_out_of_file_descriptors_the_accept_loop_does_not_spin(make_server):
     assert server.cpu_seconds() - cpu < 0.5  # (a spinning loop would take the whole 2 s)
     for sock in socks:
         sock.close()
-    wait_for(lambda: server.socket_fds() <= base, what="the server to close them")
+    wait_for(lambda: server.held_connections() == 0, what="the server to close them")
     assert server.handshake()
     assert "Traceback" not in server.log()
 
