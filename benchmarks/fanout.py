@@ -109,7 +109,10 @@ def run_clients(url: str, count: int) -> None:
     monkey.patch_all()
     import gevent
     import gevent.lock
-    import websocket
+
+    sys.path.append(str(ROOT))  # the tests' wire client (this process serves nothing)
+    from tests.client09.handshake import handshake
+    from tests.client09.websocket import open_websocket
 
     counts: dict[int, int] = {}
     first: dict[int, float] = {}
@@ -122,10 +125,7 @@ def run_clients(url: str, count: int) -> None:
 
     def client() -> None:
         with connecting:
-            with urllib.request.urlopen(url + "/socket.io/1/", timeout=30) as resp:
-                sid = resp.read().decode().split(":")[0]
-            ws_url = url.replace("http://", "ws://") + f"/socket.io/1/websocket/{sid}"
-            ws = websocket.create_connection(ws_url, timeout=30)
+            ws = open_websocket(url, handshake(url, timeout=30).sid, timeout=30)
             ws.settimeout(None)
             ws.send(f"1::{NAMESPACE}")
             while ws.recv() != f"1::{NAMESPACE}":
@@ -235,7 +235,9 @@ def read_lines(proc: subprocess.Popen[str], index: int, out: queue.Queue[Any]) -
 
 
 def run_setup(manager: Optional[str], label: str, processes: int, args: Any) -> Result:
-    import websocket
+    sys.path.append(str(ROOT))  # the tests' wire client (this process serves nothing)
+    from tests.client09.handshake import handshake
+    from tests.client09.websocket import open_websocket
 
     result = Result(label, processes, args.clients)
     procs: list[subprocess.Popen[str]] = []
@@ -266,11 +268,7 @@ def run_setup(manager: Optional[str], label: str, processes: int, args: Any) -> 
             if words == ["ready"]:
                 waiting.discard(index)
 
-        sender = websocket.create_connection(
-            urls[0].replace("http://", "ws://")
-            + "/socket.io/1/websocket/"
-            + urllib.request.urlopen(urls[0] + "/socket.io/1/").read().decode().split(":")[0]
-        )
+        sender = open_websocket(urls[0], handshake(urls[0], timeout=30).sid, timeout=None)
         sender.send(f"1::{NAMESPACE}")
         while sender.recv() != f"1::{NAMESPACE}":
             pass

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -49,84 +49,6 @@ WARM_ROUNDS = 2
 COUNTED_MESSAGES = 2000
 
 
-def open_websocket(port: int, agent: str = "") -> Any:
-    """Handshake and upgrade on gevent sockets (of this process); the socket once ``1::`` is read.
-
-    Also what the tests use to reach a server running in their own process.
-    """
-    import gevent.socket
-
-    head = f"Host: 127.0.0.1:{port}\r\n" + (f"User-Agent: {agent}\r\n" if agent else "")
-    conn = gevent.socket.create_connection(("127.0.0.1", port))
-    conn.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{head}Connection: close\r\n\r\n".encode())
-    answer = b""
-    while chunk := conn.recv(4096):
-        answer += chunk
-    sid = answer.split(b"\r\n\r\n", 1)[1].split(b":")[0].decode()
-    conn.close()
-    conn = gevent.socket.create_connection(("127.0.0.1", port))
-    conn.sendall(
-        (
-            f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\n{head}Upgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    received = b""
-    while b"1::" not in received:
-        received += conn.recv(4096)
-    return conn
-
-
-def _read_answer(conn: Any, held: bytes) -> tuple[bytes, bytes]:
-    """One HTTP answer with a ``Content-Length`` from ``conn``: its body, and what follows it."""
-    while b"\r\n\r\n" not in held:
-        held += conn.recv(65536)
-    head, _, rest = held.partition(b"\r\n\r\n")
-    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-    while len(rest) < length:
-        rest += conn.recv(65536)
-    return rest[:length], rest[length:]
-
-
-class PollingClient:
-    """An xhr-polling client on gevent sockets: a held GET, and POSTs on a second connection."""
-
-    def __init__(self, port: int) -> None:
-        import gevent.socket
-
-        host = f"Host: 127.0.0.1:{port}\r\n"
-        self.posts = gevent.socket.create_connection(("127.0.0.1", port))
-        self.posts.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{host}\r\n".encode())
-        body, self.post_held = _read_answer(self.posts, b"")
-        path = f"/socket.io/1/xhr-polling/{body.split(b':', 1)[0].decode()}?t=1"
-        self.get = f"GET {path} HTTP/1.1\r\n{host}\r\n".encode()
-        self.post = (
-            f"POST {path} HTTP/1.1\r\n{host}Content-Type: text/plain;charset=UTF-8\r\n"
-            f"Content-Length: {len(ECHO)}\r\n\r\n"
-        ).encode() + ECHO
-        self.polls = gevent.socket.create_connection(("127.0.0.1", port))
-        self.polls.sendall(self.get)
-        body, self.poll_held = _read_answer(self.polls, b"")
-        if body != b"1::":
-            raise RuntimeError(f"expected 1::, got {body!r}")
-        self.polls.sendall(self.get)
-
-    def send(self) -> None:
-        """POST one echo."""
-        self.posts.sendall(self.post)
-
-    def receive(self) -> None:
-        """Read the POST's answer and the ack on the held GET, and poll again."""
-        body, self.post_held = _read_answer(self.posts, self.post_held)
-        if body != b"1":
-            raise RuntimeError(f"POST answered {body!r}")
-        body, self.poll_held = _read_answer(self.polls, self.poll_held)
-        if not body.startswith(b"6:::1+"):
-            raise RuntimeError(f"expected the ack, got {body!r}")
-        self.polls.sendall(self.get)
-
-
 def run_clients(clients: int, rounds: int, burst: int, transport: str = "websocket") -> None:
     """In this process: serve ``ours_app`` and drive ``clients`` clients for ``rounds``."""
     from gevent import monkey
@@ -137,6 +59,11 @@ def run_clients(clients: int, rounds: int, burst: int, transport: str = "websock
 
     import socketio
     from socketio.server import SocketIOServer
+
+    # The tests' wire client, reached once socketio is imported: the
+    # repository's socketio/ beside it must not replace the one counted.
+    sys.path.append(str(BENCH_DIR.parent))
+    from tests.client09.raw import PollingClient, raw_websocket
 
     print(f"serving {socketio.__file__}", flush=True)
     # No heartbeat or expiry within a run: under valgrind one lasts long enough
@@ -154,7 +81,7 @@ def run_clients(clients: int, rounds: int, burst: int, transport: str = "websock
     port = server.server_port
 
     if transport == "xhr-polling":
-        pollers = [PollingClient(port) for _ in range(clients)]
+        pollers = [PollingClient(port, ECHO, b"6:::1+") for _ in range(clients)]
         for _ in range(rounds):
             for poller in pollers:
                 poller.send()
@@ -162,7 +89,7 @@ def run_clients(clients: int, rounds: int, burst: int, transport: str = "websock
                 poller.receive()
         server.stop()
         return
-    conns = [open_websocket(port) for _ in range(clients)]
+    conns = [raw_websocket(port) for _ in range(clients)]
     frames = (bytes((0x81, 0x80 | len(ECHO))) + b"\0\0\0\0" + ECHO) * burst
     for _ in range(rounds):
         for conn in conns:

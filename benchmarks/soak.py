@@ -22,18 +22,24 @@ import gc
 import json
 import logging
 import resource
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gevent
 import greenlet
-import requests
-import websocket
 
 from socketio import socketio_manage
 from socketio.namespace import BaseNamespace
 from socketio.server import SocketIOServer
+
+# The tests' wire client. Appended once socketio is imported, so that run as
+# ``benchmarks/soak.py`` the installed socketio is the one soaked.
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+from tests.client09.polling import PollingClient
+from tests.client09.websocket import WebSocketClient
 
 
 class EchoNamespace(BaseNamespace):
@@ -63,48 +69,30 @@ class Cycler:
     """Runs one connect / emit / disconnect cycle per call, on a given transport."""
 
     def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}/socket.io/1"
-        self.ws_base = f"ws://127.0.0.1:{port}/socket.io/1"
-        self.http = requests.Session()
+        self.url = f"http://127.0.0.1:{port}"
         self.count = 0
 
-    def handshake(self) -> str:
-        return self.http.get(self.base + "/").text.split(":")[0]
-
     def websocket(self) -> None:
-        sid = self.handshake()
-        ws = websocket.create_connection(f"{self.ws_base}/websocket/{sid}")
-        assert ws.recv() == "1::"
-        ws.send("1::/chat")
-        assert ws.recv() == "1::/chat"
-        ws.send('5:1+:/chat:{"name":"echo","args":["x"]}')
-        assert ws.recv() == '6::/chat:1+["x"]'
+        client = WebSocketClient(self.url)
+        assert client.connect("/chat") == "1::/chat"
+        assert client.call("/chat", "echo", "x") == ["x"]
         if self.count % 2:
-            ws.send("0::")
-        ws.close()
+            client.send("0::")
+        client.close()
 
     def polling(self, transport: str = "xhr-polling") -> None:
-        sid = self.handshake()
-        url = f"{self.base}/{transport}/{sid}"
-        suffix = "?i=0" if transport == "jsonp-polling" else ""
-
-        def post(text: str) -> None:
-            if transport == "jsonp-polling":
-                self.http.post(url + suffix, data={"d": json.dumps(text)})
-            else:
-                self.http.post(url, data=text.encode())
-
-        assert "1::" in self.http.get(url + suffix).text
-        post("1::/chat")
-        post('5:1+:/chat:{"name":"echo","args":["x"]}')
-        body = self.http.get(url + suffix).text
+        client = PollingClient(self.url, transport)  # its first GET answered 1::
+        client.post("1::/chat")
+        client.post('5:1+:/chat:{"name":"echo","args":["x"]}')
+        body = client.get()
         if "6::/chat:1+" not in body:
-            body += self.http.get(url + suffix).text
+            body += client.get()
         assert "6::/chat:1+" in body, body
         if self.count % 2:
-            post("0::")
+            client.post("0::")
         else:
-            self.http.get(f"{self.base}//{sid}/?disconnect=1")
+            client.http.get(f"{self.url}/socket.io/1//{client.sid}/?disconnect=1")
+        client.http.close()
 
     def jsonp(self) -> None:
         self.polling("jsonp-polling")

@@ -9,7 +9,11 @@ import sys
 import pytest
 import websocket
 
-from .client09 import PollingClient, WebSocketClient, event, parse, wait_http
+from tests.client09.framing import event, parse
+from tests.client09.http import wait_http
+from tests.client09.polling import PollingClient
+from tests.client09.websocket import WebSocketClient
+
 from .conftest import ROOT, free_port
 
 EXAMPLES = ROOT / "examples"
@@ -77,31 +81,31 @@ def chat_through_rooms(url: str) -> None:
     """
     ann = WebSocketClient(url)
     cid = WebSocketClient(url)
-    bob = PollingClient(url)
+    bob = PollingClient(url, open=False)
     try:
         assert ann.connect("/chat") == "1::/chat"
         assert cid.connect("/chat") == "1::/chat"
-        assert bob.get() == ["1::"]
-        bob.post("1::/chat")
-        assert bob.get() == ["1::/chat"]
+        assert bob.packets() == ["1::"]
+        bob.send("1::/chat")
+        assert bob.packets() == ["1::/chat"]
 
-        assert ann.emit("/chat", "nickname", "ann") == ["ann"]
-        assert ann.emit("/chat", "join", "blue") == ["blue"]
-        assert cid.emit("/chat", "nickname", "cid") == ["cid"]
-        assert cid.emit("/chat", "join", "green") == ["green"]
-        bob.post(
+        assert ann.call("/chat", "nickname", "ann") == ["ann"]
+        assert ann.call("/chat", "join", "blue") == ["blue"]
+        assert cid.call("/chat", "nickname", "cid") == ["cid"]
+        assert cid.call("/chat", "join", "green") == ["green"]
+        bob.send(
             event("/chat", "nickname", "bob", msgid=1), event("/chat", "join", "blue", msgid=2)
         )
-        assert bob.get() == ['6::/chat:1+["bob"]', '6::/chat:2+["blue"]']
+        assert bob.packets() == ['6::/chat:1+["bob"]', '6::/chat:2+["blue"]']
         assert parse(ann.recv())["data"] == {"name": "announcement", "args": ["bob joined"]}
 
-        assert ann.emit("/chat", "say", "hello blue") == [True]
+        assert ann.call("/chat", "say", "hello blue") == [True]
         said = bob.wait_for(lambda raw: raw.startswith("5::/chat:"))
         assert parse(said)["data"] == {"name": "message", "args": ["ann", "hello blue"]}
-        bob.post(event("/chat", "say", "hi ann", msgid=3))
+        bob.send(event("/chat", "say", "hi ann", msgid=3))
         assert parse(ann.recv())["data"] == {"name": "message", "args": ["bob", "hi ann"]}
 
-        assert cid.emit("/chat", "say", "anyone in green?") == [True]
+        assert cid.call("/chat", "say", "anyone in green?") == [True]
         # Rooms keep the conversations apart: cid heard nothing of blue, and
         # nothing of green reaches ann.
         assert cid.received == ["1::/chat"], cid.received

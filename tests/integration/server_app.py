@@ -6,7 +6,9 @@ Besides Socket.IO it serves:
 - ``/socket.io.js``: the 0.9.16 browser client from ``tests/js/node_modules``;
 - ``/page.html``: an empty page that loads it (browser tests script it);
 - ``/_events``: a JSON list of the namespace hooks that ran (``[kind, ns, sessid, detail]``);
-- ``/_sockets``: the session ids in ``server.sockets``.
+- ``/_sockets``: the session ids in ``server.sockets``;
+- ``/_queued?sid=<id>``: how many packets wait in that session's ``client_queue``
+  (the 0.3 attribute) for a polling GET.
 """
 
 from __future__ import annotations
@@ -301,6 +303,9 @@ def application(environ, start_response):
         return _json(start_response, EVENTS)
     if path == "/_sockets":
         return _json(start_response, sorted(SERVER.sockets) if SERVER else [])
+    if path == "/_queued":
+        socket = SERVER.sockets.get(parse_qs(environ["QUERY_STRING"])["sid"][0]) if SERVER else None
+        return _json(start_response, socket.client_queue.qsize() if socket is not None else None)
     if path == "/_ended":
         return _json(start_response, ENDED)
     if path == "/_auth":

@@ -8,6 +8,8 @@ import textwrap
 import time
 import urllib.request
 
+from tests.client09.waiting import wait_for
+
 from .conftest import ROOT, free_port
 
 APP = textwrap.dedent(
@@ -61,12 +63,8 @@ def test_log_file_receives_one_line_per_request(tmp_path):
     try:
         assert _get(url + "/page") == b"plain"
         _get(url + "/socket.io/1/")
-        deadline = time.monotonic() + 5
-        while log.read_text().count("\n") < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        lines = log.read_text().splitlines()
-        assert any('"GET /page HTTP/1.1" 200' in line for line in lines), lines
-        assert any('"GET /socket.io/1/ HTTP/1.1" 200' in line for line in lines), lines
+        for request in ('"GET /page HTTP/1.1" 200', '"GET /socket.io/1/ HTTP/1.1" 200'):
+            wait_for(lambda: request in log.read_text(), what=request)  # noqa: B023 - waited here
     finally:
         proc.terminate()
         proc.wait(5)

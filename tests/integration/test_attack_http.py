@@ -13,6 +13,7 @@ short timeouts so that the tests stay quick; bounds on time are generous.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
 import socket
@@ -24,8 +25,11 @@ import urllib.request
 import pytest
 import requests
 
+from tests.client09.handshake import handshake
+from tests.client09.waiting import wait_for
+from tests.client09.websocket import WebSocketClient
+
 from .conftest import LiveServer
-from .lifecycle_support import WsClient
 
 TIMEOUT = 5
 
@@ -52,9 +56,37 @@ class AttackServer(LiveServer):
         return socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
 
     def handshake(self) -> str:
-        resp = requests.get(self.url + "/socket.io/1/", timeout=TIMEOUT)
-        assert resp.status_code == 200, (resp.status_code, resp.text)
-        return resp.text.split(":")[0]
+        return handshake(self.url).sid
+
+    def fds(self) -> int:
+        """The server's open file descriptors, read from ``/proc``."""
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def held_connections(self, clients: list[socket.socket] | None = None) -> int:
+        """TCP connections the server process holds a descriptor for (read from ``/proc``).
+
+        Only those from ``clients`` when given; listening sockets never count.
+        """
+        inodes = set()
+        for fd in pathlib.Path(f"/proc/{self.proc.pid}/fd").iterdir():
+            try:
+                link = os.readlink(fd)
+            except OSError:  # closed meanwhile
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[len("socket:[") : -1])
+        ports = None if clients is None else {sock.getsockname()[1] for sock in clients}
+        count = 0
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                listening = fields[3] == "0A"
+                if listening or fields[9] not in inodes:
+                    continue
+                if ports is None or int(fields[2].split(":")[1], 16) in ports:
+                    count += 1
+        return count
 
     def polling_session(self) -> str:
         sid = self.handshake()
@@ -220,7 +252,7 @@ def test_forty_stalled_uploads_are_all_closed(timed):
 
 
 def test_a_websocket_outlives_the_http_timeouts(timed):
-    client = WsClient(timed.url)
+    client = WebSocketClient(timed.url)
     time.sleep(3)  # idle longer than the head, keep-alive and body timeouts
     assert client.call("", "echo", "still here") == ["still here"]
     client.close()
@@ -329,10 +361,10 @@ def test_an_aborted_upload_is_quiet(plain):
         sock = plain.connect()
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".encode())
         sock.sendall(b"x" * 30_000)
-        time.sleep(0.1)
+        time.sleep(0.1)  # the test: the reset comes while the server reads the body
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()  # a reset mid-body
-    time.sleep(0.3)
+    wait_for(lambda: plain.stats()["connections"] <= 1, what="the reset connections to end")
     assert plain.handshake()
     plain.assert_quiet_log()
 
@@ -353,9 +385,10 @@ def test_client_text_in_the_log_is_clipped(plain):
     sock.sendall(b"GET /" + b"a" * 8000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     data, _ = read_until_closed(sock, 1)
     assert statuses(data) == [200]
-    time.sleep(0.2)
-    logged = [line for line in plain.log().splitlines() if "aaaa" in line]
-    assert logged and max(len(line) for line in logged) < 400
+    logged = wait_for(
+        lambda: [line for line in plain.log().splitlines() if "aaaa" in line], what="the log line"
+    )
+    assert max(len(line) for line in logged) < 400
 
 
 # -- the connection cap ----------------------------------------------------------------
@@ -364,7 +397,7 @@ def test_client_text_in_the_log_is_clipped(plain):
 def test_past_the_cap_the_longest_waiting_connection_makes_room(make_server):
     server = make_server(max_connections=8)
     idle = [server.connect() for _ in range(8)]
-    time.sleep(0.3)
+    wait_for(lambda: server.held_connections(idle) == 8, what="the server to accept all 8")
     assert server.handshake()  # room made by closing the oldest idle one
     data, closed = read_until_closed(idle[0], 2)
     assert closed and data == b""
@@ -373,15 +406,18 @@ def test_past_the_cap_the_longest_waiting_connection_makes_room(make_server):
 
 def test_past_the_cap_with_nothing_to_drop_a_new_connection_gets_503(make_server):
     server = make_server(max_connections=4)
-    clients = [WsClient(server.url) for _ in range(3)]  # + the one the handshake used, closed
-    time.sleep(0.2)
-    clients.append(WsClient(server.url))
+    clients = [
+        WebSocketClient(server.url) for _ in range(3)
+    ]  # + the one the handshake used, closed
+    # the handshakes' connections, closed by the client, are gone at the server
+    wait_for(lambda: server.held_connections() == 3, what="only the websockets to be left")
+    clients.append(WebSocketClient(server.url))
     sock = server.connect()
     sock.sendall(b"GET /socket.io/1/ HTTP/1.1\r\nHost: x\r\n\r\n")
     data, closed = read_until_closed(sock)
     assert statuses(data) == [503] and closed
     clients.pop().close()
-    time.sleep(0.3)
+    wait_for(lambda: server.held_connections() == 3, what="the closed websocket to end")
     assert server.handshake()
     for client in clients:
         assert client.call("", "echo", 1) == [1]
@@ -412,10 +448,10 @@ def test_a_slowloris_of_1100_connections_against_1024_fds_leaves_handshakes_serv
     thread = threading.Thread(target=attack, daemon=True)
     thread.start()
     try:
-        time.sleep(2)
+        time.sleep(2)  # the test: the attack has every fd it can take
         for _ in range(5):
             assert server.handshake()
-            client = WsClient(server.url)
+            client = WebSocketClient(server.url)
             assert client.call("", "echo", "ok") == ["ok"]
             client.close()
         stats = server.stats()
@@ -437,13 +473,14 @@ def test_out_of_file_descriptors_the_accept_loop_does_not_spin(make_server):
             socks.append(server.connect())
         except OSError:
             break
-    time.sleep(0.5)
+    # every fd it may have, near enough (it may free one for a moment)
+    wait_for(lambda: server.fds() >= 60, what="the server to run out of fds")
     cpu = server.cpu_seconds()
-    time.sleep(2)
+    time.sleep(2)  # the test: how much CPU the server takes meanwhile
     assert server.cpu_seconds() - cpu < 0.5  # (a spinning loop would take the whole 2 s)
     for sock in socks:
         sock.close()
-    time.sleep(0.5)
+    wait_for(lambda: server.held_connections() == 0, what="the server to close them")
     assert server.handshake()
     assert "Traceback" not in server.log()
 
@@ -453,7 +490,7 @@ def test_out_of_file_descriptors_the_accept_loop_does_not_spin(make_server):
 
 def test_a_pipelining_flood_does_not_stall_a_websocket_client(make_server):
     server = make_server()
-    client = WsClient(server.url)
+    client = WebSocketClient(server.url)
     flood = server.connect()
     requests_bytes = b"GET /socket.io/ HTTP/1.1\r\nHost: x\r\n\r\n" * 30_000
     received = [0]

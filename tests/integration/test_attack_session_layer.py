@@ -21,11 +21,16 @@ import time
 
 import pytest
 
+from tests.client09.framing import frame as payload
+from tests.client09.framing import unframe
+from tests.client09.handshake import handshake
+from tests.client09.http import wait_read
+from tests.client09.polling import PollingClient
+from tests.client09.websocket import WebSocketClient
+
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .lifecycle_support import PollingSession, WsClient, errors_in_log, wait_gone
-from .wire import frame as payload
-from .wire import handshake, unframe
+from .observe import errors_in_log, wait_gone
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -62,7 +67,7 @@ def new_log(server: LiveServer, offset: int) -> str:
 
 def test_a_flood_of_wrong_arguments_is_answered_each_time_and_logged_once(server):
     offset = len(server.log())
-    client = WsClient(server.url)
+    client = WebSocketClient(server.url)
     client.send("1::/chat")
     client.recv_until("1::/chat")
     assert '"welcome"' in client.recv()  # (its recv_connect emits)
@@ -99,13 +104,13 @@ def test_json_the_server_could_not_send_back_gets_an_error_event(server, transpo
     offset = len(server.log())
     raw = "5:1+::" + HOSTILE_JSON[kind]
     if transport == "websocket":
-        client = WsClient(server.url)
+        client = WebSocketClient(server.url)
         client.send(raw)
         answer = client.recv()
         assert client.call("", "echo", "ok", msgid=2) == ["ok"]
         client.close()
     else:
-        session = PollingSession(server.url)
+        session = PollingClient(server.url)
         assert session.post(raw).text == "1"
         answer = unframe(session.get())[0]
         session.post('5:2+::{"name":"echo","args":["ok"]}')
@@ -120,14 +125,14 @@ def test_endpoints_cannot_forge_log_lines_or_fill_the_log(server, transport):
     forged = "1::/x\nCRITICAL forged line\r\x1b[2J"
     huge = "1::/" + "y" * 100_000
     if transport == "websocket":
-        client = WsClient(server.url)
+        client = WebSocketClient(server.url)
         client.send(forged)
         first = client.recv()
         client.send(huge)
         second = client.recv()
         client.close()
     else:
-        session = PollingSession(server.url)
+        session = PollingClient(server.url)
         session.post(forged)
         first = unframe(session.get())[0]
         session.post(huge)
@@ -152,7 +157,7 @@ def test_endpoints_cannot_forge_log_lines_or_fill_the_log(server, transport):
 
 
 def test_idle_sessions_keep_nothing_of_a_10_mb_packet(server):
-    sessions = [PollingSession(server.url) for _ in range(10)]
+    sessions = [PollingClient(server.url) for _ in range(10)]
     for session in sessions:
         session.post("3:::hello")
     time.sleep(0.3)
@@ -169,7 +174,7 @@ def test_idle_sessions_keep_nothing_of_a_10_mb_packet(server):
 
 
 def test_a_websocket_client_that_never_reads_is_dropped_past_the_byte_limit(server):
-    sid = handshake(server.url)
+    sid = handshake(server.url).sid
     conn = socket.socket()
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     conn.connect(("127.0.0.1", server.port))
@@ -180,7 +185,7 @@ def test_a_websocket_client_that_never_reads_is_dropped_past_the_byte_limit(serv
             "Sec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
     )
-    time.sleep(0.3)
+    wait_read(conn)  # the upgrade is read (and answered at once)
     before = rss_mib(server)
     offset = len(server.log())
     blob = "x" * 1_000_000
@@ -202,9 +207,9 @@ def test_a_websocket_client_that_never_reads_is_dropped_past_the_byte_limit(serv
 
 
 def test_others_are_served_while_a_post_of_10000_packets_is_handled(server):
-    good = WsClient(server.url)
+    good = WebSocketClient(server.url)
     assert good.call("", "echo", "warm", msgid=1) == ["warm"]
-    flood = PollingSession(server.url)
+    flood = PollingClient(server.url)
     count = 9_999  # and one more: max_packets_per_payload
     # events that ask for no answer, then one that does: its ack tells when
     # the server got through them all
@@ -250,7 +255,7 @@ def test_a_post_is_answered_once_the_handlers_catch_up(limited):
     config = {"max_queue_size": 20} if limited else {}
     server = LiveServer(polling_duration=0.3, config=json.dumps(config)).start()
     try:
-        session = PollingSession(server.url)
+        session = PollingClient(server.url)
         session.post("1::/life")
         session.post('5:1+:/life:{"name":"wait","args":[1.5]}')
         started = time.monotonic()

@@ -36,19 +36,13 @@ import websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.client09.handshake import handshake
+from tests.client09.polling import PollingClient
+from tests.client09.waiting import wait_for
+from tests.client09.websocket import WebSocketClient, open_websocket, read_to_close
+
 from .conftest import ROOT, LiveServer, free_port
-from .lifecycle_support import (
-    PollingSession,
-    WsClient,
-    errors_in_log,
-    hooks,
-    kinds,
-    open_websocket,
-    read_to_close,
-    wait_for,
-    wait_gone,
-)
-from .wire import handshake
+from .observe import errors_in_log, hooks, kinds, wait_gone
 
 ALLOWED = "http://app.example.com:8080"
 EVIL = "http://evil.example.com:8080"
@@ -293,8 +287,8 @@ def test_a_cr_in_origin_on_the_default_server_is_not_echoed(open_server):
 
 
 def test_every_answer_says_nosniff(open_server):
-    sid = handshake(open_server.url)
-    polling = PollingSession(open_server.url, sid=sid)
+    sid = handshake(open_server.url).sid
+    polling = PollingClient(open_server.url, sid=sid)
     url = open_server.url
     answers = [
         requests.get(url + "/socket.io/1/", timeout=5),
@@ -322,7 +316,7 @@ def test_every_answer_says_nosniff(open_server):
             resp.status_code,
         )
     # A stream too.
-    sid = handshake(open_server.url)
+    sid = handshake(open_server.url).sid
     with requests.get(url + f"/socket.io/1/htmlfile/{sid}", stream=True, timeout=5) as resp:
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
@@ -438,7 +432,7 @@ def test_readme_routing_answers_404_for_paths_that_are_not_sessions(readme_serve
     assert script.status_code == 200
     assert "io.version = '0.9.16'" in script.text
     # And the Socket.IO requests the routing is for are served.
-    client = WsClient(url)
+    client = WebSocketClient(url)
     client.send("1::/chat")
     assert client.recv() == "1::/chat"
     assert client.call("/chat", "say", "hi") == ["ok"]
@@ -455,7 +449,7 @@ def test_readme_routing_answers_404_for_paths_that_are_not_sessions(readme_serve
 
 def test_second_websocket_cannot_take_a_live_session(open_server):
     offset = len(open_server.log())
-    first = WsClient(open_server.url)
+    first = WebSocketClient(open_server.url)
     first.send("1::/life")
     assert first.recv() == "1::/life"
     for attempt in range(3):
@@ -473,7 +467,7 @@ def test_second_websocket_cannot_take_a_live_session(open_server):
 
 
 def test_polling_cannot_read_or_write_a_websocket_session(open_server):
-    first = WsClient(open_server.url)
+    first = WebSocketClient(open_server.url)
     first.send("1::/life")
     assert first.recv() == "1::/life"
     event = '5:9+:/life:{"name":"echo","args":["injected"]}'
@@ -494,7 +488,7 @@ def test_polling_cannot_read_or_write_a_websocket_session(open_server):
 
 @pytest.mark.parametrize("intruder", ["websocket", "jsonp-polling", "htmlfile"])
 def test_a_polling_session_keeps_its_transport(open_server, intruder):
-    session = PollingSession(open_server.url)
+    session = PollingClient(open_server.url)
     assert session.post("1::/life").text == "1"
     if intruder == "websocket":
         ws = open_websocket(open_server.url, session.sid)
@@ -532,7 +526,7 @@ def siblings():
 def test_an_ended_signed_id_stays_ended(siblings):
     server, _ = siblings
     offset = len(server.log())
-    client = WsClient(server.url, token="s3cret")
+    client = WebSocketClient(server.url, token="s3cret")
     assert client.call("", "echo", "hi") == ["hi"]
     client.close()
     wait_gone(server, client.sid)
@@ -552,7 +546,7 @@ def test_an_ended_signed_id_stays_ended(siblings):
 
 def test_adoption_runs_the_authorization_hook(siblings):
     first, second = siblings
-    sid = handshake(first.url, token="s3cret")
+    sid = handshake(first.url, token="s3cret").sid
     base = f"ws://127.0.0.1:{second.port}/socket.io/1/websocket/{sid}"
     # The websocket reaches the sibling without the token: not adopted.
     for query in ("", "?token=wrong"):
@@ -591,7 +585,7 @@ def capped():
 
 def test_handshake_flood_keeps_at_most_max_pending_sessions(capped):
     offset = len(capped.log())
-    good = WsClient(capped.url)  # connected: not pending, never dropped
+    good = WebSocketClient(capped.url)  # connected: not pending, never dropped
     http = requests.Session()
     flood = [
         http.get(capped.url + "/socket.io/1/", timeout=5).text.split(":")[0] for _ in range(1000)
@@ -601,14 +595,14 @@ def test_handshake_flood_keeps_at_most_max_pending_sessions(capped):
     assert good.sid in live
     assert set(flood[-MAX_PENDING:]) <= live  # the newest are kept
     # New handshakes are still served, and connect.
-    late = WsClient(capped.url)
+    late = WebSocketClient(capped.url)
     assert late.call("", "echo", "on time") == ["on time"]
     assert good.call("", "echo", "still here") == ["still here"]
     # One the flood pushed out is told to handshake again.
     ws = open_websocket(capped.url, flood[0])
     assert read_to_close(ws)[0] == [NOT_HANDSHAKEN]
     ws.close()
-    session = PollingSession(capped.url, sid=flood[-1])
+    session = PollingClient(capped.url, sid=flood[-1])
     assert session.get() == "1::"
     lines = [line for line in capped.log()[offset:].splitlines() if "handshaken and not" in line]
     assert 1 <= len(lines) <= 2  # rate limited, not one per handshake

@@ -31,10 +31,13 @@ from typing import Any
 
 import pytest
 
+from tests.client09.handshake import handshake
+from tests.client09.http import wait_read
+from tests.client09.websocket import WebSocketClient
+
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .lifecycle_support import WsClient, wait_gone
-from .wire import handshake
+from .observe import wait_gone
 
 MAX_MESSAGE = 1 << 20
 MAX_FRAMES = 1024
@@ -56,7 +59,7 @@ def server():
 @pytest.fixture
 def good(server):
     """A well-behaved websocket client of the same server."""
-    client = WsClient(server.url)
+    client = WebSocketClient(server.url)
     yield client
     client.close()
 
@@ -70,7 +73,7 @@ def rss(server: LiveServer) -> int:
 
 def upgrade(server: LiveServer) -> tuple[socket.socket, str]:
     """A websocket opened by hand (``1::`` read); returns the socket and the session id."""
-    sid = handshake(server.url)
+    sid = handshake(server.url).sid
     conn = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     conn.sendall(
@@ -182,7 +185,7 @@ class Flood(threading.Thread):
         return False
 
 
-def round_trip(client: WsClient, msgid: int) -> float:
+def round_trip(client: WebSocketClient, msgid: int) -> float:
     """Seconds an echo with ack takes the good client."""
     started = time.monotonic()
     assert client.call("", "echo", "fair", msgid=msgid) == ["fair"]
@@ -204,15 +207,15 @@ def round_trip(client: WsClient, msgid: int) -> float:
 def test_a_flood_on_one_connection_leaves_the_others_served(server, good, blob, read):
     before = rss(server)
     with Flood(server, blob, read=read) as flood:
-        time.sleep(0.5)
+        time.sleep(0.5)  # the test: the flood is in full swing
         assert flood.still_running()
         took = [round_trip(good, msgid) for msgid in range(1, 6)]
         started = time.monotonic()
-        assert handshake(server.url)
+        assert handshake(server.url).sid
         handshake_took = time.monotonic() - started
         # answered while the flood goes on, not after it
         assert flood.still_running() and not flood.ended.is_set()
-        time.sleep(1.0)
+        time.sleep(1.0)  # the test: a second more of flood
         grown = rss(server) - before
     assert max(took) < 2.0, took
     assert handshake_took < 2.0
@@ -262,7 +265,7 @@ def test_a_frame_sent_in_tiny_segments_costs_about_its_size(server, good):
     # can make, each a few bytes; all but the frame's last byte
     while sent < len(data) - 1 and time.monotonic() < stop:
         sent += conn.send(data[sent : min(sent + 3, len(data) - 1)])
-    time.sleep(0.5)
+    wait_read(conn)
     grown = rss(server) - before
     assert round_trip(good, 1) < 2.0
     conn.sendall(data[sent:])
@@ -281,7 +284,7 @@ def test_a_flood_while_a_handler_waits_is_not_read_ahead_without_bound(server, g
         data += conn.recv(4096)
     # the handler waits 3 s in place: reading goes on in another greenlet
     conn.sendall(frame(b'5:1+:/life:{"name":"wait","args":[3]}'))
-    time.sleep(0.2)
+    wait_read(conn)  # and the handler, called on the frame's reading, waits
     before = rss(server)
     big = frame(b"3::/life:" + b"q" * (MAX_MESSAGE - 100), mask=b"\0\0\0\0")
     conn.settimeout(0.1)
@@ -348,9 +351,9 @@ def test_an_idle_session_keeps_nothing_of_its_last_big_message():
     import gevent
 
     import socketio
-    from benchmarks.instructions import open_websocket
     from socketio.namespace import BaseNamespace
     from socketio.server import SocketIOServer
+    from tests.client09.raw import raw_websocket
 
     class Sizes(BaseNamespace):
         def on_size(self, text):
@@ -365,10 +368,18 @@ def test_an_idle_session_keeps_nothing_of_its_last_big_message():
     )
     server.start()
     size = 8 << 20
-    message = frame(b'5:1+::{"name":"size","args":["' + b"m" * size + b'"]}', mask=b"\0\0\0\0")
+    message = frame(b'5:2+::{"name":"size","args":["' + b"m" * size + b'"]}', mask=b"\0\0\0\0")
+
+    def round_trip(conn: Any, msgid: int) -> None:
+        conn.sendall(frame(b'5:%d+::{"name":"size","args":["x"]}' % msgid, mask=b"\0\0\0\0"))
+        answer = b""
+        with gevent.Timeout(5):
+            while b"6:::%d+[1]" % msgid not in answer:
+                answer += conn.recv(4096)
+
     try:
-        conn = open_websocket(server.server_port)
-        gevent.sleep(0.05)
+        conn = raw_websocket(server.server_port)
+        round_trip(conn, 1)  # the session is settled and waits for messages
         gc.collect()
         tracemalloc.start()
         try:
@@ -377,9 +388,11 @@ def test_an_idle_session_keeps_nothing_of_its_last_big_message():
             del message
             answer = b""
             with gevent.Timeout(20):
-                while b"6:::1+[%d]" % size not in answer:
+                while b"6:::2+[%d]" % size not in answer:
                     answer += conn.recv(4096)
-            gevent.sleep(0.1)  # the session waits for its next message
+            # once a later message is answered, the session is done with the
+            # big one and waits for its next message
+            round_trip(conn, 3)
             gc.collect()
             kept = tracemalloc.get_traced_memory()[0] - before
         finally:

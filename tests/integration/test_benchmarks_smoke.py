@@ -2,31 +2,57 @@
 
 The suite itself (``python -m benchmarks``) is never run by the tests; this
 runs one tiny echo workload through the same code path (``benchmarks.suite.run_once``:
-server process, node load generator, CPU sampling) in a few seconds.
+server process, node load generator, CPU sampling) in a few seconds, in a
+child process: the tests do not import the benchmarks (they import the tests'
+wire client, not the reverse).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.node
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: run from the repository root: one tiny workload, its result and table as JSON
+TINY_RUN = """
+import json
 from benchmarks import harness, suite
 
-pytestmark = pytest.mark.node
+harness.ensure_node_modules(quiet=True)
+tiny = suite.Workload(
+    "tiny",
+    "websocket, 2 clients, sequential echo for one second",
+    lambda quick: {"workload": "echo", "clients": 2, "warmup_ms": 200, "duration_ms": 1000},
+    [("msgs_per_s", "msgs/s", True), ("p99_ms", "p99 ms", False)],
+)
+result = suite.run_once(tiny, "ours", quick=True, server_cpu=None, client_cpu=None)
+table = suite.render_table({"A": {"ours": [result]}}, ["ours"], 1)
+print(json.dumps({"result": result, "table": table}))
+"""
 
 
 def test_load_generator_echo_against_our_server() -> None:
     if shutil.which("node") is None:
         pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
-    harness.ensure_node_modules(quiet=True)
-    tiny = suite.Workload(
-        "tiny",
-        "websocket, 2 clients, sequential echo for one second",
-        lambda quick: {"workload": "echo", "clients": 2, "warmup_ms": 200, "duration_ms": 1000},
-        [("msgs_per_s", "msgs/s", True), ("p99_ms", "p99 ms", False)],
+    proc = subprocess.run(
+        [sys.executable, "-c", TINY_RUN],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
     )
-    result = suite.run_once(tiny, "ours", quick=True, server_cpu=None, client_cpu=None)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = answer["result"]
 
     assert result["connect_errors"] == 0
     assert result["messages"] > 20, result
@@ -34,6 +60,4 @@ def test_load_generator_echo_against_our_server() -> None:
     assert 0 < result["p50_ms"] <= result["p99_ms"]
     assert 0 < result["server_cpu"] and 0 < result["client_cpu"]
     assert "warnings" not in result, result["warnings"]
-
-    table = suite.render_table({"A": {"ours": [result]}}, ["ours"], 1)
-    assert "round trips/s" in table
+    assert "round trips/s" in answer["table"]

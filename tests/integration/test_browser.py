@@ -30,6 +30,8 @@ from typing import Any, Optional
 
 import pytest
 
+from tests.client09.waiting import wait_for
+
 from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 pytestmark = pytest.mark.browser
@@ -130,18 +132,6 @@ window.T = (() => {
   return { within, connect, once, opened, ack, collect, sleep, log, watch };
 })();
 """
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def client_payloads(client: Page, transport: str) -> list[str]:
@@ -541,7 +531,7 @@ def test_client_disconnects(client: Page, live_server: Any, transport: str) -> N
     assert result["echo"] == ["after leaving /news"]
     wait_for(
         lambda: ("recv_disconnect", "/news") in hooks(live_server, sessid),
-        "recv_disconnect of /news",
+        what="recv_disconnect of /news",
     )
     assert sessid in live_server.sockets()
     assert ("recv_disconnect", "/chat") not in hooks(live_server, sessid)
@@ -562,10 +552,12 @@ def test_client_disconnects(client: Page, live_server: Any, transport: str) -> N
         }"""
     )
     assert closed == {"reason": ["booted"], "connected": False}
-    wait_for(lambda: sessid not in live_server.sockets(), "the session to leave server.sockets")
+    wait_for(
+        lambda: sessid not in live_server.sockets(), what="the session to leave server.sockets"
+    )
     wait_for(
         lambda: ("recv_disconnect", "/chat") in hooks(live_server, sessid),
-        "recv_disconnect of /chat",
+        what="recv_disconnect of /chat",
     )
     client.assert_no_page_errors()
 
@@ -613,7 +605,9 @@ def test_server_disconnects(client: Page, live_server: Any, transport: str) -> N
     assert killed["reason"] == ["booted"]
     assert killed["reconnecting"] is False
     assert killed["connected"] is False
-    wait_for(lambda: sessid not in live_server.sockets(), "the killed session to leave sockets")
+    wait_for(
+        lambda: sessid not in live_server.sockets(), what="the killed session to leave sockets"
+    )
     ran = hooks(live_server, sessid)
     assert ("recv_disconnect", "/chat") in ran
     assert ("recv_disconnect", "/news") in ran
@@ -824,7 +818,7 @@ def graceful_restart(server: Any) -> None:
     half-served), so the signal finds the server waiting rather than interrupting a
     greenlet in the middle of a request.
     """
-    time.sleep(0.3)
+    time.sleep(0.3)  # the page polls again (when, it does not tell)
     server.proc.send_signal(signal.SIGINT)
     server.proc.wait(10)
     server.stop()

@@ -59,7 +59,8 @@ def test_autodiscover_registers_the_namespace():
 
 
 def test_unknown_namespace_is_reported(django_chat):
-    from .client09 import WebSocketClient, parse
+    from tests.client09.framing import parse
+    from tests.client09.websocket import WebSocketClient
 
     client = WebSocketClient(django_chat.url)
     try:

@@ -16,14 +16,19 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 import requests
 import websocket
 
-from .client09 import PollingClient, WebSocketClient, event, handshake, parse, wait_http
+from tests.client09.framing import event, parse
+from tests.client09.handshake import handshake
+from tests.client09.http import wait_http
+from tests.client09.polling import PollingClient
+from tests.client09.waiting import wait_for
+from tests.client09.websocket import WebSocketClient
+
 from .conftest import ROOT, free_port
 
 APP = "tests.integration.gunicorn_app:application"
@@ -122,7 +127,7 @@ def _clients_on_both_workers(server: Gunicorn) -> dict[int, list[WebSocketClient
         client = WebSocketClient(server.url, same_connection=True)
         assert client.opening == "1::"
         assert client.connect("/echo") == "1::/echo"
-        [pid] = client.emit("/echo", "pid")
+        [pid] = client.call("/echo", "pid")
         by_pid.setdefault(pid, []).append(client)
         if len(by_pid) == 2 and all(len(v) >= 2 for v in by_pid.values()):
             break
@@ -134,10 +139,10 @@ def test_two_workers_serve_websockets_past_the_worker_timeout(two_workers):
     by_pid = _clients_on_both_workers(two_workers)
     # Idle websockets for longer than --timeout: the gevent worker keeps
     # notifying the master, so no worker is killed and sessions survive.
-    time.sleep(3)
+    time.sleep(3)  # the test: idle past the worker timeout
     for pid, clients in by_pid.items():
         for client in clients:
-            assert client.emit("/echo", "echo", "still", pid) == ["still", pid]
+            assert client.call("/echo", "echo", "still", pid) == ["still", pid]
     assert "WORKER TIMEOUT" not in two_workers.errors()
     assert two_workers.worker_pids() == set(by_pid)
 
@@ -154,9 +159,7 @@ def test_two_workers_serve_websockets_past_the_worker_timeout(two_workers):
         for client in clients:
             client.close()
     # gunicorn's access log, in its own format, for the handshakes and the websockets.
-    deadline = time.monotonic() + 5
-    while two_workers.access().count('" 101 ') < 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: two_workers.access().count('" 101 ') >= 4, what="4 websockets logged")
     log = two_workers.access()
     assert re.search(r'"GET /socket\.io/1/ HTTP/1\.1" 200 ', log), log
     assert re.search(r'"GET /socket\.io/1/websocket/[0-9a-f]{56} HTTP/1\.1" 101 ', log), log
@@ -174,7 +177,7 @@ def test_any_worker_takes_the_websocket_of_a_siblings_handshake(two_workers):
         client = WebSocketClient(two_workers.url)
         assert client.opening == "1::"
         assert client.connect("/echo") == "1::/echo"
-        [pid] = client.emit("/echo", "pid")
+        [pid] = client.call("/echo", "pid")
         pids.add(pid)
         client.close()
     assert pids == two_workers.worker_pids()
@@ -190,13 +193,13 @@ def test_any_worker_takes_the_websocket_of_a_siblings_handshake(two_workers):
 def test_xhr_polling_and_websockets_share_a_worker(start_gunicorn):
     server = start_gunicorn("GeventSocketIOWorker", 1)
     [pid] = server.worker_pids()
-    poller = PollingClient(server.url)
+    poller = PollingClient(server.url, open=False)
     assert poller.transports.split(",")[0] == "websocket"
-    assert poller.get() == ["1::"]
-    poller.post("1::/echo")
-    assert poller.get() == ["1::/echo"]
-    poller.post(event("/echo", "pid", msgid=1))
-    assert poller.get() == [f"6::/echo:1+[{pid}]"]
+    assert poller.packets() == ["1::"]
+    poller.send("1::/echo")
+    assert poller.packets() == ["1::/echo"]
+    poller.send(event("/echo", "pid", msgid=1))
+    assert poller.packets() == [f"6::/echo:1+[{pid}]"]
 
     ws = WebSocketClient(server.url)
     ws.connect("/echo")
@@ -223,11 +226,11 @@ def test_the_access_log_line_of_a_websocket_has_its_request_headers(start_gunico
     )
     assert ws.recv() == "1::"
     ws.close()
-    deadline = time.monotonic() + 5
-    while '" 101 ' not in server.access() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert re.search(
-        r"GET /socket\.io/1/websocket/\w+ HTTP/1\.1 101 agent=probe/1\.0", server.access()
+    wait_for(
+        lambda: re.search(
+            r"GET /socket\.io/1/websocket/\w+ HTTP/1\.1 101 agent=probe/1\.0", server.access()
+        ),
+        what="the websocket's access log line",
     )
 
 
@@ -235,23 +238,19 @@ def test_sigterm_stops_a_worker_promptly_with_open_connections(start_gunicorn):
     server = start_gunicorn("GeventSocketIOWorker", 1, "--graceful-timeout", "30")
     ws = WebSocketClient(server.url)
     ws.connect("/echo")
-    poller = PollingClient(server.url)
-    assert poller.get() == ["1::"]
-    held: list = []
-    thread = threading.Thread(target=lambda: held.append(poller.get()))
-    thread.start()
-    time.sleep(0.3)  # the long-poll is now held by the worker
+    poller = PollingClient(server.url, open=False)
+    assert poller.packets() == ["1::"]
+    held = poller.hold()  # the long-poll is read, and held by the worker
 
     started = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     server.proc.wait(10)
     elapsed = time.monotonic() - started
-    thread.join(5)
     # Sessions are ended on close, so gunicorn does not wait for --graceful-timeout.
     assert elapsed < 5, elapsed
     assert server.proc.returncode == 0
     # The held long-poll was answered (whatever its last packets), not cut.
-    assert not thread.is_alive() and len(held) == 1
+    assert isinstance(held.packets(), list)  # a 200 with a whole payload
     # The websocket was closed by the server, after any last packets.
     ws.ws.settimeout(5)
     with pytest.raises((websocket.WebSocketConnectionClosedException, OSError)):
@@ -274,7 +273,7 @@ def test_nginx_worker_offers_only_xhr_polling(start_gunicorn):
     resp = requests.get(f"{server.url}/socket.io/1/jsonp-polling/{sid}", timeout=5)
     assert resp.status_code == 400 and resp.text == "7:::0"
 
-    poller = PollingClient(server.url)
-    assert poller.get() == ["1::"]
-    poller.post("1::/echo", event("/echo", "echo", "over", "polling", msgid=1))
+    poller = PollingClient(server.url, open=False)
+    assert poller.packets() == ["1::"]
+    poller.send("1::/echo", event("/echo", "echo", "over", "polling", msgid=1))
     assert poller.wait_for(lambda raw: raw.startswith("6::")) == '6::/echo:1+["over","polling"]'

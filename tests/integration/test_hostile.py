@@ -16,23 +16,21 @@ import json
 import os
 import socket
 import struct
-import time
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.client09.framing import FRAME, unframe
+from tests.client09.handshake import handshake
+from tests.client09.polling import PollingClient
+from tests.client09.waiting import wait_for
+from tests.client09.websocket import WebSocketClient, open_websocket, read_to_close
+
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .lifecycle_support import (
-    PollingSession,
-    WsClient,
-    open_websocket,
-    read_to_close,
-    wait_gone,
-)
-from .wire import FRAME, handshake, unframe
+from .observe import wait_gone
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +45,7 @@ def hostile():
 @pytest.fixture(scope="module")
 def good(hostile):
     """A well-behaved websocket client on /life, kept open through the whole module."""
-    client = WsClient(hostile.url)
+    client = WebSocketClient(hostile.url)
     client.send("1::/life")
     assert client.recv() == "1::/life"
     client.msgid = 100
@@ -62,7 +60,7 @@ def watch(hostile, good):
     yield offset
     good.msgid += 1
     assert good.call("/life", "echo", "still here", msgid=good.msgid) == ["still here"]
-    assert handshake(hostile.url) in hostile.sockets()
+    assert handshake(hostile.url).sid in hostile.sockets()
     new = hostile.log()[offset:]
     assert "Traceback" not in new
     assert not [line for line in new.splitlines() if line.startswith(("ERROR", "CRITICAL"))]
@@ -112,12 +110,12 @@ def test_malformed_packet_gets_an_error_event(
     hostile, watch, transport, raw, endpoint, name, message
 ):
     if transport == "websocket":
-        client = WsClient(hostile.url)
+        client = WebSocketClient(hostile.url)
         client.send(raw)
         answer = client.recv()
         sid = client.sid
     else:
-        session = PollingSession(hostile.url)
+        session = PollingClient(hostile.url)
         assert session.post(raw).text == "1"
         answer = unframe(session.get())[0]
         sid = session.sid
@@ -151,7 +149,7 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize("body, reason", BAD_BODIES, ids=[repr(b[0])[:20] for b in BAD_BODIES])
 def test_bad_payload_framing_gets_400(hostile, watch, body, reason):
-    session = PollingSession(hostile.url)
+    session = PollingClient(hostile.url)
     resp = session.post(body)
     assert resp.status_code == 400
     assert reason in resp.text
@@ -170,7 +168,7 @@ def test_bad_payload_framing_gets_400(hostile, watch, body, reason):
     ids=["not-utf8", "no-d-field", "d-bad-json-string", "form-not-utf8"],
 )
 def test_garbage_body_gets_400(hostile, watch, transport, body, content_type):
-    session = PollingSession(hostile.url, transport)
+    session = PollingClient(hostile.url, transport)
     resp = session.http.post(
         session.url, data=body, headers={"Content-Type": content_type}, timeout=5
     )
@@ -185,7 +183,7 @@ def test_garbage_body_gets_400(hostile, watch, transport, body, content_type):
 def test_jsonp_form_with_a_raw_d_is_a_packet_like_any_other(hostile, watch, body):
     """A ``d`` that is not a JSON string is taken as the raw payload (leniently, as
     the original did): here it is no packet, so the client gets ``invalid_packet``."""
-    session = PollingSession(hostile.url, "jsonp-polling")
+    session = PollingClient(hostile.url, "jsonp-polling")
     resp = session.http.post(
         session.url,
         data=body,
@@ -207,7 +205,7 @@ def forged_sids(real: str) -> list[str]:
 
 
 def test_unknown_and_forged_sids_are_told_to_handshake_again(hostile, watch):
-    real = handshake(hostile.url)
+    real = handshake(hostile.url).sid
     before = set(hostile.sockets())
     for sid in forged_sids(real):
         base = f"{hostile.url}/socket.io/1"
@@ -244,7 +242,7 @@ def test_wrong_methods_get_405(hostile, watch, method):
     assert handshake_resp.status_code == 405
     assert handshake_resp.headers["Allow"] == "GET, POST, OPTIONS"
     assert set(hostile.sockets()) <= before  # no session for it
-    session = PollingSession(hostile.url)
+    session = PollingClient(hostile.url)
     resp = requests.request(method, session.url, data=b"1::/life", timeout=5)
     assert resp.status_code == 405
     assert "GET" in resp.headers["Allow"]
@@ -333,7 +331,7 @@ PROTOCOL_VIOLATIONS = {
 @pytest.mark.parametrize("name", list(PROTOCOL_VIOLATIONS))
 def test_websocket_protocol_violation_closes_the_connection(hostile, watch, name):
     data, code, reason = PROTOCOL_VIOLATIONS[name]
-    sid = handshake(hostile.url)
+    sid = handshake(hostile.url).sid
     conn, status, rest = raw_upgrade(hostile.port, sid)
     assert status == "HTTP/1.1 101 Switching Protocols"
     conn.sendall(data)
@@ -347,7 +345,7 @@ def test_websocket_protocol_violation_closes_the_connection(hostile, watch, name
 def test_frames_sent_with_the_upgrade_request_are_read(hostile):
     # They arrive in the request's read: the server takes them from its
     # request reader before it reads the connection itself.
-    sid = handshake(hostile.url)
+    sid = handshake(hostile.url).sid
     event = b'5:1+::{"name":"echo","args":["early"]}'
     conn, status, rest = raw_upgrade(
         hostile.port, sid, then=frame(b"ping", opcode=9) + frame(event)
@@ -363,7 +361,7 @@ def test_frames_sent_with_the_upgrade_request_are_read(hostile):
 
 
 def test_binary_frame_that_is_not_utf8_is_dropped(hostile, watch):
-    client = WsClient(hostile.url)
+    client = WebSocketClient(hostile.url)
     client.ws.send_binary(b"\xff\xfe\xfd")
     assert client.call("", "echo", "after", msgid=1) == ["after"]
     assert len(logged(hostile, watch, f"{client.sid} (CONNECTED): dropped a binary frame")) == 1
@@ -381,7 +379,7 @@ def test_binary_frame_that_is_not_utf8_is_dropped(hostile, watch):
     ids=["bad-key", "short-key", "old-version", "http-1.0"],
 )
 def test_bad_websocket_upgrade_gets_400(hostile, watch, options, status):
-    sid = handshake(hostile.url)
+    sid = handshake(hostile.url).sid
     conn, line, _ = raw_upgrade(hostile.port, sid, **options)
     assert line.split()[1] == status, line
     conn.close()
@@ -389,7 +387,7 @@ def test_bad_websocket_upgrade_gets_400(hostile, watch, options, status):
 
 
 def test_websocket_url_without_upgrade_gets_400(hostile, watch):
-    sid = handshake(hostile.url)
+    sid = handshake(hostile.url).sid
     resp = requests.get(f"{hostile.url}/socket.io/1/websocket/{sid}", timeout=5)
     assert resp.status_code == 400
     assert resp.text == "websocket upgrade required"
@@ -421,8 +419,7 @@ def test_huge_or_broken_request_gets_400(hostile, watch, request_bytes, needle):
     answer = read_all(conn)
     conn.close()
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
-    time.sleep(0.05)
-    assert len(logged(hostile, watch, needle)) == 1
+    assert len(wait_for(lambda: logged(hostile, watch, needle), what=needle)) == 1
 
 
 # -- generated garbage ---------------------------------------------------------------
@@ -460,12 +457,12 @@ garbage = st.one_of(garbage_text, st.binary(max_size=200))
 def test_generated_garbage_over_polling_and_websocket(hostile, good, data):
     offset = len(hostile.log())
     # over an xhr-polling POST
-    session = PollingSession(hostile.url)
+    session = PollingClient(hostile.url)
     body = data if isinstance(data, bytes) else data.encode("utf-8")
     resp = session.http.post(session.url, data=body, timeout=5)
     assert resp.status_code in (200, 400), (resp.status_code, resp.text)
     # over a websocket frame (text, or binary for bytes)
-    client = WsClient(hostile.url)
+    client = WebSocketClient(hostile.url)
     if isinstance(data, bytes):
         client.ws.send_binary(data)
     else:
@@ -479,7 +476,7 @@ def test_generated_garbage_over_polling_and_websocket(hostile, good, data):
 def test_server_still_serves_after_the_garbage(hostile, good):
     good.msgid += 1
     assert good.call("/life", "echo", "survived", msgid=good.msgid) == ["survived"]
-    session = PollingSession(hostile.url)
+    session = PollingClient(hostile.url)
     session.post('5:1+::{"name":"echo","args":["fine"]}')
     assert unframe(session.get()) == ['6:::1+["fine"]']
     assert "Traceback" not in hostile.log()[hostile.first_line :]

@@ -17,7 +17,12 @@ import pytest
 import requests
 import websocket
 
-from .wire import TIMEOUT, RawStream, frame, handshake, transport_url, unframe, wait_for
+from tests.client09.framing import frame, unframe
+from tests.client09.handshake import TIMEOUT, handshake, transport_url
+from tests.client09.http import RawStream
+from tests.client09.waiting import wait_for
+
+from .observe import queued
 
 ORIGIN = "http://app.example.com:8080"
 
@@ -32,7 +37,7 @@ def post(url: str, body: str, **kw):
 
 def open_polling_session(url: str) -> tuple[str, str]:
     """Handshake and open xhr-polling (the first GET); return (sid, transport URL)."""
-    sid = handshake(url)
+    sid = handshake(url).sid
     xhr = transport_url(url, "xhr-polling", sid)
     first = get(xhr)
     assert first.status_code == 200
@@ -66,7 +71,7 @@ def test_text_handshake(live_server):
 
 
 def test_handshake_sids_are_unique(live_server):
-    sids = [handshake(live_server.url) for _ in range(30)]
+    sids = [handshake(live_server.url).sid for _ in range(30)]
     assert len(set(sids)) == len(sids)
     assert all(len(sid) * 4 >= 128 for sid in sids)
 
@@ -113,7 +118,7 @@ def test_other_protocol_versions_answer_500(live_server, version):
 
 def test_unknown_transport_is_refused(live_server):
     offset = len(live_server.log())
-    sid = handshake(live_server.url)
+    sid = handshake(live_server.url).sid
     for method in (get, lambda u: post(u, "5:::{}")):
         resp = method(transport_url(live_server.url, "carrier-pigeon", sid))
         assert 400 <= resp.status_code < 500, resp.status_code
@@ -224,7 +229,7 @@ def test_forced_disconnect_of_unknown_sid_is_harmless(live_server):
 
 
 def test_cors_on_xhr_polling(live_server):
-    sid = handshake(live_server.url)
+    sid = handshake(live_server.url).sid
     url = transport_url(live_server.url, "xhr-polling", sid)
     resp = get(url, headers={"Origin": ORIGIN})
     assert resp.text == "1::"
@@ -247,7 +252,7 @@ def test_cors_on_handshake(live_server):
 
 
 def test_polling_first_get_answers_at_once(live_server):
-    sid = handshake(live_server.url)
+    sid = handshake(live_server.url).sid
     start = time.monotonic()
     resp = get(transport_url(live_server.url, "xhr-polling", sid))
     assert resp.text == "1::"
@@ -284,11 +289,7 @@ def test_polling_queued_packets_come_framed_in_one_answer(live_server):
     sid, xhr = open_polling_session(live_server.url)
     post(xhr, frame("1::/chat", '5:1+:/chat:{"name":"echo","args":[7]}'))
     # wait until the receiver loop has handled both packets, then poll once
-    wait_for(
-        lambda: any(k == "initialize" and s == sid for k, _, s, _ in live_server.events()),
-        what="the namespace",
-    )
-    time.sleep(0.1)
+    wait_for(lambda: queued(live_server, sid) == 3, what="three packets queued")
     body = get(xhr).text
     assert body.startswith("\ufffd")
     assert unframe(body) == [
@@ -309,7 +310,7 @@ def test_polling_get_is_held_until_there_is_data(live_server):
 
     thread = threading.Thread(target=poll)
     thread.start()
-    time.sleep(0.4)
+    time.sleep(0.4)  # the test: nothing to say for that long
     assert "resp" not in result  # held
     assert post(xhr, '5:1+::{"name":"echo","args":["late"]}').text == "1"
     thread.join(TIMEOUT)

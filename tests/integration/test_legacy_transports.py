@@ -17,16 +17,11 @@ import pytest
 import requests
 import websocket
 
+from tests.client09.framing import frame, htmlfile_payloads, unframe
+from tests.client09.handshake import TIMEOUT, handshake, transport_url
+from tests.client09.http import RawStream
+
 from .conftest import free_port
-from .wire import (
-    TIMEOUT,
-    RawStream,
-    frame,
-    handshake,
-    htmlfile_payloads,
-    transport_url,
-    unframe,
-)
 
 PREAMBLE_HEAD = (
     "<html><body><script>var _ = function (msg) { parent.s._(msg, document); };</script>"
@@ -41,7 +36,7 @@ def post(url: str, body: str) -> requests.Response:
 
 
 def test_htmlfile_stream(live_server):
-    sid = handshake(live_server.url)
+    sid = handshake(live_server.url).sid
     url = transport_url(live_server.url, "htmlfile", sid)
     stream = RawStream(url)
     try:
@@ -107,7 +102,7 @@ def _parts(text: str, boundary: str) -> list[str]:
 
 
 def test_xhr_multipart_stream(live_server):
-    sid = handshake(live_server.url)
+    sid = handshake(live_server.url).sid
     url = transport_url(live_server.url, "xhr-multipart", sid)
     stream = RawStream(url)
     try:
@@ -138,7 +133,7 @@ def test_xhr_multipart_stream(live_server):
 
 
 def test_flashsocket(live_server):
-    sid = handshake(live_server.url)
+    sid = handshake(live_server.url).sid
     url = transport_url(live_server.url.replace("http", "ws"), "flashsocket", sid)
     ws = websocket.create_connection(url, timeout=TIMEOUT)
     try:

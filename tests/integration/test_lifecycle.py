@@ -17,28 +17,23 @@ The namespace is ``/life`` of the test application; timers are short.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 
 import pytest
 import requests
 import websocket
 
+from tests.client09.framing import unframe
+from tests.client09.handshake import TIMEOUT, handshake, transport_url
+from tests.client09.http import RawStream, closed_by_peer
+from tests.client09.polling import PollingClient
+from tests.client09.waiting import wait_for
+from tests.client09.websocket import WebSocketClient, open_websocket, read_to_close
+
 from .conftest import LiveServer
-from .lifecycle_support import (
-    NodeClient,
-    PollingSession,
-    ResettableProxy,
-    WsClient,
-    ended,
-    hooks,
-    kinds,
-    open_websocket,
-    read_to_close,
-    wait_for,
-    wait_gone,
-)
-from .wire import TIMEOUT, RawStream, closed_by_peer, handshake, transport_url, unframe
+from .node_client import NodeClient
+from .observe import ended, hooks, kinds, wait_gone
+from .proxy import ResettableProxy
 
 pytestmark = pytest.mark.node
 
@@ -107,7 +102,7 @@ def assert_ended(server: LiveServer, sid: str, ending=ENDING, timeout: float = 3
 
 def assert_lives_on(server: LiveServer, sid: str, client: NodeClient) -> None:
     """The socket survived: in server.sockets, its socket job alive, the client connected."""
-    time.sleep(2 * HEARTBEAT_INTERVAL)
+    time.sleep(2 * HEARTBEAT_INTERVAL)  # the test: it outlives two heartbeats
     assert sid in server.sockets()
     assert not ended(server, sid)
     assert "socket_job_killed" not in kinds(server, sid)
@@ -117,35 +112,17 @@ def assert_lives_on(server: LiveServer, sid: str, client: NodeClient) -> None:
 def wire_life(url: str, transport: str = "websocket"):
     """A wire-level session with /life connected and its jobs started."""
     if transport == "websocket":
-        client = WsClient(url)
+        client = WebSocketClient(url)
         client.send("1::/life")
         assert client.recv() == "1::/life"
         assert client.call("/life", "start_jobs")[0][0] == 1
         return client
-    session = PollingSession(url, transport)
+    session = PollingClient(url, transport)
     session.post("1::/life")
     assert session.get() == "1::/life"
     session.post('5:1+:/life:{"name":"start_jobs","args":[]}')
     assert session.get().startswith("6::/life:1+[[1,")
     return session
-
-
-class HeldGet:
-    """A polling GET of ``session`` sent in a thread (the server holds it until there is data)."""
-
-    def __init__(self, session: PollingSession) -> None:
-        self.payload: str | None = None
-        self.thread = threading.Thread(target=self._run, args=(session,), daemon=True)
-        self.thread.start()
-        time.sleep(0.1)  # the server now holds it
-
-    def _run(self, session: PollingSession) -> None:
-        self.payload = session.get()
-
-    def text(self, timeout: float = 5) -> str:
-        self.thread.join(timeout)
-        assert self.payload is not None, "the held GET was not answered"
-        return self.payload
 
 
 # -- the client leaves --------------------------------------------------------------
@@ -186,7 +163,7 @@ def test_client_ends_the_socket(life, node, transport):
     assert client.wait("socket:a", "disconnect") == ["booted"]
     assert_ended(life, sid)
     assert "0::" in client.wire("out")
-    time.sleep(0.3)
+    time.sleep(0.3)  # the test: no reconnection starts in that time
     assert client.call("state", label="a")["reconnecting"] is False
 
 
@@ -211,9 +188,9 @@ def test_forced_disconnect_of_a_websocket_session(life):
 @pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
 def test_forced_disconnect_of_a_polling_session(life, transport):
     session = wire_life(life.url, transport)
-    held = HeldGet(session)
+    held = session.hold()
     assert forced_disconnect(life.url, session.sid).status_code == 200
-    assert unframe(held.text()) == ["0::"]  # the held GET is told at once
+    assert unframe(held.payload()) == ["0::"]  # the held GET is told at once
     assert_ended(life, session.sid)
     assert session.get() == "7:::1+0"
 
@@ -408,7 +385,7 @@ def test_websocket_that_never_answers_heartbeats(life):
 
 
 def test_handshake_never_followed_by_a_transport(life):
-    sid = handshake(life.url)
+    sid = handshake(life.url).sid
     handshook = time.monotonic()
     assert sid in life.sockets()
     wait_gone(life, sid, CLOSE_TIMEOUT + 2)
@@ -496,7 +473,7 @@ def test_socket_kill(life, node, transport, detach):
     # kill() without detach on a polling session whose client went quiet: it
     # stays in server.sockets at most close_timeout, never served again.
     assert_ended(life, sid, timeout=CLOSE_TIMEOUT + 2)
-    time.sleep(0.3)
+    time.sleep(0.3)  # the test: no reconnection starts in that time
     assert client.call("state", label="a")["reconnecting"] is False
 
 
@@ -522,19 +499,19 @@ def test_server_stop(make_server, node, sig):
     offset = len(server.log())  # the log file of a port may hold an earlier server's lines
     ws = wire_life(server.url)
     polling = wire_life(server.url, "xhr-polling")
-    held = HeldGet(polling)
-    stream = RawStream(transport_url(server.url, "htmlfile", handshake(server.url)))
+    held = polling.hold()
+    stream = RawStream(transport_url(server.url, "htmlfile", handshake(server.url).sid))
     stream.read_text_until(r'_\("1::"\)')
     real = {t: node(server.url) for t in TRANSPORTS}
     real_sids = {
         t: open_life(c, t, reconnect=True, **{"reconnection delay": 200}) for t, c in real.items()
     }
-    time.sleep(0.2)
+    time.sleep(0.2)  # the real polling client polls again (when, it does not tell)
 
     started = time.monotonic()
     server.proc.send_signal(sig)
     assert ws.read_to_close() == ([], 1000)  # closed, and not booted
-    assert held.text() == "8::"  # answered at once, without '0::'
+    assert held.payload() == "8::"  # answered at once, without '0::'
     # The next poll fails (a 503 while the server stops, then no server):
     # never '7:::1+0', which a 0.9 client takes for 'booted' (test_server_stop.py)
     try:

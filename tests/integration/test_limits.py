@@ -19,19 +19,16 @@ import time
 import pytest
 import requests
 
+from tests.client09.framing import unframe
+from tests.client09.handshake import handshake
+from tests.client09.polling import PollingClient
+from tests.client09.waiting import wait_for
+from tests.client09.websocket import WebSocketClient
+
 from ..wsframes import client_frame as ws_frame
 from .conftest import LiveServer
-from .lifecycle_support import (
-    NodeClient,
-    PollingSession,
-    WsClient,
-    ended,
-    hooks,
-    kinds,
-    wait_for,
-    wait_gone,
-)
-from .wire import handshake, unframe
+from .node_client import NodeClient
+from .observe import ended, hooks, kinds, wait_gone
 
 MAX_QUEUE = 20
 MAX_BODY = 4096
@@ -68,7 +65,7 @@ def test_slow_websocket_consumer_is_disconnected_and_others_unaffected(limited):
     good = NodeClient(limited.url)
     try:
         good_sid = good.connect("a", "/life", "websocket")
-        slow = WsClient(limited.url)
+        slow = WebSocketClient(limited.url)
         # A small receive buffer: the server's writes block sooner.
         slow.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.send("1::/life")
@@ -109,7 +106,7 @@ def test_slow_websocket_consumer_is_disconnected_and_others_unaffected(limited):
 
 
 def test_slow_htmlfile_consumer_is_disconnected_and_its_stream_dropped(limited):
-    sid = handshake(limited.url)
+    sid = handshake(limited.url).sid
     stream = socket.create_connection(("127.0.0.1", limited.port), timeout=5)
     stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stream.sendall(f"GET /socket.io/1/htmlfile/{sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -131,7 +128,7 @@ def test_slow_htmlfile_consumer_is_disconnected_and_its_stream_dropped(limited):
 
 
 def test_slow_polling_consumer_is_disconnected(limited):
-    session = PollingSession(limited.url)
+    session = PollingClient(limited.url)
     session.post("1::/life")
     offset = len(limited.log())
     session.post('5::/life:{"name":"push","args":[200,10]}')  # and it does not poll
@@ -186,7 +183,7 @@ def raw_post(port: int, path: str, headers: str, body: bytes) -> tuple[bytes, fl
     ids=["10GB-announced", "one-byte-over", "chunked-over"],
 )
 def test_oversized_post_body_gets_413_without_being_read(limited, headers, body):
-    session = PollingSession(limited.url)
+    session = PollingClient(limited.url)
     path = f"/socket.io/1/xhr-polling/{session.sid}"
     offset = len(limited.log())
     data, answered, closed = raw_post(limited.port, path, headers, body)
@@ -206,7 +203,7 @@ def test_oversized_post_body_gets_413_without_being_read(limited, headers, body)
 
 @pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
 def test_body_at_the_limit_is_accepted(limited, transport):
-    session = PollingSession(limited.url, transport)
+    session = PollingClient(limited.url, transport)
     # a JSON event whose encoded body is just under the limit
     text = "y" * (MAX_BODY - 200)
     packet = '5:1+::{"name":"echo","args":[' + json.dumps(text) + "]}"
@@ -218,7 +215,7 @@ def test_body_at_the_limit_is_accepted(limited, transport):
 # -- websocket messages --------------------------------------------------------------
 
 
-def oversized(client: WsClient, kind: str) -> None:
+def oversized(client: WebSocketClient, kind: str) -> None:
     raw = client.ws.sock
     if kind == "whole":
         client.send("3::/life:" + "z" * MAX_MESSAGE)
@@ -232,7 +229,7 @@ def oversized(client: WsClient, kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["whole", "fragmented", "10GB-announced"])
 def test_oversized_websocket_message_closes_with_1009(limited, kind):
-    client = WsClient(limited.url)
+    client = WebSocketClient(limited.url)
     client.send("1::/life")
     assert client.recv() == "1::/life"
     offset = len(limited.log())
@@ -252,7 +249,7 @@ def test_oversized_websocket_message_closes_with_1009(limited, kind):
 
 
 def test_websocket_message_at_the_limit_is_accepted(limited):
-    client = WsClient(limited.url)
+    client = WebSocketClient(limited.url)
     text = "w" * (MAX_MESSAGE - 100)
     assert client.call("/life", "echo", text) == [text]
     # the limit is on what comes in: answers may be larger
@@ -279,4 +276,4 @@ def test_handshaken_sessions_that_never_connect_expire(limited):
     )
     assert time.monotonic() - handshook <= CLOSE_TIMEOUT + 1.5
     # the server is still serving
-    assert handshake(limited.url) in limited.sockets()
+    assert handshake(limited.url).sid in limited.sockets()

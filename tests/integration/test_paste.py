@@ -15,8 +15,10 @@ from paste.deploy.loadwsgi import SERVER, loadcontext
 
 from socketio.server import serve_paste
 from socketio.testing import SocketIOTestClient
+from tests.client09.framing import parse
+from tests.client09.handshake import handshake
+from tests.client09.websocket import WebSocketClient
 
-from .client09 import WebSocketClient, handshake, parse
 from .examples import EXAMPLES, start_example
 
 pytestmark = pytest.mark.filterwarnings("ignore:.cgi. is deprecated:DeprecationWarning")
@@ -74,7 +76,7 @@ def test_two_clients_share_the_counter(pserve):
         bob.connect("/counter")
         start = parse(ann.recv())["data"]["args"][0]
         assert parse(bob.recv())["data"]["args"] == [start]
-        assert ann.emit("/counter", "increment", 5) == [start + 5]
+        assert ann.call("/counter", "increment", 5) == [start + 5]
         assert parse(bob.recv())["data"] == {"name": "count", "args": [start + 5]}
     finally:
         ann.close()

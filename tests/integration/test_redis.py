@@ -34,11 +34,13 @@ import requests
 import websocket
 
 from socketio.emitter import Emitter
+from tests.client09.framing import unframe
+from tests.client09.handshake import handshake, transport_url
+from tests.client09.waiting import wait_for
 
 from .conftest import ROOT, LiveServer, free_port
 
 TIMEOUT = 10
-FRAME = "\ufffd"
 
 
 # -- redis-server -------------------------------------------------------------
@@ -138,19 +140,6 @@ def split_packet(raw: str) -> tuple[str, str, str, str]:
     return parts[0], parts[1], parts[2], parts[3]
 
 
-def unframe(body: str) -> list[str]:
-    """Split a polling body into packets (a bare body is one packet)."""
-    if not body.startswith(FRAME):
-        return [body] if body else []
-    packets, pos = [], 0
-    while pos < len(body):
-        sep = body.index(FRAME, pos + 1)
-        length = int(body[pos + 1 : sep])
-        packets.append(body[sep + 1 : sep + 1 + length])
-        pos = sep + 1 + length
-    return packets
-
-
 class Client:
     """A Socket.IO 0.9 client: what it received, and calls that wait for their ack."""
 
@@ -164,12 +153,8 @@ class Client:
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
         self.running = True
-        if not sid:
-            resp = requests.get(self.url + "/socket.io/1/", timeout=TIMEOUT)
-            assert resp.status_code == 200, resp.text
-            sid = resp.text.split(":")[0]
-        self.sid = sid
-        self.transport_url = f"{self.url}/socket.io/1/{self.transport}/{sid}"
+        self.sid = sid or handshake(url, timeout=TIMEOUT).sid
+        self.transport_url = transport_url(url, self.transport, self.sid)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -279,10 +264,11 @@ class PollingClient(Client):
         try:
             while self.running:
                 resp = requests.get(self.transport_url, timeout=TIMEOUT)
-                for raw in unframe(resp.text):
+                packets = unframe(resp.text) if resp.text else []
+                for raw in packets:
                     if raw != "8::":
                         self.received(raw)
-                if "0::" in unframe(resp.text):
+                if "0::" in packets:
                     break
         except requests.RequestException as exc:
             if self.running:
@@ -532,12 +518,13 @@ def gunicorn_url(redis_server: RedisServer) -> Iterator[str]:
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     client = redis.Redis(port=redis_server.port)
     try:
-        deadline = time.monotonic() + 20
-        # Both workers are up once both listen on the channel.
-        while dict(client.pubsub_numsub("gunicorn")).get(b"gunicorn", 0) < 2:
+
+        def both_listen() -> bool:
+            # Both workers are up once both listen on the channel.
             assert proc.poll() is None, log_path.read_text(errors="replace")
-            assert time.monotonic() < deadline, log_path.read_text(errors="replace")
-            time.sleep(0.1)
+            return dict(client.pubsub_numsub("gunicorn")).get(b"gunicorn", 0) >= 2
+
+        wait_for(both_listen, 20, "both workers to listen on the channel")
         yield f"http://127.0.0.1:{port}"
     finally:
         client.close()

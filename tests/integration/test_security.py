@@ -33,14 +33,13 @@ import pytest
 import requests
 import websocket
 
+from tests.client09.handshake import handshake
+from tests.client09.polling import PollingClient
+from tests.client09.websocket import open_websocket
+
 from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
-from .lifecycle_support import (
-    NodeClient,
-    PollingSession,
-    hooks,
-    open_websocket,
-)
-from .wire import handshake
+from .node_client import NodeClient
+from .observe import hooks
 
 ALLOWED = "http://app.example.com:8080"
 ALSO_ALLOWED = "https://secure.example.com"
@@ -154,7 +153,7 @@ def test_refused_origins_get_403_and_no_cors(guarded, headers):
 
 @pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
 def test_polling_requests_check_the_origin_every_time(guarded, transport):
-    session = PollingSession(guarded.url, transport, sid=guarded_handshake(guarded))
+    session = PollingClient(guarded.url, transport, sid=guarded_handshake(guarded))
     assert session.get(Origin=ALLOWED) == "1::"
     evil = {"Origin": REFUSED[0]}
     for resp in (
@@ -224,7 +223,7 @@ def test_authorization_hook_refuses_with_403(authorized):
     assert "token=s3cret" in query
     # It guards the handshake only: the session id is the credential afterwards.
     seen = len(authorized.get_json("/_auth"))
-    session = PollingSession(authorized.url, sid=sid)
+    session = PollingClient(authorized.url, sid=sid)
     assert session.get() == "1::"
     assert len(authorized.get_json("/_auth")) == seen
 
@@ -474,7 +473,7 @@ UNFRAME_JS = """(body) => {
 }"""
 
 
-def post_hostile_packets(session: PollingSession) -> list[str]:
+def post_hostile_packets(session: PollingClient) -> list[str]:
     """Queue every hostile payload twice for the client: raw in a message, and in an ack's JSON.
 
     Returns the packets the client must receive, in order.
@@ -505,7 +504,7 @@ def check_packets(received: list[str], expected: list) -> None:
 @pytest.mark.browser
 def test_jsonp_polling_output_cannot_be_broken_out_of(chromium, make_server):
     server = make_server()
-    session = PollingSession(server.url, "jsonp-polling")
+    session = PollingClient(server.url, "jsonp-polling")
     expected = post_hostile_packets(session)
     script = """async ([sid, unframeSource]) => {
           const unframe = eval(unframeSource);
@@ -534,7 +533,7 @@ def test_jsonp_polling_output_cannot_be_broken_out_of(chromium, make_server):
 @pytest.mark.browser
 def test_htmlfile_stream_cannot_be_broken_out_of(chromium, make_server):
     server = make_server()
-    sid = handshake(server.url)
+    sid = handshake(server.url).sid
     script = """async ([sid, unframeSource, count]) => {
           const unframe = eval(unframeSource);
           const got = [];
@@ -551,11 +550,11 @@ def test_htmlfile_stream_cannot_be_broken_out_of(chromium, make_server):
         }"""
     # Everything is queued before the stream opens (its first chunk carries it all),
     # then more arrives while it is open.
-    session = PollingSession(server.url, "htmlfile", sid=sid)
+    session = PollingClient(server.url, "htmlfile", sid=sid)
     expected = post_hostile_packets(session)
     count = 3 + 2 * len(HOSTILE) + 1  # 1::, 1::/chat, the welcome, two per payload, one more
     future = chromium.submit(in_page(server.url + "/page.html", script, [sid, UNFRAME_JS, count]))
-    time.sleep(0.5)
+    time.sleep(0.5)  # the page opens its stream (when, it does not tell)
     session.post(f"3::/chat:{HOSTILE[0]}")
     expected.append(f"3::/chat:{HOSTILE[0]}")
     report = future.result(30)

@@ -14,10 +14,11 @@ the server answers in order, so whatever was sent before it has been handled.
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 from socketIO_client import BaseNamespace, SocketIO, find_callback
+
+from tests.client09.waiting import wait_for
 
 PAYLOAD = {"xxx": "yyy", "text": "é ☃ 😀 </script> \u2028"}
 TRANSPORTS = ["websocket", "xhr-polling", "jsonp-polling"]
@@ -140,10 +141,7 @@ def test_disconnect_reaches_the_server(live_server, transport):
     assert sessid in live_server.sockets()
     io.disconnect()
     assert not io.connected
-    deadline = time.monotonic() + 5
-    while sessid in live_server.sockets() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert sessid not in live_server.sockets()
+    wait_for(lambda: sessid not in live_server.sockets(), what="the session to leave")
     hooks = [(kind, ns) for kind, ns, sid, _ in live_server.events() if sid == sessid]
     assert ("recv_connect", "/chat") in hooks
     assert ("recv_disconnect", "/chat") in hooks

@@ -19,9 +19,14 @@ import time
 import pytest
 import requests
 
+from tests.client09.handshake import handshake, transport_url
+from tests.client09.http import RawStream
+from tests.client09.polling import PollingClient
+from tests.client09.websocket import WebSocketClient
+
 from .conftest import LiveServer
-from .lifecycle_support import NodeClient, PollingSession, WsClient, wait_gone
-from .wire import RawStream, handshake, transport_url
+from .node_client import NodeClient
+from .observe import wait_gone
 
 INTERVAL = 0.3
 HEARTBEAT_TIMEOUT = 1.5
@@ -51,7 +56,7 @@ def test_handshake_announces_heartbeat_and_close_timeouts(timers):
 
 
 def test_websocket_heartbeats_come_at_the_interval(timers):
-    client = WsClient(timers.url)
+    client = WebSocketClient(timers.url)
     client.ws.settimeout(2)
     beats = []
     started = time.monotonic()
@@ -94,7 +99,7 @@ def test_idle_real_client_stays_connected_past_every_timeout(timers, transport):
 
 @pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
 def test_polling_gets_noop_after_the_polling_duration_and_no_heartbeats(timers, transport):
-    session = PollingSession(timers.url, transport)
+    session = PollingClient(timers.url, transport)
     durations = []
     for _ in range(4):  # 2 s in all: past the heartbeat interval many times over
         started = time.monotonic()
@@ -107,7 +112,7 @@ def test_polling_gets_noop_after_the_polling_duration_and_no_heartbeats(timers, 
 @pytest.mark.parametrize("transport", ["htmlfile", "xhr-multipart"])
 def test_stream_gets_heartbeats_and_closes_when_nothing_comes_back(timers, transport):
     """A streaming client that never POSTs (no heartbeat answers) is closed after heartbeat_timeout."""
-    sid = handshake(timers.url)
+    sid = handshake(timers.url).sid
     stream = RawStream(transport_url(timers.url, transport, sid))
     started = time.monotonic()
     text = ""
@@ -128,7 +133,7 @@ def test_stream_gets_heartbeats_and_closes_when_nothing_comes_back(timers, trans
 
 
 def test_stream_that_answers_heartbeats_lives_on(timers):
-    sid = handshake(timers.url)
+    sid = handshake(timers.url).sid
     stream = RawStream(transport_url(timers.url, "htmlfile", sid))
     post_url = transport_url(timers.url, "htmlfile", sid)
     started = time.monotonic()
@@ -146,7 +151,7 @@ def test_stream_that_answers_heartbeats_lives_on(timers):
 
 def test_a_held_poll_longer_than_close_timeout_keeps_the_session(make_server):
     server = make_server(close_timeout=1, polling_duration=1.6, heartbeat_timeout=1)
-    session = PollingSession(server.url)
+    session = PollingClient(server.url)
     started = time.monotonic()
     assert session.get() == "8::"  # held 1.6 s > close_timeout: the client was there
     assert time.monotonic() - started >= 1.5

@@ -35,6 +35,7 @@ from socketio.redis_manager import (
     split_options,
 )
 from socketio.server import make_manager
+from tests.client09.waiting import wait_for
 
 Delivered = list[tuple[str, str]]
 
@@ -376,7 +377,7 @@ def test_after_a_failed_publish_emits_are_dropped_for_retry_interval(cluster):
     bus.up = True
     p1.emit_now("/chat", "too soon")  # not even tried: the bus just failed
     assert d2 == [] and p1.dropped == 2
-    gevent.sleep(0.25)
+    gevent.sleep(0.25)  # the test: past the retry interval
     p1.emit_now("/chat", "later")
     assert sorted(d2) == [("c", "later"), ("d", "later")]
 
@@ -391,7 +392,7 @@ def test_messages_are_published_in_order_and_close_flushes_them():
     p1.close()
     assert [encoded for _, encoded in d2] == [f"m{n}" for n in range(5)]
     p1.emit("/chat", "closed")  # local only now
-    gevent.sleep(0.05)
+    gevent.sleep(0.05)  # the test: nothing more is published meanwhile
     assert len(d2) == 5 and p1.dropped == 1
 
 
@@ -467,13 +468,13 @@ def test_start_runs_the_listener_greenlet_and_close_stops_it():
     manager.start()  # idempotent
     manager.queue.put({"host": "other", "endpoint": "/chat", "packet": "p"})
     manager.emit("/chat", "own")  # delivered directly, its echo ignored
-    gevent.sleep(0.01)
+    wait_for(lambda: len(delivered) >= 2, what="the queued packet", sleep=gevent.sleep)
     assert delivered == [("s1", "own"), ("s1", "p")]
     assert manager.listens == 1
     manager.close()
     gevent.sleep(0)
     manager.queue.put({"host": "other", "endpoint": "/chat", "packet": "late"})
-    gevent.sleep(0.01)
+    gevent.sleep(0.01)  # the test: a closed manager's listener takes nothing meanwhile
     assert ("s1", "late") not in delivered
 
 

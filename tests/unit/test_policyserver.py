@@ -12,6 +12,7 @@ import gevent
 import gevent.socket
 
 from socketio.policyserver import POLICY, FlashPolicyServer
+from tests.client09.waiting import wait_for
 
 
 def _ask(port: int, request: bytes) -> bytes:
@@ -60,8 +61,7 @@ def test_connections_past_the_cap_wait_their_turn_and_are_served():
     server.start()
     try:
         hoarders = [gevent.spawn(_trickle, server.server_port, 5) for _ in range(4)]
-        gevent.sleep(0.1)
-        assert server.pool.free_count() == 0
+        wait_for(lambda: server.pool.free_count() == 0, what="a full pool", sleep=gevent.sleep)
         answer = gevent.spawn(_ask, server.server_port, b"<policy-file-request/>\0")
         assert answer.get(timeout=5) == POLICY
         gevent.joinall(hoarders, timeout=5)

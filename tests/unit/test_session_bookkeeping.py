@@ -148,7 +148,7 @@ def test_farewells_expire_oldest_first(make):
     server = make(close_timeout=0.05)
     first, second = server.get_socket(), server.get_socket()
     server.keep_farewell(first)
-    time.sleep(0.1)
+    time.sleep(0.1)  # the test: past the first one's close timeout
     server.keep_farewell(second)  # expires the first on the way
     assert list(server.farewells) == [second.sessid]
     assert server.take_farewell(first.sessid) is None

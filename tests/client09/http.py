@@ -1,68 +1,34 @@
-"""Wire-level helpers for the HTTP tests: handshakes, framing, and raw HTTP streams.
-
-The framing helpers are written independently of :mod:`socketio.payload`, so
-the tests check the library against the protocol, not against itself. Every
-helper takes a base URL (``http://127.0.0.1:<port>``) and only uses the
-stdlib, ``requests`` and raw sockets.
-"""
+"""Raw HTTP on sockets: streams that never end, keep-alive requests, liveness."""
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-FRAME = "\ufffd"
-TIMEOUT = 5
+from .handshake import TIMEOUT
+from .waiting import wait_for
 
 
-def handshake(url: str, **params: Any) -> str:
-    """Handshake with ``GET /socket.io/1/`` and return the session id."""
-    resp = requests.get(url + "/socket.io/1/", params=params, timeout=TIMEOUT)
-    assert resp.status_code == 200, (resp.status_code, resp.text)
-    return resp.text.split(":")[0]
+def wait_http(url: str, timeout: float = 20, proc: Any = None) -> None:
+    """Wait until ``url`` answers any HTTP status (the server is up).
 
-
-def transport_url(url: str, transport: str, sid: str) -> str:
-    return f"{url}/socket.io/1/{transport}/{sid}"
-
-
-def frame(*packets: str) -> str:
-    """Frame packets as ``\\ufffd<len>\\ufffd<packet>...`` (ASCII/BMP packets only)."""
-    return "".join(f"{FRAME}{len(p)}{FRAME}{p}" for p in packets)
-
-
-def unframe(body: str) -> list[str]:
-    """Split a polling body into packets (a bare body is one packet)."""
-    if not body.startswith(FRAME):
-        return [body]
-    packets = []
-    pos = 0
-    while pos < len(body):
-        assert body[pos] == FRAME, body
-        sep = body.index(FRAME, pos + 1)
-        length = int(body[pos + 1 : sep])
-        packets.append(body[sep + 1 : sep + 1 + length])
-        pos = sep + 1 + length
-    return packets
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 5, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
+    Fails at once if ``proc`` (a :class:`subprocess.Popen`) has exited.
+    """
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
 def closed_by_peer(sock: socket.socket, wait: float) -> bool:
@@ -74,10 +40,30 @@ def closed_by_peer(sock: socket.socket, wait: float) -> bool:
         return False
 
 
+def keep_alive_get(sock: socket.socket, host: str, path: str) -> str:
+    """A keep-alive ``GET path`` on ``sock``; returns the body of its 200 answer."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "connection closed during the answer's head"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].split()[1] == "200", lines[0]
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers["content-length"])
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        assert chunk, "connection closed during the answer's body"
+        body += chunk
+    return body.decode("utf-8")
+
+
 class RawStream:
     """One HTTP/1.1 request on a raw socket, for responses that never end.
 
-    ``chunks()`` reads the chunked body piece by piece as the server sends it.
+    ``read_chunk()`` reads the chunked body piece by piece as the server sends it.
     """
 
     def __init__(
@@ -98,7 +84,7 @@ class RawStream:
         head = self._read_until(b"\r\n\r\n")
         self.status_line, *header_lines = head.decode("latin-1").split("\r\n")
         self.status = int(self.status_line.split()[1])
-        self.headers = {}
+        self.headers: dict[str, str] = {}
         for line in header_lines:
             key, _, value = line.partition(":")
             self.headers[key.strip().lower()] = value.strip()
@@ -153,12 +139,39 @@ class RawStream:
         return text + new
 
     def close(self) -> None:
+        """Close the socket."""
         self.sock.close()
 
 
-SCRIPT_RE = re.compile(r"<script>_\((\"(?:[^\"\\]|\\.)*\")\);</script>")
+def unread_by_server(sock: socket.socket) -> int | None:
+    """Bytes sent on ``sock`` that the server process has not read yet (its receive queue).
+
+    Read from the kernel (``/proc/net/tcp``, the server's end of the same
+    loopback connection), so it asks the server nothing. ``None`` once that
+    end is gone.
+    """
+    client_host, client_port = sock.getsockname()[:2]
+    server_host, server_port = sock.getpeername()[:2]
+    local = f"{_hex_address(server_host)}:{server_port:04X}"
+    remote = f"{_hex_address(client_host)}:{client_port:04X}"
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                return int(fields[4].split(":")[1], 16)
+    return None
 
 
-def htmlfile_payloads(text: str) -> list[str]:
-    """The payloads carried by the ``<script>_("...");</script>`` elements of ``text``."""
-    return [json.loads(literal) for literal in SCRIPT_RE.findall(text)]
+def _hex_address(host: str) -> str:
+    """An IPv4 address as ``/proc/net/tcp`` writes it (little-endian hex)."""
+    return "".join(f"{int(part):02X}" for part in reversed(host.split(".")))
+
+
+def wait_read(sock: socket.socket, timeout: float = 5) -> None:
+    """Wait until the server process has read everything sent on ``sock``.
+
+    A server that has read a request is then busy with it until it waits on
+    something; what the test does next reaches it after that.
+    """
+    wait_for(lambda: unread_by_server(sock) == 0, timeout, "the server to read what was sent")

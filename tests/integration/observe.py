@@ -1,0 +1,56 @@
+"""What the test application lets a test observe of the server.
+
+The application (``server_app.py``) records the hooks that ran (``/_events``),
+the live sessions (``/_sockets``) and the ``socketio_manage`` calls that
+returned (``/_ended``); the server's log is kept too. These read them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.client09.waiting import wait_for
+
+from .conftest import LiveServer
+
+
+def hooks(server: LiveServer, sid: str, ns: str | None = None) -> list[tuple]:
+    """``(kind, namespace, detail)`` of the hooks that ran for session ``sid``."""
+    return [
+        (kind, name, detail)
+        for kind, name, s, detail in server.events()
+        if s == sid and (ns is None or name == ns)
+    ]
+
+
+def kinds(server: LiveServer, sid: str) -> list[str]:
+    """The kinds of the hooks that ran for session ``sid``, in order."""
+    return [kind for kind, _, _ in hooks(server, sid)]
+
+
+def ended(server: LiveServer, sid: str) -> bool:
+    """``socketio_manage`` returned for ``sid``."""
+    return any(s == sid for s, _ in server.get_json("/_ended"))
+
+
+def wait_gone(server: LiveServer, sid: str, timeout: float = 5) -> float:
+    """Wait until ``sid`` left ``server.sockets``; return how long it took."""
+    start = time.monotonic()
+    wait_for(lambda: sid not in server.sockets(), timeout, f"{sid} to leave server.sockets")
+    return time.monotonic() - start
+
+
+def queued(server: LiveServer, sid: str) -> int | None:
+    """How many packets wait at the server for a polling GET of ``sid`` (``None``: no session)."""
+    count: int | None = server.get_json(f"/_queued?sid={sid}")
+    return count
+
+
+def errors_in_log(server: LiveServer, offset: int = 0) -> list[str]:
+    """Tracebacks and ERROR lines logged since ``offset``."""
+    text = server.log()[offset:]
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith(("ERROR", "CRITICAL", "Traceback")) or "Traceback" in line
+    ]
