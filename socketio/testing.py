@@ -31,7 +31,7 @@ import logging
 import time
 import wsgiref.util
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import gevent
 import gevent.event
@@ -41,7 +41,9 @@ from . import packet, socketio_manage
 from .config import Config
 from .exceptions import ConfigError, SocketIOError
 from .manager import BaseManager
+from .seams import SessionHost, SessionLogs
 from .server import make_manager
+from .state import LIVE
 from .virtsocket import Socket
 
 __all__ = ["FakeServer", "HandlerTimeout", "SocketIOTestClient"]
@@ -88,6 +90,8 @@ class FakeServer:
         for key, value in settings.items():
             self.config[key] = value
         self.sockets: dict[str, Socket] = {}
+        #: the rate-limited log lines of this server's sessions
+        self.session_logs = SessionLogs()
         self.manager: BaseManager = make_manager(manager)
         self.manager.set_deliver(self._deliver)
         self.manager.start()
@@ -101,6 +105,10 @@ class FakeServer:
         socket = self.sockets.get(sessid)
         if socket is not None:
             socket.put_client_msg(encoded)
+
+    def keep_farewell(self, socket: Socket) -> None:
+        """Nothing to keep: a test client's session is a websocket's, never polled."""
+        del socket
 
     def close(self) -> None:
         """End every session still open and close the manager."""
@@ -122,7 +130,11 @@ class FakeServer:
 
 
 class _DrivenSocket(Socket):
-    """A real Socket that also tells the test client when a packet has been processed."""
+    """A real Socket that tells the test client when a packet has been handled.
+
+    It is its own :class:`~socketio.dispatcher.DispatchObserver`: the
+    dispatcher calls it back, nothing of the session's code is overridden.
+    """
 
     def __init__(self, server: Any, config: Any, error_handler: Optional[Callable] = None) -> None:
         super().__init__(server, config, error_handler)
@@ -132,28 +144,25 @@ class _DrivenSocket(Socket):
         #: the greenlet running the receiver loop (the application's), once it started
         self.receiver: Any = None
         self.receiving = False
+        self.observer = self
 
-    def _process_raw(self, rawdata: str) -> None:
-        try:
-            super()._process_raw(rawdata)
-        except gevent.GreenletExit:
-            raise
-        except Exception as exc:
-            self.errors.append(exc)
-            raise  # the receiver loop logs it, as in production
-        finally:
-            self.processed += 1
-            self.progress.set()
-
-    def _receiver_loop(self) -> None:
+    def receiver_started(self) -> None:
+        """The receiver loop started (in the application's greenlet)."""
         self.receiver = getcurrent()
         self.receiving = True
         self.progress.set()
-        try:
-            super()._receiver_loop()
-        finally:
-            self.receiving = False
-            self.progress.set()
+
+    def receiver_stopped(self) -> None:
+        """The receiver loop returned."""
+        self.receiving = False
+        self.progress.set()
+
+    def packet_handled(self, error: Optional[BaseException]) -> None:
+        """A packet was handled; an application error is kept for the test to raise."""
+        if error is not None:
+            self.errors.append(error)
+        self.processed += 1
+        self.progress.set()
 
 
 class SocketIOTestClient:
@@ -329,7 +338,7 @@ class SocketIOTestClient:
 
     def close(self) -> None:
         """End the socket from the server side if it is still alive, and wait for the application."""
-        if self.socket.state in ("NEW", Socket.STATE_CONNECTED):
+        if self.socket.state in LIVE:
             self.socket.kill(detach=True)
         self._app.join(self.timeout)
         self._pump()
@@ -376,7 +385,7 @@ class SocketIOTestClient:
             log.exception("the application failed while serving %s", self.socket)
             self._app_errors.append(exc)
         finally:
-            if self.socket.state in ("NEW", Socket.STATE_CONNECTED):
+            if self.socket.state in LIVE:
                 self.socket.kill(detach=True)
 
     def _next_id(self) -> int:
@@ -400,7 +409,7 @@ class SocketIOTestClient:
 
     def _send(self, pkt: dict[str, Any]) -> None:
         """Encode and queue one packet for the server, then wait until it is processed."""
-        if self._closed or self.socket.state not in ("NEW", Socket.STATE_CONNECTED):
+        if self._closed or self.socket.state not in LIVE:
             self._pump()
             raise ConfigError(f"{self!r} is disconnected")
         self.socket.put_server_msg(packet.encode(pkt))
@@ -489,3 +498,11 @@ def _manage_app(
         return []
 
     return app
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    # mypy checks that the fake and the real server give a session what it needs.
+    from .server import SocketIOServer
+
+    def _hosts(fake: FakeServer, real: SocketIOServer) -> tuple[SessionHost, SessionHost]:
+        return fake, real

@@ -377,32 +377,38 @@ class WebsocketTransport(BaseTransport):
     websocket keeps a backlog for a client slow to read, bounded by
     ``max_queue_size``).
 
-    The connection's greenlet runs the application too: the receiver loop of
-    its ``socketio_manage`` reads the connection and handles each packet as
-    it is read, and returns as soon as the session ends. When a handler
-    waits for something (I/O, a sleep), reading goes on in a second greenlet
-    for the rest of the connection, which queues what it reads for the
-    receiver loop, so a blocked handler never stops the connection from
-    being read (heartbeats, the close); past ``max_queue_size`` packets or
-    ``max_queue_bytes`` queued and not yet taken, that reading waits for the
-    handlers to catch up. Once the application has returned,
-    the connection is read until the client closes it.
+    Reading the connection has two modes, one method each:
+
+    * :meth:`_read_and_dispatch`: the connection's greenlet runs the
+      application, whose receiver loop calls the reader this transport
+      offers (:meth:`_read_for_receiver`), which reads the connection and
+      dispatches each packet as it is read.
+    * :meth:`_read_and_queue`: when a handler waits for something (I/O, a
+      sleep), reading goes on in a second greenlet, the *queue reader*, for
+      the rest of the connection; it queues what it reads for the receiver
+      loop, so a blocked handler never stops the connection from being read
+      (heartbeats, the close). Past ``max_queue_size`` packets or
+      ``max_queue_bytes`` queued and not yet taken, it waits for the
+      handlers to catch up.
+
+    Once the application has returned, the connection is read until the
+    client closes it.
     """
 
     name = "websocket"
 
     def __init__(self, handler: Any, config: Any) -> None:
         super().__init__(handler, config)
-        self._stand_in: Optional[gevent.Greenlet] = None
+        self._queue_reader: Optional[gevent.Greenlet] = None
         self._attached = False
-        self._session: Any = None  # the socket whose application reads this connection
-        self._reading: Any = None  # the greenlet of that application while it reads
+        self._session: Optional[Socket] = None  # the session whose application reads here
+        self._dispatch_reader: Any = None  # the greenlet of that application while it reads
 
     def attach(self, socket: Socket) -> None:
         """Make this connection the way ``socket``'s packets leave (before any is sent)."""
         if not self._attached:
             self._attached = True
-            socket._attach_output(_WebsocketOutput(self.handler.websocket))
+            socket.attach_output(_WebsocketOutput(self.handler.websocket))
             self._arm_dropper(socket)
 
     def do_exchange(
@@ -416,64 +422,66 @@ class WebsocketTransport(BaseTransport):
         ``application``, if given, is run here first; its receiver loop
         reads the connection (see the class's description).
         """
+        session = socket
         websocket = self.handler.websocket
-        socket.active_requests += 1
-        self.attach(socket)
+        session.active_requests += 1
+        self.attach(session)
         try:
             if application is not None:
                 # (a bound method, not a partial: the call stays in the
                 # interpreter's loop, and the greenlet's C stack, copied on
                 # every switch, stays short; nor a closure, which would
                 # hold three more objects for as long as the session lasts)
-                self._session = socket
-                socket._reader = self._serve
+                self._session = session
+                session.set_reader(self._read_for_receiver)
                 try:
                     application()
                 finally:
-                    socket._reader = None
-            if self._stand_in is not None:
-                self._stand_in.join()  # it reads until the connection ends
+                    session.set_reader(None)
+            if self._queue_reader is not None:
+                self._queue_reader.join()  # it reads until the connection ends
             elif websocket.closed:  # the session ended: wait for the client's close frame
                 websocket.await_close()
             else:
-                self._receive_loop(socket, websocket)
+                self._read_and_dispatch(session, websocket)
         finally:
-            socket.active_requests -= 1
+            session.active_requests -= 1
             self._disarm_dropper()
-            self._connection_ended(socket, websocket)
+            self._connection_ended(session, websocket)
         return None
 
-    def _connection_ended(self, socket: Socket, websocket: Any) -> None:
+    def _connection_ended(self, session: Socket, websocket: Any) -> None:
         if not websocket.closed:
             websocket.close()
         # A 0.9 client whose websocket closed handshakes a new session.
-        socket.kill(detach=True)
+        session.kill(detach=True)
 
-    def _serve(self) -> None:
-        """Read and handle packets in the receiver loop's greenlet.
+    def _read_for_receiver(self) -> None:
+        """The reader offered to the receiver loop: read and dispatch in its greenlet.
 
         Returns when the connection ends (the session is then ended), when
         the session ends (even while waiting for a message), or when a
-        handler waited and reading went to another greenlet.
+        handler waited and reading went to the queue reader.
         """
-        socket = self._session
-        self._reading = gevent.getcurrent()
-        socket.ended.rawlink(self._stop_reading)
+        session = self._session
+        assert session is not None
+        self._dispatch_reader = gevent.getcurrent()
+        session.ended.rawlink(self._stop_reading)
         try:
-            self._receive_loop(socket, self.handler.websocket, serving=True)
+            self._read_and_dispatch(session, self.handler.websocket, for_receiver=True)
         except _ReadingStopped:
             pass
         finally:
             # (a callback already scheduled must not interrupt a later read)
-            self._reading = None
-            socket.ended.unlink(self._stop_reading)
+            self._dispatch_reader = None
+            session.ended.unlink(self._stop_reading)
 
     def _stop_reading(self, _event: Any) -> None:
-        reader = self._reading
+        reader = self._dispatch_reader
         if reader is not None:
             self.handler.websocket.interrupt_wait(reader, _ReadingStopped())
 
-    def _next_message(self, socket: Socket, websocket: Any) -> Optional[str]:
+    def _next_message(self, session: Socket, websocket: Any) -> Optional[str]:
         """The next text message from the client, or ``None`` when the connection ends."""
         while True:
             try:
@@ -485,55 +493,59 @@ class WebsocketTransport(BaseTransport):
             try:
                 return bytes(message).decode("utf-8")
             except UnicodeDecodeError:
-                log.info("%s: dropped a binary frame that is not UTF-8", socket)
+                log.info("%s: dropped a binary frame that is not UTF-8", session)
 
-    def _receive_loop(self, socket: Socket, websocket: Any, serving: bool = False) -> None:
+    def _read_and_dispatch(
+        self, session: Socket, websocket: Any, for_receiver: bool = False
+    ) -> None:
+        # The hot path of a websocket session: the session's own methods,
+        # called directly, between the read and the namespace's handler.
         loop = gevent.get_hub().loop
         while True:
             # (the last message is let go of before waiting for the next: it
             # may be megabytes, and the client may stay quiet for hours)
             message = None
             websocket.wait_message()  # (here: see its description)
-            message = self._next_message(socket, websocket)
+            message = self._next_message(session, websocket)
             if message is None:
-                if serving:  # the receiver loop waits for the session's end
-                    self._connection_ended(socket, websocket)
+                if for_receiver:  # the receiver loop waits for the session's end
+                    self._connection_ended(session, websocket)
                 return
-            if not socket._can_dispatch_now():
-                socket.put_server_msg(message)
+            if not session.can_dispatch_now():
+                session.put_server_msg(message)
                 continue
-            socket.heartbeat()
+            session.heartbeat()
             # The callback runs only if the handler yields to the hub.
-            watch = loop.run_callback(self._hand_over_reading, socket, websocket)
+            watch = loop.run_callback(self._start_queue_reader, session, websocket)
             try:
-                socket._dispatch(message)
+                session.dispatch(message)
             finally:
                 watch.stop()
-            if self._stand_in is not None:
-                if not serving:
-                    self._stand_in.join()
+            if self._queue_reader is not None:
+                if not for_receiver:
+                    self._queue_reader.join()
                 return
-            if serving and not socket._serving:
+            if for_receiver and not session.serving:
                 return  # the session ended while its packet was handled
 
-    def _hand_over_reading(self, socket: Socket, websocket: Any) -> None:
-        if self._stand_in is None and socket._dispatcher is not None:
-            log.debug("%s: a handler waits; reading goes on in another greenlet", socket)
-            self._stand_in = gevent.spawn(self._queue_loop, socket, websocket)
+    def _start_queue_reader(self, session: Socket, websocket: Any) -> None:
+        if self._queue_reader is None and session.dispatching is not None:
+            log.debug("%s: a handler waits; reading goes on in another greenlet", session)
+            self._queue_reader = gevent.spawn(self._read_and_queue, session, websocket)
 
-    def _queue_loop(self, socket: Socket, websocket: Any) -> None:
+    def _read_and_queue(self, session: Socket, websocket: Any) -> None:
         try:
             while True:
-                message = self._next_message(socket, websocket)
+                message = self._next_message(session, websocket)
                 if message is None:
                     return
-                socket.put_server_msg(message)
+                session.put_server_msg(message)
                 del message  # (not kept while the next is awaited)
                 # (and the rest of a flood is held at the client by TCP)
-                self._wait_for_handlers(socket)
+                self._wait_for_handlers(session)
         finally:
             # The handler the first greenlet is in may wait for ever: end it.
-            socket.kill(detach=True)
+            session.kill(detach=True)
 
     def send_not_handshaken(self, websocket: Any) -> None:
         """Tell a client with an unknown session to handshake again, and close."""

@@ -157,7 +157,7 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
         while frame is not None:
             names.append(frame.f_code.co_name)
             frame = frame.f_back
-        assert names[:3] == ["_wait_readable", "wait_message", "_receive_loop"]
+        assert names[:3] == ["_wait_readable", "wait_message", "_read_and_dispatch"]
         # the request's classification has returned (and its parse is freed)
         assert not {"_dispatch", "_exchange", "_websocket_exchange"} & set(names)
         assert "run_application" in names
