@@ -91,7 +91,7 @@ class SessionLogs:
     counts, and nothing mutable lives at module level.
     """
 
-    __slots__ = ("app_errors", "client_errors", "slow_consumers")
+    __slots__ = ("app_errors", "client_errors", "namespace_packets", "slow_consumers")
 
     def __init__(self) -> None:
         #: client mistakes answered with an error packet: one line per kind
@@ -99,6 +99,8 @@ class SessionLogs:
         self.client_errors = PeerLog(log)
         #: slow consumers: one line per second at most
         self.slow_consumers = PeerLog(log, interval=1.0, level=logging.WARNING)
+        #: packets a namespace cannot use (unknown type, ack for an unknown id)
+        self.namespace_packets = PeerLog(logging.getLogger("socketio.namespace"))
         #: (type, file, line) -> [monotonic time of its last traceback, repeats left out]
         self.app_errors: dict[tuple[Any, ...], list[Any]] = {}
 
