@@ -82,7 +82,7 @@ def shorten(text: str) -> str:
     return f"{text[:CLIP]}...(+{len(text) - CLIP})"
 
 
-def log_app_error(socket: SessionBase, rawdata: str, exc: BaseException) -> None:
+def log_app_error(session: SessionBase, rawdata: str, exc: BaseException) -> None:
     """Log an error of the application (a handler raised) with its traceback.
 
     The same error (type and line) repeated within ten seconds is only
@@ -95,7 +95,7 @@ def log_app_error(socket: SessionBase, rawdata: str, exc: BaseException) -> None
         tb = tb.tb_next
     site = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ("", 0)
     key = (type(exc), *site)
-    seen = session_logs(socket.server).app_errors
+    seen = session_logs(session.server).app_errors
     now = time.monotonic()
     entry = seen.get(key)
     if entry is not None and now - entry[0] < APP_ERROR_INTERVAL:
@@ -108,7 +108,7 @@ def log_app_error(socket: SessionBase, rawdata: str, exc: BaseException) -> None
     more = f" ({left_out} more like it not logged)" if left_out else ""
     log.error(
         "%s: unhandled error while processing %r%s",
-        socket,
+        session,
         rawdata[:60],
         more,
         exc_info=(type(exc), exc, exc.__traceback__),

@@ -51,8 +51,8 @@ class BaseTransport:
         self._dropper: Optional[gevent.Greenlet] = None
         self._dropping: Optional[Socket] = None
 
-    def _arm_dropper(self, socket: Socket) -> None:
-        """Drop the TCP connection ``close_grace`` seconds after ``socket`` ends.
+    def _arm_dropper(self, session: Socket) -> None:
+        """Drop the TCP connection ``close_grace`` seconds after ``session`` ends.
 
         For the connections that carry a session (websocket, streams): a client
         that stopped reading (a slow consumer: the sender is stuck on a full
@@ -61,16 +61,16 @@ class BaseTransport:
         that meanwhile: one is started when the session ends. Call
         :meth:`_disarm_dropper` when the connection ends normally.
         """
-        self._dropping = socket
-        socket.ended.rawlink(self._session_ended)
+        self._dropping = session
+        session.ended.rawlink(self._session_ended)
 
     def _session_ended(self, _event: Any) -> None:
         self._dropper = gevent.spawn_later(self.close_grace, self._drop)
 
     def _disarm_dropper(self) -> None:
-        socket = self._dropping
-        if socket is not None:
-            socket.ended.unlink(self._session_ended)
+        session = self._dropping
+        if session is not None:
+            session.ended.unlink(self._session_ended)
             self._dropping = None
         if self._dropper is not None:
             self._dropper.kill(block=False)
@@ -82,11 +82,11 @@ class BaseTransport:
         What the kernel still buffers for a client that does not read is
         discarded, not trickled out to it.
         """
-        socket = self._dropping
+        session = self._dropping
         raw = getattr(self.handler, "socket", None)
         if raw is None:
             return
-        log.info("%s: dropping the %s connection its client did not close", socket, self.name)
+        log.info("%s: dropping the %s connection its client did not close", session, self.name)
         try:
             raw.setsockopt(SOL_SOCKET, SO_LINGER, struct.pack("ii", 1, 0))
             raw.shutdown(SHUT_RDWR)
@@ -97,8 +97,8 @@ class BaseTransport:
     #: over its limits (see _wait_for_handlers)
     read_ahead_check = 0.01
 
-    def _wait_for_handlers(self, socket: Socket) -> None:
-        """Return once ``socket``'s handlers have caught up with what its client sent.
+    def _wait_for_handlers(self, session: Socket) -> None:
+        """Return once ``session``'s handlers have caught up with what its client sent.
 
         A client must not queue without bound what a waiting handler has not
         taken yet: while the session's incoming queue holds
@@ -106,8 +106,8 @@ class BaseTransport:
         waits (until the session ends, at the latest).
         """
         config = self.config
-        while not socket.ended.is_set():
-            packets, size = socket.server_backlog
+        while not session.ended.is_set():
+            packets, size = session.server_backlog
             if packets < config.max_queue_size and size <= config.max_queue_bytes:
                 return
             gevent.sleep(self.read_ahead_check)

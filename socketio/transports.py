@@ -101,34 +101,34 @@ class XHRPollingTransport(BaseTransport):
         response.headers.append(("Allow", "GET, POST, OPTIONS"))
         return response
 
-    def _get(self, socket: Socket) -> Response:
-        socket.active_requests += 1
+    def _get(self, session: Socket) -> Response:
+        session.active_requests += 1
         try:
-            messages = socket.get_multiple_client_msgs(timeout=self.config.polling_duration)
+            messages = session.get_multiple_client_msgs(timeout=self.config.polling_duration)
         except gevent.queue.Empty:
             messages = []
         finally:
-            socket.active_requests -= 1
-            socket.heartbeat()
+            session.active_requests -= 1
+            session.heartbeat()
         packets, _ = _live(messages)
         return text_response(200, self.answer(packets), self.origin, self.content_type)
 
-    def _post(self, socket: Socket) -> Response:
+    def _post(self, session: Socket) -> Response:
         try:
             text = self.handler.read_body()
             packets = self.decode_payload(self.unwrap(text))
         except PayloadError as exc:
-            log.info("%s: refused POST body: %s", socket, exc)
+            log.info("%s: refused POST body: %s", session, exc)
             return text_response(exc.status_hint, str(exc), self.origin)
         for count, pkt in enumerate(packets, 1):
-            socket.put_server_msg(pkt)
+            session.put_server_msg(pkt)
             if not count % PACKETS_PER_TURN:
                 pause()
         del packets, text  # (not kept while the handlers catch up)
         # The 0.9 client posts again once answered: answering when the
         # handlers have caught up holds it back, as TCP holds a websocket's.
-        self._wait_for_handlers(socket)
-        socket.heartbeat()
+        self._wait_for_handlers(session)
+        session.heartbeat()
         return text_response(200, "1", self.origin)
 
 
@@ -165,23 +165,23 @@ class _StreamingTransport(XHRPollingTransport):
     def chunk(self, text: str) -> str:
         raise NotImplementedError
 
-    def _get(self, socket: Socket) -> Response:
+    def _get(self, session: Socket) -> Response:
         headers = [
             ("Content-Type", self.stream_content_type),
             ("Cache-Control", "no-store"),
             NOSNIFF,
             *cors_headers(self.origin),
         ]
-        return Response(200, headers, self._stream(socket))
+        return Response(200, headers, self._stream(session))
 
-    def _stream(self, socket: Socket) -> Iterator[bytes]:
-        socket.active_requests += 1
-        self._arm_dropper(socket)
+    def _stream(self, session: Socket) -> Iterator[bytes]:
+        session.active_requests += 1
+        self._arm_dropper(session)
         try:
             yield self.first_chunk().encode("utf-8")
             while True:
                 try:
-                    messages = socket.get_multiple_client_msgs(
+                    messages = session.get_multiple_client_msgs(
                         timeout=self.config.heartbeat_interval
                     )
                 except gevent.queue.Empty:
@@ -193,8 +193,8 @@ class _StreamingTransport(XHRPollingTransport):
                     return
         finally:
             self._disarm_dropper()
-            socket.active_requests -= 1
-            socket.heartbeat()
+            session.active_requests -= 1
+            session.heartbeat()
 
     def not_handshaken(self) -> Response:
         headers = [
