@@ -118,3 +118,6 @@ class Compat03(SessionBase):
 
     def _start_heartbeats(self) -> None:  # lead: remove after merge
         self.start_heartbeats()
+
+    def _process_raw(self, rawdata: str) -> None:  # lead: remove after merge (benchmarks/micro.py)
+        self.handle_packet(rawdata)
