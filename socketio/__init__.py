@@ -71,4 +71,4 @@ def socketio_manage(
     # The receiver loop runs here, in the application's greenlet, which waits
     # for the socket's end anyway (for a websocket that is the connection's
     # greenlet, and the loop reads the connection itself).
-    socket._receiver_loop()
+    socket.receiver_loop()

@@ -9,19 +9,37 @@ strings), where code written for the original library reads them.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from . import packet
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .virtsocket import Socket
 
 __all__ = ["BroadcastMixin", "RoomsMixin"]
 
 
-def _encoded_event(ns: Any, event: str, args: tuple[Any, ...]) -> str:
+class _Namespace(Protocol):
+    """What the mixins need from the namespace they are mixed into."""
+
+    @property
+    def ns_name(self) -> str: ...
+
+    @property
+    def session(self) -> dict[str, Any]: ...
+
+    @property
+    def socket(self) -> Socket: ...
+
+    def _get_room_name(self: _Namespace, room: str) -> str: ...
+
+
+def _encoded_event(ns: _Namespace, event: str, args: tuple[Any, ...]) -> str:
     pkt = {"type": "event", "name": event, "args": list(args), "endpoint": ns.ns_name}
     return packet.encode(pkt, ns.socket.json_dumps)
 
 
-def _fan_out(ns: Any, encoded: str, room: Optional[str], skip: Optional[str]) -> None:
+def _fan_out(ns: _Namespace, encoded: str, room: Optional[str], skip: Optional[str]) -> None:
     manager = ns.socket.manager
     if manager is not None:
         manager.emit(ns.ns_name, encoded, room=room, skip=skip)
@@ -39,41 +57,41 @@ def _fan_out(ns: Any, encoded: str, room: Optional[str], skip: Optional[str]) ->
 class RoomsMixin:
     """Rooms within a namespace: :meth:`join`, :meth:`leave`, :meth:`emit_to_room`."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self: _Namespace, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "rooms" not in self.session:  # type: ignore[attr-defined]
-            self.session["rooms"] = set()  # type: ignore[attr-defined]
+        if "rooms" not in self.session:
+            self.session["rooms"] = set()
 
-    def _get_room_name(self, room: str) -> str:
-        return f"{self.ns_name}_{room}"  # type: ignore[attr-defined]
+    def _get_room_name(self: _Namespace, room: str) -> str:
+        return f"{self.ns_name}_{room}"
 
-    def join(self, room: str) -> None:
+    def join(self: _Namespace, room: str) -> None:
         """Put this socket in ``room`` of this namespace."""
-        self.session.setdefault("rooms", set()).add(self._get_room_name(room))  # type: ignore[attr-defined]
-        manager = self.socket.manager  # type: ignore[attr-defined]
+        self.session.setdefault("rooms", set()).add(self._get_room_name(room))
+        manager = self.socket.manager
         if manager is not None:
-            manager.join(self.socket.sessid, self.ns_name, room)  # type: ignore[attr-defined]
+            manager.join(self.socket.sessid, self.ns_name, room)
 
-    def leave(self, room: str) -> None:
+    def leave(self: _Namespace, room: str) -> None:
         """Take this socket out of ``room`` (nothing happens if it was not in it)."""
-        self.session.setdefault("rooms", set()).discard(self._get_room_name(room))  # type: ignore[attr-defined]
-        manager = self.socket.manager  # type: ignore[attr-defined]
+        self.session.setdefault("rooms", set()).discard(self._get_room_name(room))
+        manager = self.socket.manager
         if manager is not None:
-            manager.leave(self.socket.sessid, self.ns_name, room)  # type: ignore[attr-defined]
+            manager.leave(self.socket.sessid, self.ns_name, room)
 
-    def emit_to_room(self, room: str, event: str, *args: Any) -> None:
+    def emit_to_room(self: _Namespace, room: str, event: str, *args: Any) -> None:
         """Send ``event`` to every other socket in ``room`` of this namespace."""
         encoded = _encoded_event(self, event, args)
-        _fan_out(self, encoded, room, self.socket.sessid)  # type: ignore[attr-defined]
+        _fan_out(self, encoded, room, self.socket.sessid)
 
 
 class BroadcastMixin:
     """Events for every socket that has this namespace open."""
 
-    def broadcast_event(self, event: str, *args: Any) -> None:
+    def broadcast_event(self: _Namespace, event: str, *args: Any) -> None:
         """Send ``event`` to every socket in this namespace, this one included."""
         _fan_out(self, _encoded_event(self, event, args), None, None)
 
-    def broadcast_event_not_me(self, event: str, *args: Any) -> None:
+    def broadcast_event_not_me(self: _Namespace, event: str, *args: Any) -> None:
         """Send ``event`` to every other socket in this namespace."""
-        _fan_out(self, _encoded_event(self, event, args), None, self.socket.sessid)  # type: ignore[attr-defined]
+        _fan_out(self, _encoded_event(self, event, args), None, self.socket.sessid)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import gevent
 
 from .exceptions import ACLError, ConfigError
-from .peerlog import PeerLog, clip
+from .peerlog import clip
+from .seams import session_logs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .virtsocket import Socket
@@ -28,7 +29,6 @@ __all__ = ["BaseNamespace", "allowed_event_name_regex"]
 log = logging.getLogger(__name__)
 
 #: client mistakes that get no error packet: one line per kind every ten seconds
-_peer_log = PeerLog(log)
 
 allowed_event_name_regex = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*$")
 
@@ -206,7 +206,7 @@ class BaseNamespace:
         """
         handler = _PACKET_HANDLERS.get(packet["type"])
         if handler is None:
-            _peer_log(
+            session_logs(getattr(self.socket, "server", None)).namespace_packets(
                 "unprocessed-packet",
                 "%s: unprocessed packet of type %s",
                 self.ns_name,
@@ -223,7 +223,7 @@ class BaseNamespace:
         ack_id = packet["ackId"]
         callback = self.socket._pop_ack_callback(ack_id)
         if callback is None:
-            _peer_log(
+            session_logs(getattr(self.socket, "server", None)).namespace_packets(
                 "unknown-ack",
                 "%s: %s: ack for unknown id %s",
                 self.socket.sessid,

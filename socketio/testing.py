@@ -26,7 +26,6 @@ handler spawns run whenever the test yields to gevent (``gevent.sleep(...)``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import wsgiref.util
@@ -35,14 +34,11 @@ from typing import Any, Optional, Union
 
 import gevent
 import gevent.event
-from greenlet import getcurrent
 
 from . import packet, socketio_manage
-from .config import Config
 from .exceptions import ConfigError, SocketIOError
-from .manager import BaseManager
-from .server import make_manager
-from .virtsocket import Socket
+from .state import LIVE
+from .testing_server import FakeServer, _DrivenSocket
 
 __all__ = ["FakeServer", "HandlerTimeout", "SocketIOTestClient"]
 
@@ -57,103 +53,6 @@ Callback = Union[bool, Callable[..., Any], None]
 
 class HandlerTimeout(SocketIOError, TimeoutError):
     """The application did not finish processing a packet within the client's ``timeout``."""
-
-
-class FakeServer:
-    """What a :class:`~socketio.virtsocket.Socket` needs of its server, without a network.
-
-    It holds ``sockets`` (session id → socket), the :class:`~socketio.config.Config`
-    and a :class:`~socketio.manager.MemoryManager` for rooms and broadcast.
-    Share one between several :class:`SocketIOTestClient` to test traffic
-    between clients.
-
-    Args:
-        config: a :class:`~socketio.config.Config` or a dict of settings.
-        manager: the room/broadcast manager: an instance or a URL, as for
-            :class:`~socketio.server.SocketIOServer` (a new ``MemoryManager`` by
-            default). It is started here; :meth:`close` closes it.
-        **settings: more settings, as :class:`~socketio.server.SocketIOServer` takes them.
-    """
-
-    __test__ = False  # not a pytest test class
-
-    def __init__(
-        self,
-        config: Union[Config, Mapping[str, Any], None] = None,
-        manager: Union[BaseManager, str, None] = None,
-        **settings: Any,
-    ) -> None:
-        base = Config.coerce(config)
-        self.config: Config = dataclasses.replace(base, extra=dict(base.extra))
-        for key, value in settings.items():
-            self.config[key] = value
-        self.sockets: dict[str, Socket] = {}
-        self.manager: BaseManager = make_manager(manager)
-        self.manager.set_deliver(self._deliver)
-        self.manager.start()
-
-    @property
-    def resource(self) -> str:
-        """The URL path segment Socket.IO is served under."""
-        return self.config.resource
-
-    def _deliver(self, sessid: str, encoded: str) -> None:
-        socket = self.sockets.get(sessid)
-        if socket is not None:
-            socket.put_client_msg(encoded)
-
-    def close(self) -> None:
-        """End every session still open and close the manager."""
-        for socket in list(self.sockets.values()):
-            socket.kill(detach=True)
-        self.manager.close()
-
-    def get_socket(self, sessid: str = "") -> Optional[Socket]:
-        """The session ``sessid`` (``None`` if unknown); ``''`` makes a new, connected one.
-
-        Unlike the real server, no watcher is started: sessions never time out.
-        """
-        if sessid:
-            return self.sockets.get(sessid)
-        socket = _DrivenSocket(self, self.config)
-        self.sockets[socket.sessid] = socket
-        socket.incr_hits()
-        return socket
-
-
-class _DrivenSocket(Socket):
-    """A real Socket that also tells the test client when a packet has been processed."""
-
-    def __init__(self, server: Any, config: Any, error_handler: Optional[Callable] = None) -> None:
-        super().__init__(server, config, error_handler)
-        self.processed = 0
-        self.progress = gevent.event.Event()
-        self.errors: list[BaseException] = []
-        #: the greenlet running the receiver loop (the application's), once it started
-        self.receiver: Any = None
-        self.receiving = False
-
-    def _process_raw(self, rawdata: str) -> None:
-        try:
-            super()._process_raw(rawdata)
-        except gevent.GreenletExit:
-            raise
-        except Exception as exc:
-            self.errors.append(exc)
-            raise  # the receiver loop logs it, as in production
-        finally:
-            self.processed += 1
-            self.progress.set()
-
-    def _receiver_loop(self) -> None:
-        self.receiver = getcurrent()
-        self.receiving = True
-        self.progress.set()
-        try:
-            super()._receiver_loop()
-        finally:
-            self.receiving = False
-            self.progress.set()
 
 
 class SocketIOTestClient:
@@ -329,7 +228,7 @@ class SocketIOTestClient:
 
     def close(self) -> None:
         """End the socket from the server side if it is still alive, and wait for the application."""
-        if self.socket.state in ("NEW", Socket.STATE_CONNECTED):
+        if self.socket.state in LIVE:
             self.socket.kill(detach=True)
         self._app.join(self.timeout)
         self._pump()
@@ -376,7 +275,7 @@ class SocketIOTestClient:
             log.exception("the application failed while serving %s", self.socket)
             self._app_errors.append(exc)
         finally:
-            if self.socket.state in ("NEW", Socket.STATE_CONNECTED):
+            if self.socket.state in LIVE:
                 self.socket.kill(detach=True)
 
     def _next_id(self) -> int:
@@ -400,7 +299,7 @@ class SocketIOTestClient:
 
     def _send(self, pkt: dict[str, Any]) -> None:
         """Encode and queue one packet for the server, then wait until it is processed."""
-        if self._closed or self.socket.state not in ("NEW", Socket.STATE_CONNECTED):
+        if self._closed or self.socket.state not in LIVE:
             self._pump()
             raise ConfigError(f"{self!r} is disconnected")
         self.socket.put_server_msg(packet.encode(pkt))

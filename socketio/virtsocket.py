@@ -1,96 +1,63 @@
 """The virtual socket: one Socket.IO session, whatever transport carries it.
 
-A :class:`Socket` outlives the HTTP requests of the polling transports. It holds
-the session dict, a queue of encoded packets for the client
-(``client_queue``) and one of raw packets from the client (``server_queue``),
-the ack table, the active namespace instances, and the greenlets that serve it:
-the receiver loop (run by :func:`socketio.socketio_manage` in the
-application's greenlet), and the session clock, a hub timer that sends
-heartbeats and closes a silent session.
+A :class:`Socket` outlives the HTTP requests of the polling transports. It
+holds the session dict, the ack table, the active namespace instances and the
+greenlets that serve it, and is made of parts, each with one job and a public
+interface, each in its own module:
 
-A websocket session takes a shorter path both ways: its transport attaches an
-*output* that writes packets straight to the connection (no queue, no writer
-greenlet), and offers a *reader*: the receiver loop, which then runs in the
-connection's own greenlet, reads the connection and hands each packet to
-:meth:`Socket._dispatch` as it arrives, while nothing is queued. Packets are
-handled one at a time, in order, whichever greenlet handles them (the
-dispatch lock).
+* :class:`~socketio.outbox.Outbox`: the queues of packets for the client and
+  from it (made on first use), the direct output of a websocket, the
+  slow-consumer policy;
+* :class:`~socketio.dispatcher.Dispatcher`: the receiver loop (run by
+  :func:`socketio.socketio_manage` in the application's greenlet), the
+  dispatch lock that handles packets one at a time and in order whichever
+  greenlet reads them, the abort of a handler when the session is killed;
+* :class:`~socketio.session_clock.SessionClock`: the hub timer that sends
+  heartbeats and closes a silent session;
+* :class:`~socketio.session_compat.Compat03`: the names only code written
+  for gevent-socketio 0.3 uses.
+
+The parts share the session's slots rather than being objects of their own:
+a session costs no more memory, and a packet no more calls, than if they
+were written in one class (see ``benchmarks/README.md``). This module keeps
+what is left: the session's life (:meth:`Socket.kill` and the polling
+"farewell" policy), namespaces, acks and sending.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
 import gevent.event
 import gevent.lock
 import gevent.queue
-from greenlet import getcurrent
 
 from . import packet
-from .config import HEARTBEAT_TRANSPORTS, POLLING_TRANSPORTS, Config
+from .config import POLLING_TRANSPORTS, Config
 from .defaultjson import default_json_dumps, default_json_loads
-from .exceptions import PacketError
-from .fairness import pause
-from .peerlog import CLIP, PeerLog
+from .dispatcher import BURST, DispatchAborted, Dispatcher
+from .outbox import Outbox
+from .seams import Output, SessionHost, host_keep_farewell, host_manager, session_logs
+from .session_clock import SessionClock
+from .session_compat import Compat03
 from .sessionid import new_sessid
+from .state import SessionState, can_move
 
 if TYPE_CHECKING:  # pragma: no cover
     from .manager import BaseManager
     from .namespace import BaseNamespace
 
-__all__ = ["DispatchAborted", "Socket", "default_error_handler", "new_sessid"]
+__all__ = ["BURST", "DispatchAborted", "Output", "Socket", "default_error_handler", "new_sessid"]
 
 log = logging.getLogger(__name__)
 
-#: client mistakes answered with an error packet: one line per kind of error
-#: every ten seconds, client text escaped and clipped
-_error_log = PeerLog(log)
-#: slow consumers: one line per second at most
-_slow_log = PeerLog(log, interval=1.0, level=logging.WARNING)
-
-#: packets the receiver loop handles back to back before it lets the other
-#: greenlets run (a POST may carry thousands; see :func:`socketio.fairness.pause`)
-BURST = 32
-
-#: seconds during which a repeated application error (the same exception
-#: type raised at the same line) is only counted, after its first traceback
-_APP_ERROR_INTERVAL = 10.0
-#: server -> {(type, file, line) -> [monotonic time of its last traceback, repeats left out]}
-_app_errors: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], list]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-class DispatchAborted(gevent.GreenletExit):
-    """Raised in a handler that was still running when its socket was killed.
-
-    The greenlet that ran it (a connection's, or the application's) lives on;
-    only the handling of that packet ends, as the original library's receiver
-    loop greenlet ended with the socket.
-    """
-
-    def __init__(self, message: str = "the socket was killed", *args: object) -> None:
-        super().__init__(message, *args)
-        self.message = message
-
-
-class Output(Protocol):
-    """Where a transport that writes directly takes the socket's packets.
-
-    ``write(None)`` means the session ended: close the connection.
-    """
-
-    @property
-    def backlog(self) -> int:
-        """Packets accepted but not yet written (a slow consumer has many)."""
-
-    def write(self, msg: Optional[str]) -> None:
-        """Write one encoded packet without blocking, in order."""
+_NEW = SessionState.NEW
+_CONNECTED = SessionState.CONNECTED
+_DISCONNECTING = SessionState.DISCONNECTING
 
 
 def default_error_handler(
@@ -117,7 +84,7 @@ def default_error_handler(
     }
     if msg_id:
         pkt["id"] = msg_id
-    _error_log(
+    session_logs(socket.server).client_errors(
         "error " + str(error_name)[:40],
         "error %s %s: %s, %s (endpoint=%s, msg_id=%s)",
         "noted for" if quiet else "sent to",
@@ -131,229 +98,83 @@ def default_error_handler(
         socket.send_packet(pkt)
 
 
-def _shorten(text: str) -> str:
-    """Client text sent back in an error message: at most :data:`~socketio.peerlog.CLIP`
-    characters of it (JSON escapes the rest of what it holds)."""
-    if len(text) <= CLIP:
-        return text
-    return f"{text[:CLIP]}...(+{len(text) - CLIP})"
-
-
-def _log_app_error(socket: Socket, rawdata: str, exc: BaseException) -> None:
-    """Log an error of the application (a handler raised) with its traceback.
-
-    The same error (type and line) repeated within ten seconds is only
-    counted, and the count is said with its next traceback: a client that
-    found a way to make a handler fail cannot fill the log with it. (Counted
-    per server: each test's server starts afresh.)
-    """
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    site = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ("", 0)
-    key = (type(exc), *site)
-    try:
-        seen = _app_errors.setdefault(socket.server, {})
-    except TypeError:  # a server that cannot be weakly referenced: no counting
-        seen = {}
-    now = time.monotonic()
-    entry = seen.get(key)
-    if entry is not None and now - entry[0] < _APP_ERROR_INTERVAL:
-        entry[1] += 1
-        return
-    left_out = entry[1] if entry is not None else 0
-    if entry is None and len(seen) >= 256:
-        seen.clear()
-    seen[key] = [now, 0]
-    more = f" ({left_out} more like it not logged)" if left_out else ""
-    log.error(
-        "%s: unhandled error while processing %r%s",
-        socket,
-        rawdata[:60],
-        more,
-        exc_info=(type(exc), exc, exc.__traceback__),
-    )
-
-
-class Socket:
+class Socket(Outbox, Dispatcher, SessionClock, Compat03):
     """One Socket.IO session (a *virtual* socket).
 
     Args:
         server: the :class:`~socketio.server.SocketIOServer` (anything with a
-            ``sockets`` dict will do).
+            ``sockets`` dict will do; see :class:`~socketio.seams.SessionHost`).
         config: a :class:`~socketio.config.Config` or a dict of settings.
         error_handler: replaces :func:`default_error_handler`.
     """
 
-    STATE_CONNECTING = "CONNECTING"
-    STATE_CONNECTED = "CONNECTED"
-    STATE_DISCONNECTING = "DISCONNECTING"
-    STATE_DISCONNECTED = "DISCONNECTED"
-
     GLOBAL_NS = ""
 
-    # The attributes set here live in slots: a session's dict of some forty
-    # entries costs 1.6 KiB, past what CPython shares between instances.
-    # ``__dict__`` keeps any other attribute settable, as on the original.
-    __slots__ = (
-        "__dict__",
-        "__weakref__",
-        "_arrival",
-        "_client_queue",
-        "_clock",
-        "_clock_due",
-        "_clock_started",
-        "_dispatch_lock",
-        "_dispatch_seq",
-        "_dispatcher",
-        "_expired",
-        "_last_activity",
-        "_next_beat",
-        "_output",
-        "_queued_bytes",
-        "_reader",
-        "_received_bytes",
-        "_server_queue",
-        "_serving",
-        "_timeout",
-        "ack_callbacks",
-        "ack_counter",
-        "active_ns",
-        "active_requests",
-        "config",
-        "connection_established",
-        "created",
-        "ended",
-        "environ",
-        "error_handler",
-        "heartbeats",
-        "hits",
-        "jobs",
-        "json_dumps",
-        "json_loads",
-        "namespaces",
-        "request",
-        "server",
-        "sessid",
-        "session",
-        "state",
-        "transport_name",
-        "wsgi_app_greenlet",
-    )
+    # Every part's attributes are slots of SessionBase; ``__dict__`` keeps
+    # any other attribute settable, as on the original.
+    __slots__ = ("__dict__", "__weakref__")
 
-    json_loads: Callable[[str], Any]
-    json_dumps: Callable[[Any], str]
-
-    def __init__(self, server: Any, config: Any, error_handler: Optional[Callable] = None) -> None:
+    def __init__(
+        self, server: SessionHost | Any, config: Any, error_handler: Optional[Callable] = None
+    ) -> None:
         self.server = server
-        self.config: Config = Config.coerce(config)
+        self.config = Config.coerce(config)
         self.sessid = new_sessid(self.config.session_secret, time.time())
-        self.session: dict[str, Any] = {}
-        self._client_queue: Optional[gevent.queue.Queue] = None
+        self.session = {}
+        self._client_queue = None
         # characters of the packets in client_queue (see put_client_msg)
         self._queued_bytes = 0
         self._received_bytes = 0  # of the packets in server_queue (see server_backlog)
-        self._server_queue: Optional[gevent.queue.Queue] = None
+        self._server_queue = None
         # wakes a receiver loop waiting while no server_queue exists yet (made
         # by the loop when it waits: a websocket's loop seldom does)
-        self._arrival: Optional[gevent.event.Event] = None
+        self._arrival = None
         self.hits = 0
         self.heartbeats = 0
-        self._timeout: Optional[gevent.event.Event] = None  # made when asked for
+        self._timeout = None  # made when asked for
         #: set once the session has ended (killed): transports close then
         self.ended = gevent.event.Event()
         #: the greenlet running the application (a websocket's: its connection's)
-        self.wsgi_app_greenlet: Optional[gevent.Greenlet] = None
-        self.state = "NEW"
+        self.wsgi_app_greenlet = None
+        self.state = _NEW
         self.connection_established = False
-        self.ack_callbacks: dict[int, Callable[..., Any]] = {}
+        self.ack_callbacks = {}
         self.ack_counter = 0
-        self.request: Any = None
-        self.environ: Optional[dict] = None
-        self.namespaces: dict[str, type[BaseNamespace]] = {}
-        self.active_ns: dict[str, BaseNamespace] = {}
-        self.jobs: list[gevent.Greenlet] = []
-        self.error_handler: Callable[..., Any] = error_handler or default_error_handler
+        self.request = None
+        self.environ = None
+        self.namespaces = {}
+        self.active_ns = {}
+        self.jobs = []
+        self.error_handler = error_handler or default_error_handler
         self.json_loads = default_json_loads
         self.json_dumps = default_json_dumps
         #: name of the transport that opened the session (set by the handler)
-        self.transport_name: Optional[str] = None
+        self.transport_name = None
         #: requests of this session being served right now (held polls count)
         self.active_requests = 0
         self.created = time.monotonic()
         self._last_activity = self.created
         #: the client is known to be gone (it left, or timed out): nothing to keep for it
         self._expired = False
+        #: a kill for a slow consumer is on its way (one is enough)
+        self._kill_pending = False
         #: set by a transport that writes packets straight to its connection
-        self._output: Optional[Output] = None
+        self._output = None
         #: the receiver loop is running: packets may be dispatched as they arrive
-        self._serving = False
+        self.serving = False
         #: set by a transport whose connection the receiver loop should read itself
-        self._reader: Optional[Callable[[], None]] = None
-        self._dispatcher: Any = None  # the greenlet handling a packet right now
+        self._reader = None
+        #: the greenlet handling a packet right now
+        self.dispatching = None
         # orders the greenlets that wait to handle a packet while another one
         # is: made by the first of them (most sessions never have one)
-        self._dispatch_lock: Optional[gevent.lock.Semaphore] = None
+        self._dispatch_lock = None
         self._dispatch_seq = 0
-        # the session clock (see _start_clock)
-        self._clock: Any = None
+        # the session clock (see SessionClock)
+        self._clock = None
         self._clock_due = 0.0
         self._clock_started = False
-        self._next_beat: Optional[float] = None
-
-    @property
-    def client_queue(self) -> gevent.queue.Queue:
-        """Encoded packets waiting for the client (made on first use).
-
-        A websocket session writes its packets straight to its connection and
-        never needs one.
-        """
-        queue = self._client_queue
-        if queue is None:
-            queue = self._client_queue = gevent.queue.Queue()
-        return queue
-
-    @client_queue.setter
-    def client_queue(self, queue: gevent.queue.Queue) -> None:
-        self._client_queue = queue
-
-    @property
-    def server_queue(self) -> gevent.queue.Queue:
-        """Raw packets from the client waiting for the receiver loop (made on first use).
-
-        A websocket session whose handlers do not wait handles its packets as
-        they are read and never needs one.
-        """
-        queue = self._server_queue
-        if queue is None:
-            queue = self.server_queue = gevent.queue.Queue()
-        return queue
-
-    @server_queue.setter
-    def server_queue(self, queue: gevent.queue.Queue) -> None:
-        self._server_queue = queue
-        if self._arrival is not None:
-            self._arrival.set()
-
-    # -- setters used by socketio_manage -------------------------------------
-
-    def _set_namespaces(self, namespaces: dict[str, type[BaseNamespace]]) -> None:
-        self.namespaces = namespaces
-
-    def _set_request(self, request: Any) -> None:
-        self.request = request
-
-    def _set_environ(self, environ: dict) -> None:
-        self.environ = environ
-
-    def _set_error_handler(self, error_handler: Callable[..., Any]) -> None:
-        self.error_handler = error_handler
-
-    def _set_json_loads(self, json_loads: Callable[[str], Any]) -> None:
-        self.json_loads = json_loads
-
-    def _set_json_dumps(self, json_dumps: Callable[[Any], str]) -> None:
-        self.json_dumps = json_dumps
+        self._next_beat = None
 
     # -- acks ---------------------------------------------------------------
 
@@ -385,52 +206,22 @@ class Socket:
     @property
     def connected(self) -> bool:
         """True while the session is established and not being torn down."""
-        return self.state == self.STATE_CONNECTED
+        return self.state == _CONNECTED
+
+    def enter(self, state: SessionState) -> bool:
+        """Move the session to ``state`` if :data:`~socketio.state.TRANSITIONS` allows it.
+
+        Returns whether it moved.
+        """
+        if can_move(self.state, state):
+            self.state = state
+            return True
+        return False
 
     @property
     def manager(self) -> Optional[BaseManager]:
         """The server's room/broadcast manager, if the server has one."""
-        return getattr(self.server, "manager", None)
-
-    @property
-    def timeout(self) -> gevent.event.Event:
-        """Set when the session ends (kept for code written for the original's watcher).
-
-        Made when first asked for (few sessions are): an event is 144 bytes.
-        """
-        event = self._timeout
-        if event is None:
-            event = self._timeout = gevent.event.Event()
-            if self.ended.is_set():
-                event.set()
-        return event
-
-    @timeout.setter
-    def timeout(self, event: gevent.event.Event) -> None:
-        self._timeout = event
-
-    def incr_hits(self) -> None:
-        """Count a transport request; the first one makes the socket connected.
-
-        A request is activity: the watcher starts its wait again, with the
-        time limit of the new state (``heartbeat_timeout`` once a websocket or
-        stream is open, not the ``close_timeout`` of a handshaken session).
-        """
-        self.hits += 1
-        if self.hits == 1:
-            self.state = self.STATE_CONNECTED
-        self._last_activity = time.monotonic()
-        if self._clock_started:
-            self._rearm()  # the limit may have shrunk
-
-    def heartbeat(self) -> None:
-        """Record activity from the client: its time limit starts again.
-
-        Called for every packet, so it only notes the time; the session clock reads it
-        when it fires (nothing is rearmed per packet).
-        """
-        self.heartbeats += 1
-        self._last_activity = time.monotonic()
+        return host_manager(self.server)
 
     def kill(self, detach: bool = False, *, reconnect: bool = False) -> None:
         """End the session.
@@ -451,23 +242,23 @@ class Socket:
         """
         self.ack_callbacks = {}
         if self.connected:
-            self.state = self.STATE_DISCONNECTING
-            self._serving = False
+            self.enter(_DISCONNECTING)
+            self.serving = False
             self.server_queue.put_nowait(None)
-            self._abort_dispatch()
+            self.abort_dispatch()
             # Tell a client still listening that it was booted (it will not
             # reconnect), then wake the transport so it closes.
             if not reconnect:
-                self._to_client("0::")
-            self._to_client(None)
+                self.send_raw("0::")
+            self.send_raw(None)
             if self.active_ns:
                 self.disconnect(silent=True)
-        elif self.state == "NEW":
-            self.state = self.STATE_DISCONNECTING
+        elif self.state == _NEW:
+            self.enter(_DISCONNECTING)
         if detach:
             self.detach()
-        if self.state == self.STATE_DISCONNECTING and not self.ended.is_set():
-            self._stop_clock()
+        if self.state == _DISCONNECTING and not self.ended.is_set():
+            self.stop_clock()
             if self._timeout is not None:
                 self._timeout.set()
             self.ended.set()
@@ -484,7 +275,7 @@ class Socket:
         self._expired = True  # nobody is there to be told anything
         self.detach()
 
-    def _client_left(self) -> None:
+    def client_left(self) -> None:
         """End the session its client ended (``0::`` or the forced-disconnect URL).
 
         Nothing is kept for the client afterwards: it is not listening.
@@ -499,7 +290,7 @@ class Socket:
             del sockets[self.sessid]
             log.debug("%s detached", self)
             self._leave_farewell()
-        manager = self.manager
+        manager = host_manager(self.server)
         if manager is not None:
             manager.remove_socket(self.sessid)
 
@@ -512,7 +303,7 @@ class Socket:
         for ``close_timeout`` seconds (``keep_farewell``); the handler answers
         that GET with what is left in the queue.
         """
-        keep = getattr(self.server, "keep_farewell", None)
+        keep = host_keep_farewell(self.server)
         if (
             keep is None
             or self.active_requests
@@ -522,122 +313,6 @@ class Socket:
         ):
             return
         keep(self)
-
-    # -- queues -------------------------------------------------------------
-
-    def put_server_msg(self, msg: Optional[str]) -> None:
-        """Queue a raw packet that arrived from the client (for the receiver loop)."""
-        self.heartbeat()
-        queue = self.server_queue
-        if msg:
-            self._received_bytes = len(msg) + (self._received_bytes if queue.qsize() else 0)
-        queue.put_nowait(msg)
-
-    @property
-    def server_backlog(self) -> tuple[int, int]:
-        """``(packets, characters)`` from the client waiting for the receiver loop.
-
-        A transport reading faster than the handlers take packets waits while
-        this is over ``max_queue_size`` or ``max_queue_bytes`` (the client is
-        held back by TCP, or by its next POST's answer coming later).
-        """
-        queue = self._server_queue
-        waiting = queue.qsize() if queue is not None else 0
-        return waiting, self._received_bytes if waiting else 0
-
-    def put_client_msg(self, msg: Optional[str]) -> None:
-        """Queue an encoded packet for the client.
-
-        A client that lets more than ``config.max_queue_size`` packets, or
-        more than ``config.max_queue_bytes`` of them, pile up is a slow
-        consumer: it is disconnected (the packet is dropped), so it cannot
-        grow the server's memory without bound. (Bytes are counted as
-        characters of the encoded packets; one packet alone may be larger
-        than the limit.)
-        """
-        if msg is None:
-            self._to_client(None)
-            return
-        config = self.config
-        output = self._output
-        if output is None:
-            queue = self.client_queue
-            waiting = queue.qsize()
-            if not waiting:
-                self._queued_bytes = len(msg)
-                queue.put_nowait(msg)
-                return
-            queued = self._queued_bytes + len(msg)
-            if waiting < config.max_queue_size and queued <= config.max_queue_bytes:
-                self._queued_bytes = queued
-                queue.put_nowait(msg)
-                return
-        else:
-            waiting = output.backlog
-            if not waiting:
-                output.write(msg)
-                return
-            backlog_bytes = getattr(output, "backlog_bytes", None)  # if it counts them
-            if waiting < config.max_queue_size and (
-                backlog_bytes is None or backlog_bytes + len(msg) <= config.max_queue_bytes
-            ):
-                output.write(msg)
-                return
-            queued = (backlog_bytes or 0) + len(msg)
-        self._slow_consumer(waiting, queued - len(msg))
-
-    def _slow_consumer(self, packets: int, size: int) -> None:
-        if self.state not in (self.STATE_DISCONNECTING, self.STATE_DISCONNECTED):
-            _slow_log(
-                "slow-consumer",
-                "%s: slow consumer, %d packets (%d bytes) queued; disconnecting it",
-                self,
-                packets,
-                size,
-            )
-            gevent.spawn(self.kill, detach=True)
-
-    def _to_client(self, msg: Optional[str]) -> None:
-        """Queue or write ``msg`` for the client, whatever is already waiting."""
-        output = self._output
-        if output is not None:
-            output.write(msg)
-        else:
-            self.client_queue.put_nowait(msg)
-
-    def _attach_output(self, output: Output) -> None:
-        """Write packets straight to ``output`` from now on, after what is queued."""
-        queued = []
-        queue = self._client_queue
-        while queue is not None and queue.qsize():
-            queued.append(queue.get_nowait())
-        self._queued_bytes = 0
-        self._output = output
-        for msg in queued:
-            output.write(msg)
-
-    def get_client_msg(self, **kwargs: Any) -> Optional[str]:
-        """Take the next packet for the client (``block``/``timeout`` as ``Queue.get``)."""
-        msg = self.client_queue.get(**kwargs)
-        if msg:
-            self._queued_bytes -= len(msg)
-        return msg
-
-    def get_server_msg(self, **kwargs: Any) -> Optional[str]:
-        """Take the next raw packet from the client (``block``/``timeout`` as ``Queue.get``)."""
-        msg = self.server_queue.get(**kwargs)
-        if msg:
-            self._received_bytes -= len(msg)
-        return msg
-
-    def get_multiple_client_msgs(self, **kwargs: Any) -> list[Optional[str]]:
-        """Wait for one packet for the client (as :meth:`get_client_msg`), then take all queued."""
-        queue = self.client_queue
-        msgs = [queue.get(**kwargs)]
-        while queue.qsize():
-            msgs.append(queue.get_nowait())
-        self._queued_bytes = 0
-        return msgs
 
     # -- sending ------------------------------------------------------------
 
@@ -693,7 +368,7 @@ class Socket:
         """
         if namespace in self.active_ns:
             del self.active_ns[namespace]
-            manager = self.manager
+            manager = host_manager(self.server)
             if manager is not None:
                 manager.remove_socket(self.sessid, namespace)
         if self.active_ns or not self.connected:
@@ -715,283 +390,3 @@ class Socket:
             self.jobs.remove(job)
         except ValueError:
             pass
-
-    # -- the receiver loop --------------------------------------------------
-
-    def _get_namespace(self, endpoint: str) -> BaseNamespace:
-        ns = self.active_ns.get(endpoint)
-        if ns is not None:
-            return ns
-        environ = self.environ if self.environ is not None else {"socketio": self}
-        ns = self.namespaces[endpoint](environ, endpoint, request=self.request)
-        # Like the original: initialize() of every class in the MRO that
-        # defines one, in MRO order, so mixins can set themselves up without
-        # cooperating super() calls.
-        for cls in type(ns).__mro__:
-            init = cls.__dict__.get("initialize")
-            if init is not None:
-                init(ns)
-        self.active_ns[endpoint] = ns
-        manager = self.manager
-        if manager is not None:
-            manager.add_socket(self.sessid, endpoint)
-        return ns
-
-    def _receiver_loop(self) -> None:
-        """Dispatch the client's packets until the socket ends.
-
-        When the transport offers it (a websocket), packets are first read
-        from the connection and handled here; then, or else, they are taken
-        from ``server_queue``, in order. After :data:`BURST` packets handled
-        back to back the loop lets the other greenlets run before it goes on
-        (a polling client may post thousands of packets at once).
-        """
-        ended = (self.STATE_DISCONNECTING, self.STATE_DISCONNECTED)
-        self._serving = self.state not in ended
-        try:
-            reader = self._reader
-            if reader is not None and self._serving:
-                self._reader = None
-                reader()
-            burst = 0
-            while True:
-                queue = self._server_queue
-                if queue is None:
-                    # Nothing was ever queued: wait without making a queue.
-                    if self._arrival is None:
-                        self._arrival = gevent.event.Event()
-                    self._arrival.wait()
-                    continue
-                if not queue.qsize():
-                    burst = 0  # the get waits: the others run meanwhile
-                elif burst < BURST:
-                    burst += 1
-                else:
-                    burst = 0
-                    pause()
-                    continue
-                rawdata = self.get_server_msg()
-                if rawdata is None:
-                    if self.connected:
-                        continue
-                    break
-                if self.state in ended:
-                    break
-                if rawdata:
-                    self._dispatch(rawdata)
-                # Nothing of the packet stays while the loop waits for the
-                # next one: an idle session holds no more than a new one.
-                rawdata = None
-                if not self.connected and self.state != "NEW":
-                    break
-        finally:
-            self._serving = False
-
-    def _can_dispatch_now(self) -> bool:
-        """True if a packet that just arrived may be dispatched at once by its reader.
-
-        That is: the receiver loop runs (the application has given its
-        namespaces), nothing is queued before it and no packet is being handled.
-        """
-        queue = self._server_queue
-        lock = self._dispatch_lock
-        return (
-            self._serving
-            and (queue is None or not queue.qsize())
-            and self._dispatcher is None
-            and (lock is None or not lock.locked())
-        )
-
-    def _dispatch(self, rawdata: str) -> None:
-        """Handle one raw packet in the calling greenlet, after any packet being handled.
-
-        Errors of the application are logged, not raised; a handler still
-        running when the socket is killed ends with :class:`DispatchAborted`.
-        """
-        lock = self._dispatch_lock
-        if lock is None and self._dispatcher is None:  # nobody else handles one: no lock
-            try:
-                self._dispatch_now(rawdata)
-            finally:
-                # a greenlet came to wait meanwhile, and made the lock held for us
-                if self._dispatch_lock is not None:
-                    self._dispatch_lock.release()
-            return
-        if lock is None:  # the first to wait: the one handling a packet holds it
-            lock = self._dispatch_lock = gevent.lock.Semaphore(0)
-        with lock:
-            self._dispatch_now(rawdata)
-
-    def _dispatch_now(self, rawdata: str) -> None:
-        self._dispatcher = getcurrent()
-        self._dispatch_seq += 1
-        try:
-            self._process_raw(rawdata)
-        except DispatchAborted:
-            log.debug("%s: handling of %r aborted: the socket was killed", self, rawdata[:60])
-        except gevent.GreenletExit:
-            raise
-        except Exception as exc:
-            _log_app_error(self, rawdata, exc)
-        finally:
-            self._dispatcher = None
-
-    def _abort_dispatch(self) -> None:
-        """End a handler that another greenlet is running (the socket is being killed).
-
-        The exception is thrown from the hub only if that same dispatch is
-        still going on by then, so it never lands in the greenlet's next task.
-        """
-        dispatcher = self._dispatcher
-        if dispatcher is None or dispatcher is getcurrent():
-            return
-        seq = self._dispatch_seq
-
-        def abort() -> None:
-            if self._dispatcher is dispatcher and self._dispatch_seq == seq:
-                dispatcher.throw(DispatchAborted)
-
-        gevent.get_hub().loop.run_callback(abort)
-
-    def _process_raw(self, rawdata: str) -> None:
-        try:
-            pkt = packet.decode(rawdata, self.json_loads)
-        except PacketError as exc:
-            self.error(
-                "invalid_packet",
-                f"There was a decoding error when dealing with packet "
-                f"with event: {rawdata[:20]}... ({_shorten(exc.message)})",
-            )
-            return
-        ptype = pkt["type"]
-        endpoint = pkt["endpoint"]
-        if ptype in ("heartbeat", "noop"):
-            return  # put_server_msg already counted it as activity
-        if ptype == "disconnect" and endpoint == "":
-            self._client_left()
-            return
-        if endpoint not in self.namespaces:
-            # (an endpoint too long to be anyone's namespace is not sent back)
-            self.error(
-                "no_such_namespace",
-                f"The endpoint you tried to connect to doesn't exist: {_shorten(endpoint)}",
-                endpoint=endpoint if len(endpoint) <= CLIP else "",
-            )
-            return
-        if ptype == "disconnect" and endpoint not in self.active_ns:
-            return  # leaving a namespace never entered: nothing to do
-        if pkt.get("id") and pkt.get("ack") is True:
-            # A plain id asks for an automatic ack, before the handler runs.
-            self.send_packet({"type": "ack", "ackId": pkt["id"], "endpoint": endpoint})
-        ns = self._get_namespace(endpoint)
-        retval = ns.process_packet(pkt)
-        if pkt.get("ack") == "data" and pkt.get("id"):
-            args = list(retval) if isinstance(retval, tuple) else [retval]
-            self.send_packet(
-                {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
-            )
-
-    def _spawn_receiver_loop(self) -> gevent.Greenlet:
-        job = gevent.spawn(self._receiver_loop)
-        self.jobs.append(job)
-        return job
-
-    # -- timers -------------------------------------------------------------
-    #
-    # One hub timer per socket (no greenlet) expires a silent session and sends
-    # the heartbeats: it fires at the earlier of the two due times and works
-    # out, from the time of the last activity, what is really due then.
-
-    def _start_clock(self) -> None:
-        """Expire the session when its client stays silent or away too long.
-
-        The limit is ``close_timeout`` until the first transport request, then
-        ``heartbeat_timeout`` for websockets and streams (only packets from the
-        client count there: an open connection proves nothing) and
-        ``close_timeout`` for polling (a held poll counts as presence).
-        """
-        if not self._clock_started:
-            self._clock_started = True
-            self._rearm()
-
-    def _start_heartbeats(self) -> None:
-        """Send ``2::`` every ``heartbeat_interval`` seconds while connected."""
-        self._clock_started = True
-        self._next_beat = time.monotonic() + self.config.heartbeat_interval
-        self._rearm()
-
-    def _due(self) -> float:
-        due = self._last_activity + self._time_limit()
-        beat = self._next_beat
-        return due if beat is None or beat > due else beat
-
-    def _rearm(self) -> None:
-        if self.state not in ("NEW", self.STATE_CONNECTED):
-            return
-        due = self._due()
-        clock = self._clock
-        if clock is not None:
-            if clock.active and self._clock_due <= due:
-                return  # it fires early enough, and works out the rest then
-            clock.stop()
-        self._clock_due = due
-        self._clock = clock = gevent.get_hub().loop.timer(max(0.0, due - time.monotonic()))
-        clock.start(self._tick)
-
-    def _stop_clock(self) -> None:
-        if self._clock is not None:
-            self._clock.stop()
-            self._clock = None
-
-    def _tick(self) -> None:
-        # Runs in the hub: nothing here may block.
-        self._clock = None
-        if self.state not in ("NEW", self.STATE_CONNECTED):
-            return
-        try:
-            now = time.monotonic()
-            beat = self._next_beat
-            if beat is not None and beat <= now:
-                self._next_beat = now + self.config.heartbeat_interval
-                if self.connected:
-                    self.put_client_msg("2::")
-            if self._last_activity + self._time_limit() <= now:
-                if (
-                    self.active_requests
-                    and self.state != "NEW"
-                    and self.transport_name not in HEARTBEAT_TRANSPORTS
-                ):
-                    self._last_activity = now  # a long-poll is being held: the client is there
-                else:
-                    log.info("%s timed out (no activity for %ss)", self, self._time_limit())
-                    self._expired = True
-                    gevent.spawn(self.kill, detach=True)
-                    return
-            self._rearm()
-        except Exception:
-            log.exception("%s: the session clock failed", self)
-
-    def _time_limit(self) -> float:
-        if self.state == "NEW":
-            return self.config.close_timeout
-        if self.transport_name in HEARTBEAT_TRANSPORTS:
-            return self.config.heartbeat_timeout
-        return self.config.close_timeout
-
-    def _spawn_heartbeat(self) -> gevent.Greenlet:
-        """Start the heartbeats (see :meth:`_start_heartbeats`).
-
-        Returns a job that lives as long as the socket, for code that expects
-        the heartbeat greenlet of the original library.
-        """
-        self._start_heartbeats()
-        return self.spawn(self.ended.wait)
-
-    def _spawn_watcher(self) -> gevent.Greenlet:
-        """Start expiring the socket (see :meth:`_start_clock`).
-
-        Returns a job that lives as long as the socket, for code that expects
-        the watcher greenlet of the original library.
-        """
-        self._start_clock()
-        return self.spawn(self.ended.wait)

@@ -175,9 +175,9 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
         assert 0 < reader._stack_saved < plain._stack_saved
         # and it waits where its Python stack is shallowest (each frame of a
         # parked greenlet gets a frame object on 3.12+)
-        assert names[:3] == ["_wait_readable", "wait_message", "_receive_loop"]
+        assert names[:3] == ["_wait_readable", "wait_message", "_read_and_dispatch"]
         # the request's classification has returned (and its parse is freed)
-        assert not {"_dispatch", "_exchange", "_websocket_exchange"} & set(names)
+        assert not {"_route", "_exchange", "_websocket_exchange"} & set(names)
         assert "run_application" in names
         conn.close()
     finally:

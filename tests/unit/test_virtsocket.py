@@ -528,19 +528,19 @@ def test_packets_dispatched_from_several_greenlets_are_handled_one_at_a_time_in_
 
     socket = make_socket({"": Slow})
     packet = '5:::{"name":"step","args":[%d]}'
-    first = gevent.spawn(socket._dispatch, packet % 1)
+    first = gevent.spawn(socket.dispatch, packet % 1)
     gevent.sleep(0)
-    assert not socket._can_dispatch_now()
-    waiting = [gevent.spawn(socket._dispatch, packet % n) for n in (2, 3)]
+    assert not socket.can_dispatch_now()
+    waiting = [gevent.spawn(socket.dispatch, packet % n) for n in (2, 3)]
     gevent.sleep(0.01)
     assert log == [("start", 1)]
     release.set()
     gevent.joinall([first, *waiting], timeout=2, raise_error=True)
     assert log == [(edge, n) for n in (1, 2, 3) for edge in ("start", "end")]
-    assert socket._dispatcher is None
+    assert socket.dispatching is None
     # the lock made for the waiting ones is free again, and still used
-    assert socket._can_dispatch_now() == socket._serving
-    socket._dispatch(packet % 4)
+    assert socket.can_dispatch_now() == socket.serving
+    socket.dispatch(packet % 4)
     assert log[-1] == ("end", 4)
 
 
@@ -594,7 +594,7 @@ def test_queued_bytes_follow_every_way_of_taking_packets():
     for _ in range(2):
         socket.put_client_msg("f" * 100)
     assert socket.connected and socket._queued_bytes == 200
-    socket._attach_output(_Output())
+    socket.attach_output(_Output())
     assert socket._queued_bytes == 0
 
 
@@ -613,7 +613,7 @@ class _Output:
 def test_websocket_backlog_bounded_in_bytes():
     socket = make_socket(config={"max_queue_bytes": 1000})
     output = _Output()
-    socket._attach_output(output)
+    socket.attach_output(output)
     socket.put_client_msg("x" * 5000)  # nothing waits: written
     output.backlog, output.backlog_bytes = 3, 990
     socket.put_client_msg("x" * 10)  # 1000
@@ -626,13 +626,56 @@ def test_websocket_backlog_bounded_in_bytes():
     assert socket.state == Socket.STATE_DISCONNECTING
 
 
-def test_an_output_without_backlog_bytes_is_bounded_by_packets_only():
-    socket = make_socket(config={"max_queue_bytes": 10, "max_queue_size": 5})
+def test_an_output_that_does_not_count_bytes_is_bounded_by_packets():
+    # (Output.backlog_bytes is part of the seam: one that does not count says 0)
+    socket = make_socket(config={"max_queue_bytes": 1000, "max_queue_size": 5})
     output = _Output(backlog=4)
-    del output.backlog_bytes
-    socket._attach_output(output)
+    socket.attach_output(output)
     socket.put_client_msg("x" * 100)
     assert socket.connected and output.written == ["x" * 100]
+    output.backlog = 5
+    socket.put_client_msg("y")
+    settle()
+    assert not socket.connected and "y" not in output.written
+
+
+def test_a_slow_consumer_is_killed_once_and_logged_once(caplog):
+    socket = make_socket(config={"max_queue_size": 3})
+    spawned = []
+    real_spawn = gevent.spawn
+
+    def counting_spawn(fn, *args, **kwargs):
+        spawned.append(fn)
+        return real_spawn(fn, *args, **kwargs)
+
+    with caplog.at_level("WARNING", logger="socketio.virtsocket"):
+        gevent.spawn = counting_spawn
+        try:
+            for i in range(50):
+                socket.put_client_msg(f"3:::{i}")
+        finally:
+            gevent.spawn = real_spawn
+        settle()
+    kills = [fn for fn in spawned if getattr(fn, "__name__", "") == "kill"]
+    assert len(kills) == 1
+    assert len([r for r in caplog.records if "slow consumer" in r.getMessage()]) == 1
+    assert socket.state == Socket.STATE_DISCONNECTING
+
+
+def test_session_logs_are_kept_per_server_not_per_module():
+    import socketio.virtsocket as virtsocket
+    from socketio.seams import SessionLogs, session_logs
+
+    assert not hasattr(virtsocket, "_app_errors") and not hasattr(virtsocket, "_error_log")
+    one, two = make_socket(), make_socket()
+    assert session_logs(one.server) is session_logs(one.server)
+    assert session_logs(one.server) is not session_logs(two.server)
+    # a server object that cannot take the attribute still serves
+    bare = Socket(object(), {})
+    assert isinstance(session_logs(bare.server), SessionLogs)
+    bare.incr_hits()
+    bare.error("e", "m")
+    assert bare.client_queue.qsize() == 1
 
 
 def test_the_receiver_loop_lets_others_run_during_a_long_burst():
@@ -706,10 +749,8 @@ def test_an_idle_session_keeps_nothing_of_its_last_packet():
 
 
 def test_error_log_lines_are_short_escaped_and_one_per_kind(caplog):
-    import socketio.virtsocket as virtsocket
 
     socket = make_socket({"": Echo})
-    virtsocket._error_log._kinds.clear()
     endpoint = "/x\nINFO forged line" + "y" * 100_000
     with caplog.at_level("INFO", logger="socketio.virtsocket"):
         feed(socket, *[f"1::{endpoint}"] * 20, *["99::"] * 20)

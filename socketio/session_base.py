@@ -1,0 +1,170 @@
+"""The state every part of a session shares: its slots, and what each part may call on the others.
+
+:class:`~socketio.virtsocket.Socket` is made of parts (the outbox, the
+dispatcher, the clock, the 0.3 names), each in its own module. They share
+the one object's attributes, declared here once, in slots: a session's
+``__dict__`` of as many entries would cost several times more, past what
+CPython shares between instances (the figure is in
+``benchmarks/README.md``, idle memory per websocket), and a part that were an
+object of its own would cost an object per session and a call per packet on
+the hot paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    import gevent
+    import gevent.event
+    import gevent.lock
+    import gevent.queue
+
+    from .config import Config
+    from .namespace import BaseNamespace
+    from .seams import Output
+
+__all__ = ["SessionBase"]
+
+
+class SessionBase:
+    """The attributes of a session (see :class:`~socketio.virtsocket.Socket` for their meaning)."""
+
+    __slots__ = (
+        "_arrival",
+        "_client_queue",
+        "_clock",
+        "_clock_due",
+        "_clock_started",
+        "_dispatch_lock",
+        "_dispatch_seq",
+        "_expired",
+        "_kill_pending",
+        "_last_activity",
+        "_next_beat",
+        "_output",
+        "_queued_bytes",
+        "_reader",
+        "_received_bytes",
+        "_server_queue",
+        "_timeout",
+        "ack_callbacks",
+        "ack_counter",
+        "active_ns",
+        "active_requests",
+        "config",
+        "connection_established",
+        "created",
+        "dispatching",
+        "ended",
+        "environ",
+        "error_handler",
+        "heartbeats",
+        "hits",
+        "jobs",
+        "json_dumps",
+        "json_loads",
+        "namespaces",
+        "request",
+        "server",
+        "serving",
+        "sessid",
+        "session",
+        "state",
+        "transport_name",
+        "wsgi_app_greenlet",
+    )
+
+    # the session
+    server: Any
+    config: Config
+    sessid: str
+    session: dict[str, Any]
+    state: str
+    ended: gevent.event.Event
+    _timeout: Optional[gevent.event.Event]
+    _expired: bool
+    jobs: list[gevent.Greenlet]
+    wsgi_app_greenlet: Optional[gevent.Greenlet]
+    connection_established: bool
+    transport_name: Optional[str]
+    active_requests: int
+    created: float
+    ack_callbacks: dict[int, Callable[..., Any]]
+    ack_counter: int
+    # what socketio_manage gives
+    request: Any
+    environ: Optional[dict[str, Any]]
+    namespaces: dict[str, type[BaseNamespace]]
+    active_ns: dict[str, BaseNamespace]
+    error_handler: Callable[..., Any]
+    json_loads: Callable[[str], Any]
+    json_dumps: Callable[[Any], str]
+    # the outbox
+    _client_queue: Optional[gevent.queue.Queue]
+    _queued_bytes: int
+    _server_queue: Optional[gevent.queue.Queue]
+    _received_bytes: int
+    _arrival: Optional[gevent.event.Event]
+    _output: Optional[Output]
+    _kill_pending: bool
+    # the dispatcher
+    serving: bool
+    dispatching: Any
+    _reader: Optional[Callable[[], None]]
+    _dispatch_lock: Optional[gevent.lock.Semaphore]
+    _dispatch_seq: int
+    # the clock
+    _clock: Any
+    _clock_due: float
+    _clock_started: bool
+    _next_beat: Optional[float]
+    _last_activity: float
+    heartbeats: int
+    hits: int
+
+    if TYPE_CHECKING:  # pragma: no cover
+        # What the parts call on one another (each is defined by one part, or the Socket).
+
+        @property
+        def connected(self) -> bool: ...
+
+        def enter(self, state: Any) -> bool: ...
+
+        def kill(self, detach: bool = False, *, reconnect: bool = False) -> None: ...
+
+        def client_left(self) -> None: ...
+
+        def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> gevent.Greenlet: ...
+
+        def error(
+            self,
+            error_name: str,
+            error_message: str,
+            endpoint: Optional[str] = None,
+            msg_id: Optional[int] = None,
+            quiet: bool = False,
+        ) -> Any: ...
+
+        def send_packet(self, pkt: dict[str, Any]) -> None: ...
+
+        def put_client_msg(self, msg: Optional[str]) -> None: ...
+
+        def get_server_msg(self, **kwargs: Any) -> Optional[str]: ...
+
+        def heartbeat(self) -> None: ...
+
+        def start_clock(self) -> None: ...
+
+        def start_heartbeats(self) -> None: ...
+
+        def stop_clock(self) -> None: ...
+
+        def receiver_loop(self) -> None: ...
+
+        def spawn_receiver_loop(self) -> gevent.Greenlet: ...
+
+        def get_namespace(self, endpoint: str) -> BaseNamespace: ...
+
+        def handle_packet(self, rawdata: str) -> None: ...
