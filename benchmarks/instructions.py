@@ -166,9 +166,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__)
     parser.add_argument("--clients", default="100,500", help="comma-separated client counts")
     parser.add_argument("--burst", type=int, default=1, help="echoes each client sends at once")
-    parser.add_argument(
-        "--transport", default="websocket", choices=("websocket", "xhr-polling")
-    )
+    parser.add_argument("--transport", default="websocket", choices=("websocket", "xhr-polling"))
     parser.add_argument("--ours-rev", metavar="REV", help="count socketio/ as of this revision")
     parser.add_argument("--base-rev", metavar="REV", help="and as of this one, for ours/base")
     args = parser.parse_args(argv)

@@ -174,10 +174,10 @@ def rows(number: int) -> list[tuple[str, float, str]]:
     sock.state = sock.STATE_CONNECTED
 
     def process_raw() -> None:
-        sock._process_raw(RAW)
+        sock.handle_packet(RAW)
         sock.client_queue.get_nowait()
 
-    add("virtsocket: Socket._process_raw (all of the above)", process_raw, "decode to queued ack")
+    add("virtsocket: Socket.handle_packet (all of the above)", process_raw, "decode to queued ack")
     out.append(("gevent Queue hand-off, there and back", queue_round_trip(number), "2 per msg"))
     return out
 

@@ -28,6 +28,7 @@ from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
 from .httpresponse import date_header, status_line
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
 from .pywsgiprivate import log, peer_log, share_attribute_keys
+from .state import LIVE
 from .transports import (
     BaseTransport,
     FlashSocketTransport,
@@ -285,7 +286,7 @@ class SocketIOHandler(RequestReader):
         session = self.server.sockets.get(request.sessid)
         if session is not None:
             log.debug("%s: forced disconnect by the client", session)
-            session._client_left()
+            session.client_left()
         return text_response(200, "", origin)
 
     def _exchange(self, request: protocol.Exchange) -> Union[Response, _WebsocketSession, None]:
@@ -388,7 +389,7 @@ class SocketIOHandler(RequestReader):
         session.put_client_msg("1::")
         self.server.manager.add_socket(session.sessid, "")
         if transport_name in HEARTBEAT_TRANSPORTS:
-            session._start_heartbeats()
+            session.start_heartbeats()
         if transport_name in WEBSOCKET_TRANSPORTS:
             self.environ["socketio"] = session
             session.wsgi_app_greenlet = gevent.getcurrent()
@@ -417,7 +418,7 @@ class SocketIOHandler(RequestReader):
         except Exception:
             log.exception("the application failed while serving %s", session)
         finally:
-            if session.state in ("NEW", session.STATE_CONNECTED):
+            if session.state in LIVE:
                 # Without the application nobody reads the session's packets.
                 session.kill(detach=True)
 

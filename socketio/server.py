@@ -198,7 +198,7 @@ class SocketIOServer(WSGIServer):
                 self.config.max_pending_sessions,
             )
             oldest.kill(detach=True)
-        session._start_clock()
+        session.start_clock()
         return session
 
     @property
@@ -279,7 +279,7 @@ class SocketIOServer(WSGIServer):
         session = Socket(self, self.config)
         session.sessid = sessid
         self.sockets[sessid] = session
-        session._start_clock()
+        session.start_clock()
         session.incr_hits()
         log.debug("adopted session %s handshaken by another process", sessid)
         return session

@@ -107,17 +107,3 @@ class Compat03(SessionBase):
     def _get_namespace(self, endpoint: str) -> BaseNamespace:
         """0.3's name of :meth:`~socketio.virtsocket.Socket.get_namespace`."""
         return self.get_namespace(endpoint)
-
-    # -- old private names the server and handler call ------------------------
-
-    def _client_left(self) -> None:  # lead: remove after merge
-        self.client_left()
-
-    def _start_clock(self) -> None:  # lead: remove after merge
-        self.start_clock()
-
-    def _start_heartbeats(self) -> None:  # lead: remove after merge
-        self.start_heartbeats()
-
-    def _process_raw(self, rawdata: str) -> None:  # lead: remove after merge (benchmarks/micro.py)
-        self.handle_packet(rawdata)

@@ -57,12 +57,3 @@ def test_timeout_event_and_greenlets_live_as_long_as_the_session():
     socket.kill(detach=True)
     settle()
     assert socket.timeout.is_set() and beat.dead and watch.dead
-
-
-def test_old_private_names_the_server_called_still_work():
-    # (lead: remove with the aliases after the merge)
-    socket = make_socket()
-    socket._start_clock()
-    socket._start_heartbeats()
-    socket._client_left()
-    assert not socket.connected and socket.ended.is_set()
