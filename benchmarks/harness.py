@@ -88,7 +88,7 @@ def taskset_prefix(cpu: Optional[int]) -> list[str]:
 
 
 def proc_cpu_split(pid: int) -> tuple[float, float]:
-    """user and system CPU time of a process (all its threads), in seconds."""
+    """User and system CPU time of a process (all its threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK

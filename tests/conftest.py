@@ -44,7 +44,8 @@ def node_modules() -> Path:
 @pytest.fixture(scope="session")
 def run_node(node_modules: Path):
     """``run_node(script, data)``: run ``tests/js/<script>`` with ``data`` as
-    JSON on stdin and return its JSON output."""
+    JSON on stdin and return its JSON output.
+    """
     node = _require_node()
 
     def run(script: str, data: Any, timeout: float = 60) -> Any:

@@ -129,7 +129,8 @@ class RawStream:
 
     def read_text_until(self, pattern: str, text: str = "") -> str:
         """Read at least one chunk, then more until ``pattern`` (a regex) matches the
-        text read by this call; return ``text`` followed by that text."""
+        text read by this call; return ``text`` followed by that text.
+        """
         new = ""
         while not new or re.search(pattern, new, re.DOTALL) is None:
             chunk = self.read_chunk()

@@ -28,7 +28,8 @@ def test_the_page_comes_from_django(django_chat):
     assert page.status_code == 200
     assert "<title>Django chat</title>" in page.text
     script = requests.get(django_chat.url + "/socket.io/socket.io.js", timeout=5)
-    assert script.status_code == 200 and "ETag" in script.headers
+    assert script.status_code == 200
+    assert "ETag" in script.headers
 
 
 def test_chat_through_rooms_over_websocket_and_polling(django_chat):

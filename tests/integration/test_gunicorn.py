@@ -271,7 +271,8 @@ def test_nginx_worker_offers_only_xhr_polling(start_gunicorn):
         )
     assert info.value.status_code == 400
     resp = requests.get(f"{server.url}/socket.io/1/jsonp-polling/{sid}", timeout=5)
-    assert resp.status_code == 400 and resp.text == "7:::0"
+    assert resp.status_code == 400
+    assert resp.text == "7:::0"
 
     poller = PollingClient(server.url, open=False)
     assert poller.packets() == ["1::"]

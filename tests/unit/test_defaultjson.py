@@ -136,7 +136,7 @@ class Point:
 
 
 @pytest.mark.parametrize(
-    "value, text",
+    ("value", "text"),
     [
         (2**64, "18446744073709551616"),  # over orjson's 64 bits
         ([None, 1], "[null,1]"),
@@ -158,7 +158,7 @@ def test_dumps_refuses_what_json_refuses(value):
 
 
 @pytest.mark.parametrize(
-    "text, value",
+    ("text", "value"),
     [
         ("123456789012345678901234567890", 123456789012345678901234567890),  # not a float
         ("[18446744073709551616]", [18446744073709551616]),

@@ -315,7 +315,8 @@ def test_acl_methods():
     ns.add_acl_method("on_data")
     assert ns.is_method_allowed("on_data")
     ns.add_acl_method(["on_a", "on_b"])
-    assert ns.is_method_allowed("on_a") and ns.is_method_allowed("on_b")
+    assert ns.is_method_allowed("on_a")
+    assert ns.is_method_allowed("on_b")
     assert set(ns.allowed_methods) == {"on_login", "recv_connect", "on_data", "on_a", "on_b"}
 
     ns.del_acl_method("on_login")
@@ -452,10 +453,12 @@ def test_spawn_and_kill_local_jobs():
     second = ns.spawn(loop, "b")
     assert ns.jobs == [first, second]
     settle(0.01)
-    assert "a" in ticks and "b" in ticks
+    assert "a" in ticks
+    assert "b" in ticks
     ns.kill_local_jobs()
     settle(0.01)
-    assert first.dead and second.dead
+    assert first.dead
+    assert second.dead
     assert ns.jobs == []
 
 
@@ -672,7 +675,8 @@ def test_a_wrapper_with_star_args_is_called_whatever_the_count():
     socket, _ns = make_ns(Arity)
     feed(socket, '5:1+:/ns:{"name":"wrapped","args":[1,2]}')
     # the wrapper took them; the TypeError of the function it wraps is the wrapper's to handle
-    assert HANDLED and HANDLED[0][0] == "wrapped"
+    assert HANDLED
+    assert HANDLED[0][0] == "wrapped"
     assert sent(socket) == ['6::/ns:1+["handled"]']
 
 
@@ -681,7 +685,8 @@ def test_a_type_error_of_the_handler_itself_is_the_applications_and_keeps_its_tr
     with caplog.at_level("INFO"):
         feed(socket, '5::/ns:{"name":"bad","args":[1]}', '5::/ns:{"name":"kwonly","args":[1]}')
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert len(errors) == 2 and all(r.exc_info for r in errors)
+    assert len(errors) == 2
+    assert all(r.exc_info for r in errors)
     assert "the handler's own bug" in caplog.text
     assert sent(socket) == []
 
@@ -728,7 +733,8 @@ def test_reflected_names_are_clipped():
     feed(socket, f'5::/ns:{{"name":"{name}"}}')
     (out,) = sent(socket)
     assert len(out) < 400
-    assert '"on_aaaa' in out and "...(+" in out
+    assert '"on_aaaa' in out
+    assert "...(+" in out
 
 
 def test_an_ack_for_an_unknown_id_is_one_short_line(caplog):

@@ -53,7 +53,10 @@ def test_setters_set():
 def test_timeout_event_and_greenlets_live_as_long_as_the_session():
     socket = make_socket()
     beat, watch = socket._spawn_heartbeat(), socket._spawn_watcher()
-    assert isinstance(beat, gevent.Greenlet) and not socket.timeout.is_set()
+    assert isinstance(beat, gevent.Greenlet)
+    assert not socket.timeout.is_set()
     socket.kill(detach=True)
     settle()
-    assert socket.timeout.is_set() and beat.dead and watch.dead
+    assert socket.timeout.is_set()
+    assert beat.dead
+    assert watch.dead

@@ -71,7 +71,8 @@ def test_initial_attributes():
     assert socket.config["heartbeat_interval"] == 25
     assert isinstance(socket.client_queue, gevent.queue.Queue)
     assert isinstance(socket.server_queue, gevent.queue.Queue)
-    assert callable(socket.json_loads) and callable(socket.json_dumps)
+    assert callable(socket.json_loads)
+    assert callable(socket.json_dumps)
 
 
 def test_new_then_connected_on_first_hit():
@@ -179,7 +180,8 @@ def test_disconnect_disconnects_every_namespace():
     sent(socket)
     socket.disconnect()
     out = sent(socket)
-    assert "0::/a" in out and "0::/b" in out
+    assert "0::/a" in out
+    assert "0::/b" in out
     assert socket.active_ns == {}
 
 
@@ -301,7 +303,8 @@ def test_namespace_is_instantiated_lazily():
     request = {"user": "x"}
     socket = make_socket({"": Echo, "/chat": Echo}, request=request)
     feed(socket)
-    assert Echo.created == [] and socket.active_ns == {}
+    assert Echo.created == []
+    assert socket.active_ns == {}
     feed(socket, '5::/chat:{"name":"echo"}')
     assert Echo.created == [(socket.environ, "/chat", request)]
     feed(socket, '5::/chat:{"name":"echo"}', '5:::{"name":"echo"}')
@@ -403,7 +406,8 @@ def test_json_overrides():
     socket = make_socket({"": Echo})
     socket._set_json_dumps(dumps)
     socket._set_json_loads(loads)
-    assert socket.json_dumps is dumps and socket.json_loads is loads
+    assert socket.json_dumps is dumps
+    assert socket.json_loads is loads
     feed(socket, '5:1+::{"name":"echo","args":[1,"x"]}')
     assert loaded == ['{"name":"echo","args":[1,"x"]}']
     assert sent(socket) == ['6:::1+[2,"X"]']
@@ -495,7 +499,8 @@ def test_spawned_timers():
 
 def test_every_attribute_socket_sets_lives_in_a_slot():
     """``Socket.__slots__`` lists what ``__init__`` sets (a new one left out would
-    bring back the per-session dict); other attributes can still be set."""
+    bring back the per-session dict); other attributes can still be set.
+    """
     socket = make_socket()
     assert vars(socket) == {}
     socket.anything = 1
@@ -505,11 +510,13 @@ def test_every_attribute_socket_sets_lives_in_a_slot():
 def test_timeout_is_set_when_the_session_ends_whenever_it_is_asked_for():
     early, late = make_socket(), make_socket()
     event = early.timeout
-    assert not event.is_set() and early.timeout is event
+    assert not event.is_set()
+    assert early.timeout is event
     for socket in (early, late):
         socket.incr_hits()
         socket.kill(detach=True)
-    assert event.is_set() and late.timeout.is_set()
+    assert event.is_set()
+    assert late.timeout.is_set()
     replaced = gevent.event.Event()
     late.timeout = replaced  # a plain attribute on the original
     assert late.timeout is replaced
@@ -593,7 +600,8 @@ def test_queued_bytes_follow_every_way_of_taking_packets():
     sent(socket)
     for _ in range(2):
         socket.put_client_msg("f" * 100)
-    assert socket.connected and socket._queued_bytes == 200
+    assert socket.connected
+    assert socket._queued_bytes == 200
     socket.attach_output(_Output())
     assert socket._queued_bytes == 0
 
@@ -617,7 +625,8 @@ def test_websocket_backlog_bounded_in_bytes():
     socket.put_client_msg("x" * 5000)  # nothing waits: written
     output.backlog, output.backlog_bytes = 3, 990
     socket.put_client_msg("x" * 10)  # 1000
-    assert output.written == ["x" * 5000, "x" * 10] and socket.connected
+    assert output.written == ["x" * 5000, "x" * 10]
+    assert socket.connected
     output.backlog_bytes = 1000
     socket.put_client_msg("y")
     settle()
@@ -632,11 +641,13 @@ def test_an_output_that_does_not_count_bytes_is_bounded_by_packets():
     output = _Output(backlog=4)
     socket.attach_output(output)
     socket.put_client_msg("x" * 100)
-    assert socket.connected and output.written == ["x" * 100]
+    assert socket.connected
+    assert output.written == ["x" * 100]
     output.backlog = 5
     socket.put_client_msg("y")
     settle()
-    assert not socket.connected and "y" not in output.written
+    assert not socket.connected
+    assert "y" not in output.written
 
 
 def test_a_slow_consumer_is_killed_once_and_logged_once(caplog):
@@ -666,7 +677,8 @@ def test_session_logs_are_kept_per_server_not_per_module():
     import socketio.virtsocket as virtsocket
     from socketio.seams import SessionLogs, session_logs
 
-    assert not hasattr(virtsocket, "_app_errors") and not hasattr(virtsocket, "_error_log")
+    assert not hasattr(virtsocket, "_app_errors")
+    assert not hasattr(virtsocket, "_error_log")
     one, two = make_socket(), make_socket()
     assert session_logs(one.server) is session_logs(one.server)
     assert session_logs(one.server) is not session_logs(two.server)
@@ -761,7 +773,8 @@ def test_error_log_lines_are_short_escaped_and_one_per_kind(caplog):
     out = sent(socket)
     assert len(out) == 40
     # the long endpoint is not sent back, and its text is clipped
-    assert out[0].startswith("5:::") and len(out[0]) < 400
+    assert out[0].startswith("5:::")
+    assert len(out[0]) < 400
     assert "INFO forged line" in out[0]  # (to its own client, escaped by JSON)
 
 
@@ -782,7 +795,8 @@ def test_application_errors_keep_one_traceback_per_site_with_a_count(caplog):
         feed(socket, *[f'5:::{{"name":"boom","args":[{n}]}}' for n in range(30)])
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1
-    assert errors[0].exc_info and "boom 0" in caplog.text
+    assert errors[0].exc_info
+    assert "boom 0" in caplog.text
     assert socket.connected
     # another server (another test's) starts afresh
     other = make_socket({"": Boom})
@@ -814,7 +828,8 @@ def test_json_the_server_could_not_send_back_gets_an_answer_and_no_traceback(raw
         feed(socket, raw)
     assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
     out = sent(socket)
-    assert out and out[0].startswith("5:::")
+    assert out
+    assert out[0].startswith("5:::")
     assert json.loads(out[0].split(":", 3)[3])["name"] == "error"
     feed(socket, '5:2+::{"name":"echo","args":[1]}')
     assert sent(socket)[-1] == "6:::2+[1]"

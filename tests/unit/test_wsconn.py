@@ -122,7 +122,8 @@ def test_wait_message_returns_when_a_message_arrives_and_receive_does_not_wait_a
     assert not waiter.dead  # nothing sent yet
     peer.sendall(client_frame(b"one") + client_frame(b"two"))
     waiter.join(timeout=1)
-    assert waiter.dead and waiter.successful()
+    assert waiter.dead
+    assert waiter.successful()
     assert websocket.receive() == "one"
     with gevent.Timeout(0.5):
         websocket.wait_message()  # "two" is held already: no wait
@@ -415,7 +416,7 @@ def test_backlog_bytes_counts_what_is_held_and_what_the_kernel_refused(pair):
 
 
 @pytest.mark.parametrize(
-    "payload, code",
+    ("payload", "code"),
     [
         (struct.pack("!H", 5000), 1002),
         (struct.pack("!H", 1005), 1002),
@@ -432,7 +433,8 @@ def test_a_close_frame_is_echoed_only_if_valid(pair, payload, code):
     websocket, peer = pair
     peer.sendall(client_frame(payload, opcode=wsframe.OP_CLOSE))
     assert websocket.receive() is None
-    assert websocket.closed and websocket.peer_closed
+    assert websocket.closed
+    assert websocket.peer_closed
     sent = _pending(peer)
     assert sent[0] == 0x88
     assert struct.unpack("!H", sent[2:4])[0] == code
