@@ -65,8 +65,9 @@ def _connect(port: int) -> socket.socket:
 
 
 def _flood(port: int, first: bytes, blob: bytes, seconds: float, sent: Any) -> None:
-    """Send ``first`` then ``blob`` again and again until ``seconds`` pass; connect again
-    whenever the server closes. Nothing the server sends is read.
+    """Send ``first`` then ``blob`` again and again until ``seconds`` pass.
+
+    It connects again whenever the server closes. Nothing the server sends is read.
     """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

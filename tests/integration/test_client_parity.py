@@ -173,8 +173,10 @@ def build_corpus() -> tuple[list[dict[str, Any]], list[list[int]]]:
 
 
 def to_client(pkt: dict[str, Any], variant: int) -> dict[str, Any]:
-    """The same packet as the client's code holds it: ids and ackId are strings;
-    an event without arguments may have no ``args`` at all.
+    """The same packet as the client's code holds it.
+
+    Its ids and ackId are strings; an event without arguments may have no
+    ``args`` at all.
     """
     out = dict(pkt)
     if "id" in out:
@@ -205,6 +207,7 @@ def from_client(obj: Any) -> dict[str, Any]:
 
 def same(a: Any, b: Any) -> bool:
     """Equality of decoded JSON-ish values that does not confuse True with 1.
+
     Numbers compare by value (the client cannot tell 1 from 1.0).
     """
     if isinstance(a, bool) or isinstance(b, bool):
@@ -229,8 +232,9 @@ def split_json(wire: str, ptype: str) -> tuple[str, str]:
 
 
 def js_identical_json(value: Any) -> bool:
-    """Whether JSON.stringify and our writer must give the very same text:
-    strings below U+007F only (we escape DEL and everything above it), no
+    """Whether JSON.stringify and our writer must give the very same text.
+
+    That holds for strings below U+007F only (we escape DEL and everything above it), no
     floats, no object with two keys or more.
     """
     if isinstance(value, str):

@@ -1,5 +1,7 @@
-"""Hostile input against a live server: each gets a clear error, is logged once
-without a traceback, and a well-behaved client keeps working.
+"""Hostile input against a live server.
+
+Each gets a clear error, is logged once without a traceback, and a
+well-behaved client keeps working.
 
 Malformed packets (an ``error`` event: ``invalid_packet`` and friends), bad
 payload framing and garbage bodies (``400``), unknown and forged session ids
@@ -183,8 +185,10 @@ def test_garbage_body_gets_400(hostile, watch, transport, body, content_type):
     "body", [b"d=%ZZ%", b"d=not+json", b"d=%5B1%5D"], ids=["bad-escape", "raw-d", "d-json-list"]
 )
 def test_jsonp_form_with_a_raw_d_is_a_packet_like_any_other(hostile, watch, body):
-    """A ``d`` that is not a JSON string is taken as the raw payload (leniently, as
-    the original did): here it is no packet, so the client gets ``invalid_packet``.
+    """A ``d`` that is not a JSON string is taken as the raw payload.
+
+    That is lenient, as the original was: here it is no packet, so the client
+    gets ``invalid_packet``.
     """
     session = PollingClient(hostile.url, "jsonp-polling")
     resp = session.http.post(

@@ -386,8 +386,9 @@ def test_post_body_that_is_not_utf8(live_server):
     ],
 )
 def test_answer_head_and_connection_handling(live_server, version, connection, expected, closes):
-    """The head pywsgi would write: status, Date, Content-Length, and HTTP/1.0's
-    Connection header; the connection is kept or closed as asked.
+    """The head pywsgi would write, and the connection kept or closed as asked.
+
+    The head is the status, Date, Content-Length, and HTTP/1.0's Connection header.
     """
     headers = {"Connection": connection} if connection else {}
     stream = RawStream(live_server.url + "/socket.io/1/", headers=headers, version=version)

@@ -57,6 +57,12 @@ def log_lines(server: LiveServer, offset: int, needle: str) -> list[str]:
     return [line for line in server.log()[offset:].splitlines() if needle in line]
 
 
+def drain(sock: socket.socket) -> None:
+    """Read ``sock`` until it ends; an abortive close raises ``ConnectionResetError``."""
+    while sock.recv(1 << 20):
+        pass
+
+
 # -- slow consumers ------------------------------------------------------------------
 
 
@@ -96,8 +102,7 @@ def test_slow_websocket_consumer_is_disconnected_and_others_unaffected(limited):
         time.sleep(max(0.0, CLOSE_GRACE + 0.5 - (time.monotonic() - gone_at)))
         slow.ws.sock.settimeout(3)
         with pytest.raises(ConnectionResetError):  # not a timeout: an abortive close
-            while slow.ws.sock.recv(1 << 20):
-                pass
+            drain(slow.ws.sock)
         assert log_lines(
             limited, offset, "dropping the websocket connection its client did not close"
         )
@@ -123,8 +128,7 @@ def test_slow_htmlfile_consumer_is_disconnected_and_its_stream_dropped(limited):
     assert log_lines(limited, offset, "dropping the htmlfile connection its client did not close")
     stream.settimeout(3)
     with pytest.raises(ConnectionResetError):
-        while stream.recv(1 << 20):
-            pass
+        drain(stream)
     stream.close()
 
 

@@ -318,8 +318,10 @@ def barrier(emitter: Emitter, *clients: Client, servers: int = 2) -> None:
 
 @pytest.fixture
 def room(two_servers, clients, emitter):
-    """Six clients: a (ws), b (polling), f (ws, global namespace only) on server 1;
-    c (ws), d (polling), e (ws) on server 2. a, b, c, d join room ``r1``; e does not.
+    """Six clients on two servers; four of them join room ``r1``.
+
+    a (ws), b (polling), f (ws, global namespace only) on server 1; c (ws),
+    d (polling), e (ws) on server 2. a, b, c, d join room ``r1``; e does not.
     """
     s1, s2 = two_servers
     c = {
@@ -541,8 +543,10 @@ def gunicorn_url(redis_server: RedisServer) -> Iterator[str]:
 
 
 def sticky_websocket(url: str, name: str) -> tuple[int, WebsocketClient]:
-    """A websocket client whose handshake and upgrade share one keep-alive connection,
-    so they reach the same worker; returns that worker's pid too.
+    """A websocket client and the pid of the worker it reached.
+
+    Its handshake and upgrade share one keep-alive connection, so they reach
+    the same worker.
     """
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)

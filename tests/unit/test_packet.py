@@ -420,7 +420,11 @@ def test_property_decode_arbitrary_text(text):
     try:
         result = decode(text)
     except PacketError as exc:
-        assert exc.message == str(exc)
+        error: PacketError | None = exc
+    else:
+        error = None
+    if error is not None:
+        assert error.message == str(error)
     else:
         assert isinstance(result, dict)
         assert result["type"] in packet.MSG_TYPES

@@ -498,8 +498,9 @@ def test_spawned_timers():
 
 
 def test_every_attribute_socket_sets_lives_in_a_slot():
-    """``Socket.__slots__`` lists what ``__init__`` sets (a new one left out would
-    bring back the per-session dict); other attributes can still be set.
+    """``Socket.__slots__`` lists what ``__init__`` sets; other attributes can still be set.
+
+    A new attribute left out of the slots would bring back the per-session dict.
     """
     socket = make_socket()
     assert vars(socket) == {}
