@@ -65,11 +65,13 @@ class Polling:
         assert self.get() == ["1::"]
 
     def post(self, body: str) -> str:
+        """POST ``body`` on the session's POST connection; return the response's text."""
         self._post.request("POST", self.path, body.encode("utf-8"))
         resp = self._post.getresponse()
         return resp.read().decode()
 
     def get(self) -> list[str]:
+        """GET one poll on the session's GET connection; return its packets."""
         self._get.request("GET", self.path)
         body = self._get.getresponse().read().decode("utf-8")
         if not body.startswith(FRAME):
@@ -83,6 +85,7 @@ class Polling:
         return packets
 
     def close(self) -> None:
+        """Disconnect the session (best effort) and close both connections."""
         try:
             self.post("0::")
         except OSError:
@@ -92,6 +95,7 @@ class Polling:
 
 
 def payload(packets: list[str]) -> str:
+    """Frame ``packets`` as one polling payload."""
     return "".join(f"{FRAME}{len(p)}{FRAME}{p}" for p in packets)
 
 
@@ -228,12 +232,14 @@ def post_flood(server: AttackServer, seconds: float) -> tuple[dict[str, Any], in
 
 
 def probe_alone(server: AttackServer, seconds: float) -> dict[str, Any]:
+    """The prober's round trip with no attack, for ``seconds``."""
     with Prober(server.port) as prober:
         time.sleep(0.5 + seconds)
     return prober.summary()
 
 
 def run(quick: bool = False) -> list[dict]:
+    """The session attacks: log growth, idle memory, a slow consumer, a POST flood; their rows."""
     seconds = 2.0 if quick else 5.0
     rows = []
     with AttackServer() as server:

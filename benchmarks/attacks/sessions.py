@@ -94,6 +94,7 @@ class NewClients:
             self._stop.wait(self.interval)
 
     def text(self) -> str:
+        """Handshake-and-connect times as text: p50 / p99 in ms, and how many failed."""
         if not self.times:
             return f"none connected ({self.failures} failed)"
         values = sorted(self.times)
@@ -118,6 +119,7 @@ def still_pending(port: int, sids: list[str]) -> int:
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Never-connected handshakes: memory per pending session, survivors, new clients' times."""
     cap = 1_000 if quick else 10_000
     total = 2 * cap
     config: dict[str, Any] = {} if not quick else {"max_pending_sessions": cap}

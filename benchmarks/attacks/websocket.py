@@ -153,6 +153,7 @@ FLOODS = [
 
 
 def floods(quick: bool) -> list[dict[str, str]]:
+    """Each flood of :data:`FLOODS`: the server's memory growth and the prober's round trip."""
     seconds = 3.0 if quick else 8.0
     rows = []
     for name, first, blob in FLOODS:
@@ -175,6 +176,7 @@ def floods(quick: bool) -> list[dict[str, str]]:
 
 
 def trickle(quick: bool) -> list[dict[str, str]]:
+    """A 10 MB frame sent 3 bytes per segment: the server's memory growth per byte sent."""
     seconds = 4.0 if quick else 10.0
     frame = client_frame(b"3:::" + b"t" * (10 * MIB - 4))
     with AttackServer() as server:
@@ -200,6 +202,7 @@ def trickle(quick: bool) -> list[dict[str, str]]:
 
 
 def big_then_idle(quick: bool) -> list[dict[str, str]]:
+    """Sessions that send one 10 MB message, then idle: the memory kept per session."""
     sessions = 4 if quick else 10
     size = 10 * MIB - 100
     message = client_frame(b'5:::{"name":"echo","args":["' + b"m" * (size - 40) + b'"]}')
