@@ -35,7 +35,8 @@ import threading
 import time
 from typing import Any, Optional
 
-from benchmarks.attacks.common import AttackServer, WsClient, free_port, row
+from benchmarks.attacks.common import AttackServer, free_port, row
+from tests.client09.raw import PlainWebSocket
 
 INTERVAL = 0.02
 
@@ -87,7 +88,7 @@ class Broadcaster:
     """On server A: ``broadcast`` with an ack every 20 ms; each send time and round trip."""
 
     def __init__(self, port: int) -> None:
-        self.client = WsClient(port)
+        self.client = PlainWebSocket(port)
         self.sent: dict[int, float] = {}  # n -> monotonic time sent
         self.acks: list[tuple[float, float]] = []  # (time sent, round trip)
         self._stop = threading.Event()
@@ -121,7 +122,7 @@ class Receiver:
     """On server B: the arrival time of every ``tick``."""
 
     def __init__(self, port: int) -> None:
-        self.client = WsClient(port)
+        self.client = PlainWebSocket(port)
         self.arrived: dict[int, float] = {}
         self._stop = False
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -30,7 +30,8 @@ import threading
 import time
 from typing import Any
 
-from benchmarks.attacks.common import AttackServer, Prober, WsClient, latency_text, row
+from benchmarks.attacks.common import AttackServer, Prober, latency_text, row
+from tests.client09.raw import PlainWebSocket
 
 FLOODERS = 4
 
@@ -86,7 +87,7 @@ class NewClients:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                client = WsClient(self.port)  # handshake, upgrade, 1::
+                client = PlainWebSocket(self.port)  # handshake, upgrade, 1::
                 self.times.append(time.monotonic() - started)
                 client.close()
             except (OSError, ValueError):

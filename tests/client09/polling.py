@@ -92,6 +92,14 @@ class PollingClient:
                     return raw
         raise AssertionError("the expected packet never came")
 
+    def close(self) -> None:
+        """Disconnect (a ``0::`` POST, best effort) and close the HTTP session."""
+        try:
+            self.post("0::")
+        except requests.RequestException:
+            pass
+        self.http.close()
+
 
 class HeldGet:
     """A polling GET the server has read and holds; :meth:`payload` waits for its answer."""
