@@ -14,7 +14,7 @@ import pytest
 
 from socketio.namespace import BaseNamespace
 
-from .fake_server import error_event, feed, make_socket, sent, settle
+from .fake_server import error_event, feed, make_socket, sent, wait_until
 
 ACL_MESSAGE = (
     "Trying to delete an ACL method, but none were defined yet! "
@@ -454,13 +454,9 @@ def test_spawn_and_kill_local_jobs():
     first = ns.spawn(loop, "a")
     second = ns.spawn(loop, "b")
     assert ns.jobs == [first, second]
-    settle(0.01)
-    assert "a" in ticks
-    assert "b" in ticks
+    wait_until(lambda: "a" in ticks and "b" in ticks, "both jobs ran")
     ns.kill_local_jobs()
-    settle(0.01)
-    assert first.dead
-    assert second.dead
+    wait_until(lambda: first.dead and second.dead, "both jobs killed")
     assert ns.jobs == []
 
 
@@ -468,8 +464,7 @@ def test_disconnect_kills_local_jobs():
     _socket, ns = make_ns(BaseNamespace)
     job = ns.spawn(gevent.sleep, 10)
     ns.disconnect(silent=True)
-    settle()
-    assert job.dead
+    wait_until(lambda: job.dead, "the job killed")
 
 
 # -- initialize --------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 
 import gevent
 import gevent.event
@@ -18,7 +19,7 @@ import socketio.sessionid as sessionid
 from socketio.namespace import BaseNamespace
 from socketio.virtsocket import Socket, default_error_handler
 
-from .fake_server import FakeServer, error_event, feed, make_socket, sent, settle
+from .fake_server import FakeServer, error_event, feed, make_socket, sent, wait_until
 
 
 class Echo(BaseNamespace):
@@ -152,9 +153,8 @@ def test_kill_clears_ack_callbacks_and_kills_jobs():
     job = socket.spawn(gevent.sleep, 10)
     assert socket.jobs == [job]
     socket.kill()
-    settle()
+    wait_until(lambda: job.dead, "the job killed")
     assert socket.ack_callbacks == {}
-    assert job.dead
 
 
 def test_detach():
@@ -231,9 +231,8 @@ def test_slow_consumer_is_disconnected():
         socket.put_client_msg(f"3:::{i}")
     assert socket.connected
     socket.put_client_msg("3:::overflow")
-    settle()
+    assert socket.ended.wait(5)
     assert socket.state == Socket.STATE_DISCONNECTING
-    assert socket.ended.is_set()
     assert socket.sessid not in server.sockets
     assert "3:::overflow" not in list(socket.client_queue.queue)
 
@@ -317,9 +316,8 @@ def test_global_disconnect_kills_the_socket():
     feed(socket, '5:::{"name":"echo"}', "1::/chat")
     loop = socket._test_receiver
     feed(socket, "0::")
-    settle()
+    assert socket.ended.wait(5)
     assert socket.state == Socket.STATE_DISCONNECTING
-    assert socket.ended.is_set()
     assert socket.sessid not in socket.server.sockets
     assert socket.active_ns == {}
     assert loop.dead
@@ -350,10 +348,9 @@ def test_heartbeat_and_noop_packets_are_not_dispatched():
 def test_handler_killing_the_socket_ends_the_loop():
     socket = make_socket({"": Echo})
     feed(socket, '5:::{"name":"kill"}')
-    settle()
+    assert socket.ended.wait(5)
     assert socket.state == Socket.STATE_DISCONNECTING
-    assert socket.ended.is_set()
-    assert socket._test_receiver.dead
+    wait_until(lambda: socket._test_receiver.dead, "the receiver loop ended")
 
 
 def test_socketio_manage_blocks_until_the_socket_ends():
@@ -369,12 +366,11 @@ def test_socketio_manage_blocks_until_the_socket_ends():
         request="req",
         error_handler=lambda *a: errors.append(a[1:]),
     )
-    settle()
+    wait_until(lambda: socket.request == "req", "socketio_manage set the request")
     assert not manage.dead
     assert socket.environ is environ
-    assert socket.request == "req"
     socket.put_server_msg("1::/missing")
-    settle()
+    wait_until(lambda: errors, "the error handler called")
     assert errors == [
         (
             "no_such_namespace",
@@ -471,29 +467,26 @@ def test_spawn_ties_jobs_to_the_socket():
     job = socket.spawn(lambda x: x * 2, 21)
     job.join(1)
     assert job.value == 42
-    settle()
-    assert job not in socket.jobs  # finished jobs are forgotten
+    wait_until(lambda: job not in socket.jobs, "the finished job forgotten")
     sleeper = socket.spawn(gevent.sleep, 10)
     socket.kill()
-    settle()
-    assert sleeper.dead
+    wait_until(lambda: sleeper.dead, "the job killed")
 
 
 def test_spawned_timers():
     socket = make_socket(config={"heartbeat_interval": 0.01})
     beat = socket._spawn_heartbeat()
-    settle(0.05)
-    assert "2::" in sent(socket)
+    wait_until(lambda: "2::" in sent(socket), "a heartbeat sent")
     socket.kill()
-    settle()
-    assert beat.dead
+    wait_until(lambda: beat.dead, "the heartbeat timer stopped")
 
-    # the watcher closes a socket that stays silent for close_timeout
+    # the watcher closes a socket that stays silent for close_timeout, not before
     quiet = make_socket(config={"close_timeout": 0.03}, connected=False)
+    started = time.monotonic()
     quiet._spawn_watcher()
-    settle(0.1)
+    assert quiet.ended.wait(5)
+    assert time.monotonic() - started >= 0.02  # (the loop's cached clock lags)
     assert quiet.state == Socket.STATE_DISCONNECTING
-    assert quiet.ended.is_set()
     assert quiet.server.sockets == {}
 
 
@@ -540,7 +533,7 @@ def test_packets_dispatched_from_several_greenlets_are_handled_one_at_a_time_in_
     gevent.sleep(0)
     assert not socket.can_dispatch_now()
     waiting = [gevent.spawn(socket.dispatch, packet % n) for n in (2, 3)]
-    gevent.sleep(0.01)
+    gevent.sleep(0.01)  # the test: the other two do not start meanwhile
     assert log == [("start", 1)]
     release.set()
     gevent.joinall([first, *waiting], timeout=2, raise_error=True)
@@ -570,7 +563,7 @@ def test_queue_bounded_in_bytes_disconnects_a_slow_consumer(caplog):
     assert socket.connected
     with caplog.at_level("WARNING", logger="socketio.virtsocket"):
         socket.put_client_msg("y")  # one past it
-    settle()
+    assert socket.ended.wait(5)
     assert socket.state == Socket.STATE_DISCONNECTING
     assert "y" not in list(socket.client_queue.queue)
     lines = [r.getMessage() for r in caplog.records if "slow consumer" in r.getMessage()]
@@ -630,8 +623,8 @@ def test_websocket_backlog_bounded_in_bytes():
     assert socket.connected
     output.backlog_bytes = 1000
     socket.put_client_msg("y")
-    settle()
-    assert output.written[-1] is None  # the session ended: the connection is closed
+    # the session ends: the connection is closed
+    wait_until(lambda: output.written[-1] is None, "the connection closed")
     assert "y" not in output.written
     assert socket.state == Socket.STATE_DISCONNECTING
 
@@ -646,8 +639,7 @@ def test_an_output_that_does_not_count_bytes_is_bounded_by_packets():
     assert output.written == ["x" * 100]
     output.backlog = 5
     socket.put_client_msg("y")
-    settle()
-    assert not socket.connected
+    wait_until(lambda: not socket.connected, "the session ended")
     assert "y" not in output.written
 
 
@@ -667,7 +659,7 @@ def test_a_slow_consumer_is_killed_once_and_logged_once(caplog):
                 socket.put_client_msg(f"3:::{i}")
         finally:
             gevent.spawn = real_spawn
-        settle()
+        assert socket.ended.wait(5)
     kills = [fn for fn in spawned if getattr(fn, "__name__", "") == "kill"]
     assert len(kills) == 1
     assert len([r for r in caplog.records if "slow consumer" in r.getMessage()]) == 1
