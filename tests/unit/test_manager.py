@@ -498,7 +498,7 @@ def test_a_failing_delivery_does_not_kill_the_listener(caplog):
         with caplog.at_level(logging.ERROR, logger="socketio.manager"):
             manager.queue.put({"host": "x", "endpoint": "", "packet": "bad"})
             manager.queue.put({"host": "x", "endpoint": "", "packet": "good"})
-            gevent.sleep(0.01)
+            wait_for(lambda: delivered, what="the good packet", sleep=gevent.sleep)
         assert delivered == ["good"]
         assert "delivering a pub/sub message failed" in caplog.text
         assert manager.listens == 1
@@ -518,8 +518,7 @@ def test_a_crashing_backend_listener_is_restarted(caplog, monkeypatch):
         with caplog.at_level(logging.ERROR, logger="socketio.manager"):
             manager.queue.put(RuntimeError("backend bug (expected)"))
             manager.queue.put({"host": "x", "endpoint": "", "packet": "after"})
-            for _ in range(10):
-                real_sleep(0.001)
+            wait_for(lambda: delivered, what="the packet after the crash", sleep=real_sleep)
         assert delivered == ["after"]
         assert manager.listens == 2
         assert "restarting" in caplog.text
