@@ -38,6 +38,7 @@ TEXT = [("Content-Type", "text/plain; charset=UTF-8")]
 
 
 def websocket_echo(ws: Any) -> None:
+    """Echo every websocket message back (no Socket.IO: the floor of the transport's cost)."""
     SOCKETS.add(ws)
     try:
         while True:
@@ -59,6 +60,7 @@ def websocket_echo(ws: Any) -> None:
 
 
 def poll(environ: dict, start_response: Any, client: str) -> list[bytes]:
+    """Long-poll echo for ``client``: a POST queues its body, a GET waits for the next one."""
     queue = QUEUES.get(client)
     if queue is None:
         queue = QUEUES[client] = gevent.queue.Queue()
@@ -78,6 +80,7 @@ def poll(environ: dict, start_response: Any, client: str) -> list[bytes]:
 
 
 def application(environ: dict, start_response: Any) -> list[bytes]:
+    """Route to the websocket echo, the long-poll echo, or 404."""
     path = environ.get("PATH_INFO", "")
     ws = environ.get("wsgi.websocket")
     if ws is not None and path == "/bare":
@@ -93,15 +96,18 @@ class BareServer(WSGIServer):
     """pywsgi with TCP_NODELAY on accepted sockets, as ``SocketIOServer`` does."""
 
     def handle(self, sock: Any, address: Any) -> None:
+        """Serve the connection with Nagle's algorithm off, as the Socket.IO server does."""
         sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
         super().handle(sock, address)
 
 
 def make_server(port: int, host: str = "127.0.0.1") -> WSGIServer:
+    """The bare server (pywsgi with gevent-websocket's handler) on ``host``:``port``."""
     return BareServer((host, port), application, handler_class=WebSocketHandler, log=None)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Serve the bare app on the port given on the command line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("port", type=int)
     args = parser.parse_args(argv)

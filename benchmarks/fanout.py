@@ -49,6 +49,7 @@ NAMESPACE = "/bench"
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -171,6 +172,8 @@ def run_clients(url: str, count: int) -> None:
 
 @dataclass
 class Result:
+    """One setup's figures: clients reached, a single emit's delay and rate, a burst's rate."""
+
     manager: str
     processes: int
     clients: int
@@ -182,6 +185,7 @@ class Result:
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:
+    """Start this script again in a subprocess with ``args`` (a server, or a client group)."""
     return subprocess.Popen(
         [sys.executable, __file__, *args],
         cwd=ROOT,
@@ -192,6 +196,7 @@ def spawn(*args: str) -> subprocess.Popen[str]:
 
 @contextmanager
 def redis_server() -> Iterator[str]:
+    """Run a throwaway redis-server on a free port; yield its URL."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="fanout-redis-") as tmp:
         args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp]
@@ -217,6 +222,7 @@ def redis_server() -> Iterator[str]:
 
 
 def wait_http(url: str, proc: subprocess.Popen[str]) -> None:
+    """Wait until the server ``proc`` answers HTTP at ``url`` (fail if it exits or 20 s pass)."""
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -229,12 +235,14 @@ def wait_http(url: str, proc: subprocess.Popen[str]) -> None:
 
 
 def read_lines(proc: subprocess.Popen[str], index: int, out: queue.Queue[Any]) -> None:
+    """Put each line ``proc`` prints, split into words, on ``out`` with ``index``."""
     assert proc.stdout is not None
     for line in proc.stdout:
         out.put((index, line.split()))
 
 
 def run_setup(manager: Optional[str], label: str, processes: int, args: Any) -> Result:
+    """Measure one setup: ``processes`` servers sharing ``manager``, the clients spread."""
     sys.path.append(str(ROOT))  # the tests' wire client (this process serves nothing)
     from tests.client09.handshake import handshake
     from tests.client09.websocket import open_websocket
@@ -340,6 +348,7 @@ def run_setup(manager: Optional[str], label: str, processes: int, args: Any) -> 
 
 
 def main() -> None:
+    """Measure broadcast fan-out for each manager setup and print the table (or serve)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=20, help="single emits measured")

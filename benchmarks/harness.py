@@ -41,6 +41,7 @@ class BenchmarkError(RuntimeError):
 
 
 def node() -> str:
+    """The path of ``node``; :class:`BenchmarkError` when it is not installed."""
     found = shutil.which("node")
     if not found:
         raise BenchmarkError("node is not installed (apt-get install nodejs npm)")
@@ -76,25 +77,28 @@ def raise_nofile(wanted: int = 65536) -> int:
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def taskset_prefix(cpu: Optional[int]) -> list[str]:
+    """The ``taskset`` command prefix that pins a process to ``cpu`` (empty when not pinned)."""
     if cpu is None or not shutil.which("taskset"):
         return []
     return ["taskset", "-c", str(cpu)]
 
 
 def proc_cpu_split(pid: int) -> tuple[float, float]:
-    """user and system CPU time of a process (all its threads), in seconds."""
+    """User and system CPU time of a process (all its threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def proc_rss_kib(pid: int) -> int:
+    """The resident memory of a process, in KiB."""
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE_KIB
 
@@ -128,6 +132,7 @@ class ServerProcess:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{target}-{self.port}.log"
 
     def command(self) -> list[str]:
+        """The command line that starts this target's server on its port."""
         if self.target == "reference":
             cmd = [node(), str(BENCH_DIR / "reference_server.js"), str(self.port)]
         else:
@@ -139,10 +144,12 @@ class ServerProcess:
 
     @property
     def pid(self) -> int:
+        """The server process's id."""
         assert self.proc is not None
         return self.proc.pid
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        """Start the server and wait until it accepts connections; return self."""
         self._log = open(self.log_path, "wb")
         env = dict(os.environ)
         if self.library is not None:
@@ -180,15 +187,18 @@ class ServerProcess:
         return proc_cpu_split(self.pid)
 
     def rss_kib(self) -> int:
+        """The server's resident memory, in KiB."""
         return proc_rss_kib(self.pid)
 
     def log(self) -> str:
+        """What the server has written to its log so far."""
         try:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
 
     def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and close its log."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -163,6 +163,7 @@ def count(
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Count the CPU instructions the server spends per message; print the table."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__)
     parser.add_argument("--clients", default="100,500", help="comma-separated client counts")
     parser.add_argument("--burst", type=int, default=1, help="echoes each client sends at once")

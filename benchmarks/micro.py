@@ -58,7 +58,10 @@ def xor_unmask(data: bytes, mask: bytes) -> bytes:
 
 
 class Echo(BaseNamespace):
+    """A namespace whose ``echo`` answers the ack with its arguments."""
+
     def on_echo(self, *args: Any) -> Any:
+        """Answer the ack with the event's arguments."""
         return args
 
 
@@ -110,6 +113,7 @@ def burst_by_slicing() -> None:
 
 
 def rows(number: int) -> list[tuple[str, float, str]]:
+    """Time each step of a message's way through the server: (name, microseconds per call, note)."""
     out: list[tuple[str, float, str]] = []
 
     def add(name: str, fn: Callable[[], Any], note: str = "") -> None:
@@ -183,6 +187,7 @@ def rows(number: int) -> list[tuple[str, float, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print the microseconds per call of each step."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.micro", description=__doc__)
     parser.add_argument("--number", type=int, default=20000)
     args = parser.parse_args(argv)

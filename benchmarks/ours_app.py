@@ -27,10 +27,14 @@ from socketio.server import SocketIOServer
 
 
 class BenchNamespace(BaseNamespace, BroadcastMixin):
+    """The benchmarks' namespace: an echo and a broadcast."""
+
     def on_echo(self, *args: Any) -> Any:
+        """Answer the ack with the event's arguments."""
         return args
 
     def on_broadcast(self, *args: Any) -> None:
+        """Broadcast ``tick`` with the arguments to every session."""
         self.broadcast_event("tick", *args)
 
 
@@ -38,6 +42,7 @@ NAMESPACES = {"": BenchNamespace}
 
 
 def application(environ: dict, start_response: Any) -> list[bytes]:
+    """Serve Socket.IO under ``/socket.io/`` and 404 elsewhere."""
     if environ.get("PATH_INFO", "").startswith("/socket.io/"):
         socketio_manage(environ, NAMESPACES)
         return []
@@ -46,6 +51,7 @@ def application(environ: dict, start_response: Any) -> list[bytes]:
 
 
 def make_server(port: int, access_log: bool = False, host: str = "127.0.0.1") -> SocketIOServer:
+    """The Socket.IO server under test on ``host``:``port`` (no policy server)."""
     kwargs: dict[str, Any] = {"policy_server": False}
     if not access_log:
         kwargs["log"] = None
@@ -53,6 +59,7 @@ def make_server(port: int, access_log: bool = False, host: str = "127.0.0.1") ->
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Serve the benchmarks' app on the port given on the command line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("port", type=int)
     parser.add_argument("--access-log", action="store_true")

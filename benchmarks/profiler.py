@@ -73,6 +73,7 @@ def _function(frame: str) -> str:
 
 
 def summarise(collapsed: Path, top: int = 25) -> str:
+    """The hottest functions (self and inclusive) and the time per area of a py-spy profile."""
     self_time: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     areas: collections.Counter[str] = collections.Counter()
@@ -113,6 +114,7 @@ def summarise(collapsed: Path, top: int = 25) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Profile the server under a workload with py-spy and print the summary."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profiler", description=__doc__)
     parser.add_argument("--workload", default="B100", choices=[n for n in WORKLOADS if n != "E"])
     parser.add_argument("--seconds", type=float, default=10.0)

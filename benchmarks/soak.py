@@ -43,21 +43,27 @@ from tests.client09.websocket import WebSocketClient
 
 
 class EchoNamespace(BaseNamespace):
+    """A namespace whose ``echo`` answers the ack with its arguments."""
+
     def on_echo(self, *args: Any) -> Any:
+        """Answer the ack with the event's arguments."""
         return args
 
 
 def application(environ: dict, start_response: Callable) -> list[bytes]:
+    """Serve the echo namespace at ```` and ``/chat``."""
     socketio_manage(environ, {"": EchoNamespace, "/chat": EchoNamespace})
     return []
 
 
 def live_greenlets() -> int:
+    """The greenlets alive now (after a collection)."""
     gc.collect()
     return sum(1 for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead)
 
 
 def rss_kib() -> int:
+    """This process's resident memory, in KiB."""
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
@@ -73,6 +79,7 @@ class Cycler:
         self.count = 0
 
     def websocket(self) -> None:
+        """One websocket cycle: connect ``/chat``, an echo with ack, ``0::`` every other time."""
         client = WebSocketClient(self.url)
         assert client.connect("/chat") == "1::/chat"
         assert client.call("/chat", "echo", "x") == ["x"]
@@ -81,6 +88,7 @@ class Cycler:
         client.close()
 
     def polling(self, transport: str = "xhr-polling") -> None:
+        """One polling cycle: connect ``/chat``, an echo with ack, then a disconnect."""
         client = PollingClient(self.url, transport)  # its first GET answered 1::
         client.post("1::/chat")
         client.post('5:1+:/chat:{"name":"echo","args":["x"]}')
@@ -95,9 +103,11 @@ class Cycler:
         client.http.close()
 
     def jsonp(self) -> None:
+        """One jsonp-polling cycle."""
         self.polling("jsonp-polling")
 
     def run(self, transport: str) -> None:
+        """Run one cycle on ``transport``."""
         self.count += 1
         {"websocket": self.websocket, "xhr-polling": self.polling, "jsonp-polling": self.jsonp}[
             transport
@@ -137,6 +147,7 @@ def soak(cycles: int, transports: list[str]) -> dict[str, Any]:
 
 
 def main() -> None:
+    """Run the connect / emit / disconnect cycles and print the greenlets and memory left."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=10_000)
     parser.add_argument("--transports", default="websocket,xhr-polling,jsonp-polling")

@@ -40,6 +40,8 @@ from .harness import (
 
 @dataclass
 class Workload:
+    """One workload: its name, title, load generator config and the metrics it reports."""
+
     name: str
     title: str
     config: Callable[[bool], dict[str, Any]]  # quick -> load generator config
@@ -176,6 +178,7 @@ class Sample:
 
     @classmethod
     def take(cls, server: ServerProcess) -> Sample:
+        """The sample of ``server``'s CPU and the machine's busy time now."""
         user, system = server.cpu_split()
         return cls(time.monotonic(), user + system, machine_busy_seconds(), system)
 
@@ -363,6 +366,7 @@ def _grid(rows: list[list[str]]) -> str:
 
 
 def machine_description() -> dict[str, Any]:
+    """The machine the figures come from: CPU model, cores, kernel, Python."""
     model = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -389,6 +393,7 @@ def machine_description() -> dict[str, Any]:
 
 
 def parse_workloads(text: str) -> list[str]:
+    """The workload names of ``text`` (comma-separated names or aliases), in order."""
     names: list[str] = []
     for part in text.split(","):
         part = part.strip().upper()
@@ -403,6 +408,7 @@ def parse_workloads(text: str) -> list[str]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run the workloads against the targets and print (or save) the figures."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes)")
     parser.add_argument("--workloads", default="A,B,C,D,E", help="comma-separated (default all)")

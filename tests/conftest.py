@@ -43,8 +43,10 @@ def node_modules() -> Path:
 
 @pytest.fixture(scope="session")
 def run_node(node_modules: Path):
-    """``run_node(script, data)``: run ``tests/js/<script>`` with ``data`` as
-    JSON on stdin and return its JSON output."""
+    """``run_node(script, data)``: run ``tests/js/<script>`` in node.
+
+    ``data`` goes as JSON on its stdin; the call returns its JSON output.
+    """
     node = _require_node()
 
     def run(script: str, data: Any, timeout: float = 60) -> Any:

@@ -1,5 +1,6 @@
-"""Every module and name of the drop-in contract (``docs/contract/api.md``) exists,
-with the signature api.md gives (or, where it gives none, the original 0.3 one).
+"""Every module and name of the drop-in contract (``docs/contract/api.md``) exists.
+
+Each has the signature api.md gives (or, where it gives none, the original 0.3 one).
 
 Signatures are compared with :func:`inspect.signature`: each expected parameter
 must be there, in order, with the same name, kind of passing and default. The
@@ -484,7 +485,7 @@ def test_raised_exceptions_carry_message():
     from socketio.namespace import BaseNamespace
     from socketio.virtsocket import Socket
 
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="Unknown message type") as info:
         packet.decode("99::")
     assert info.value.message == "Unknown message type: 99"
 
@@ -492,7 +493,7 @@ def test_raised_exceptions_carry_message():
         sockets: dict = {}
 
     ns = BaseNamespace({"socketio": Socket(Server(), {})}, "")
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="positional argument") as info:
         ns.emit("x", bogus=1)
     assert info.value.message
 

@@ -36,6 +36,7 @@ def table(rows: list[dict[str, str]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the chosen attack areas and print their rows; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter attacks")
     parser.add_argument("--only", default="", help="comma-separated areas: " + ",".join(AREAS))

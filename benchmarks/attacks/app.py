@@ -33,16 +33,21 @@ from socketio.server import SocketIOServer
 
 
 class EchoNamespace(BaseNamespace, BroadcastMixin):
+    """The attacks' namespace: an echo, a broadcast, and a handler of exactly two arguments."""
+
     def on_echo(self, *args: Any) -> Any:
+        """Answer the ack with the event's arguments."""
         return args
 
     def on_broadcast(self, *args: Any) -> str:
+        """Broadcast ``tick`` with the arguments to every session; ack ``sent``."""
         self.broadcast_event("tick", *args)
         return "sent"
 
     def on_pair(self, a: Any, b: Any) -> list[Any]:
         # two arguments exactly: a client sending one makes a mistake the
         # attacks count (on_echo takes any number)
+        """Answer the ack with both arguments (exactly two, or the call is a client mistake)."""
         return [a, b]
 
 
@@ -50,6 +55,7 @@ NAMESPACES = {"": EchoNamespace}
 
 
 def application(environ: dict, start_response: Any) -> list[bytes]:
+    """Serve Socket.IO under ``/socket.io/`` and 404 elsewhere."""
     if environ.get("PATH_INFO", "").startswith("/socket.io/"):
         socketio_manage(environ, NAMESPACES)
         return []
@@ -58,6 +64,7 @@ def application(environ: dict, start_response: Any) -> list[bytes]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Serve the attacks' app on ``--port`` with the server keywords of ``--config``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--config", default="{}", help="server keyword arguments, as JSON")

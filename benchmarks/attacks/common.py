@@ -2,7 +2,8 @@
 
 :class:`AttackServer` runs :mod:`benchmarks.attacks.app` in a process of its
 own and reads its memory, open files and log. :class:`Prober` is the
-well-behaved client next to the attacker: a websocket session that sends an
+well-behaved client next to the attacker: a websocket session (the tests'
+wire client, :class:`tests.client09.raw.PlainWebSocket`) that sends an
 ``echo`` event with an ack every 20 ms and records each round trip, so a
 benchmark can quote another client's latency during an attack against the
 same client's latency without it, measured in the same run. :func:`row`
@@ -15,7 +16,6 @@ import json
 import os
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,11 +25,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
+from tests.client09.raw import PlainWebSocket
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -53,10 +56,12 @@ class AttackServer:
 
     @property
     def pid(self) -> int:
+        """The server process's id."""
         assert self.proc is not None
         return self.proc.pid
 
     def start(self) -> AttackServer:
+        """Start the server and wait until it answers HTTP; return self."""
         args = [
             sys.executable,
             "-m",
@@ -83,6 +88,7 @@ class AttackServer:
         raise RuntimeError(f"attack server did not start:\n{self.log_text()}")
 
     def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and close its log."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -137,92 +143,6 @@ class AttackServer:
         return sid, time.monotonic() - started
 
 
-# -- a minimal 0.9 websocket client (benchmarks do not import the tests) ------
-
-
-def client_frame(payload: bytes, opcode: int = 1, fin: bool = True) -> bytes:
-    """A masked client frame (mask of zeros: the payload goes as is)."""
-    n = len(payload)
-    head = bytes([(0x80 if fin else 0) | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + b"\0\0\0\0" + payload
-
-
-def upgrade_request(port: int, sid: str, transport: str = "websocket") -> bytes:
-    return (
-        f"GET /socket.io/1/{transport}/{sid} HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ).encode()
-
-
-class WsClient:
-    """A Socket.IO 0.9 session over a raw websocket, text frames only."""
-
-    def __init__(self, port: int, timeout: float = 10.0) -> None:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/socket.io/1/", timeout=timeout
-        ) as resp:
-            self.sid = resp.read().decode().split(":")[0]
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.sendall(upgrade_request(port, self.sid))
-        self._buf = b""
-        while b"\r\n\r\n" not in self._buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("closed during the upgrade")
-            self._buf += chunk
-        head, self._buf = self._buf.split(b"\r\n\r\n", 1)
-        if b" 101 " not in head.split(b"\r\n", 1)[0]:
-            raise ConnectionError(head.split(b"\r\n", 1)[0].decode("latin-1"))
-        if self.recv() != "1::":
-            raise ConnectionError("no 1:: from the server")
-
-    def send(self, text: str) -> None:
-        self.sock.sendall(client_frame(text.encode()))
-
-    def _read(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed by the server")
-            self._buf += chunk
-        data, self._buf = self._buf[:n], self._buf[n:]
-        return data
-
-    def recv(self) -> str:
-        """The next text message (control frames skipped); heartbeats are answered."""
-        while True:
-            first, second = self._read(2)
-            length = second & 0x7F
-            if length == 126:
-                length = struct.unpack("!H", self._read(2))[0]
-            elif length == 127:
-                length = struct.unpack("!Q", self._read(8))[0]
-            data = self._read(length)
-            opcode = first & 0x0F
-            if opcode == 8:
-                raise ConnectionError("close frame from the server")
-            if opcode != 1:
-                continue
-            text = data.decode()
-            if text == "2::":
-                self.send("2::")
-                continue
-            return text
-
-    def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
 class Prober:
     """A good client next to the attacker: an echo with ack every ``interval`` seconds.
 
@@ -251,12 +171,12 @@ class Prober:
         self._thread.join(self.timeout + 5)
 
     def _run(self) -> None:
-        client: Optional[WsClient] = None
+        client: Optional[PlainWebSocket] = None
         n = 0
         while not self._stop.is_set():
             try:
                 if client is None:
-                    client = WsClient(self.port, self.timeout)
+                    client = PlainWebSocket(self.port, self.timeout)
                 n += 1
                 started = time.monotonic()
                 client.send(f'5:{n}+::{{"name":"echo","args":[{n}]}}')
@@ -274,7 +194,7 @@ class Prober:
         self._drop(client)
 
     @staticmethod
-    def _drop(client: Optional[WsClient]) -> None:
+    def _drop(client: Optional[PlainWebSocket]) -> None:
         if client is not None:
             client.close()
 

@@ -56,6 +56,7 @@ def _handshake_text(took: list[float], failed: int) -> str:
 
 
 def slowloris(quick: bool) -> list[dict[str, str]]:
+    """Slowloris: open files, new clients' handshakes and the prober's round trip."""
     count = 400 if quick else 1100
     rows = []
     with AttackServer(nofile=1024) as server:
@@ -117,6 +118,7 @@ def slowloris(quick: bool) -> list[dict[str, str]]:
 
 
 def stalled_uploads(quick: bool) -> list[dict[str, str]]:
+    """Stalled uploads: the server's peak memory and the seconds until every one is closed."""
     sent = (1 if quick else 5) * 1024 * 1024
     timeout = 5
     with AttackServer(body_timeout=timeout) as server:  # (10 MB: max_body_size exactly)
@@ -171,6 +173,7 @@ def stalled_uploads(quick: bool) -> list[dict[str, str]]:
 
 
 def pipelining(quick: bool) -> list[dict[str, str]]:
+    """A pipelining flood: the prober's round trip during it, and its requests per second."""
     count = 10_000 if quick else 50_000
     with AttackServer() as server:
         with Prober(server.port) as quiet:

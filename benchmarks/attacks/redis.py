@@ -35,7 +35,8 @@ import threading
 import time
 from typing import Any, Optional
 
-from benchmarks.attacks.common import AttackServer, WsClient, free_port, row
+from benchmarks.attacks.common import AttackServer, free_port, row
+from tests.client09.raw import PlainWebSocket
 
 INTERVAL = 0.02
 
@@ -65,10 +66,12 @@ class RedisProcess:
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def signal(self, signum: int) -> None:
+        """Send ``signum`` to redis-server (SIGSTOP hangs it, SIGCONT resumes it)."""
         assert self.proc is not None
         self.proc.send_signal(signum)
 
     def kill(self) -> None:
+        """Kill redis-server (resumed first if it was stopped) and wait for it to exit."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
             self.proc.kill()
@@ -76,6 +79,7 @@ class RedisProcess:
         self.proc = None
 
     def stop(self) -> None:
+        """Kill redis-server and remove its directory."""
         self.kill()
         self._dir.cleanup()
 
@@ -84,7 +88,7 @@ class Broadcaster:
     """On server A: ``broadcast`` with an ack every 20 ms; each send time and round trip."""
 
     def __init__(self, port: int) -> None:
-        self.client = WsClient(port)
+        self.client = PlainWebSocket(port)
         self.sent: dict[int, float] = {}  # n -> monotonic time sent
         self.acks: list[tuple[float, float]] = []  # (time sent, round trip)
         self._stop = threading.Event()
@@ -104,9 +108,11 @@ class Broadcaster:
             self._stop.wait(INTERVAL)
 
     def round_trips(self, start: float, end: float) -> list[float]:
+        """The ack round trips of the broadcasts sent between ``start`` and ``end``."""
         return [rtt for sent, rtt in list(self.acks) if start <= sent < end]
 
     def close(self) -> None:
+        """Stop broadcasting and close the client."""
         self._stop.set()
         self._thread.join(15)
         self.client.close()
@@ -116,7 +122,7 @@ class Receiver:
     """On server B: the arrival time of every ``tick``."""
 
     def __init__(self, port: int) -> None:
-        self.client = WsClient(port)
+        self.client = PlainWebSocket(port)
         self.arrived: dict[int, float] = {}
         self._stop = False
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -134,6 +140,7 @@ class Receiver:
             pass
 
     def close(self) -> None:
+        """Stop recording and close the client."""
         self._stop = True
         self.client.close()
 
@@ -149,6 +156,7 @@ def first_delivery_after(sender: Broadcaster, receiver: Receiver, since: float) 
 
 
 def wait_for_delivery(sender: Broadcaster, receiver: Receiver, since: float, limit: float) -> float:
+    """Seconds from ``since`` until a broadcast reaches B (inf if none within ``limit``)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         found = first_delivery_after(sender, receiver, since)
@@ -159,6 +167,7 @@ def wait_for_delivery(sender: Broadcaster, receiver: Receiver, since: float, lim
 
 
 def ms(values: list[float], q: float) -> str:
+    """The ``q`` quantile of ``values`` (seconds) in milliseconds, as text."""
     if not values:
         return "n/a"
     values = sorted(values)
@@ -166,6 +175,7 @@ def ms(values: list[float], q: float) -> str:
 
 
 def seconds(value: float, limit: float) -> str:
+    """A delay as text: seconds or milliseconds, or ``never`` past ``limit``."""
     if value == float("inf"):
         return f"never (> {limit:.0f} s)"
     return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"
@@ -177,6 +187,7 @@ def dropped(server: AttackServer) -> int:
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Hang Redis, then restart it: the emitter's round trip, redelivery times and dropped emits."""
     hang = 3.0 if quick else 8.0
     calm = 2.0 if quick else 4.0
     redis = RedisProcess()

@@ -34,66 +34,11 @@ import time
 import urllib.request
 from typing import Any
 
-from benchmarks.attacks.common import (
-    AttackServer,
-    Prober,
-    WsClient,
-    client_frame,
-    latency_text,
-    row,
-    upgrade_request,
-)
-
-FRAME = "\ufffd"
-
-
-# -- polling, by hand (keep-alive, as a browser) -------------------------------------------
-
-
-class Polling:
-    """An xhr-polling session over one keep-alive connection for POSTs and one for GETs."""
-
-    def __init__(self, port: int) -> None:
-        import http.client
-
-        self.port = port
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/socket.io/1/", timeout=10) as r:
-            self.sid = r.read().decode().split(":")[0]
-        self.path = f"/socket.io/1/xhr-polling/{self.sid}"
-        self._post = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self._get = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        assert self.get() == ["1::"]
-
-    def post(self, body: str) -> str:
-        self._post.request("POST", self.path, body.encode("utf-8"))
-        resp = self._post.getresponse()
-        return resp.read().decode()
-
-    def get(self) -> list[str]:
-        self._get.request("GET", self.path)
-        body = self._get.getresponse().read().decode("utf-8")
-        if not body.startswith(FRAME):
-            return [body]
-        packets, pos = [], 0
-        while pos < len(body):
-            sep = body.index(FRAME, pos + 1)
-            length = int(body[pos + 1 : sep])
-            packets.append(body[sep + 1 : sep + 1 + length])
-            pos = sep + 1 + length
-        return packets
-
-    def close(self) -> None:
-        try:
-            self.post("0::")
-        except OSError:
-            pass
-        self._post.close()
-        self._get.close()
-
-
-def payload(packets: list[str]) -> str:
-    return "".join(f"{FRAME}{len(p)}{FRAME}{p}" for p in packets)
-
+from benchmarks.attacks.common import AttackServer, Prober, latency_text, row
+from tests.client09.framing import frame
+from tests.client09.polling import PollingClient
+from tests.client09.raw import PlainWebSocket, upgrade_request
+from tests.wsframes import ZERO_MASK, client_frame
 
 # -- the measures --------------------------------------------------------------------------
 
@@ -104,7 +49,7 @@ def log_flood(server: AttackServer, seconds: float, args: str) -> tuple[float, f
     Each event asks for an ack: the right ones get it, the wrong ones an
     ``error`` event (and an empty ack, as the original sent).
     """
-    client = WsClient(server.port)
+    client = PlainWebSocket(server.port)
     per_event = 1 if "," in args else 2
     answers = [0]
     stop = threading.Event()
@@ -119,7 +64,7 @@ def log_flood(server: AttackServer, seconds: float, args: str) -> tuple[float, f
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
-    frame = client_frame(f'5:1+::{{"name":"pair","args":[{args}]}}'.encode())
+    frame = client_frame(f'5:1+::{{"name":"pair","args":[{args}]}}'.encode(), mask=ZERO_MASK)
     batch = frame * 100
     before = server.log_size()
     started = time.monotonic()
@@ -140,7 +85,7 @@ def log_flood(server: AttackServer, seconds: float, args: str) -> tuple[float, f
 
 def idle_memory(server: AttackServer, size: int, count: int = 10) -> float:
     """MiB of resident memory kept by ``count`` idle sessions that POSTed a message of ``size``."""
-    sessions = [Polling(server.port) for _ in range(count)]
+    sessions = [PollingClient(f"http://127.0.0.1:{server.port}") for _ in range(count)]
     for s in sessions:
         s.post("3:::hi")
     time.sleep(0.5)
@@ -183,8 +128,12 @@ def slow_consumer(server: AttackServer, reads: bool, count: int) -> tuple[float,
     dropped = False
     try:
         for i in range(count):
-            conn.sendall(client_frame(f'5:{i + 1}+::{{"name":"echo","args":["{blob}"]}}'.encode()))
-            conn.sendall(client_frame(b"2::"))
+            conn.sendall(
+                client_frame(
+                    f'5:{i + 1}+::{{"name":"echo","args":["{blob}"]}}'.encode(), mask=ZERO_MASK
+                )
+            )
+            conn.sendall(client_frame(b"2::", mask=ZERO_MASK))
             if i % 10 == 9:
                 peak = max(peak, server.rss_mib())
     except OSError:
@@ -193,7 +142,7 @@ def slow_consumer(server: AttackServer, reads: bool, count: int) -> tuple[float,
     peak = max(peak, server.rss_mib())
     if not dropped:
         try:
-            conn.sendall(client_frame(b"2::"))
+            conn.sendall(client_frame(b"2::", mask=ZERO_MASK))
             conn.settimeout(0.5)
             while conn.recv(1 << 20):
                 pass
@@ -209,10 +158,10 @@ def slow_consumer(server: AttackServer, reads: bool, count: int) -> tuple[float,
 
 def post_flood(server: AttackServer, seconds: float) -> tuple[dict[str, Any], int]:
     """The prober's round trips while 10,000-packet POSTs follow each other; POSTs handled."""
-    flood = Polling(server.port)
-    body = payload(
-        [f'5:::{{"name":"echo","args":["{"z" * 400}"]}}'] * 9_999
-        + ['5:1+::{"name":"echo","args":["end"]}']
+    flood = PollingClient(f"http://127.0.0.1:{server.port}")
+    body = frame(
+        *[f'5:::{{"name":"echo","args":["{"z" * 400}"]}}'] * 9_999,
+        '5:1+::{"name":"echo","args":["end"]}',
     )
     posts = 0
     with Prober(server.port) as prober:
@@ -220,7 +169,7 @@ def post_flood(server: AttackServer, seconds: float) -> tuple[dict[str, Any], in
         started = time.monotonic()
         while time.monotonic() - started < seconds:
             flood.post(body)
-            while '6:::1+["end"]' not in flood.get():
+            while '6:::1+["end"]' not in flood.packets():
                 pass
             posts += 1
     flood.close()
@@ -228,12 +177,14 @@ def post_flood(server: AttackServer, seconds: float) -> tuple[dict[str, Any], in
 
 
 def probe_alone(server: AttackServer, seconds: float) -> dict[str, Any]:
+    """The prober's round trip with no attack, for ``seconds``."""
     with Prober(server.port) as prober:
         time.sleep(0.5 + seconds)
     return prober.summary()
 
 
 def run(quick: bool = False) -> list[dict]:
+    """The session attacks: log growth, idle memory, a slow consumer, a POST flood; their rows."""
     seconds = 2.0 if quick else 5.0
     rows = []
     with AttackServer() as server:

@@ -30,7 +30,8 @@ import threading
 import time
 from typing import Any
 
-from benchmarks.attacks.common import AttackServer, Prober, WsClient, latency_text, row
+from benchmarks.attacks.common import AttackServer, Prober, latency_text, row
+from tests.client09.raw import PlainWebSocket
 
 FLOODERS = 4
 
@@ -86,7 +87,7 @@ class NewClients:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                client = WsClient(self.port)  # handshake, upgrade, 1::
+                client = PlainWebSocket(self.port)  # handshake, upgrade, 1::
                 self.times.append(time.monotonic() - started)
                 client.close()
             except (OSError, ValueError):
@@ -94,6 +95,7 @@ class NewClients:
             self._stop.wait(self.interval)
 
     def text(self) -> str:
+        """Handshake-and-connect times as text: p50 / p99 in ms, and how many failed."""
         if not self.times:
             return f"none connected ({self.failures} failed)"
         values = sorted(self.times)
@@ -118,6 +120,7 @@ def still_pending(port: int, sids: list[str]) -> int:
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Never-connected handshakes: memory per pending session, survivors, new clients' times."""
     cap = 1_000 if quick else 10_000
     total = 2 * cap
     config: dict[str, Any] = {} if not quick else {"max_pending_sessions": cap}

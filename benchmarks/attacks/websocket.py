@@ -32,41 +32,26 @@ import multiprocessing
 import socket
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.attacks.common import (
-    AttackServer,
-    Prober,
-    client_frame,
-    latency_text,
-    row,
-    upgrade_request,
-)
+from benchmarks.attacks.common import AttackServer, Prober, latency_text, row
+from tests.client09.raw import PlainWebSocket
+from tests.wsframes import ZERO_MASK, client_frame
 
 MIB = 1 << 20
 
 
 def _connect(port: int) -> socket.socket:
-    """A websocket (handshake, upgrade, ``1::`` read) on a plain socket."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/socket.io/1/", timeout=10) as resp:
-        sid = resp.read().decode().split(":")[0]
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(upgrade_request(port, sid))
-    data = b""
-    while b"1::" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed during the upgrade")
-        data += chunk
-    return sock
+    """A websocket (handshake, upgrade, ``1::`` read) on a plain socket, Nagle off."""
+    return PlainWebSocket(port, nodelay=True).sock
 
 
 def _flood(port: int, first: bytes, blob: bytes, seconds: float, sent: Any) -> None:
-    """Send ``first`` then ``blob`` again and again until ``seconds`` pass; connect again
-    whenever the server closes. Nothing the server sends is read."""
+    """Send ``first`` then ``blob`` again and again until ``seconds`` pass.
+
+    It connects again whenever the server closes. Nothing the server sends is read.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -137,20 +122,25 @@ def _quiet(server: AttackServer, seconds: float) -> dict[str, Any]:
 FLOODS = [
     (
         "empty fragments",
-        client_frame(b"5:::", fin=False),
-        client_frame(b"", opcode=0, fin=False) * 10_000,
+        client_frame(b"5:::", fin=False, mask=ZERO_MASK),
+        client_frame(b"", opcode=0, fin=False, mask=ZERO_MASK) * 10_000,
     ),
     (
         "1-byte fragments",
-        client_frame(b"5:::", fin=False),
-        client_frame(b"x", opcode=0, fin=False) * 10_000,
+        client_frame(b"5:::", fin=False, mask=ZERO_MASK),
+        client_frame(b"x", opcode=0, fin=False, mask=ZERO_MASK) * 10_000,
     ),
-    ("ping flood, pongs never read", b"", client_frame(b"p" * 125, opcode=9) * 1_000),
-    ("heartbeat flood", b"", client_frame(b"2::") * 20_000),
+    (
+        "ping flood, pongs never read",
+        b"",
+        client_frame(b"p" * 125, opcode=9, mask=ZERO_MASK) * 1_000,
+    ),
+    ("heartbeat flood", b"", client_frame(b"2::", mask=ZERO_MASK) * 20_000),
 ]
 
 
 def floods(quick: bool) -> list[dict[str, str]]:
+    """Each flood of :data:`FLOODS`: the server's memory growth and the prober's round trip."""
     seconds = 3.0 if quick else 8.0
     rows = []
     for name, first, blob in FLOODS:
@@ -173,8 +163,9 @@ def floods(quick: bool) -> list[dict[str, str]]:
 
 
 def trickle(quick: bool) -> list[dict[str, str]]:
+    """A 10 MB frame sent 3 bytes per segment: the server's memory growth per byte sent."""
     seconds = 4.0 if quick else 10.0
-    frame = client_frame(b"3:::" + b"t" * (10 * MIB - 4))
+    frame = client_frame(b"3:::" + b"t" * (10 * MIB - 4), mask=ZERO_MASK)
     with AttackServer() as server:
         baseline = _quiet(server, 2.0 if quick else 4.0)
         grown, attacked, sent = _during(server, _trickle, (frame,), seconds)
@@ -198,9 +189,12 @@ def trickle(quick: bool) -> list[dict[str, str]]:
 
 
 def big_then_idle(quick: bool) -> list[dict[str, str]]:
+    """Sessions that send one 10 MB message, then idle: the memory kept per session."""
     sessions = 4 if quick else 10
     size = 10 * MIB - 100
-    message = client_frame(b'5:::{"name":"echo","args":["' + b"m" * (size - 40) + b'"]}')
+    message = client_frame(
+        b'5:::{"name":"echo","args":["' + b"m" * (size - 40) + b'"]}', mask=ZERO_MASK
+    )
     with AttackServer() as server:
         socks = [_connect(server.port) for _ in range(sessions)]
         time.sleep(0.5)
@@ -210,7 +204,9 @@ def big_then_idle(quick: bool) -> list[dict[str, str]]:
         time.sleep(0.5)
         # each session answers a round trip: its big message was handled
         for n, sock in enumerate(socks, 1):
-            sock.sendall(client_frame(b'5:%d+::{"name":"echo","args":[%d]}' % (n, n)))
+            sock.sendall(
+                client_frame(b'5:%d+::{"name":"echo","args":[%d]}' % (n, n), mask=ZERO_MASK)
+            )
             answer = b""
             while b"6:::%d+" % n not in answer:
                 answer += sock.recv(65536)

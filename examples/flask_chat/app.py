@@ -71,8 +71,10 @@ def index():
 
 
 def socketio_view(remaining):
-    """Serve a Socket.IO socket; the server calls it once per socket, and it
-    returns when the socket ends."""
+    """Serve a Socket.IO socket.
+
+    The server calls it once per socket, and it returns when the socket ends.
+    """
     # Pass the real request object, not Flask's context-local proxy: namespaces
     # run in other greenlets, outside this request's context.
     socketio_manage(request.environ, {"/chat": ChatNamespace}, request._get_current_object())

@@ -1,6 +1,6 @@
-"""Payload framing, packets, JSONP calls and htmlfile scripts of Socket.IO 0.9.
+r"""Payload framing, packets, JSONP calls and htmlfile scripts of Socket.IO 0.9.
 
-A payload frames each packet as ``\\ufffd<length>\\ufffd<packet>``; the length
+A payload frames each packet as ``\ufffd<length>\ufffd<packet>``; the length
 is the JavaScript string length of the packet, i.e. its UTF-16 code units, so
 a character outside the BMP (U+1F600) counts 2.
 """
@@ -23,7 +23,7 @@ def utf16_len(text: str) -> int:
 
 
 def frame(*packets: str) -> str:
-    """Frame packets as ``\\ufffd<len>\\ufffd<packet>...`` (even a single one)."""
+    r"""Frame packets as ``\ufffd<len>\ufffd<packet>...`` (even a single one)."""
     return "".join(f"{FRAME}{utf16_len(p)}{FRAME}{p}" for p in packets)
 
 

@@ -128,8 +128,11 @@ class RawStream:
         return body
 
     def read_text_until(self, pattern: str, text: str = "") -> str:
-        """Read at least one chunk, then more until ``pattern`` (a regex) matches the
-        text read by this call; return ``text`` followed by that text."""
+        """Read until ``pattern`` (a regex) matches; return ``text`` then what was read.
+
+        It reads at least one chunk, then more until the pattern matches the text
+        read by this call.
+        """
         new = ""
         while not new or re.search(pattern, new, re.DOTALL) is None:
             chunk = self.read_chunk()

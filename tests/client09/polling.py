@@ -81,7 +81,8 @@ class PollingClient:
     def send(self, *packets: str) -> None:
         """POST ``packets`` (framed when more than one) and check the server took them."""
         resp = self.post(packets[0] if len(packets) == 1 else frame(*packets))
-        assert resp.status_code == 200 and resp.text == "1", (resp.status_code, resp.text)
+        assert resp.status_code == 200, (resp.status_code, resp.text)
+        assert resp.text == "1", (resp.status_code, resp.text)
 
     def wait_for(self, predicate: Callable[[str], object], polls: int = 10) -> str:
         """GET until a packet satisfies ``predicate``; return it."""
@@ -90,6 +91,14 @@ class PollingClient:
                 if predicate(raw):
                     return raw
         raise AssertionError("the expected packet never came")
+
+    def close(self) -> None:
+        """Disconnect (a ``0::`` POST, best effort) and close the HTTP session."""
+        try:
+            self.post("0::")
+        except requests.RequestException:
+            pass
+        self.http.close()
 
 
 class HeldGet:

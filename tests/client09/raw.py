@@ -1,16 +1,51 @@
-"""Websocket and xhr-polling clients on gevent sockets, for servers in the same process.
+"""Websocket and xhr-polling clients on raw sockets.
 
-They do only what a load needs (no parsing beyond finding the answer), since
-:mod:`benchmarks.instructions` counts their instructions beside the server's;
-a test uses them to reach a server it runs in its own process.
+They do only what a load needs (little parsing beyond finding the answer):
+
+- :func:`raw_websocket` and :class:`PollingClient` run on gevent sockets, for
+  servers in the same process (a test's, or :mod:`benchmarks.instructions`,
+  which counts their instructions beside the server's);
+- :class:`PlainWebSocket` runs on a plain blocking socket, for a thread or a
+  process next to a server in another one (the attack benchmarks' clients).
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 from typing import Any
+
+from ..wsframes import ZERO_MASK, client_frame
 
 #: the key of RFC 6455's example handshake (the server's answer is not checked)
 WEBSOCKET_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+def upgrade_request(port: int, sid: str, agent: str = "") -> bytes:
+    """The request that upgrades ``sid``'s websocket URL (``agent``: a ``User-Agent``)."""
+    head = f"Host: 127.0.0.1:{port}\r\n" + (f"User-Agent: {agent}\r\n" if agent else "")
+    return (
+        f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\n{head}Upgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {WEBSOCKET_KEY}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
+def handshake_sid(conn: Any, port: int, agent: str = "") -> str:
+    """Handshake on the fresh connection ``conn`` (then closed by the server); the sid.
+
+    Raises:
+        ConnectionError: the answer is not a 200.
+    """
+    head = f"Host: 127.0.0.1:{port}\r\n" + (f"User-Agent: {agent}\r\n" if agent else "")
+    conn.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{head}Connection: close\r\n\r\n".encode())
+    answer = b""
+    while chunk := conn.recv(4096):
+        answer += chunk
+    status, _, rest = answer.partition(b"\r\n")
+    if status.split(b" ")[1:2] != [b"200"]:
+        raise ConnectionError(f"handshake answered {status!r}")
+    return rest.split(b"\r\n\r\n", 1)[1].split(b":")[0].decode()
 
 
 def raw_websocket(port: int, agent: str = "") -> Any:
@@ -20,22 +55,11 @@ def raw_websocket(port: int, agent: str = "") -> Any:
     """
     import gevent.socket
 
-    head = f"Host: 127.0.0.1:{port}\r\n" + (f"User-Agent: {agent}\r\n" if agent else "")
     conn = gevent.socket.create_connection(("127.0.0.1", port))
-    conn.sendall(f"GET /socket.io/1/ HTTP/1.1\r\n{head}Connection: close\r\n\r\n".encode())
-    answer = b""
-    while chunk := conn.recv(4096):
-        answer += chunk
-    sid = answer.split(b"\r\n\r\n", 1)[1].split(b":")[0].decode()
+    sid = handshake_sid(conn, port, agent)
     conn.close()
     conn = gevent.socket.create_connection(("127.0.0.1", port))
-    conn.sendall(
-        (
-            f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\n{head}Upgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {WEBSOCKET_KEY}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
+    conn.sendall(upgrade_request(port, sid, agent))
     received = b""
     while b"1::" not in received:
         chunk = conn.recv(4096)
@@ -107,3 +131,83 @@ class PollingClient:
         if not body.startswith(self.expect):
             raise RuntimeError(f"expected {self.expect!r}, got {body!r}")
         self.polls.sendall(self.get)
+
+
+class PlainWebSocket:
+    """A Socket.IO 0.9 session over a websocket on a plain blocking socket.
+
+    It handshakes, upgrades and reads the server's ``1::``; :meth:`recv`
+    answers heartbeats and skips control frames. Frames go with a zero
+    masking key (the payload as it is: no byte loop for big ones). ``timeout``
+    is the socket's: a read that waits longer raises :class:`TimeoutError`.
+    ``nodelay`` turns Nagle's algorithm off (for an attacker's small writes).
+
+    Raises:
+        ConnectionError: the server refused the handshake or the upgrade, or
+            closed before ``1::``.
+    """
+
+    def __init__(self, port: int, timeout: float = 10.0, nodelay: bool = False) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+            self.sid = handshake_sid(conn, port)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if nodelay:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(upgrade_request(port, self.sid))
+        self._buf = b""
+        while b"\r\n\r\n" not in self._buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("closed during the upgrade")
+            self._buf += chunk
+        head, self._buf = self._buf.split(b"\r\n\r\n", 1)
+        status = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status:
+            raise ConnectionError(status.decode("latin-1"))
+        if self.recv() != "1::":
+            raise ConnectionError("no 1:: from the server")
+
+    def send(self, text: str) -> None:
+        """Send one packet in a text frame."""
+        self.sock.sendall(client_frame(text.encode(), mask=ZERO_MASK))
+
+    def _read(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by the server")
+            self._buf += chunk
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def recv(self) -> str:
+        """The next text message (control frames skipped); heartbeats are answered.
+
+        Raises:
+            ConnectionError: the server sent a close frame or closed the connection.
+        """
+        while True:
+            first, second = self._read(2)
+            length = second & 0x7F
+            if length == 126:
+                length = struct.unpack("!H", self._read(2))[0]
+            elif length == 127:
+                length = struct.unpack("!Q", self._read(8))[0]
+            data = self._read(length)
+            opcode = first & 0x0F
+            if opcode == 8:
+                raise ConnectionError("close frame from the server")
+            if opcode != 1:
+                continue
+            text = data.decode()
+            if text == "2::":
+                self.send("2::")
+                continue
+            return text
+
+    def close(self) -> None:
+        """Close the TCP connection (no close frame)."""
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -17,6 +17,7 @@ def wait_for(
     timeout: float = 5,
     what: str = "condition",
     sleep: Callable[[float], object] = time.sleep,
+    interval: float = POLL_INTERVAL,
 ) -> T:
     """Poll ``predicate`` until it returns something true and return that.
 
@@ -24,7 +25,8 @@ def wait_for(
     predicate runs at least once, and once more after the deadline, so a slow
     poll never fails a condition that holds. A test serving from its own
     process without monkey-patching passes ``sleep=gevent.sleep`` so the
-    server runs while it waits.
+    server runs while it waits; ``interval`` is the time between polls (a
+    unit test waiting on greenlets of its own process polls every millisecond).
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -33,4 +35,4 @@ def wait_for(
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        sleep(POLL_INTERVAL)
+        sleep(interval)

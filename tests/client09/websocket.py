@@ -139,8 +139,11 @@ def open_websocket(url: str, sid: str, origin: str | None = None, **options: Any
 
 
 def read_to_close(ws: Any, timeout: float = TIMEOUT) -> tuple[list[str], int | None]:
-    """What a ``websocket-client`` connection receives until the server closes it:
-    (text packets, close status code; ``None`` when the TCP connection just ended)."""
+    """What a ``websocket-client`` connection receives until the server closes it.
+
+    Returns (text packets, close status code; ``None`` when the TCP connection
+    just ended).
+    """
     ws.settimeout(timeout)
     packets = []
     while True:

@@ -224,15 +224,15 @@ class LifeNamespace(Recorder, BaseNamespace):
             raise
 
     def on_leave(self, silent=False):
-        """namespace.disconnect(silent)"""
+        """Call ``namespace.disconnect(silent)``."""
         self.disconnect(silent=bool(silent))
 
     def on_disconnect_socket(self, silent=False):
-        """socket.disconnect(silent)"""
+        """Call ``socket.disconnect(silent)``."""
         self.socket.disconnect(silent=bool(silent))
 
     def on_kill_socket(self, detach=False):
-        """socket.kill(detach)"""
+        """Call ``socket.kill(detach)``."""
         self.socket.kill(detach=bool(detach))
 
     def on_burst(self, count, then_kill=False):

@@ -182,7 +182,8 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_head_timeout(timed)
     sock = timed.connect()
     started = time.monotonic()
     data, closed = read_until_closed(sock, 6)
-    assert closed and data == b""
+    assert closed
+    assert data == b""
     assert 0.8 < time.monotonic() - started < 4
 
 
@@ -193,7 +194,8 @@ def test_a_slowloris_head_is_closed_although_it_keeps_sending(timed):
     head = b"X-Slow: " + b"a" * 100 + b"\r\n\r\n"
     cut = trickle(sock, head, 0.2, started + 8)
     data, closed = read_until_closed(sock, 1)
-    assert (cut or closed) and data == b""
+    assert cut or closed
+    assert data == b""
     assert time.monotonic() - started < 5
 
 
@@ -202,7 +204,8 @@ def test_an_idle_keepalive_connection_is_closed(timed):
     sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     started = time.monotonic()
     data, closed = read_until_closed(sock, 6)
-    assert statuses(data) == [200] and closed
+    assert statuses(data) == [200]
+    assert closed
     assert 0.8 < time.monotonic() - started < 4
 
 
@@ -211,7 +214,8 @@ def test_a_keepalive_connection_in_use_stays_open(timed):
     for _ in range(6):  # 3 s in all, longer than every timeout, each wait shorter
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         data, closed = read_until_closed(sock, 0.5)
-        assert statuses(data) == [200] and not closed
+        assert statuses(data) == [200]
+        assert not closed
     sock.close()
 
 
@@ -228,7 +232,8 @@ def test_a_stalled_body_gets_408_and_is_closed(timed, route):
     )
     started = time.monotonic()
     data, closed = read_until_closed(sock, 8)
-    assert statuses(data) == [408] and closed, data
+    assert statuses(data) == [408], data
+    assert closed, data
     assert time.monotonic() - started < 5
     timed.assert_quiet_log()
 
@@ -245,7 +250,8 @@ def test_forty_stalled_uploads_are_all_closed(timed):
     deadline = time.monotonic() + 10
     for sock in socks:
         data, closed = read_until_closed(sock, max(deadline - time.monotonic(), 0.1))
-        assert closed and statuses(data) == [408]
+        assert closed
+        assert statuses(data) == [408]
         sock.close()
     assert timed.stats()["fds"] <= before + 2
     timed.assert_quiet_log()
@@ -262,7 +268,8 @@ def test_a_held_polling_get_is_not_cut(timed):
     sid = timed.polling_session()
     started = time.monotonic()
     resp = requests.get(f"{timed.url}/socket.io/1/xhr-polling/{sid}", timeout=10)
-    assert resp.status_code == 200 and resp.text == "8::"  # held for polling_duration, 3 s
+    assert resp.status_code == 200
+    assert resp.text == "8::"
     assert time.monotonic() - started > 2.5
 
 
@@ -283,7 +290,8 @@ def test_a_bad_chunk_is_refused_and_what_follows_never_served(plain, route):
         + SMUGGLED
     )
     data, closed = read_until_closed(sock)
-    assert statuses(data) == [400] and closed, data
+    assert statuses(data) == [400], data
+    assert closed, data
 
 
 def test_both_lengths_are_served_by_the_chunks_then_the_connection_closes(plain):
@@ -293,7 +301,9 @@ def test_both_lengths_are_served_by_the_chunks_then_the_connection_closes(plain)
         b"3\r\nabc\r\n0\r\n\r\n" + SMUGGLED
     )
     data, closed = read_until_closed(sock)
-    assert statuses(data) == [200] and data.endswith(b"read 3") and closed, data
+    assert statuses(data) == [200], data
+    assert data.endswith(b"read 3"), data
+    assert closed, data
 
 
 DESYNC = [
@@ -315,7 +325,7 @@ DESYNC = [
 ]
 
 
-@pytest.mark.parametrize("headers, status", DESYNC)
+@pytest.mark.parametrize(("headers", "status"), DESYNC)
 def test_an_ambiguous_request_gets_one_answer_and_a_close(plain, headers, status):
     sock = plain.connect()
     sock.sendall(
@@ -325,7 +335,8 @@ def test_an_ambiguous_request_gets_one_answer_and_a_close(plain, headers, status
         + SMUGGLED
     )
     data, closed = read_until_closed(sock)
-    assert statuses(data) == [status] and closed, data
+    assert statuses(data) == [status], data
+    assert closed, data
 
 
 @pytest.mark.parametrize(
@@ -342,7 +353,8 @@ def test_a_malformed_request_line_gets_400(plain, request_line):
     sock = plain.connect()
     sock.sendall(request_line + b"\r\nHost: x\r\n\r\n")
     data, closed = read_until_closed(sock)
-    assert statuses(data) == [400] and closed, data
+    assert statuses(data) == [400], data
+    assert closed, data
 
 
 def test_a_head_of_over_64_kib_gets_431(plain):
@@ -353,7 +365,8 @@ def test_a_head_of_over_64_kib_gets_431(plain):
     except OSError:
         pass  # closed before it all went: the answer is already there
     data, closed = read_until_closed(sock)
-    assert statuses(data) == [431] and closed, data
+    assert statuses(data) == [431], data
+    assert closed, data
 
 
 def test_an_aborted_upload_is_quiet(plain):
@@ -376,7 +389,8 @@ def test_pipelined_requests_are_answered_in_order(plain):
         + b"GET /socket.io/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     data, closed = read_until_closed(sock)
-    assert statuses(data) == [200] * 4 and closed
+    assert statuses(data) == [200] * 4
+    assert closed
     assert data.endswith(b"Welcome to socket.io.")
 
 
@@ -400,7 +414,8 @@ def test_past_the_cap_the_longest_waiting_connection_makes_room(make_server):
     wait_for(lambda: server.held_connections(idle) == 8, what="the server to accept all 8")
     assert server.handshake()  # room made by closing the oldest idle one
     data, closed = read_until_closed(idle[0], 2)
-    assert closed and data == b""
+    assert closed
+    assert data == b""
     server.assert_quiet_log()
 
 
@@ -415,7 +430,8 @@ def test_past_the_cap_with_nothing_to_drop_a_new_connection_gets_503(make_server
     sock = server.connect()
     sock.sendall(b"GET /socket.io/1/ HTTP/1.1\r\nHost: x\r\n\r\n")
     data, closed = read_until_closed(sock)
-    assert statuses(data) == [503] and closed
+    assert statuses(data) == [503]
+    assert closed
     clients.pop().close()
     wait_for(lambda: server.held_connections() == 3, what="the closed websocket to end")
     assert server.handshake()
@@ -455,7 +471,8 @@ def test_a_slowloris_of_1100_connections_against_1024_fds_leaves_handshakes_serv
             assert client.call("", "echo", "ok") == ["ok"]
             client.close()
         stats = server.stats()
-        assert stats["fds"] < 1024 and stats["connections"] <= 1024 - 128 + 1
+        assert stats["fds"] < 1024
+        assert stats["connections"] <= 1024 - 128 + 1
     finally:
         stop.set()
         thread.join(5)
@@ -549,7 +566,9 @@ def test_a_chunked_upload_is_read(plain):
         b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     data, closed = read_until_closed(sock)
-    assert statuses(data) == [200, 200] and b"read 11" in data and closed
+    assert statuses(data) == [200, 200]
+    assert b"read 11" in data
+    assert closed
 
 
 @pytest.mark.parametrize(
@@ -574,7 +593,8 @@ def test_an_abusive_chunked_body_is_refused_early(plain, body, route):
     except OSError:
         pass  # refused before it all went
     data, closed = read_until_closed(sock)
-    assert statuses(data) == [400] and closed, data
+    assert statuses(data) == [400], data
+    assert closed, data
 
 
 def test_bodies_being_read_are_bounded_per_process(make_server):
@@ -589,13 +609,15 @@ def test_bodies_being_read_are_bounded_per_process(make_server):
     second = server.connect()
     second.sendall(head + b"x" * 100_000)
     data, closed = read_until_closed(second, 5)
-    assert statuses(data) == [503] and closed, data
+    assert statuses(data) == [503], data
+    assert closed, data
     small = server.connect()
     small.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n2::".encode())
     data, _ = read_until_closed(small, 0.5)
     assert statuses(data) == [200], data
     data, closed = read_until_closed(first, 8)  # the stalled one times out, and is uncounted
-    assert statuses(data) == [408] and closed
+    assert statuses(data) == [408]
+    assert closed
     again = server.connect()
     again.sendall(head + b"2::" + b" " * (600_000 - 3))
     data, _ = read_until_closed(again, 2)

@@ -145,7 +145,8 @@ def test_endpoints_cannot_forge_log_lines_or_fill_the_log(server, transport):
     # the long one is not sent back: not as the endpoint, clipped in the text
     endpoint, args = error_args(second)
     assert endpoint == ""
-    assert len(second) < 400 and args[0] == "no_such_namespace"
+    assert len(second) < 400
+    assert args[0] == "no_such_namespace"
     log = new_log(server, offset)
     assert not [line for line in log.splitlines() if line.startswith("CRITICAL")]
     assert "\x1b" not in log
@@ -199,7 +200,9 @@ def test_a_websocket_client_that_never_reads_is_dropped_past_the_byte_limit(serv
     pinned = rss_mib(server) - before
     assert pinned < 60, f"{pinned:.1f} MiB pinned by a client that does not read"
     lines = [line for line in new_log(server, offset).splitlines() if "slow consumer" in line]
-    assert len(lines) == 1 and sid in lines[0] and "bytes" in lines[0]
+    assert len(lines) == 1
+    assert sid in lines[0]
+    assert "bytes" in lines[0]
     conn.close()
 
 
@@ -261,7 +264,8 @@ def test_a_post_is_answered_once_the_handlers_catch_up(limited):
         started = time.monotonic()
         answer = session.post(payload(*['5::/life:{"name":"echo","args":[1]}'] * 100))
         held = time.monotonic() - started
-        assert answer.status_code == 200 and answer.text == "1"
+        assert answer.status_code == 200
+        assert answer.text == "1"
         if limited:
             assert held > 1.0  # (a lower bound: a slow machine only makes it longer)
         else:

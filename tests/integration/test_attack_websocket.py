@@ -196,7 +196,7 @@ def round_trip(client: WebSocketClient, msgid: int) -> float:
 
 
 @pytest.mark.parametrize(
-    "blob, read",
+    ("blob", "read"),
     [
         (frame(b"2::", mask=b"\0\0\0\0") * 20_000, True),
         (frame(b"p" * 125, opcode=9, mask=b"\0\0\0\0") * 2_000, False),
@@ -214,7 +214,8 @@ def test_a_flood_on_one_connection_leaves_the_others_served(server, good, blob, 
         assert handshake(server.url).sid
         handshake_took = time.monotonic() - started
         # answered while the flood goes on, not after it
-        assert flood.still_running() and not flood.ended.is_set()
+        assert flood.still_running()
+        assert not flood.ended.is_set()
         time.sleep(1.0)  # the test: a second more of flood
         grown = rss(server) - before
     assert max(took) < 2.0, took
@@ -307,7 +308,7 @@ def test_a_flood_while_a_handler_waits_is_not_read_ahead_without_bound(server, g
 
 
 @pytest.mark.parametrize(
-    "payload, code",
+    ("payload", "code"),
     [
         (struct.pack("!H", 5000), 1002),
         (struct.pack("!H", 65535) + b"why", 1002),

@@ -811,8 +811,9 @@ def crash_restart(server: Any) -> None:
 
 
 def graceful_restart(server: Any) -> None:
-    """The server stops as ``serve_forever`` does on Ctrl-C (``SocketIOServer.stop()``), then
-    a new one starts (a deploy).
+    """The server stops as on Ctrl-C, then a new one starts (a deploy).
+
+    It stops as ``serve_forever`` does on Ctrl-C (``SocketIOServer.stop()``).
 
     It first lets the server go idle (the page's long-poll held, no request
     half-served), so the signal finds the server waiting rather than interrupting a

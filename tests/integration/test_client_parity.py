@@ -173,8 +173,11 @@ def build_corpus() -> tuple[list[dict[str, Any]], list[list[int]]]:
 
 
 def to_client(pkt: dict[str, Any], variant: int) -> dict[str, Any]:
-    """The same packet as the client's code holds it: ids and ackId are strings;
-    an event without arguments may have no ``args`` at all."""
+    """The same packet as the client's code holds it.
+
+    Its ids and ackId are strings; an event without arguments may have no
+    ``args`` at all.
+    """
     out = dict(pkt)
     if "id" in out:
         out["id"] = str(out["id"])
@@ -196,14 +199,17 @@ def from_client(obj: Any) -> dict[str, Any]:
     out = dict(obj)
     for key in ("id", "ackId"):
         if key in out:
-            assert isinstance(out[key], str) and out[key].isdigit(), (key, out[key])
+            assert isinstance(out[key], str), (key, out[key])
+            assert out[key].isdigit(), (key, out[key])
             out[key] = int(out[key])
     return out
 
 
 def same(a: Any, b: Any) -> bool:
     """Equality of decoded JSON-ish values that does not confuse True with 1.
-    Numbers compare by value (the client cannot tell 1 from 1.0)."""
+
+    Numbers compare by value (the client cannot tell 1 from 1.0).
+    """
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
@@ -226,9 +232,11 @@ def split_json(wire: str, ptype: str) -> tuple[str, str]:
 
 
 def js_identical_json(value: Any) -> bool:
-    """Whether JSON.stringify and our writer must give the very same text:
-    strings below U+007F only (we escape DEL and everything above it), no
-    floats, no object with two keys or more."""
+    """Whether JSON.stringify and our writer must give the very same text.
+
+    That holds for strings below U+007F only (we escape DEL and everything above it), no
+    floats, no object with two keys or more.
+    """
     if isinstance(value, str):
         return all(ch < "\x7f" for ch in value)
     if isinstance(value, float):
@@ -294,10 +302,10 @@ def test_corpus_size_and_coverage(parity):
     for ptype in MSG_TYPES:
         of_type = [p for p in packets if p["type"] == ptype]
         assert len(of_type) >= 50, ptype
-        assert any("id" in p for p in of_type) and any("id" not in p for p in of_type), ptype
-        assert any(p["endpoint"] for p in of_type) and any(not p["endpoint"] for p in of_type), (
-            ptype
-        )
+        assert any("id" in p for p in of_type), ptype
+        assert any("id" not in p for p in of_type), ptype
+        assert any(p["endpoint"] for p in of_type), ptype
+        assert any(not p["endpoint"] for p in of_type), ptype
     text = json.dumps(packets, ensure_ascii=False)
     for ch in ("😀", "\ufffd", "\u2028", "é", "中"):
         assert ch in text

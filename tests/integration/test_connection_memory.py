@@ -255,7 +255,8 @@ def test_a_server_given_a_pool_spawns_its_connections_there():
         answer = b""
         while chunk := conn.recv(4096):
             answer += chunk
-        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok")
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert answer.endswith(b"ok")
         assert seen == [True]
         conn.close()
     finally:

@@ -28,7 +28,8 @@ def test_the_page_comes_from_django(django_chat):
     assert page.status_code == 200
     assert "<title>Django chat</title>" in page.text
     script = requests.get(django_chat.url + "/socket.io/socket.io.js", timeout=5)
-    assert script.status_code == 200 and "ETag" in script.headers
+    assert script.status_code == 200
+    assert "ETag" in script.headers
 
 
 def test_chat_through_rooms_over_websocket_and_polling(django_chat):
@@ -74,7 +75,7 @@ def test_unknown_namespace_is_reported(django_chat):
 
 
 def test_a_path_the_route_takes_but_no_session_is_404_without_a_traceback(django_chat):
-    """``^socket\\.io`` also matches ``/socket.iox``: sdjango's view answers it 404."""
+    r"""``^socket\.io`` also matches ``/socket.iox``: sdjango's view answers it 404."""
     for path in ("/socket.iox", "/socket.io.js"):
         answer = requests.get(django_chat.url + path, timeout=5)
         assert answer.status_code == 404, path

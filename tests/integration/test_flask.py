@@ -21,7 +21,8 @@ def test_the_page_and_the_browser_client(flask_chat):
     assert "<title>Flask chat</title>" in page.text  # rendered by Flask's Jinja
     assert '<script src="/socket.io/socket.io.js">' in page.text
     script = requests.get(flask_chat.url + "/socket.io/socket.io.js", timeout=5)
-    assert script.status_code == 200 and "io.version = '0.9.16'" in script.text
+    assert script.status_code == 200
+    assert "io.version = '0.9.16'" in script.text
     again = requests.get(
         flask_chat.url + "/socket.io/socket.io.js",
         headers={"If-None-Match": script.headers["ETag"]},

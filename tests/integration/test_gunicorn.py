@@ -234,6 +234,16 @@ def test_the_access_log_line_of_a_websocket_has_its_request_headers(start_gunico
     )
 
 
+def read_past_close(ws: websocket.WebSocket) -> None:
+    """Read up to ten frames, and once more after the close frame, to see the end.
+
+    The read after the server's close raises: the connection is gone.
+    """
+    for _ in range(10):
+        if ws.recv() == "":  # the close frame
+            ws.recv()
+
+
 def test_sigterm_stops_a_worker_promptly_with_open_connections(start_gunicorn):
     server = start_gunicorn("GeventSocketIOWorker", 1, "--graceful-timeout", "30")
     ws = WebSocketClient(server.url)
@@ -254,9 +264,7 @@ def test_sigterm_stops_a_worker_promptly_with_open_connections(start_gunicorn):
     # The websocket was closed by the server, after any last packets.
     ws.ws.settimeout(5)
     with pytest.raises((websocket.WebSocketConnectionClosedException, OSError)):
-        for _ in range(10):
-            if ws.ws.recv() == "":  # the close frame
-                ws.ws.recv()
+        read_past_close(ws.ws)
     assert "graceful timeout" not in server.errors().lower()
     assert "Shutting down: Master" in server.errors()
 
@@ -271,7 +279,8 @@ def test_nginx_worker_offers_only_xhr_polling(start_gunicorn):
         )
     assert info.value.status_code == 400
     resp = requests.get(f"{server.url}/socket.io/1/jsonp-polling/{sid}", timeout=5)
-    assert resp.status_code == 400 and resp.text == "7:::0"
+    assert resp.status_code == 400
+    assert resp.text == "7:::0"
 
     poller = PollingClient(server.url, open=False)
     assert poller.packets() == ["1::"]

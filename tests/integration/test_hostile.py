@@ -1,5 +1,7 @@
-"""Hostile input against a live server: each gets a clear error, is logged once
-without a traceback, and a well-behaved client keeps working.
+"""Hostile input against a live server.
+
+Each gets a clear error, is logged once without a traceback, and a
+well-behaved client keeps working.
 
 Malformed packets (an ``error`` event: ``invalid_packet`` and friends), bad
 payload framing and garbage bodies (``400``), unknown and forged session ids
@@ -104,7 +106,9 @@ def error_event(raw: str) -> tuple[str, list]:
 
 @pytest.mark.parametrize("transport", ["websocket", "xhr-polling"])
 @pytest.mark.parametrize(
-    "raw, endpoint, name, message", MALFORMED, ids=[m[2] + ":" + m[0][:12] for m in MALFORMED]
+    ("raw", "endpoint", "name", "message"),
+    MALFORMED,
+    ids=[m[2] + ":" + m[0][:12] for m in MALFORMED],
 )
 def test_malformed_packet_gets_an_error_event(
     hostile, watch, transport, raw, endpoint, name, message
@@ -147,7 +151,7 @@ BAD_BODIES = [
 ]
 
 
-@pytest.mark.parametrize("body, reason", BAD_BODIES, ids=[repr(b[0])[:20] for b in BAD_BODIES])
+@pytest.mark.parametrize(("body", "reason"), BAD_BODIES, ids=[repr(b[0])[:20] for b in BAD_BODIES])
 def test_bad_payload_framing_gets_400(hostile, watch, body, reason):
     session = PollingClient(hostile.url)
     resp = session.post(body)
@@ -158,7 +162,7 @@ def test_bad_payload_framing_gets_400(hostile, watch, body, reason):
 
 
 @pytest.mark.parametrize(
-    "transport, body, content_type",
+    ("transport", "body", "content_type"),
     [
         ("xhr-polling", b"\xff\xfe\x00garbage", "text/plain"),
         ("jsonp-polling", b"x=1", "application/x-www-form-urlencoded"),
@@ -181,8 +185,11 @@ def test_garbage_body_gets_400(hostile, watch, transport, body, content_type):
     "body", [b"d=%ZZ%", b"d=not+json", b"d=%5B1%5D"], ids=["bad-escape", "raw-d", "d-json-list"]
 )
 def test_jsonp_form_with_a_raw_d_is_a_packet_like_any_other(hostile, watch, body):
-    """A ``d`` that is not a JSON string is taken as the raw payload (leniently, as
-    the original did): here it is no packet, so the client gets ``invalid_packet``."""
+    """A ``d`` that is not a JSON string is taken as the raw payload.
+
+    That is lenient, as the original was: here it is no packet, so the client
+    gets ``invalid_packet``.
+    """
     session = PollingClient(hostile.url, "jsonp-polling")
     resp = session.http.post(
         session.url,
@@ -339,7 +346,8 @@ def test_websocket_protocol_violation_closes_the_connection(hostile, watch, name
     conn.close()
     wait_gone(hostile, sid)
     lines = logged(hostile, watch, "closing a websocket from")
-    assert len(lines) == 1 and reason in lines[0], lines
+    assert len(lines) == 1, lines
+    assert reason in lines[0], lines
 
 
 def test_frames_sent_with_the_upgrade_request_are_read(hostile):
@@ -369,7 +377,7 @@ def test_binary_frame_that_is_not_utf8_is_dropped(hostile, watch):
 
 
 @pytest.mark.parametrize(
-    "options, status",
+    ("options", "status"),
     [
         ({"key": "not-base64!"}, "400"),
         ({"key": base64.b64encode(b"short").decode()}, "400"),
@@ -397,7 +405,7 @@ def test_websocket_url_without_upgrade_gets_400(hostile, watch):
 
 
 @pytest.mark.parametrize(
-    "request_bytes, needle",
+    ("request_bytes", "needle"),
     [
         (
             b"GET /socket.io/1/ HTTP/1.1\r\nHost: x\r\n"

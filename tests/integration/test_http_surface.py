@@ -356,7 +356,8 @@ def test_malformed_post_body(live_server, body):
     _sid, xhr = open_polling_session(live_server.url)
     resp = post(xhr, body)
     assert 400 <= resp.status_code < 500
-    assert resp.text and "Traceback" not in resp.text
+    assert resp.text
+    assert "Traceback" not in resp.text
     assert re.search(r"frame|length|payload", resp.text, re.IGNORECASE), resp.text
     # another client is served normally
     _, other = open_polling_session(live_server.url)
@@ -376,7 +377,7 @@ def test_post_body_that_is_not_utf8(live_server):
 
 
 @pytest.mark.parametrize(
-    "version, connection, expected, closes",
+    ("version", "connection", "expected", "closes"),
     [
         ("HTTP/1.1", None, None, False),
         ("HTTP/1.1", "close", None, True),
@@ -385,8 +386,10 @@ def test_post_body_that_is_not_utf8(live_server):
     ],
 )
 def test_answer_head_and_connection_handling(live_server, version, connection, expected, closes):
-    """The head pywsgi would write: status, Date, Content-Length, and HTTP/1.0's
-    Connection header; the connection is kept or closed as asked."""
+    """The head pywsgi would write, and the connection kept or closed as asked.
+
+    The head is the status, Date, Content-Length, and HTTP/1.0's Connection header.
+    """
     headers = {"Connection": connection} if connection else {}
     stream = RawStream(live_server.url + "/socket.io/1/", headers=headers, version=version)
     body = stream.read_body()

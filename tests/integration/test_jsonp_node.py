@@ -89,8 +89,10 @@ def test_jsonp_error_delivers_an_error(evaljs):
 
 
 def script_bodies(html: str) -> list[str]:
-    """The text of each script element, cut where an HTML parser would cut it:
-    at the first ``</script`` (any case) after ``<script>``."""
+    """The text of each script element, cut where an HTML parser would cut it.
+
+    That is at the first ``</script`` (any case) after ``<script>``.
+    """
     bodies = []
     pos = 0
     while True:

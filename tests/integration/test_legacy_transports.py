@@ -1,5 +1,6 @@
-"""The legacy transports on the wire: htmlfile, xhr-multipart, flashsocket, and the
-Flash policy server.
+"""The legacy transports on the wire.
+
+They are htmlfile, xhr-multipart, flashsocket, and the Flash policy server.
 
 htmlfile and xhr-multipart are read from a raw socket (their GET never ends);
 their POSTs are plain xhr-polling POSTs. flashsocket is the websocket protocol

@@ -216,10 +216,12 @@ def test_websocket_reset_without_close_frame(life):
 
 
 def test_websocket_is_read_while_a_handler_waits(life):
-    """Packets are handled one at a time, in order; a handler that waits (here
-    2.5 heartbeat timeouts) does not stop the connection from being read: the
-    client's heartbeats keep the session alive, and what it sent meanwhile is
-    handled next."""
+    """Packets are handled one at a time, in order, while the connection is still read.
+
+    A handler that waits (here 2.5 heartbeat timeouts) does not stop the
+    connection from being read: the client's heartbeats keep the session alive, and what it sent meanwhile is
+    handled next.
+    """
     client = wire_life(life.url)
     client.emit("/life", "wait", 2.5 * HEARTBEAT_TIMEOUT, msgid=5)
     client.emit("/life", "echo", "after", msgid=6)
@@ -230,8 +232,10 @@ def test_websocket_is_read_while_a_handler_waits(life):
 
 
 def test_burst_of_events_from_one_handler_arrives_whole_and_in_order(life):
-    """Frames sent in one turn of the event loop go out together: all of them,
-    in order, before the handler's ack."""
+    """Frames sent in one turn of the event loop go out together.
+
+    All of them go, in order, before the handler's ack.
+    """
     client = wire_life(life.url)
     client.emit("/life", "burst", 300, msgid=7)
     seen = client.recv_until("6::/life:7+[300]")
@@ -255,8 +259,10 @@ def test_burst_then_kill_sends_the_burst_before_the_close(life):
 
 
 def _kill_and_read_close_frame(client) -> None:
-    """Have the server kill the session; read (raw: websocket-client would
-    answer the close frame itself) up to its close frame, code 1000."""
+    """Have the server kill the session; read up to its close frame, code 1000.
+
+    The read is raw: websocket-client would answer the close frame itself.
+    """
     client.emit("/life", "kill_socket", True)
     client.ws.sock.settimeout(TIMEOUT)
     received = b""
@@ -269,9 +275,11 @@ def _kill_and_read_close_frame(client) -> None:
 
 
 def test_killed_websocket_session_waits_for_the_clients_close_frame(life):
-    """The session ends at once (its socketio_manage returns while the client
-    is silent); the connection stays open for the client's answer to the close
-    frame, and closes as soon as it comes."""
+    """The session ends at once; the connection waits for the client's close.
+
+    Its socketio_manage returns while the client is silent; the connection stays open for the client's answer to the close
+    frame, and closes as soon as it comes.
+    """
     client = wire_life(life.url)
     _kill_and_read_close_frame(client)
     wait_gone(life, client.sid)
@@ -294,10 +302,12 @@ def test_killed_websocket_whose_client_never_answers_is_dropped(life):
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_handler_that_waits_for_ever_ends_with_its_session(life, transport):
-    """A handler blocked for ever (not spawned) is aborted when its session ends,
-    as the original's receiver loop was killed with the socket. Over a websocket
+    """A handler blocked for ever (not spawned) is aborted when its session ends.
+
+    The original's receiver loop was killed with the socket alike. Over a websocket
     the client's close is seen at once; a polling client that stops polling
-    expires after ``close_timeout``."""
+    expires after ``close_timeout``.
+    """
     client = wire_life(life.url, transport)
     started = time.monotonic()
     block = '5::/life:{"name":"block","args":[]}'
@@ -339,8 +349,11 @@ def test_real_client_reconnects_after_a_network_reset(life, node):
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_real_client_killed(life, node, transport):
-    """The client process dies (SIGKILL): a websocket sees FIN without a close frame
-    and ends at once; a polling session ends after close_timeout."""
+    """The client process dies (SIGKILL) and its session ends.
+
+    A websocket sees FIN without a close frame and ends at once; a polling
+    session ends after close_timeout.
+    """
     client = node(life.url)
     sid = open_life(client, transport)
     started = time.monotonic()
@@ -493,8 +506,11 @@ def test_socket_kill_between_two_polls(life, detach):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_server_stop(make_server, node, sig):
-    """server.stop() (on SIGTERM or SIGINT): every session ends (hooks and jobs), open
-    connections are closed without '0::', so 0.9 clients reconnect to the next server."""
+    """``server.stop()`` (on SIGTERM or SIGINT) ends every session (hooks and jobs).
+
+    Open connections are closed without '0::', so 0.9 clients reconnect to the
+    next server.
+    """
     server = make_server(heartbeat_interval=5, heartbeat_timeout=10, close_timeout=10)
     offset = len(server.log())  # the log file of a port may hold an earlier server's lines
     ws = wire_life(server.url)

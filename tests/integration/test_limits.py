@@ -57,6 +57,12 @@ def log_lines(server: LiveServer, offset: int, needle: str) -> list[str]:
     return [line for line in server.log()[offset:].splitlines() if needle in line]
 
 
+def drain(sock: socket.socket) -> None:
+    """Read ``sock`` until it ends; an abortive close raises ``ConnectionResetError``."""
+    while sock.recv(1 << 20):
+        pass
+
+
 # -- slow consumers ------------------------------------------------------------------
 
 
@@ -96,8 +102,7 @@ def test_slow_websocket_consumer_is_disconnected_and_others_unaffected(limited):
         time.sleep(max(0.0, CLOSE_GRACE + 0.5 - (time.monotonic() - gone_at)))
         slow.ws.sock.settimeout(3)
         with pytest.raises(ConnectionResetError):  # not a timeout: an abortive close
-            while slow.ws.sock.recv(1 << 20):
-                pass
+            drain(slow.ws.sock)
         assert log_lines(
             limited, offset, "dropping the websocket connection its client did not close"
         )
@@ -117,13 +122,13 @@ def test_slow_htmlfile_consumer_is_disconnected_and_its_stream_dropped(limited):
     # ...and the stream is never read.
     wait_gone(limited, sid)
     warnings = log_lines(limited, offset, "slow consumer")
-    assert len(warnings) == 1 and sid in warnings[0], warnings
+    assert len(warnings) == 1, warnings
+    assert sid in warnings[0], warnings
     time.sleep(CLOSE_GRACE + 0.5)
     assert log_lines(limited, offset, "dropping the htmlfile connection its client did not close")
     stream.settimeout(3)
     with pytest.raises(ConnectionResetError):
-        while stream.recv(1 << 20):
-            pass
+        drain(stream)
     stream.close()
 
 
@@ -134,7 +139,8 @@ def test_slow_polling_consumer_is_disconnected(limited):
     session.post('5::/life:{"name":"push","args":[200,10]}')  # and it does not poll
     wait_gone(limited, session.sid)
     warnings = log_lines(limited, offset, "slow consumer")
-    assert len(warnings) == 1 and session.sid in warnings[0], warnings
+    assert len(warnings) == 1, warnings
+    assert session.sid in warnings[0], warnings
     # Its next poll gets what was queued (up to the limit) and is told it was booted.
     packets = unframe(session.get())
     assert packets[0] == "1::/life"
@@ -171,7 +177,7 @@ def raw_post(port: int, path: str, headers: str, body: bytes) -> tuple[bytes, fl
 
 
 @pytest.mark.parametrize(
-    "headers, body",
+    ("headers", "body"),
     [
         ("Content-Length: 10737418240\r\n", b"0123456789"),
         ("Content-Length: 4097\r\n", b"x" * 4097),
@@ -194,7 +200,8 @@ def test_oversized_post_body_gets_413_without_being_read(limited, headers, body)
     assert answered < 0.5  # at once: not after reading (or waiting for) the body
     assert closed  # the unread rest of the body cannot be taken for a next request
     lines = log_lines(limited, offset, "refused POST body")
-    assert len(lines) == 1 and "exceeds 4096" in lines[0]
+    assert len(lines) == 1
+    assert "exceeds 4096" in lines[0]
     assert "Traceback" not in limited.log()[offset:]
     # The session was not harmed.
     assert session.post("2::").text == "1"

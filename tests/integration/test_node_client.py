@@ -182,7 +182,8 @@ def test_event_acks_both_ways(live_server, scenario, transport):
     )
     # server emit with a callback: the client's ack args come back
     question = [p for p in wire(out, "in") if '"name":"question"' in p]
-    assert len(question) == 1 and re.match(r"^5:\d+\+:/chat:", question[0]), question
+    assert len(question) == 1, question
+    assert re.match(r"^5:\d+\+:/chat:", question[0]), question
     assert r["question"] == ["life?", "<ack fn>"]
     ack_id = question[0].split(":")[1].rstrip("+")
     assert f'6::/chat:{ack_id}+["answer to life?",42,{{"ok":true}}]' in wire(out, "out")
@@ -203,12 +204,14 @@ def test_send_and_json_with_and_without_callback(live_server, scenario, transpor
     assert "4:2:/chat:" + '{"cb":true}' in sent
     assert received.index("6::/chat:1") < received.index("3::/chat:with callback")
     assert received.index("6::/chat:2") < received.index('4::/chat:{"cb":true}')
-    assert r["send_ack"] == [] and r["json_ack"] == []
+    assert r["send_ack"] == []
+    assert r["json_ack"] == []
     assert r["message_cb"] == ["with callback"]
     assert r["json_cb"] == [{"cb": True}]
     # the server's send with a callback is acked automatically by the client
     server_text = [p for p in received if p.endswith(":/chat:from server")]
-    assert len(server_text) == 1 and re.match(r"^3:\d+:/chat:from server$", server_text[0])
+    assert len(server_text) == 1
+    assert re.match(r"^3:\d+:/chat:from server$", server_text[0])
     assert f"6::/chat:{server_text[0].split(':')[1]}" in sent
     assert r["server_message"] == ["from server"]
     assert r["server_message_acked"] == ["from server"]

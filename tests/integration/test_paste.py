@@ -28,7 +28,8 @@ INI = EXAMPLES / "pyramid_app" / "development.ini"
 
 def test_the_entry_point_resolves_to_serve_paste():
     [entry] = importlib.metadata.entry_points(group="paste.server_runner", name="paster")
-    assert entry.dist is not None and entry.dist.name == "gevent-socketio"
+    assert entry.dist is not None
+    assert entry.dist.name == "gevent-socketio"
     assert entry.load() is serve_paste
 
 
@@ -61,7 +62,8 @@ def pserve(tmp_path_factory):
 
 def test_pserve_serves_the_app_and_socketio(pserve):
     page = requests.get(pserve.url + "/", timeout=5)
-    assert page.status_code == 200 and "Pyramid counter" in page.text
+    assert page.status_code == 200
+    assert "Pyramid counter" in page.text
     script = requests.get(pserve.url + "/socket.io/socket.io.js", timeout=5)
     assert script.status_code == 200  # client_js from the .ini
     # The .ini's transports reached the server.

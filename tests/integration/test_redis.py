@@ -318,8 +318,11 @@ def barrier(emitter: Emitter, *clients: Client, servers: int = 2) -> None:
 
 @pytest.fixture
 def room(two_servers, clients, emitter):
-    """Six clients: a (ws), b (polling), f (ws, global namespace only) on server 1;
-    c (ws), d (polling), e (ws) on server 2. a, b, c, d join room ``r1``; e does not."""
+    """Six clients on two servers; four of them join room ``r1``.
+
+    a (ws), b (polling), f (ws, global namespace only) on server 1; c (ws),
+    d (polling), e (ws) on server 2. a, b, c, d join room ``r1``; e does not.
+    """
     s1, s2 = two_servers
     c = {
         "a": clients(WebsocketClient, s1, "a"),
@@ -377,7 +380,8 @@ def test_leave_and_disconnect_stop_delivery(room, emitter):
     barrier(emitter, a, b, c, e)
     assert b.events("room_message") == [["r1", "after"]]
     assert c.events("room_message") == []
-    assert d.events("room_message") == [] and d.events("broadcast") == []
+    assert d.events("room_message") == []
+    assert d.events("broadcast") == []
     assert c.events("broadcast") == [["after"]]
 
 
@@ -408,12 +412,14 @@ def test_emitter_script_reaches_members_on_every_process(room, emitter, redis_se
         assert member.events("news") == [[{"n": 1}]], member
         assert member.raw("3::/chat:") == ["3::/chat:plain text"]
         assert member.raw("4::/chat:") == ['4::/chat:{"k":[1,2]}']
-    assert e.events("news") == [] and e.raw("4:") == []
+    assert e.events("news") == []
+    assert e.raw("4:") == []
     assert e.raw("3::/chat:") == ["3::/chat:plain text"]
     for client in (a, b, c, d, e):
         client.wait_for(lambda pkts: '5:::{"args":["hi"],"name":"everyone"}' in pkts, "everyone")
     f.wait_for(lambda pkts: '5:::{"args":["hi"],"name":"everyone"}' in pkts, "everyone")
-    assert f.raw("5::/chat") == [] and f.raw("3:") == []
+    assert f.raw("5::/chat") == []
+    assert f.raw("3:") == []
 
 
 @pytest.fixture
@@ -504,7 +510,7 @@ def test_server_refuses_a_redis_manager_without_monkey_patching(redis_server):
 
 @pytest.fixture
 def gunicorn_url(redis_server: RedisServer) -> Iterator[str]:
-    """gunicorn with two workers whose manager comes from ``socketio_options``.
+    """Gunicorn with two workers whose manager comes from ``socketio_options``.
 
     They use the channel ``gunicorn`` (set in the URL), apart from the other servers.
     """
@@ -537,8 +543,11 @@ def gunicorn_url(redis_server: RedisServer) -> Iterator[str]:
 
 
 def sticky_websocket(url: str, name: str) -> tuple[int, WebsocketClient]:
-    """A websocket client whose handshake and upgrade share one keep-alive connection,
-    so they reach the same worker; returns that worker's pid too."""
+    """A websocket client and the pid of the worker it reached.
+
+    Its handshake and upgrade share one keep-alive connection, so they reach
+    the same worker.
+    """
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
     conn.request("GET", "/_pid")

@@ -74,9 +74,11 @@ def test_websocket_heartbeats_come_at_the_interval(timers):
 @pytest.mark.node
 @pytest.mark.parametrize("transport", ["websocket", "xhr-polling"])
 def test_idle_real_client_stays_connected_past_every_timeout(timers, transport):
-    """The 0.9.16 client, doing nothing for longer than both timeouts, stays connected:
-    it answers heartbeats on websocket; on xhr-polling it has no heartbeats and
-    its polls (answered 8:: after the polling duration) keep both sides alive."""
+    """The 0.9.16 client, doing nothing for longer than both timeouts, stays connected.
+
+    It answers heartbeats on websocket; on xhr-polling it has no heartbeats and
+    its polls (answered 8:: after the polling duration) keep both sides alive.
+    """
     client = NodeClient(timers.url)
     try:
         sid = client.connect("a", "/life", transport)

@@ -6,12 +6,16 @@ dict; ``environ['socketio']`` points back at the socket. No network is involved.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import gevent
 
 from socketio import packet
 from socketio.virtsocket import Socket
+from tests.client09.waiting import wait_for
+
+T = TypeVar("T")
 
 
 class FakeServer:
@@ -74,9 +78,9 @@ def feed(socket: Socket, *raw: str) -> None:
     gevent.sleep(0)
 
 
-def settle(seconds: float = 0.01) -> None:
-    """Let spawned greenlets run."""
-    gevent.sleep(seconds)
+def wait_until(predicate: Callable[[], T], what: str, timeout: float = 5) -> T:
+    """Let the other greenlets run until ``predicate`` holds (they have done ``what``)."""
+    return wait_for(predicate, timeout, what, sleep=gevent.sleep, interval=0.001)
 
 
 def error_event(name: str, message: str, endpoint: str = "") -> str:

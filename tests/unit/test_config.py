@@ -137,11 +137,13 @@ def test_dict_style_access():
     assert c.get("close_timeout") == 60
     keys = list(c)
     assert keys == [*list(c.keys())]
-    assert keys[0] == "resource" and keys[-1] == "custom"
+    assert keys[0] == "resource"
+    assert keys[-1] == "custom"
     assert "extra" not in keys
     assert set(keys) == Config.field_names() | {"custom"}
     as_dict = dict(c)
-    assert as_dict["resource"] == "socket.io" and as_dict["custom"] == {"any": "value"}
+    assert as_dict["resource"] == "socket.io"
+    assert as_dict["custom"] == {"any": "value"}
 
 
 def test_from_kwargs_pops_settings():

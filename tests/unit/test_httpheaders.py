@@ -215,7 +215,7 @@ def test_header_lines_that_are_not_plain_are_refused(lines):
 
 
 @pytest.mark.parametrize(
-    "pairs, version, framing",
+    ("pairs", "version", "framing"),
     [
         ([], "HTTP/1.1", BodyFraming(None, False, False)),
         ([("Content-Length", "12")], "HTTP/1.1", BodyFraming(12, False, False)),
@@ -238,7 +238,7 @@ def test_body_framing(pairs, version, framing):
 
 
 @pytest.mark.parametrize(
-    "pairs, version, status",
+    ("pairs", "version", "status"),
     [
         ([("Content-Length", "1"), ("Content-Length", "2")], "HTTP/1.1", 400),
         ([("Content-Length", "")], "HTTP/1.1", 400),

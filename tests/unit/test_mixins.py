@@ -135,7 +135,8 @@ def test_sender_outside_the_room_reaches_its_members(crowd):
     crowd["a"]["/chat"].emit_to_room("lobby", "knock")
     out = received(crowd)
     assert out["b"] == ['5::/chat:{"name":"knock"}']
-    assert out["a"] == [] and out["c"] == []
+    assert out["a"] == []
+    assert out["c"] == []
 
 
 def test_broadcast_event_includes_the_sender(crowd):

@@ -113,7 +113,8 @@ def test_decoded_ids_are_ints_and_ack_flags():
     assert decode("5:12::")["id"] == 12
     assert decode("5:12::")["ack"] is True
     assert decode("5:12+::")["ack"] == "data"
-    assert "id" not in decode("5:::") and "ack" not in decode("5:::")
+    assert "id" not in decode("5:::")
+    assert "ack" not in decode("5:::")
     assert decode("6:::31")["ackId"] == 31
     assert decode("7::") == decode("7:::")
     assert decode("7::/chat") == decode("7::/chat:")
@@ -419,7 +420,11 @@ def test_property_decode_arbitrary_text(text):
     try:
         result = decode(text)
     except PacketError as exc:
-        assert exc.message == str(exc)
+        error: PacketError | None = exc
+    else:
+        error = None
+    if error is not None:
+        assert error.message == str(error)
     else:
         assert isinstance(result, dict)
         assert result["type"] in packet.MSG_TYPES

@@ -211,7 +211,8 @@ def test_htmlfile():
     assert pre.rstrip(" ").endswith("</script>")
     assert htmlfile_chunk("2::") == '<script>_("2::");</script>'
     chunk = htmlfile_chunk('3:::</script><script>alert("x")</script>')
-    assert chunk.count("</script>") == 1 and chunk.endswith("</script>")
+    assert chunk.count("</script>") == 1
+    assert chunk.endswith("</script>")
     assert (
         chunk
         == '<script>_("3:::\\u003c/script\\u003e\\u003cscript\\u003ealert(\\"x\\")\\u003c/script\\u003e");</script>'
@@ -284,7 +285,8 @@ def test_property_decode_arbitrary_body(body):
 def test_property_jsonp_payload_gives_the_body_back(packets):
     body = encode_payload(packets)
     out = jsonp_payload(3, packets)
-    assert out.startswith("io.j[3](") and out.endswith(");")
+    assert out.startswith("io.j[3](")
+    assert out.endswith(");")
     literal = out[len("io.j[3](") : -2]
     assert json.loads(literal) == body
     for bad in ("<", ">", "&", "\u2028", "\u2029"):

@@ -25,7 +25,8 @@ def test_the_log_file_opened_for_log_file_is_closed_on_stop_and_reopened_on_star
     assert server.log is None  # a handler still ending writes no line
     server.start()  # started again: the file is appended to again
     try:
-        assert server.log is not None and not server.log.closed
+        assert server.log is not None
+        assert not server.log.closed
         assert server.log is not opened
     finally:
         server.stop()
@@ -38,7 +39,8 @@ def test_a_log_given_by_the_application_is_left_open(tmp_path):
         server = SocketIOServer(("127.0.0.1", 0), app, policy_server=False, log=log)
         server.start()
         server.stop()
-        assert not log.closed and server.log is log
+        assert not log.closed
+        assert server.log is log
     finally:
         log.close()
 
@@ -59,7 +61,8 @@ def test_a_new_session_is_built_once_its_id_is_drawn(monkeypatch):
     socket = server.get_socket()
     assert socket.sessid == "f" * 32
     assert built == [socket]  # the ids already taken cost no Socket
-    assert server.sockets[socket.sessid] is socket and server.pending_sessions == 2
+    assert server.sockets[socket.sessid] is socket
+    assert server.pending_sessions == 2
     for each in list(server.sockets.values()):
         each.kill(detach=True)
     gevent.sleep(0)

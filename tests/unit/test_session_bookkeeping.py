@@ -46,7 +46,8 @@ def test_past_the_cap_the_oldest_pending_session_is_dropped(make, caplog):
     assert server.pending_sessions == 2
     more = [server.get_socket() for _ in range(3)]
     assert server.pending_sessions == 3
-    assert made[2].sessid in server.sockets and not made[2].ended.is_set()
+    assert made[2].sessid in server.sockets
+    assert not made[2].ended.is_set()
     assert set(server.sockets) == {made[2].sessid, *(s.sessid for s in more)}
     # One line for the whole flood (rate limited), not one per dropped session.
     lines = [r for r in caplog.records if "handshaken and not connected" in r.getMessage()]
@@ -97,7 +98,8 @@ def test_adoption_runs_the_authorization_hook_on_the_request(make, caplog):
         assert server.adopt_socket(sid, {"boom": True}) is None
     assert "authorization hook failed" in caplog.text
     adopted = server.adopt_socket(sid, {"token": "ok"})
-    assert adopted is not None and adopted.sessid == sid
+    assert adopted is not None
+    assert adopted.sessid == sid
     assert seen[-1] == {"token": "ok"}
     assert server.adopt_socket(sid, {"token": "ok"}) is None  # live here already
     adopted.kill(detach=True)
@@ -141,7 +143,8 @@ def test_without_a_secret_nothing_is_remembered(make):
     server = make()
     socket = server.get_socket()
     socket.kill(detach=True)
-    assert not server._ended and not server._ended.order
+    assert not server._ended
+    assert not server._ended.order
 
 
 def test_farewells_expire_oldest_first(make):

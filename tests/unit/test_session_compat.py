@@ -7,7 +7,7 @@ import gevent
 from socketio.session_compat import Compat03
 from socketio.virtsocket import Socket
 
-from .fake_server import make_socket, settle
+from .fake_server import make_socket, wait_until
 
 
 def test_the_0_3_names_are_there():
@@ -53,7 +53,8 @@ def test_setters_set():
 def test_timeout_event_and_greenlets_live_as_long_as_the_session():
     socket = make_socket()
     beat, watch = socket._spawn_heartbeat(), socket._spawn_watcher()
-    assert isinstance(beat, gevent.Greenlet) and not socket.timeout.is_set()
+    assert isinstance(beat, gevent.Greenlet)
+    assert not socket.timeout.is_set()
     socket.kill(detach=True)
-    settle()
-    assert socket.timeout.is_set() and beat.dead and watch.dead
+    assert socket.timeout.is_set()
+    wait_until(lambda: beat.dead and watch.dead, "both timers stopped")

@@ -23,7 +23,9 @@ def registry():
 def test_reads_are_a_plain_dicts(registry):
     sessions, _ = registry
     assert isinstance(sessions, dict)
-    assert sessions.get("a") == "A" and "b" in sessions and len(sessions) == 2
+    assert sessions.get("a") == "A"
+    assert "b" in sessions
+    assert len(sessions) == 2
     assert dict(sessions) == {"a": "A", "b": "B"}
 
 
@@ -67,7 +69,9 @@ def test_ended_ids_are_kept_within_the_cap_and_the_floor_rises():
     ids = [new_sessid(SECRET, now - 5) for _ in range(3)]
     for sid in ids:
         ended.remember(sid, 10, 2, now)
-    assert len(ended) == 2 and ids[0] not in ended and ids[2] in ended
+    assert len(ended) == 2
+    assert ids[0] not in ended
+    assert ids[2] in ended
     assert ended.floor == int(now - 5) & 0xFFFFFFFF
     ended.remember("unsigned", 10, 2, now)  # no issue time: nothing to remember
     assert "unsigned" not in ended

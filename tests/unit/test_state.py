@@ -12,7 +12,8 @@ from .fake_server import FakeServer, make_socket
 
 def test_states_are_the_strings_0_3_apps_compare_with():
     assert SessionState.CONNECTED == "CONNECTED"
-    assert Socket.STATE_CONNECTED == "CONNECTED" and Socket.STATE_CONNECTING == "CONNECTING"
+    assert Socket.STATE_CONNECTED == "CONNECTED"
+    assert Socket.STATE_CONNECTING == "CONNECTING"
     assert str(SessionState.DISCONNECTING) == "DISCONNECTING"
     assert f"{SessionState.NEW}" == "NEW"
     assert json.dumps({"s": SessionState.CONNECTED}) == '{"s": "CONNECTED"}'
@@ -21,19 +22,23 @@ def test_states_are_the_strings_0_3_apps_compare_with():
 
 def test_the_table_has_every_state_and_only_the_moves_a_session_makes():
     assert set(TRANSITIONS) == set(SessionState)
-    assert can_move("NEW", "CONNECTED") and can_move("NEW", "DISCONNECTING")
+    assert can_move("NEW", "CONNECTED")
+    assert can_move("NEW", "DISCONNECTING")
     assert can_move("CONNECTED", "DISCONNECTING")
     assert not can_move("DISCONNECTING", "CONNECTED")
     assert not can_move("CONNECTED", "NEW")
     assert can_move("SOMETHING AN APP SET", "CONNECTED")  # unknown: anything goes
-    assert LIVE == {"NEW", "CONNECTED"} and ENDED == {"DISCONNECTING", "DISCONNECTED"}
+    assert LIVE == {"NEW", "CONNECTED"}
+    assert ENDED == {"DISCONNECTING", "DISCONNECTED"}
 
 
 def test_a_session_walks_the_table():
     socket = Socket(FakeServer(), {})
-    assert socket.state == "NEW" and str(socket).endswith("(NEW)")
+    assert socket.state == "NEW"
+    assert str(socket).endswith("(NEW)")
     socket.incr_hits()
-    assert socket.state is SessionState.CONNECTED and socket.connected
+    assert socket.state is SessionState.CONNECTED
+    assert socket.connected
     socket.kill()
     assert socket.state == Socket.STATE_DISCONNECTING
     assert not socket.enter(SessionState.CONNECTED)  # an ended session stays ended
@@ -44,4 +49,5 @@ def test_a_new_session_killed_never_connects():
     socket = make_socket(connected=False)
     socket.kill(detach=True)
     socket.incr_hits()
-    assert socket.state == "DISCONNECTING" and not socket.connected
+    assert socket.state == "DISCONNECTING"
+    assert not socket.connected

@@ -94,10 +94,12 @@ def client():
 def test_connect_runs_hooks_and_reports_connection(client):
     assert not client.is_connected("/chat")
     assert client.connect("/chat")
-    assert client.is_connected("/chat") and client.is_connected()
+    assert client.is_connected("/chat")
+    assert client.is_connected()
     assert ("connect", client.sessid) in LOG
     [welcome] = client.get_received("/chat")
-    assert welcome["type"] == "event" and welcome["name"] == "welcome"
+    assert welcome["type"] == "event"
+    assert welcome["name"] == "welcome"
     assert welcome["args"] == ["nobody"]
     assert isinstance(client.namespace("/chat"), ChatNamespace)
 
@@ -141,7 +143,8 @@ def test_messages_and_json(client):
 def test_server_callbacks_are_answered(client):
     client.emit("ask", namespace="/chat")
     [question] = client.get_received("/chat")
-    assert question["name"] == "question" and question["ack"] == "data"
+    assert question["name"] == "question"
+    assert question["ack"] == "data"
     client.ack(question, "Ann")
     [answered] = client.get_received("/chat")
     assert (answered["name"], answered["args"]) == ("answered", ["Ann"])
@@ -199,7 +202,8 @@ def test_rooms_and_broadcast_between_clients():
     cid.emit("join", "r2", namespace="/chat")
     ann.emit("to_room", "r1", "hi r1", namespace="/chat")
     assert [p["args"] for p in bob.get_received("/chat")] == [["ann", "hi r1"]]
-    assert ann.get_received() == [] and cid.get_received() == []
+    assert ann.get_received() == []
+    assert cid.get_received() == []
     cid.emit("shout", "all", namespace="/chat")
     for c in (ann, bob, cid):
         assert [p["args"] for p in c.get_received("/chat")] == [["all"]]
@@ -227,7 +231,8 @@ def test_global_namespace_keeps_the_socket_open():
         assert c.emit("hello", callback=True) == ["hi from global"]
         c.connect("/chat")
         c.disconnect("/chat")
-        assert c.is_connected() and not c.is_connected("/chat")
+        assert c.is_connected()
+        assert not c.is_connected("/chat")
         c.disconnect()
         assert not c.is_connected()
         assert c.socket.state == "DISCONNECTING"
@@ -237,7 +242,8 @@ def test_global_namespace_keeps_the_socket_open():
 def test_server_side_disconnects(client):
     client.connect("/chat")
     client.emit("leave_me", namespace="/chat")
-    assert not client.is_connected("/chat") and not client.is_connected()
+    assert not client.is_connected("/chat")
+    assert not client.is_connected()
     other = SocketIOTestClient({"": GlobalNamespace, "/chat": ChatNamespace})
     other.connect("/chat")
     other.emit("kill", namespace="/chat")
@@ -306,4 +312,5 @@ def test_fake_server_takes_a_manager_url_and_closes_sessions():
     assert [p["args"] for p in b.get_received("/chat")] == [["hi"]]
     server.close()
     assert server.sockets == {}
-    assert not a.is_connected() and not b.is_connected()
+    assert not a.is_connected()
+    assert not b.is_connected()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 
 import gevent
 import gevent.event
@@ -18,7 +19,7 @@ import socketio.sessionid as sessionid
 from socketio.namespace import BaseNamespace
 from socketio.virtsocket import Socket, default_error_handler
 
-from .fake_server import FakeServer, error_event, feed, make_socket, sent, settle
+from .fake_server import FakeServer, error_event, feed, make_socket, sent, wait_until
 
 
 class Echo(BaseNamespace):
@@ -71,7 +72,8 @@ def test_initial_attributes():
     assert socket.config["heartbeat_interval"] == 25
     assert isinstance(socket.client_queue, gevent.queue.Queue)
     assert isinstance(socket.server_queue, gevent.queue.Queue)
-    assert callable(socket.json_loads) and callable(socket.json_dumps)
+    assert callable(socket.json_loads)
+    assert callable(socket.json_dumps)
 
 
 def test_new_then_connected_on_first_hit():
@@ -151,9 +153,8 @@ def test_kill_clears_ack_callbacks_and_kills_jobs():
     job = socket.spawn(gevent.sleep, 10)
     assert socket.jobs == [job]
     socket.kill()
-    settle()
+    wait_until(lambda: job.dead, "the job killed")
     assert socket.ack_callbacks == {}
-    assert job.dead
 
 
 def test_detach():
@@ -179,7 +180,8 @@ def test_disconnect_disconnects_every_namespace():
     sent(socket)
     socket.disconnect()
     out = sent(socket)
-    assert "0::/a" in out and "0::/b" in out
+    assert "0::/a" in out
+    assert "0::/b" in out
     assert socket.active_ns == {}
 
 
@@ -229,9 +231,8 @@ def test_slow_consumer_is_disconnected():
         socket.put_client_msg(f"3:::{i}")
     assert socket.connected
     socket.put_client_msg("3:::overflow")
-    settle()
+    assert socket.ended.wait(5)
     assert socket.state == Socket.STATE_DISCONNECTING
-    assert socket.ended.is_set()
     assert socket.sessid not in server.sockets
     assert "3:::overflow" not in list(socket.client_queue.queue)
 
@@ -301,7 +302,8 @@ def test_namespace_is_instantiated_lazily():
     request = {"user": "x"}
     socket = make_socket({"": Echo, "/chat": Echo}, request=request)
     feed(socket)
-    assert Echo.created == [] and socket.active_ns == {}
+    assert Echo.created == []
+    assert socket.active_ns == {}
     feed(socket, '5::/chat:{"name":"echo"}')
     assert Echo.created == [(socket.environ, "/chat", request)]
     feed(socket, '5::/chat:{"name":"echo"}', '5:::{"name":"echo"}')
@@ -314,9 +316,8 @@ def test_global_disconnect_kills_the_socket():
     feed(socket, '5:::{"name":"echo"}', "1::/chat")
     loop = socket._test_receiver
     feed(socket, "0::")
-    settle()
+    assert socket.ended.wait(5)
     assert socket.state == Socket.STATE_DISCONNECTING
-    assert socket.ended.is_set()
     assert socket.sessid not in socket.server.sockets
     assert socket.active_ns == {}
     assert loop.dead
@@ -347,10 +348,9 @@ def test_heartbeat_and_noop_packets_are_not_dispatched():
 def test_handler_killing_the_socket_ends_the_loop():
     socket = make_socket({"": Echo})
     feed(socket, '5:::{"name":"kill"}')
-    settle()
+    assert socket.ended.wait(5)
     assert socket.state == Socket.STATE_DISCONNECTING
-    assert socket.ended.is_set()
-    assert socket._test_receiver.dead
+    wait_until(lambda: socket._test_receiver.dead, "the receiver loop ended")
 
 
 def test_socketio_manage_blocks_until_the_socket_ends():
@@ -366,12 +366,11 @@ def test_socketio_manage_blocks_until_the_socket_ends():
         request="req",
         error_handler=lambda *a: errors.append(a[1:]),
     )
-    settle()
+    wait_until(lambda: socket.request == "req", "socketio_manage set the request")
     assert not manage.dead
     assert socket.environ is environ
-    assert socket.request == "req"
     socket.put_server_msg("1::/missing")
-    settle()
+    wait_until(lambda: errors, "the error handler called")
     assert errors == [
         (
             "no_such_namespace",
@@ -403,7 +402,8 @@ def test_json_overrides():
     socket = make_socket({"": Echo})
     socket._set_json_dumps(dumps)
     socket._set_json_loads(loads)
-    assert socket.json_dumps is dumps and socket.json_loads is loads
+    assert socket.json_dumps is dumps
+    assert socket.json_loads is loads
     feed(socket, '5:1+::{"name":"echo","args":[1,"x"]}')
     assert loaded == ['{"name":"echo","args":[1,"x"]}']
     assert sent(socket) == ['6:::1+[2,"X"]']
@@ -467,35 +467,34 @@ def test_spawn_ties_jobs_to_the_socket():
     job = socket.spawn(lambda x: x * 2, 21)
     job.join(1)
     assert job.value == 42
-    settle()
-    assert job not in socket.jobs  # finished jobs are forgotten
+    wait_until(lambda: job not in socket.jobs, "the finished job forgotten")
     sleeper = socket.spawn(gevent.sleep, 10)
     socket.kill()
-    settle()
-    assert sleeper.dead
+    wait_until(lambda: sleeper.dead, "the job killed")
 
 
 def test_spawned_timers():
     socket = make_socket(config={"heartbeat_interval": 0.01})
     beat = socket._spawn_heartbeat()
-    settle(0.05)
-    assert "2::" in sent(socket)
+    wait_until(lambda: "2::" in sent(socket), "a heartbeat sent")
     socket.kill()
-    settle()
-    assert beat.dead
+    wait_until(lambda: beat.dead, "the heartbeat timer stopped")
 
-    # the watcher closes a socket that stays silent for close_timeout
+    # the watcher closes a socket that stays silent for close_timeout, not before
     quiet = make_socket(config={"close_timeout": 0.03}, connected=False)
+    started = time.monotonic()
     quiet._spawn_watcher()
-    settle(0.1)
+    assert quiet.ended.wait(5)
+    assert time.monotonic() - started >= 0.02  # (the loop's cached clock lags)
     assert quiet.state == Socket.STATE_DISCONNECTING
-    assert quiet.ended.is_set()
     assert quiet.server.sockets == {}
 
 
 def test_every_attribute_socket_sets_lives_in_a_slot():
-    """``Socket.__slots__`` lists what ``__init__`` sets (a new one left out would
-    bring back the per-session dict); other attributes can still be set."""
+    """``Socket.__slots__`` lists what ``__init__`` sets; other attributes can still be set.
+
+    A new attribute left out of the slots would bring back the per-session dict.
+    """
     socket = make_socket()
     assert vars(socket) == {}
     socket.anything = 1
@@ -505,11 +504,13 @@ def test_every_attribute_socket_sets_lives_in_a_slot():
 def test_timeout_is_set_when_the_session_ends_whenever_it_is_asked_for():
     early, late = make_socket(), make_socket()
     event = early.timeout
-    assert not event.is_set() and early.timeout is event
+    assert not event.is_set()
+    assert early.timeout is event
     for socket in (early, late):
         socket.incr_hits()
         socket.kill(detach=True)
-    assert event.is_set() and late.timeout.is_set()
+    assert event.is_set()
+    assert late.timeout.is_set()
     replaced = gevent.event.Event()
     late.timeout = replaced  # a plain attribute on the original
     assert late.timeout is replaced
@@ -532,7 +533,7 @@ def test_packets_dispatched_from_several_greenlets_are_handled_one_at_a_time_in_
     gevent.sleep(0)
     assert not socket.can_dispatch_now()
     waiting = [gevent.spawn(socket.dispatch, packet % n) for n in (2, 3)]
-    gevent.sleep(0.01)
+    gevent.sleep(0.01)  # the test: the other two do not start meanwhile
     assert log == [("start", 1)]
     release.set()
     gevent.joinall([first, *waiting], timeout=2, raise_error=True)
@@ -562,7 +563,7 @@ def test_queue_bounded_in_bytes_disconnects_a_slow_consumer(caplog):
     assert socket.connected
     with caplog.at_level("WARNING", logger="socketio.virtsocket"):
         socket.put_client_msg("y")  # one past it
-    settle()
+    assert socket.ended.wait(5)
     assert socket.state == Socket.STATE_DISCONNECTING
     assert "y" not in list(socket.client_queue.queue)
     lines = [r.getMessage() for r in caplog.records if "slow consumer" in r.getMessage()]
@@ -593,7 +594,8 @@ def test_queued_bytes_follow_every_way_of_taking_packets():
     sent(socket)
     for _ in range(2):
         socket.put_client_msg("f" * 100)
-    assert socket.connected and socket._queued_bytes == 200
+    assert socket.connected
+    assert socket._queued_bytes == 200
     socket.attach_output(_Output())
     assert socket._queued_bytes == 0
 
@@ -617,11 +619,12 @@ def test_websocket_backlog_bounded_in_bytes():
     socket.put_client_msg("x" * 5000)  # nothing waits: written
     output.backlog, output.backlog_bytes = 3, 990
     socket.put_client_msg("x" * 10)  # 1000
-    assert output.written == ["x" * 5000, "x" * 10] and socket.connected
+    assert output.written == ["x" * 5000, "x" * 10]
+    assert socket.connected
     output.backlog_bytes = 1000
     socket.put_client_msg("y")
-    settle()
-    assert output.written[-1] is None  # the session ended: the connection is closed
+    # the session ends: the connection is closed
+    wait_until(lambda: output.written[-1] is None, "the connection closed")
     assert "y" not in output.written
     assert socket.state == Socket.STATE_DISCONNECTING
 
@@ -632,11 +635,12 @@ def test_an_output_that_does_not_count_bytes_is_bounded_by_packets():
     output = _Output(backlog=4)
     socket.attach_output(output)
     socket.put_client_msg("x" * 100)
-    assert socket.connected and output.written == ["x" * 100]
+    assert socket.connected
+    assert output.written == ["x" * 100]
     output.backlog = 5
     socket.put_client_msg("y")
-    settle()
-    assert not socket.connected and "y" not in output.written
+    wait_until(lambda: not socket.connected, "the session ended")
+    assert "y" not in output.written
 
 
 def test_a_slow_consumer_is_killed_once_and_logged_once(caplog):
@@ -655,7 +659,7 @@ def test_a_slow_consumer_is_killed_once_and_logged_once(caplog):
                 socket.put_client_msg(f"3:::{i}")
         finally:
             gevent.spawn = real_spawn
-        settle()
+        assert socket.ended.wait(5)
     kills = [fn for fn in spawned if getattr(fn, "__name__", "") == "kill"]
     assert len(kills) == 1
     assert len([r for r in caplog.records if "slow consumer" in r.getMessage()]) == 1
@@ -666,7 +670,8 @@ def test_session_logs_are_kept_per_server_not_per_module():
     import socketio.virtsocket as virtsocket
     from socketio.seams import SessionLogs, session_logs
 
-    assert not hasattr(virtsocket, "_app_errors") and not hasattr(virtsocket, "_error_log")
+    assert not hasattr(virtsocket, "_app_errors")
+    assert not hasattr(virtsocket, "_error_log")
     one, two = make_socket(), make_socket()
     assert session_logs(one.server) is session_logs(one.server)
     assert session_logs(one.server) is not session_logs(two.server)
@@ -761,7 +766,8 @@ def test_error_log_lines_are_short_escaped_and_one_per_kind(caplog):
     out = sent(socket)
     assert len(out) == 40
     # the long endpoint is not sent back, and its text is clipped
-    assert out[0].startswith("5:::") and len(out[0]) < 400
+    assert out[0].startswith("5:::")
+    assert len(out[0]) < 400
     assert "INFO forged line" in out[0]  # (to its own client, escaped by JSON)
 
 
@@ -782,7 +788,8 @@ def test_application_errors_keep_one_traceback_per_site_with_a_count(caplog):
         feed(socket, *[f'5:::{{"name":"boom","args":[{n}]}}' for n in range(30)])
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1
-    assert errors[0].exc_info and "boom 0" in caplog.text
+    assert errors[0].exc_info
+    assert "boom 0" in caplog.text
     assert socket.connected
     # another server (another test's) starts afresh
     other = make_socket({"": Boom})
@@ -814,7 +821,8 @@ def test_json_the_server_could_not_send_back_gets_an_answer_and_no_traceback(raw
         feed(socket, raw)
     assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
     out = sent(socket)
-    assert out and out[0].startswith("5:::")
+    assert out
+    assert out[0].startswith("5:::")
     assert json.loads(out[0].split(":", 3)[3])["name"] == "error"
     feed(socket, '5:2+::{"name":"echo","args":[1]}')
     assert sent(socket)[-1] == "6:::2+[1]"

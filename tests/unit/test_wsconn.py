@@ -15,6 +15,7 @@ from socketio import wsconn, wsframe
 from socketio.exceptions import FrameError
 
 from ..wsframes import client_frame
+from .fake_server import wait_until
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def _pending(peer) -> bytes:
 def test_first_frame_of_a_turn_is_sent_at_once_the_rest_when_the_turn_ends(pair):
     websocket, peer = pair
     frames = [wsframe.text_frame(f"5:::{i}") for i in range(3)]
-    gevent.sleep(0.001)  # a turn of the loop of its own
+    gevent.sleep(0.001)  # the test: a turn of the loop of its own (nothing held yet)
     for frame in frames:
         websocket.offer(frame)
     assert _pending(peer) == frames[0]
@@ -56,7 +57,7 @@ def test_first_frame_of_a_turn_is_sent_at_once_the_rest_when_the_turn_ends(pair)
 def test_close_and_send_write_what_is_held_first(pair):
     websocket, peer = pair
     frames = [wsframe.text_frame(f"5:::{i}") for i in range(3)]
-    gevent.sleep(0.001)
+    gevent.sleep(0.001)  # the test: a turn of the loop of its own
     for frame in frames:
         websocket.offer(frame)
     websocket.send("last")
@@ -70,7 +71,7 @@ def test_close_and_send_write_what_is_held_first(pair):
 def test_past_the_cork_size_held_frames_are_sent_without_waiting(pair):
     websocket, peer = pair
     frame = wsframe.text_frame("x" * 1000)
-    gevent.sleep(0.001)
+    gevent.sleep(0.001)  # the test: a turn of the loop of its own
     count = wsconn.CORK_SIZE // len(frame) + 2
     received = b""
     for _ in range(count):
@@ -83,7 +84,7 @@ def test_past_the_cork_size_held_frames_are_sent_without_waiting(pair):
 
 def test_a_failed_write_drops_what_is_held(pair):
     websocket, peer = pair
-    gevent.sleep(0.001)
+    gevent.sleep(0.001)  # the test: a turn of the loop of its own
     websocket.offer(wsframe.text_frame("sent"))
     peer.close()
     websocket.offer(wsframe.text_frame("held"))  # written when the turn ends: EPIPE
@@ -118,11 +119,12 @@ def test_gevent_websockets_read_frame_reads_through_the_websocket(pair):
 def test_wait_message_returns_when_a_message_arrives_and_receive_does_not_wait_again(pair):
     websocket, peer = pair
     waiter = gevent.spawn(websocket.wait_message)
-    gevent.sleep(0.01)
+    wait_until(lambda: websocket._boundary_waiter is waiter, "the waiter parked")
     assert not waiter.dead  # nothing sent yet
     peer.sendall(client_frame(b"one") + client_frame(b"two"))
     waiter.join(timeout=1)
-    assert waiter.dead and waiter.successful()
+    assert waiter.dead
+    assert waiter.successful()
     assert websocket.receive() == "one"
     with gevent.Timeout(0.5):
         websocket.wait_message()  # "two" is held already: no wait
@@ -136,7 +138,7 @@ def test_interrupt_wait_ends_a_wait_for_a_message(pair):
         pass
 
     waiter = gevent.spawn(websocket.wait_message)
-    gevent.sleep(0.01)
+    wait_until(lambda: websocket._boundary_waiter is waiter, "the waiter parked")
     gevent.get_hub().loop.run_callback(websocket.interrupt_wait, waiter, Stop())
     waiter.join(timeout=1)
     assert isinstance(waiter.exception, Stop)
@@ -371,7 +373,7 @@ def test_reading_a_flood_lets_the_other_greenlets_run(pair):
 
 def test_a_ping_flood_from_a_client_that_does_not_read_keeps_one_pong(pair):
     websocket, peer = pair
-    gevent.sleep(0.001)
+    gevent.sleep(0.001)  # the test: a turn of the loop of its own
     websocket.offer(wsframe.encode_frame(b"x" * (8 << 20)))  # more than the kernel takes
     assert websocket.backlog == 1
     waiting = websocket.backlog_bytes
@@ -386,13 +388,12 @@ def test_a_ping_flood_from_a_client_that_does_not_read_keeps_one_pong(pair):
     while not received.endswith(wsframe.encode_frame(b"1999", wsframe.OP_PONG)):
         received += peer.recv(1 << 20)
     assert received.count(b"\x8a") == 1
-    gevent.sleep(0.01)
-    assert websocket.backlog_bytes == 0
+    wait_until(lambda: websocket.backlog_bytes == 0, "the backlog written")
 
 
 def test_backlog_bytes_counts_what_is_held_and_what_the_kernel_refused(pair):
     websocket, peer = pair
-    gevent.sleep(0.001)
+    gevent.sleep(0.001)  # the test: a turn of the loop of its own
     first, second = wsframe.text_frame("5:::1"), wsframe.text_frame("5:::22")
     websocket.offer(first)  # sent at once
     websocket.offer(second)  # held for the turn's end
@@ -400,7 +401,7 @@ def test_backlog_bytes_counts_what_is_held_and_what_the_kernel_refused(pair):
     gevent.sleep(0)
     assert websocket.backlog_bytes == 0
     big = wsframe.encode_frame(b"y" * (8 << 20))
-    gevent.sleep(0.001)
+    gevent.sleep(0.001)  # the test: a turn of the loop of its own
     websocket.offer(big)
     websocket.offer(first)
     refused = websocket.backlog_bytes
@@ -410,12 +411,11 @@ def test_backlog_bytes_counts_what_is_held_and_what_the_kernel_refused(pair):
     while left > 0:
         left -= len(peer.recv(1 << 20))
     assert left == 0
-    gevent.sleep(0.01)
-    assert websocket.backlog_bytes == 0
+    wait_until(lambda: websocket.backlog_bytes == 0, "the backlog written")
 
 
 @pytest.mark.parametrize(
-    "payload, code",
+    ("payload", "code"),
     [
         (struct.pack("!H", 5000), 1002),
         (struct.pack("!H", 1005), 1002),
@@ -432,7 +432,8 @@ def test_a_close_frame_is_echoed_only_if_valid(pair, payload, code):
     websocket, peer = pair
     peer.sendall(client_frame(payload, opcode=wsframe.OP_CLOSE))
     assert websocket.receive() is None
-    assert websocket.closed and websocket.peer_closed
+    assert websocket.closed
+    assert websocket.peer_closed
     sent = _pending(peer)
     assert sent[0] == 0x88
     assert struct.unpack("!H", sent[2:4])[0] == code

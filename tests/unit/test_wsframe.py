@@ -78,7 +78,7 @@ def test_fragment_and_control_frames():
 
 
 @pytest.mark.parametrize(
-    "data, code, text",
+    ("data", "code", "text"),
     [
         (bytes([0xC1, 0x80]) + MASK, 1002, "reserved bits"),
         (b"\x81\x03abc", 1002, "not masked"),
@@ -117,4 +117,5 @@ def test_parse_round_trip(payload, opcode, fin, mask, tail):
     # any strict prefix is incomplete, and says how much more it needs
     cut = len(data) // 2
     needed = wsframe.parse_frame(data[:cut], 1 << 17)
-    assert isinstance(needed, int) and cut < needed <= len(data)
+    assert isinstance(needed, int)
+    assert cut < needed <= len(data)

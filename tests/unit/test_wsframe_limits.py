@@ -24,7 +24,8 @@ REFUSED = [0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 6553
 def close_payload(data: bytes) -> bytes:
     """The payload of the masked close frame ``data``, as the reader hands it on."""
     parsed = wsframe.parse_frame(data, 1 << 20)
-    assert isinstance(parsed, tuple) and parsed[1] == wsframe.OP_CLOSE
+    assert isinstance(parsed, tuple)
+    assert parsed[1] == wsframe.OP_CLOSE
     return parsed[2]
 
 
