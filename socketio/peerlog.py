@@ -67,7 +67,7 @@ class PeerLog:
         self.interval = interval
         self.level = level
         # kind -> [monotonic time of its last line, lines left out since]
-        self._kinds: dict[str, list] = {}
+        self._kinds: dict[str, list[float]] = {}
 
     def __call__(self, kind: str, message: str, *args: Any) -> bool:
         """Log ``message % args`` unless ``kind`` was logged in the last ``interval``.

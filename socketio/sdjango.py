@@ -25,7 +25,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.urls import re_path
@@ -39,6 +40,12 @@ __all__ = ["SOCKETIO_NS", "Registry", "autodiscover", "namespace", "registry", "
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+# Django ships no type information (without django-stubs its names are Any to
+# mypy); csrf_exempt returns the view it is given, only marked, so it keeps the
+# view's signature. Run once at import, not per request.
+_csrf_exempt = cast(Callable[[_View], _View], csrf_exempt)
 
 
 class Registry:
@@ -93,7 +100,7 @@ class namespace:
         return handler
 
 
-@csrf_exempt
+@_csrf_exempt
 def socketio(request: HttpRequest) -> HttpResponse:
     """The view serving every ``/socket.io/...`` request with the registered namespaces.
 

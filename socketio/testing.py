@@ -376,7 +376,7 @@ def _manage_app(
     json_loads: Optional[Callable[[str], Any]],
     json_dumps: Optional[Callable[[Any], str]],
 ) -> Callable[..., Iterable[bytes]]:
-    def app(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         socketio_manage(
             environ,
             dict(namespaces),

@@ -92,7 +92,9 @@ class FakeServer:
 class _DrivenSocket(Socket):
     """A real Socket, its own :class:`~socketio.dispatcher.DispatchObserver` (nothing overridden)."""
 
-    def __init__(self, server: Any, config: Any, error_handler: Optional[Callable] = None) -> None:
+    def __init__(
+        self, server: Any, config: Any, error_handler: Optional[Callable[..., Any]] = None
+    ) -> None:
         super().__init__(server, config, error_handler)
         self.processed = 0
         self.progress = gevent.event.Event()

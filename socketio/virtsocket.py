@@ -115,7 +115,10 @@ class Socket(Outbox, Dispatcher, SessionClock, Compat03):
     __slots__ = ("__dict__", "__weakref__")
 
     def __init__(
-        self, server: SessionHost | Any, config: Any, error_handler: Optional[Callable] = None
+        self,
+        server: SessionHost | Any,
+        config: Any,
+        error_handler: Optional[Callable[..., Any]] = None,
     ) -> None:
         self.server = server
         self.config = Config.coerce(config)

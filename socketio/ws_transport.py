@@ -19,6 +19,7 @@ from .transport_base import NOT_HANDSHAKEN, BaseTransport
 
 if TYPE_CHECKING:  # pragma: no cover
     from .virtsocket import Socket
+    from .wsconn import BoundedWebSocket
 
 __all__ = ["FlashSocketTransport", "WebsocketTransport"]
 
@@ -30,7 +31,7 @@ class _WebsocketOutput:
 
     __slots__ = ("websocket",)
 
-    def __init__(self, websocket: Any) -> None:
+    def __init__(self, websocket: BoundedWebSocket) -> None:
         self.websocket = websocket
 
     @property

@@ -102,7 +102,7 @@ class BoundedWebSocket(FrameWriter):
 
     def __init__(
         self,
-        environ: dict,
+        environ: dict[str, Any],
         stream: Stream,
         handler: Any,
         max_message_size: int,
@@ -164,7 +164,8 @@ class BoundedWebSocket(FrameWriter):
             self._known_readable = False
         elif self._wait_first or at_boundary:
             self._wait_readable(at_boundary)
-        data = self._sock.recv(READ_SIZE)
+        # the gevent socket is untyped; recv gives bytes (a typed local, no call)
+        data: bytes = self._sock.recv(READ_SIZE)
         self._wait_first = len(data) < READ_SIZE
         return data
 
