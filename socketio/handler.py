@@ -119,6 +119,7 @@ class SocketIOHandler(RequestReader):
     # -- entry points -------------------------------------------------------
 
     def run_application(self) -> None:
+        """Route the request: a Socket.IO one to its transport, any other to the application."""
         request = protocol.parse_request(
             self.environ.get("PATH_INFO", ""),
             self.environ.get("QUERY_STRING", ""),

@@ -78,9 +78,11 @@ class ChunkedInput(BoundedInput):
         self._chunks = 0
 
     def read(self, length: Optional[int] = None) -> bytes:
+        """Read up to ``length`` bytes of the body (all of it when ``None`` or negative)."""
         return self._read(None if length is None or length < 0 else length, False)
 
     def readline(self, size: Optional[int] = None) -> bytes:
+        """Read one line of the body, at most ``size`` bytes (unbounded when ``None`` or negative)."""
         return self._read(None if size is None or size < 0 else size, True)
 
     def _read(self, length: Optional[int], line: bool) -> bytes:
@@ -271,7 +273,7 @@ class RequestReader(PywsgiHandler):
         return True
 
     def get_environ(self) -> Any:
-        """pywsgi's environ; a chunked body is read by :class:`ChunkedInput`."""
+        """The WSGI environ as pywsgi builds it; a chunked body is read by :class:`ChunkedInput`."""
         env = super().get_environ()
         body = self.wsgi_input
         if body.chunked_input:  # (rare)

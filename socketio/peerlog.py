@@ -28,10 +28,10 @@ _MAX_KINDS = 256
 
 
 def clip(value: Any, limit: int = CLIP) -> str:
-    """``value`` as text fit for one log line.
+    r"""``value`` as text fit for one log line.
 
     Control characters, backslashes and anything outside ASCII are escaped
-    (``\\n``, ``\\x1b``, ``\\u2028``), so the text cannot start a line or
+    (``\n``, ``\x1b``, ``\u2028``), so the text cannot start a line or
     move the terminal's cursor; at most ``limit`` characters of the original
     are kept, and the rest is counted.
     """

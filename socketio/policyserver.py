@@ -1,7 +1,7 @@
-"""The Flash socket policy server that flashsocket clients ask before connecting.
+r"""The Flash socket policy server that flashsocket clients ask before connecting.
 
 A Flash bridge first connects to port 843 (or 10843) and sends
-``<policy-file-request/>\\0``; it expects a ``<cross-domain-policy>`` document
+``<policy-file-request/>\0``; it expects a ``<cross-domain-policy>`` document
 ending in a NUL byte.
 """
 
@@ -40,12 +40,12 @@ MAX_CONNECTIONS = 100
 
 
 class FlashPolicyServer(StreamServer):
-    """A ``StreamServer`` that answers ``<policy-file-request/>`` with :data:`POLICY`.
+    r"""A ``StreamServer`` that answers ``<policy-file-request/>`` with :data:`POLICY`.
 
     Args:
         listener: ``(host, port)`` or a listening socket; default ``('0.0.0.0', 10843)``.
         backlog: the listen backlog, as for ``StreamServer``.
-        policy: the document to send (bytes ending in ``\\0``).
+        policy: the document to send (bytes ending in ``\0``).
         max_connections: connections served at once (see :data:`MAX_CONNECTIONS`).
         read_timeout: seconds a connection has, in all, to send its request
             (at most 1 KiB): a client trickling it cannot hold a connection

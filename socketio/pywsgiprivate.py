@@ -166,6 +166,7 @@ class Headers(OldMessage):
         return self._headers
 
     def get(self, name: str, failobj: Any = None) -> Any:
+        """The first value of header ``name`` (any case), or ``failobj``."""
         return self.lookup().get(name.lower(), failobj)
 
     def __getitem__(self, name: str) -> Any:
@@ -179,10 +180,12 @@ class Headers(OldMessage):
         self._indexed = None
 
     def set_raw(self, name: str, value: Any) -> None:
+        """Append a header as the email API does, and drop the index."""
         super().set_raw(name, value)
         self._indexed = None
 
     def replace_header(self, _name: str, _value: Any) -> None:
+        """Replace a header as the email API does, and drop the index."""
         super().replace_header(_name, _value)
         self._indexed = None
 
@@ -444,7 +447,7 @@ class PywsgiHandler(WebSocketHandler):
             pass
 
     def format_request(self) -> str:
-        """pywsgi's access-log line, with the client's request line escaped and clipped."""
+        """The access-log line pywsgi writes, with the client's request line escaped and clipped."""
         requestline: Optional[str] = self.requestline
         if requestline:
             self.requestline = clip(requestline, _LOGGED_REQUEST_LINE)

@@ -1,4 +1,4 @@
-"""Django integration: namespaces declared in each app's ``sockets.py``.
+r"""Django integration: namespaces declared in each app's ``sockets.py``.
 
 In an app's ``sockets.py``::
 
@@ -15,7 +15,7 @@ In the project's ``urls.py``::
     from socketio import sdjango
 
     sdjango.autodiscover()
-    urlpatterns = [re_path(r"^socket\\.io", include(sdjango.urls))]
+    urlpatterns = [re_path(r"^socket\.io", include(sdjango.urls))]
 
 Run the project's WSGI application under :class:`~socketio.server.SocketIOServer`.
 """
@@ -96,16 +96,17 @@ class namespace:
         self.name = name
 
     def __call__(self, handler: T) -> T:
+        """Register ``handler`` (a namespace class) for this endpoint and return it unchanged."""
         registry.register(self.name, handler)  # type: ignore[arg-type]
         return handler
 
 
 @_csrf_exempt
 def socketio(request: HttpRequest) -> HttpResponse:
-    """The view serving every ``/socket.io/...`` request with the registered namespaces.
+    r"""The view serving every ``/socket.io/...`` request with the registered namespaces.
 
     A request the server did not give a session (``/socket.iox``, which the
-    usual ``^socket\\.io`` route also takes) is answered 404.
+    usual ``^socket\.io`` route also takes) is answered 404.
     """
     try:
         socketio_manage(request.environ, SOCKETIO_NS, request)

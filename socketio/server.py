@@ -308,6 +308,7 @@ class SocketIOServer(WSGIServer):
         return open(self._log_path, "a", buffering=1)  # (closed by stop)
 
     def start_accepting(self) -> None:
+        """Accept connections again (reopening the ``log_file`` after a stop) and start the policy server."""
         self.stopping = False
         if self._log_path and self.log is None:
             self.log = self._open_log()  # (started again after a stop)
@@ -408,6 +409,7 @@ class SocketIOServer(WSGIServer):
             raise
 
     def handle(self, socket: Any, address: Any) -> None:
+        """Serve one accepted TCP connection (``socket`` is the connection, not a session)."""
         try:
             # Small packets are the whole traffic: do not let Nagle's algorithm
             # hold a response back for the client's delayed ACK (~40 ms).
@@ -469,5 +471,5 @@ def serve_paste(app: Any, global_conf: Any, **kw: Any) -> int:
 if TYPE_CHECKING:  # pragma: no cover
 
     def _check(server: SocketIOServer) -> HandlerServer:
-        """(For mypy: the server provides what its handler needs.)"""
+        """Tell mypy that the server provides what its handler needs."""
         return server

@@ -189,6 +189,9 @@ class SocketIOTestClient:
         """Send event ``event`` with ``args`` and wait until the server has handled it.
 
         Args:
+            event: the event's name.
+            *args: its arguments, sent as JSON.
+            namespace: the endpoint (``""``: the global one).
             callback: ``True`` to ask for an acknowledgement, or a callable that
                 receives its arguments (as a JavaScript callback would).
 

@@ -83,6 +83,7 @@ class XHRPollingTransport(BaseTransport):
         return body
 
     def do_exchange(self, socket: Socket, request_method: str) -> Optional[Response]:
+        """Serve one polling request: GET waits for packets, POST delivers them, OPTIONS answers CORS."""
         if request_method == "GET":
             return self._get(socket)
         if request_method == "POST":
@@ -143,12 +144,15 @@ class JSONPolling(XHRPollingTransport):
         self.index = index
 
     def answer(self, packets: list[str]) -> str:
+        """The script of a GET's answer: the payload wrapped in ``io.j[index](...)``."""
         return payload.jsonp_payload(self.index, packets or [NOOP])
 
     def unwrap(self, body: str) -> str:
+        """Take the payload out of the hidden form's ``d=`` field."""
         return payload.decode_jsonp_form(body)
 
     def not_handshaken(self) -> Response:
+        """The answer for an unknown session, wrapped as a script."""
         return text_response(
             200, payload.jsonp_wrap(self.index, NOT_HANDSHAKEN), self.origin, JAVASCRIPT
         )
@@ -214,9 +218,11 @@ class HTMLFileTransport(_StreamingTransport):
     stream_content_type = "text/html; charset=UTF-8"
 
     def first_chunk(self) -> str:
+        """The document's start, padded so the browser renders at once."""
         return payload.htmlfile_preamble()
 
     def chunk(self, text: str) -> str:
+        """One ``<script>`` carrying ``text``."""
         return payload.htmlfile_chunk(text)
 
 
@@ -227,7 +233,9 @@ class XHRMultipartTransport(_StreamingTransport):
     stream_content_type = f'multipart/x-mixed-replace;boundary="{payload.MULTIPART_BOUNDARY}"'
 
     def first_chunk(self) -> str:
+        """The opening boundary of the multipart stream."""
         return f"--{payload.MULTIPART_BOUNDARY}\r\n"
 
     def chunk(self, text: str) -> str:
+        """One part carrying ``text``."""
         return payload.multipart_part(text)
