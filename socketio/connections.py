@@ -37,7 +37,7 @@ class ConnectionGreenlet(Greenlet):
       option turns it off, its spawning greenlet and ``spawn_tree_locals``
       are kept);
     * the task given to ``spawn``, stored in a ``__dict__`` of the instance's
-      own: the task is this class's :meth:`_run`;
+      own: the task is this class's ``_run()``;
     * gevent's ``_handle_and_close_when_done`` calls ``handle(*args)``, which
       CPython makes through the C API: greenlet keeps a copy of a parked
       greenlet's C stack, and that call makes it deeper.
@@ -194,7 +194,7 @@ class ConnectionTracker:
 
         Returns:
             Whether one was closed (not when too many of those it closed
-            have yet to end: see :data:`_DROPPING`).
+            have yet to end: see ``_DROPPING``).
         """
         if len(self.dropping) >= _DROPPING:
             return False

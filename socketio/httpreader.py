@@ -166,7 +166,7 @@ class RequestReader(PywsgiHandler):
 
         Raises:
             HeadError: anything else; pywsgi hands it to
-                :meth:`_handle_client_error`, which answers its status and
+                ``_handle_client_error()``, which answers its status and
                 closes the connection.
         """
         pairs = None

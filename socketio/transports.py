@@ -1,8 +1,8 @@
 """The transports: moving packets between a virtual socket and one kind of connection.
 
 Each class does I/O only. Incoming bodies go through :mod:`socketio.payload`
-into :meth:`Socket.put_server_msg`; outgoing packets come from
-:meth:`Socket.get_multiple_client_msgs` and leave framed by the same module.
+into :meth:`~socketio.outbox.Outbox.put_server_msg`; outgoing packets come from
+:meth:`~socketio.outbox.Outbox.get_multiple_client_msgs` and leave framed by the same module.
 Polling transports (here) return a :class:`~socketio.protocol.Response` value
 that the handler sends; the websocket transports (:mod:`socketio.ws_transport`,
 re-exported here) run their connection until it ends, writing packets

@@ -232,7 +232,7 @@ class Socket(Outbox, Dispatcher, SessionClock, Compat03):
         A connected socket moves to ``DISCONNECTING``, wakes its transports and
         receiver loop, and has every active namespace disconnected (their
         ``recv_disconnect`` runs). The state stays ``DISCONNECTING`` (nothing
-        sets ``DISCONNECTED``, as in the original); :attr:`ended` is set once
+        sets ``DISCONNECTED``, as in the original); ``ended`` (an event) is set once
         the session is over. A client still listening gets ``0::``, which
         a 0.9 client takes as "booted": it does not reconnect. With
         ``reconnect`` its connection is closed without that packet, so the
