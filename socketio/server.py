@@ -25,6 +25,7 @@ from .manager import BaseManager
 from .managers import MANAGER_SCHEMES, make_manager
 from .peerlog import PeerLog
 from .policyserver import FlashPolicyServer
+from .seams import deliver_to_session
 from .sessionid import issued_at, new_sessid, verify_sessid
 from .sessions import EndedIds, Sessions
 from .virtsocket import Socket
@@ -185,8 +186,7 @@ class SocketIOServer(WSGIServer):
         sessid = new_sessid(secret, time.time())
         while sessid in self.sockets:
             sessid = new_sessid(secret, time.time())
-        session = Socket(self, self.config)
-        session.sessid = sessid
+        session = Socket(self, self.config, sessid=sessid)
         self.sockets[sessid] = session
         pending = self._pending
         pending[sessid] = session
@@ -276,8 +276,7 @@ class SocketIOServer(WSGIServer):
                 return None
             if sessid in self.sockets or sessid in self._ended:
                 return None  # adopted, and maybe ended, while the hook ran
-        session = Socket(self, self.config)
-        session.sessid = sessid
+        session = Socket(self, self.config, sessid=sessid)
         self.sockets[sessid] = session
         session.start_clock()
         session.incr_hits()
@@ -295,10 +294,7 @@ class SocketIOServer(WSGIServer):
                 self._client_scripts[name] = None
         return self._client_scripts[name]
 
-    def _deliver(self, sessid: str, encoded: str) -> None:
-        session = self.sockets.get(sessid)
-        if session is not None:
-            session.put_client_msg(encoded)
+    _deliver = deliver_to_session
 
     # -- lifecycle ----------------------------------------------------------
 

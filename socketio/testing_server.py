@@ -15,7 +15,7 @@ from greenlet import getcurrent
 
 from .config import Config
 from .manager import BaseManager
-from .seams import SessionHost, SessionLogs
+from .seams import SessionHost, SessionLogs, deliver_to_session
 from .server import make_manager
 from .virtsocket import Socket
 
@@ -62,10 +62,7 @@ class FakeServer:
         """The URL path segment Socket.IO is served under."""
         return self.config.resource
 
-    def _deliver(self, sessid: str, encoded: str) -> None:
-        socket = self.sockets.get(sessid)
-        if socket is not None:
-            socket.put_client_msg(encoded)
+    _deliver = deliver_to_session
 
     def keep_farewell(self, socket: Socket) -> None:
         """Nothing to keep: a test client's session is a websocket's, never polled."""
