@@ -22,7 +22,6 @@ __all__ = ["ConnectionGreenlet", "ConnectionTracker", "refuse"]
 # Logged under the server's name, which operators filter on (these lines
 # were the server module's before it was split).
 log = logging.getLogger("socketio.server")
-peer_log = PeerLog(log)
 
 
 class ConnectionGreenlet(Greenlet):
@@ -114,6 +113,8 @@ class ConnectionTracker:
 
     def __init__(self, config: Config, loop: Any) -> None:
         self.config = config
+        #: rate-limited lines about clients (one tracker per server: per-server counts)
+        self.peer_log = PeerLog(log)
         self.loop = loop
         #: connections accepted and not yet closed
         self.count = 0
@@ -163,7 +164,7 @@ class ConnectionTracker:
                 if now - since < timeout:
                     break
                 del phase[handler]
-                peer_log(
+                self.peer_log(
                     "head-timeout",
                     "closing a connection from %s: no request within %ss",
                     _peer(handler),
@@ -178,7 +179,7 @@ class ConnectionTracker:
             del bodies[handler]
             if _body_read(handler):
                 continue  # the application is slow, not the client
-            peer_log(
+            self.peer_log(
                 "body-timeout",
                 "a request body from %s took over %ss: answering 408",
                 _peer(handler),
@@ -211,7 +212,7 @@ class ConnectionTracker:
         heads.pop(victim, None)
         idle.pop(victim, None)
         self.dropping.add(victim)
-        peer_log(
+        self.peer_log(
             "connection-cap",
             "%d connections: closing the one from %s that waited longest for a request",
             self.count,

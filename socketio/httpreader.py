@@ -19,14 +19,13 @@ from gevent.pywsgi import MAX_REQUEST_LINE
 from . import httpheaders
 from .exceptions import PayloadError
 from .fairness import pause
-from .peerlog import clip
+from .peerlog import clip, server_logs
 from .pywsgiprivate import (
     KNOWN_VERSIONS,
     BoundedInput,
     Headers,
     InvalidClientInput,
     PywsgiHandler,
-    peer_log,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -342,7 +341,7 @@ class RequestReader(PywsgiHandler):
         """
         if not connections.reserve_body(size):
             self._abandon_body()
-            peer_log(
+            server_logs(self.server).http(
                 "bodies-full",
                 "refused a request body: %d bytes of bodies being read",
                 connections.body_bytes,

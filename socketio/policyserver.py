@@ -19,7 +19,6 @@ from .peerlog import PeerLog
 __all__ = ["DEFAULT_LISTENER", "MAX_CONNECTIONS", "POLICY", "READ_TIMEOUT", "FlashPolicyServer"]
 
 log = logging.getLogger(__name__)
-peer_log = PeerLog(log)
 
 DEFAULT_LISTENER = ("0.0.0.0", 10843)
 
@@ -63,6 +62,8 @@ class FlashPolicyServer(StreamServer):
         super().__init__(listener or DEFAULT_LISTENER, backlog=backlog, spawn=Pool(max_connections))
         self.policy = policy
         self.read_timeout = read_timeout
+        #: rate-limited lines about clients, this policy server's own
+        self.peer_log = PeerLog(log)
 
     def handle(self, sock: Any, address: Any) -> None:
         """Read the request (bounded in bytes and in time), answer it, close."""
@@ -83,7 +84,7 @@ class FlashPolicyServer(StreamServer):
             if data.startswith(_REQUEST):
                 sock.sendall(self.policy)
             else:
-                peer_log("policy-request", "policy server: unexpected request: %s", data[:40])
+                self.peer_log("policy-request", "policy server: unexpected request: %s", data[:40])
         except OSError as exc:
             log.debug("policy server: %s: %s", address, exc)
         finally:

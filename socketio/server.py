@@ -23,7 +23,7 @@ from .connections import ConnectionGreenlet, ConnectionTracker, refuse
 from .handler import SocketIOHandler
 from .manager import BaseManager
 from .managers import MANAGER_SCHEMES, make_manager
-from .peerlog import PeerLog
+from .peerlog import ServerLogs
 from .policyserver import FlashPolicyServer
 from .seams import deliver_to_session
 from .sessionid import issued_at, new_sessid, verify_sessid
@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["MANAGER_SCHEMES", "SocketIOServer", "make_manager", "serve", "serve_paste"]
 
 log = logging.getLogger(__name__)
-peer_log = PeerLog(log)
 
 
 def _listener_host(listener: Any) -> str:
@@ -109,6 +108,8 @@ class SocketIOServer(WSGIServer):
         kwargs["policy_server"] = policy_server
         kwargs["policy_listener"] = policy_listener
         self.config: Config = Config.from_kwargs(kwargs)
+        #: the rate-limited lines about clients, this server's own (see ServerLogs)
+        self.server_logs = ServerLogs()
         self.sockets: dict[str, Socket] = Sessions(self._session_left)
         #: sessions booted between two polls, kept for their next GET (see Socket.detach)
         self.farewells: dict[str, tuple[float, Socket]] = OrderedDict()
@@ -192,7 +193,7 @@ class SocketIOServer(WSGIServer):
         pending[sessid] = session
         if len(pending) > self.config.max_pending_sessions:
             _, oldest = pending.popitem(last=False)
-            peer_log(
+            self.server_logs.server(
                 "pending-sessions",
                 "more than %d sessions handshaken and not connected: the oldest dropped",
                 self.config.max_pending_sessions,
@@ -272,7 +273,9 @@ class SocketIOServer(WSGIServer):
                 log.exception("authorization hook failed")
                 return None
             if not allowed:
-                peer_log("adoption-unauthorized", "session %s: adoption unauthorized", sessid)
+                self.server_logs.server(
+                    "adoption-unauthorized", "session %s: adoption unauthorized", sessid
+                )
                 return None
             if sessid in self.sockets or sessid in self._ended:
                 return None  # adopted, and maybe ended, while the hook ran
@@ -361,7 +364,7 @@ class SocketIOServer(WSGIServer):
         except OSError as exc:
             if exc.errno not in _OUT_OF_FILES:
                 raise
-            peer_log(
+            self.server_logs.server(
                 "accept-failed",
                 "cannot accept connections: %s (%d open)",
                 exc.strerror or exc,
@@ -391,7 +394,9 @@ class SocketIOServer(WSGIServer):
         """
         connections = self.connections
         if connections.count >= connections.limit and not connections.make_room():
-            peer_log("busy", "%d connections: refusing a new one with 503", connections.count)
+            self.server_logs.server(
+                "busy", "%d connections: refusing a new one with 503", connections.count
+            )
             refuse(args[0])
             return
         connections.count += 1
