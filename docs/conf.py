@@ -84,13 +84,15 @@ nitpick_ignore = [
     ("py:class", "django.http.HttpResponse"),
     # redis-py's inventory is on its site only; the emitter names its error.
     ("py:exc", "redis.exceptions.ConnectionError"),
-    # Private names that docstrings mention to say where a behaviour lives;
-    # autodoc documents no private member, and gevent's is not in its
-    # inventory either.
-    ("py:meth", "_handle_client_error"),
-    ("py:class", "_ChunkedInput"),
+    # gevent documents neither class (its inventory lists no pywsgi.Input or
+    # pywsgi.OldMessage); the HTTP modules' reader and header classes extend them.
+    ("py:class", "gevent.pywsgi.Input"),
+    ("py:class", "gevent.pywsgi.OldMessage"),
+    # The private Protocol that types the mixins' ``self`` (what a namespace
+    # gives them); autodoc documents no private name.
+    ("py:class", "socketio.mixins._Namespace"),
+    # The streaming transports' private base, shown as their base class.
     ("py:class", "socketio.transports._StreamingTransport"),
-    ("py:meth", "Socket._dispatch"),
 ]
 
 _ATTRIBUTE_SUMMARY = re.compile(r"^[^:`]*\s[^:`]*: ")

@@ -23,7 +23,7 @@ __version__ = (0, 4, 0, "dev0")
 
 
 def socketio_manage(
-    environ: dict,
+    environ: dict[str, Any],
     namespaces: Mapping[str, type[BaseNamespace]],
     request: Any = None,
     error_handler: Optional[Callable[..., Any]] = None,

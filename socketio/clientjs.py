@@ -30,6 +30,11 @@ def find_client_js(configured: Optional[str], name: str = "socket.io.js") -> Opt
     Args:
         configured: a path to ``socket.io.js`` (or to its directory), or ``None``
             to search ``node_modules`` in the working directory and its parents.
+        name: the file to find there: ``socket.io.js`` or ``socket.io.min.js``.
+
+    Returns:
+        The file's path (whether it exists is the caller's check when
+        ``configured``), or ``None`` if the search found none.
     """
     if configured:
         path = pathlib.Path(configured)

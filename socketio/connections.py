@@ -22,7 +22,6 @@ __all__ = ["ConnectionGreenlet", "ConnectionTracker", "refuse"]
 # Logged under the server's name, which operators filter on (these lines
 # were the server module's before it was split).
 log = logging.getLogger("socketio.server")
-peer_log = PeerLog(log)
 
 
 class ConnectionGreenlet(Greenlet):
@@ -37,7 +36,7 @@ class ConnectionGreenlet(Greenlet):
       option turns it off, its spawning greenlet and ``spawn_tree_locals``
       are kept);
     * the task given to ``spawn``, stored in a ``__dict__`` of the instance's
-      own: the task is this class's :meth:`_run`;
+      own: the task is this class's ``_run()``;
     * gevent's ``_handle_and_close_when_done`` calls ``handle(*args)``, which
       CPython makes through the C API: greenlet keeps a copy of a parked
       greenlet's C stack, and that call makes it deeper.
@@ -114,6 +113,8 @@ class ConnectionTracker:
 
     def __init__(self, config: Config, loop: Any) -> None:
         self.config = config
+        #: rate-limited lines about clients (one tracker per server: per-server counts)
+        self.peer_log = PeerLog(log)
         self.loop = loop
         #: connections accepted and not yet closed
         self.count = 0
@@ -163,7 +164,7 @@ class ConnectionTracker:
                 if now - since < timeout:
                     break
                 del phase[handler]
-                peer_log(
+                self.peer_log(
                     "head-timeout",
                     "closing a connection from %s: no request within %ss",
                     _peer(handler),
@@ -178,7 +179,7 @@ class ConnectionTracker:
             del bodies[handler]
             if _body_read(handler):
                 continue  # the application is slow, not the client
-            peer_log(
+            self.peer_log(
                 "body-timeout",
                 "a request body from %s took over %ss: answering 408",
                 _peer(handler),
@@ -194,7 +195,7 @@ class ConnectionTracker:
 
         Returns:
             Whether one was closed (not when too many of those it closed
-            have yet to end: see :data:`_DROPPING`).
+            have yet to end: see ``_DROPPING``).
         """
         if len(self.dropping) >= _DROPPING:
             return False
@@ -211,7 +212,7 @@ class ConnectionTracker:
         heads.pop(victim, None)
         idle.pop(victim, None)
         self.dropping.add(victim)
-        peer_log(
+        self.peer_log(
             "connection-cap",
             "%d connections: closing the one from %s that waited longest for a request",
             self.count,

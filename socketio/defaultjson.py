@@ -54,6 +54,11 @@ class DecimalEncoder(json.JSONEncoder):
     """
 
     def default(self, o: Any) -> Any:
+        """Return a JSON-able stand-in for ``o``: a number for a finite Decimal.
+
+        Raises:
+            TypeError: ``o`` is not a Decimal, or is one JSON cannot write (NaN, infinity).
+        """
         if isinstance(o, decimal.Decimal):
             if not o.is_finite():
                 raise TypeError(f"Decimal {o} has no JSON representation")

@@ -75,8 +75,11 @@ class DispatchObserver(Protocol):
 
 
 def shorten(text: str) -> str:
-    """Client text sent back in an error message: at most :data:`~socketio.peerlog.CLIP`
-    characters of it (JSON escapes the rest of what it holds)."""
+    """Client text sent back in an error message, clipped.
+
+    At most :data:`~socketio.peerlog.CLIP` characters of it (JSON escapes the
+    rest of what it holds).
+    """
     if len(text) <= CLIP:
         return text
     return f"{text[:CLIP]}...(+{len(text) - CLIP})"

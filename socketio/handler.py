@@ -26,8 +26,9 @@ from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
 from .exceptions import NotSocketIORequest
 from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
 from .httpresponse import date_header, status_line
+from .peerlog import server_logs
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
-from .pywsgiprivate import log, peer_log, share_attribute_keys
+from .pywsgiprivate import log, share_attribute_keys
 from .state import LIVE
 from .transports import (
     BaseTransport,
@@ -119,6 +120,7 @@ class SocketIOHandler(RequestReader):
     # -- entry points -------------------------------------------------------
 
     def run_application(self) -> None:
+        """Route the request: a Socket.IO one to its transport, any other to the application."""
         request = protocol.parse_request(
             self.environ.get("PATH_INFO", ""),
             self.environ.get("QUERY_STRING", ""),
@@ -131,7 +133,7 @@ class SocketIOHandler(RequestReader):
             except NotSocketIORequest:
                 # The application's routing sent a request that is not one of
                 # a session (/socket.iox, /socket.io.js) to socketio_manage.
-                peer_log(
+                server_logs(self.server).http(
                     "not-socketio",
                     "no Socket.IO session for %s: answered 404",
                     self.environ.get("PATH_INFO", ""),
@@ -205,7 +207,7 @@ class SocketIOHandler(RequestReader):
             self.environ.get("HTTP_REFERER"),
         ):
             told = origin or self.environ.get("HTTP_SEC_WEBSOCKET_ORIGIN")
-            peer_log(
+            server_logs(self.server).http(
                 "bad-origin",
                 "refused request from origin '%s'",
                 told if told else f"(none; Referer {self.environ.get('HTTP_REFERER')})",
@@ -317,7 +319,7 @@ class SocketIOHandler(RequestReader):
             # A live session keeps its connection: a request of another
             # transport (its id in a second tab, or stolen) neither reads nor
             # writes it; the 0.9 client told so handshakes again.
-            peer_log(
+            server_logs(self.server).http(
                 "session-in-use",
                 "%s: refused a %s request, the session is served by %s",
                 session,
@@ -360,7 +362,7 @@ class SocketIOHandler(RequestReader):
             # A live session keeps its connection: a second websocket (or one
             # for a polling session) would take its output. Told to
             # handshake again, a 0.9 client does.
-            peer_log(
+            server_logs(self.server).http(
                 "session-in-use",
                 "%s: refused a %s connection, the session is served by %s",
                 session,

@@ -19,14 +19,13 @@ from gevent.pywsgi import MAX_REQUEST_LINE
 from . import httpheaders
 from .exceptions import PayloadError
 from .fairness import pause
-from .peerlog import clip
+from .peerlog import clip, server_logs
 from .pywsgiprivate import (
     KNOWN_VERSIONS,
     BoundedInput,
     Headers,
     InvalidClientInput,
     PywsgiHandler,
-    peer_log,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,9 +77,11 @@ class ChunkedInput(BoundedInput):
         self._chunks = 0
 
     def read(self, length: Optional[int] = None) -> bytes:
+        """Read up to ``length`` bytes of the body (all of it when ``None`` or negative)."""
         return self._read(None if length is None or length < 0 else length, False)
 
     def readline(self, size: Optional[int] = None) -> bytes:
+        """Read one line of the body, at most ``size`` bytes (unbounded when ``None`` or negative)."""
         return self._read(None if size is None or size < 0 else size, True)
 
     def _read(self, length: Optional[int], line: bool) -> bytes:
@@ -164,7 +165,7 @@ class RequestReader(PywsgiHandler):
 
         Raises:
             HeadError: anything else; pywsgi hands it to
-                :meth:`_handle_client_error`, which answers its status and
+                ``_handle_client_error()``, which answers its status and
                 closes the connection.
         """
         pairs = None
@@ -271,7 +272,7 @@ class RequestReader(PywsgiHandler):
         return True
 
     def get_environ(self) -> Any:
-        """pywsgi's environ; a chunked body is read by :class:`ChunkedInput`."""
+        """The WSGI environ as pywsgi builds it; a chunked body is read by :class:`ChunkedInput`."""
         env = super().get_environ()
         body = self.wsgi_input
         if body.chunked_input:  # (rare)
@@ -340,7 +341,7 @@ class RequestReader(PywsgiHandler):
         """
         if not connections.reserve_body(size):
             self._abandon_body()
-            peer_log(
+            server_logs(self.server).http(
                 "bodies-full",
                 "refused a request body: %d bytes of bodies being read",
                 connections.body_bytes,

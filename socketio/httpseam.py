@@ -28,7 +28,7 @@ class HandlerServer(Protocol):
 
     @property
     def log(self) -> Any:
-        """pywsgi's access log (``None``: no access log)."""
+        """The access log pywsgi writes to (``None``: no access log)."""
 
     @property
     def access_log(self) -> bool:

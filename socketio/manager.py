@@ -90,13 +90,16 @@ class MemoryManager(BaseManager):
         self._deliver: Optional[Deliver] = None
 
     def set_deliver(self, deliver: Deliver) -> None:
+        """Set the callable that hands an encoded packet to a local session."""
         self._deliver = deliver
 
     def add_socket(self, sessid: str, endpoint: str) -> None:
+        """Record that session ``sessid`` joined ``endpoint``."""
         self._members[(endpoint, None)].add(sessid)
         self._sockets.setdefault(sessid, {}).setdefault(endpoint, _NO_ROOMS)
 
     def remove_socket(self, sessid: str, endpoint: Optional[str] = None) -> None:
+        """Forget ``sessid`` in ``endpoint`` (and its rooms there), or everywhere when ``None``."""
         entry = self._sockets.get(sessid)
         if entry is None:
             return
@@ -118,6 +121,7 @@ class MemoryManager(BaseManager):
                 del self._members[key]
 
     def join(self, sessid: str, endpoint: str, room: str) -> None:
+        """Add ``sessid`` to ``room`` of ``endpoint``."""
         self._members[(endpoint, room)].add(sessid)
         entry = self._sockets.setdefault(sessid, {})
         rooms = entry.get(endpoint)
@@ -126,12 +130,14 @@ class MemoryManager(BaseManager):
         rooms.add(room)
 
     def leave(self, sessid: str, endpoint: str, room: str) -> None:
+        """Take ``sessid`` out of ``room`` of ``endpoint``."""
         self._discard((endpoint, room), sessid)
         rooms = self._sockets.get(sessid, {}).get(endpoint)
         if isinstance(rooms, set):
             rooms.discard(room)
 
     def rooms_of(self, sessid: str, endpoint: str) -> set[str]:
+        """The rooms ``sessid`` is in on ``endpoint`` (a copy)."""
         return set(self._sockets.get(sessid, {}).get(endpoint, ()))
 
     def members(self, endpoint: str, room: Optional[str] = None) -> set[str]:
@@ -141,6 +147,7 @@ class MemoryManager(BaseManager):
     def emit(
         self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
     ) -> int:
+        """Deliver ``encoded`` to the local sessions of ``endpoint`` (or ``room``) but ``skip``."""
         return self._deliver_local(endpoint, encoded, room, skip)
 
     def _deliver_local(
@@ -311,6 +318,7 @@ class PubSubManager(MemoryManager):
     def emit(
         self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
     ) -> int:
+        """Deliver locally as :class:`MemoryManager` does, then publish for the other processes."""
         count = self._deliver_local(endpoint, encoded, room, skip)
         if self._closed:
             self.dropped += 1

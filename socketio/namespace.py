@@ -138,7 +138,7 @@ class BaseNamespace:
         jobs: greenlets started with :meth:`spawn`.
     """
 
-    def __init__(self, environ: dict, ns_name: str, request: Any = None) -> None:
+    def __init__(self, environ: dict[str, Any], ns_name: str, request: Any = None) -> None:
         self.environ = environ
         self.socket: Socket = environ["socketio"]
         self.session = self.socket.session
@@ -332,7 +332,9 @@ class BaseNamespace:
             error_name, error_message, endpoint=self.ns_name, msg_id=msg_id, quiet=quiet
         )
 
-    def send(self, message: Any, json: bool = False, callback: Optional[Callable] = None) -> None:
+    def send(
+        self, message: Any, json: bool = False, callback: Optional[Callable[..., Any]] = None
+    ) -> None:
         """Send a ``message`` packet (or a ``json`` one when ``json`` is true).
 
         With ``callback``, the client acknowledges automatically and
@@ -350,7 +352,7 @@ class BaseNamespace:
         self.socket.send_packet(pkt)
 
     def emit(
-        self, event: str, *args: Any, callback: Optional[Callable] = None, **kwargs: Any
+        self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None, **kwargs: Any
     ) -> None:
         """Send event ``event`` with positional ``args`` to this client.
 

@@ -90,7 +90,8 @@ class Outbox(SessionBase):
 
     def get_server_msg(self, **kwargs: Any) -> Optional[str]:
         """Take the next raw packet from the client (``block``/``timeout`` as ``Queue.get``)."""
-        msg = self.server_queue.get(**kwargs)
+        # gevent's Queue is untyped; this one holds str (a typed local, no call)
+        msg: Optional[str] = self.server_queue.get(**kwargs)
         if msg:
             self._received_bytes -= len(msg)
         return msg
@@ -175,7 +176,7 @@ class Outbox(SessionBase):
 
     def get_client_msg(self, **kwargs: Any) -> Optional[str]:
         """Take the next packet for the client (``block``/``timeout`` as ``Queue.get``)."""
-        msg = self.client_queue.get(**kwargs)
+        msg: Optional[str] = self.client_queue.get(**kwargs)
         if msg:
             self._queued_bytes -= len(msg)
         return msg

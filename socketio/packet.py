@@ -89,8 +89,11 @@ def _wire_int(value: Any, what: str) -> int:
 
 
 def _digits_int(text: str, what: str) -> int:
-    """Convert a run of ASCII digits; very long runs (past Python's int
-    conversion limit) are a PacketError, not a bare ValueError."""
+    """Convert a run of ASCII digits.
+
+    Very long runs (past Python's int conversion limit) are a PacketError, not
+    a bare ValueError.
+    """
     try:
         return int(text)
     except ValueError as exc:
@@ -102,10 +105,10 @@ def _enc_none(pkt: dict[str, Any], json_dumps: JsonDumps) -> str | None:
 
 
 def _utf8_safe(text: str) -> str:
-    """``text`` with any lone surrogate replaced by U+FFFD (as a browser sends it).
+    r"""``text`` with any lone surrogate replaced by U+FFFD (as a browser sends it).
 
     Text written as is (a message's data, a query) must encode to UTF-8 for
-    the transport; a surrogate gets into a ``str`` from JSON's ``\\ud800``
+    the transport; a surrogate gets into a ``str`` from JSON's ``\ud800``
     (a client may send one, and an application send it on).
     """
     if text.isascii() or _SURROGATE.search(text) is None:

@@ -1,6 +1,6 @@
-"""Bodies of the polling transports: framing, JSONP and the streaming chunks.
+r"""Bodies of the polling transports: framing, JSONP and the streaming chunks.
 
-Several packets share one HTTP body as ``\\ufffd<length>\\ufffd<packet>…``, where
+Several packets share one HTTP body as ``\ufffd<length>\ufffd<packet>…``, where
 ``<length>`` is the packet's JavaScript string length (UTF-16 code units: a
 character outside the Basic Multilingual Plane counts 2). A single packet may
 travel bare, without framing.
@@ -46,10 +46,10 @@ def js_length(text: str) -> int:
 
 
 def encode_payload(packets: list[str]) -> str:
-    """Frame encoded packets into one body.
+    r"""Frame encoded packets into one body.
 
     One packet is returned bare, as the 0.9 client and server do; several are
-    each prefixed with ``\\ufffd<length>\\ufffd``. An empty list gives ``''``.
+    each prefixed with ``\ufffd<length>\ufffd``. An empty list gives ``''``.
     """
     if len(packets) == 1:
         return packets[0]

@@ -17,7 +17,7 @@ import logging
 import time
 from typing import Any
 
-__all__ = ["CLIP", "PeerLog", "clip"]
+__all__ = ["CLIP", "PeerLog", "ServerLogs", "clip", "server_logs"]
 
 #: characters of client text kept in a log line
 CLIP = 100
@@ -28,10 +28,10 @@ _MAX_KINDS = 256
 
 
 def clip(value: Any, limit: int = CLIP) -> str:
-    """``value`` as text fit for one log line.
+    r"""``value`` as text fit for one log line.
 
     Control characters, backslashes and anything outside ASCII are escaped
-    (``\\n``, ``\\x1b``, ``\\u2028``), so the text cannot start a line or
+    (``\n``, ``\x1b``, ``\u2028``), so the text cannot start a line or
     move the terminal's cursor; at most ``limit`` characters of the original
     are kept, and the rest is counted.
     """
@@ -67,7 +67,7 @@ class PeerLog:
         self.interval = interval
         self.level = level
         # kind -> [monotonic time of its last line, lines left out since]
-        self._kinds: dict[str, list] = {}
+        self._kinds: dict[str, list[float]] = {}
 
     def __call__(self, kind: str, message: str, *args: Any) -> bool:
         """Log ``message % args`` unless ``kind`` was logged in the last ``interval``.
@@ -94,3 +94,41 @@ class PeerLog:
             shown += (left_out,)
         logger.log(self.level, message, *shown)
         return True
+
+
+class ServerLogs:
+    """The rate-limited peer logs of one server: its own, its HTTP requests', its websockets'.
+
+    Kept per server (see :func:`server_logs`), so that two servers in one
+    process (or two tests) do not share their counts, and nothing mutable
+    lives at module level. The lines keep the loggers they always had.
+    """
+
+    __slots__ = ("http", "server", "websocket")
+
+    def __init__(self) -> None:
+        #: the server's own lines: pending sessions, adoption, the connection cap
+        self.server = PeerLog(logging.getLogger("socketio.server"))
+        #: malformed or refused requests (the handler and its request reader)
+        self.http = PeerLog(logging.getLogger("socketio.handler"))
+        #: websockets closed for a client's frames
+        self.websocket = PeerLog(logging.getLogger("socketio.wsconn"))
+
+
+def server_logs(server: Any) -> ServerLogs:
+    """The :class:`ServerLogs` of ``server``, made and hung on it when first asked for.
+
+    Asked for only when a line is about to be logged, never per request. A
+    server that cannot take the attribute (``None``, for a websocket built
+    without a handler) gets a fresh one each time: its lines are not
+    rate-limited together.
+    """
+    logs = getattr(server, "server_logs", None)
+    if isinstance(logs, ServerLogs):
+        return logs
+    logs = ServerLogs()
+    try:
+        server.server_logs = logs
+    except (AttributeError, TypeError):
+        pass
+    return logs

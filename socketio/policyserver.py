@@ -1,7 +1,7 @@
-"""The Flash socket policy server that flashsocket clients ask before connecting.
+r"""The Flash socket policy server that flashsocket clients ask before connecting.
 
 A Flash bridge first connects to port 843 (or 10843) and sends
-``<policy-file-request/>\\0``; it expects a ``<cross-domain-policy>`` document
+``<policy-file-request/>\0``; it expects a ``<cross-domain-policy>`` document
 ending in a NUL byte.
 """
 
@@ -19,7 +19,6 @@ from .peerlog import PeerLog
 __all__ = ["DEFAULT_LISTENER", "MAX_CONNECTIONS", "POLICY", "READ_TIMEOUT", "FlashPolicyServer"]
 
 log = logging.getLogger(__name__)
-peer_log = PeerLog(log)
 
 DEFAULT_LISTENER = ("0.0.0.0", 10843)
 
@@ -40,12 +39,12 @@ MAX_CONNECTIONS = 100
 
 
 class FlashPolicyServer(StreamServer):
-    """A ``StreamServer`` that answers ``<policy-file-request/>`` with :data:`POLICY`.
+    r"""A ``StreamServer`` that answers ``<policy-file-request/>`` with :data:`POLICY`.
 
     Args:
         listener: ``(host, port)`` or a listening socket; default ``('0.0.0.0', 10843)``.
         backlog: the listen backlog, as for ``StreamServer``.
-        policy: the document to send (bytes ending in ``\\0``).
+        policy: the document to send (bytes ending in ``\0``).
         max_connections: connections served at once (see :data:`MAX_CONNECTIONS`).
         read_timeout: seconds a connection has, in all, to send its request
             (at most 1 KiB): a client trickling it cannot hold a connection
@@ -63,6 +62,8 @@ class FlashPolicyServer(StreamServer):
         super().__init__(listener or DEFAULT_LISTENER, backlog=backlog, spawn=Pool(max_connections))
         self.policy = policy
         self.read_timeout = read_timeout
+        #: rate-limited lines about clients, this policy server's own
+        self.peer_log = PeerLog(log)
 
     def handle(self, sock: Any, address: Any) -> None:
         """Read the request (bounded in bytes and in time), answer it, close."""
@@ -83,7 +84,7 @@ class FlashPolicyServer(StreamServer):
             if data.startswith(_REQUEST):
                 sock.sendall(self.policy)
             else:
-                peer_log("policy-request", "policy server: unexpected request: %s", data[:40])
+                self.peer_log("policy-request", "policy server: unexpected request: %s", data[:40])
         except OSError as exc:
             log.debug("policy server: %s: %s", address, exc)
         finally:

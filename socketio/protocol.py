@@ -42,7 +42,7 @@ _JSONP_INDEX = re.compile(r"[0-9]{1,9}\Z")
 
 @dataclasses.dataclass(frozen=True)
 class Welcome:
-    """``GET /<resource>/``: answered ``200 Welcome to socket.io.``"""
+    """``GET /<resource>/``: answered 200 with the body ``Welcome to socket.io.`` as 0.9 did."""
 
 
 @dataclasses.dataclass(frozen=True)

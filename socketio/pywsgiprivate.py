@@ -34,7 +34,7 @@ from .httpresponse import (
     header_line,
     status_line,
 )
-from .peerlog import PeerLog, clip
+from .peerlog import clip, server_logs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .httpseam import HandlerServer
@@ -51,10 +51,9 @@ __all__ = [
 
 # The HTTP layer (this module, socketio.httpreader, socketio.handler) logs
 # under one name, the one operators already filter on, and limits repeats
-# of each kind of client mistake once for all three.
+# of each kind of client mistake once for all three, per server (the
+# ``http`` log of socketio.peerlog.server_logs(server)).
 log = logging.getLogger("socketio.handler")
-#: client mistakes: one short line per kind and interval (see socketio.peerlog)
-peer_log = PeerLog(log)
 
 #: the HTTP versions clients send, known good without pywsgi's parse
 KNOWN_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
@@ -166,6 +165,7 @@ class Headers(OldMessage):
         return self._headers
 
     def get(self, name: str, failobj: Any = None) -> Any:
+        """The first value of header ``name`` (any case), or ``failobj``."""
         return self.lookup().get(name.lower(), failobj)
 
     def __getitem__(self, name: str) -> Any:
@@ -179,10 +179,12 @@ class Headers(OldMessage):
         self._indexed = None
 
     def set_raw(self, name: str, value: Any) -> None:
+        """Append a header as the email API does, and drop the index."""
         super().set_raw(name, value)
         self._indexed = None
 
     def replace_header(self, _name: str, _value: Any) -> None:
+        """Replace a header as the email API does, and drop the index."""
         super().replace_header(_name, _value)
         self._indexed = None
 
@@ -386,7 +388,7 @@ class PywsgiHandler(WebSocketHandler):
         """
         self.close_connection = True
         if isinstance(ex, OSError) and not isinstance(ex, InvalidClientInput):
-            peer_log(
+            server_logs(self.server).http(
                 "read-error",
                 "(from %s) connection lost reading a request: %s",
                 self.client_address,
@@ -398,7 +400,7 @@ class PywsgiHandler(WebSocketHandler):
         status = getattr(ex, "status_hint", 400)
         text = getattr(ex, "formatted_message", None) or str(ex) or type(ex).__name__
         kind = getattr(ex, "kind", None) or f"bad-request-{type(ex).__name__}"
-        peer_log(kind, "(from %s) %s", self.client_address, text)
+        server_logs(self.server).http(kind, "(from %s) %s", self.client_address, text)
         if self.headers_sent or self.response_length:
             return None  # (a body found malformed after the answer went)
         self._orig_status = self.status = str(status)  # type: ignore[assignment]
@@ -428,7 +430,7 @@ class PywsgiHandler(WebSocketHandler):
         tb = None
         self.close_connection = True
         status = 408 if timed_out else 400
-        peer_log(
+        server_logs(self.server).http(
             "request-error",
             "(from %s) %d: %s",
             self.client_address,
@@ -444,7 +446,7 @@ class PywsgiHandler(WebSocketHandler):
             pass
 
     def format_request(self) -> str:
-        """pywsgi's access-log line, with the client's request line escaped and clipped."""
+        """The access-log line pywsgi writes, with the client's request line escaped and clipped."""
         requestline: Optional[str] = self.requestline
         if requestline:
             self.requestline = clip(requestline, _LOGGED_REQUEST_LINE)

@@ -1,4 +1,4 @@
-"""Rooms and broadcast across processes and hosts, over Redis pub/sub.
+r"""Rooms and broadcast across processes and hosts, over Redis pub/sub.
 
 :class:`RedisManager` is a :class:`~socketio.manager.PubSubManager` whose bus
 is one Redis pub/sub channel. Give it to the server as an instance or a URL::
@@ -20,7 +20,7 @@ default), where ``<message>`` is a UTF-8 JSON object::
 
     {"endpoint": "/chat",
      "host": "5f0c...",
-     "packet": "5::/chat:{\\"args\\":[\\"hi\\"],\\"name\\":\\"news\\"}",
+     "packet": "5::/chat:{\"args\":[\"hi\"],\"name\":\"news\"}",
      "room": "lobby",
      "skip": null}
 

@@ -1,4 +1,4 @@
-"""Django integration: namespaces declared in each app's ``sockets.py``.
+r"""Django integration: namespaces declared in each app's ``sockets.py``.
 
 In an app's ``sockets.py``::
 
@@ -15,7 +15,7 @@ In the project's ``urls.py``::
     from socketio import sdjango
 
     sdjango.autodiscover()
-    urlpatterns = [re_path(r"^socket\\.io", include(sdjango.urls))]
+    urlpatterns = [re_path(r"^socket\.io", include(sdjango.urls))]
 
 Run the project's WSGI application under :class:`~socketio.server.SocketIOServer`.
 """
@@ -25,7 +25,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.urls import re_path
@@ -39,6 +40,12 @@ __all__ = ["SOCKETIO_NS", "Registry", "autodiscover", "namespace", "registry", "
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+# Django ships no type information (without django-stubs its names are Any to
+# mypy); csrf_exempt returns the view it is given, only marked, so it keeps the
+# view's signature. Run once at import, not per request.
+_csrf_exempt = cast(Callable[[_View], _View], csrf_exempt)
 
 
 class Registry:
@@ -89,16 +96,17 @@ class namespace:
         self.name = name
 
     def __call__(self, handler: T) -> T:
+        """Register ``handler`` (a namespace class) for this endpoint and return it unchanged."""
         registry.register(self.name, handler)  # type: ignore[arg-type]
         return handler
 
 
-@csrf_exempt
+@_csrf_exempt
 def socketio(request: HttpRequest) -> HttpResponse:
-    """The view serving every ``/socket.io/...`` request with the registered namespaces.
+    r"""The view serving every ``/socket.io/...`` request with the registered namespaces.
 
     A request the server did not give a session (``/socket.iox``, which the
-    usual ``^socket\\.io`` route also takes) is answered 404.
+    usual ``^socket\.io`` route also takes) is answered 404.
     """
     try:
         socketio_manage(request.environ, SOCKETIO_NS, request)

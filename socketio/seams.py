@@ -32,6 +32,7 @@ __all__ = [
     "SessionHost",
     "SessionLogs",
     "TransportHost",
+    "deliver_to_session",
     "host_keep_farewell",
     "host_manager",
     "session_logs",
@@ -120,6 +121,20 @@ def session_logs(server: Any) -> SessionLogs:
     except (AttributeError, TypeError):
         pass
     return logs
+
+
+def deliver_to_session(host: SessionHost, sessid: str, encoded: str) -> None:
+    """Queue ``encoded`` for the session ``sessid`` of ``host``, if it is still there.
+
+    What a server gives its manager to deliver with
+    (:meth:`~socketio.manager.BaseManager.set_deliver`). The real server and
+    the test client's fake both take this one function as their ``_deliver``
+    method (a class attribute: a broadcast calls it once per member, and a
+    method that called it would add a call to each).
+    """
+    session = host.sockets.get(sessid)
+    if session is not None:
+        session.put_client_msg(encoded)
 
 
 def host_manager(server: Any) -> Optional[BaseManager]:

@@ -23,8 +23,9 @@ from .connections import ConnectionGreenlet, ConnectionTracker, refuse
 from .handler import SocketIOHandler
 from .manager import BaseManager
 from .managers import MANAGER_SCHEMES, make_manager
-from .peerlog import PeerLog
+from .peerlog import ServerLogs
 from .policyserver import FlashPolicyServer
+from .seams import deliver_to_session
 from .sessionid import issued_at, new_sessid, verify_sessid
 from .sessions import EndedIds, Sessions
 from .virtsocket import Socket
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["MANAGER_SCHEMES", "SocketIOServer", "make_manager", "serve", "serve_paste"]
 
 log = logging.getLogger(__name__)
-peer_log = PeerLog(log)
 
 
 def _listener_host(listener: Any) -> str:
@@ -108,6 +108,8 @@ class SocketIOServer(WSGIServer):
         kwargs["policy_server"] = policy_server
         kwargs["policy_listener"] = policy_listener
         self.config: Config = Config.from_kwargs(kwargs)
+        #: the rate-limited lines about clients, this server's own (see ServerLogs)
+        self.server_logs = ServerLogs()
         self.sockets: dict[str, Socket] = Sessions(self._session_left)
         #: sessions booted between two polls, kept for their next GET (see Socket.detach)
         self.farewells: dict[str, tuple[float, Socket]] = OrderedDict()
@@ -185,14 +187,13 @@ class SocketIOServer(WSGIServer):
         sessid = new_sessid(secret, time.time())
         while sessid in self.sockets:
             sessid = new_sessid(secret, time.time())
-        session = Socket(self, self.config)
-        session.sessid = sessid
+        session = Socket(self, self.config, sessid=sessid)
         self.sockets[sessid] = session
         pending = self._pending
         pending[sessid] = session
         if len(pending) > self.config.max_pending_sessions:
             _, oldest = pending.popitem(last=False)
-            peer_log(
+            self.server_logs.server(
                 "pending-sessions",
                 "more than %d sessions handshaken and not connected: the oldest dropped",
                 self.config.max_pending_sessions,
@@ -272,12 +273,13 @@ class SocketIOServer(WSGIServer):
                 log.exception("authorization hook failed")
                 return None
             if not allowed:
-                peer_log("adoption-unauthorized", "session %s: adoption unauthorized", sessid)
+                self.server_logs.server(
+                    "adoption-unauthorized", "session %s: adoption unauthorized", sessid
+                )
                 return None
             if sessid in self.sockets or sessid in self._ended:
                 return None  # adopted, and maybe ended, while the hook ran
-        session = Socket(self, self.config)
-        session.sessid = sessid
+        session = Socket(self, self.config, sessid=sessid)
         self.sockets[sessid] = session
         session.start_clock()
         session.incr_hits()
@@ -295,10 +297,7 @@ class SocketIOServer(WSGIServer):
                 self._client_scripts[name] = None
         return self._client_scripts[name]
 
-    def _deliver(self, sessid: str, encoded: str) -> None:
-        session = self.sockets.get(sessid)
-        if session is not None:
-            session.put_client_msg(encoded)
+    _deliver = deliver_to_session
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -308,6 +307,7 @@ class SocketIOServer(WSGIServer):
         return open(self._log_path, "a", buffering=1)  # (closed by stop)
 
     def start_accepting(self) -> None:
+        """Accept connections again (reopening the ``log_file`` after a stop) and start the policy server."""
         self.stopping = False
         if self._log_path and self.log is None:
             self.log = self._open_log()  # (started again after a stop)
@@ -364,7 +364,7 @@ class SocketIOServer(WSGIServer):
         except OSError as exc:
             if exc.errno not in _OUT_OF_FILES:
                 raise
-            peer_log(
+            self.server_logs.server(
                 "accept-failed",
                 "cannot accept connections: %s (%d open)",
                 exc.strerror or exc,
@@ -394,7 +394,9 @@ class SocketIOServer(WSGIServer):
         """
         connections = self.connections
         if connections.count >= connections.limit and not connections.make_room():
-            peer_log("busy", "%d connections: refusing a new one with 503", connections.count)
+            self.server_logs.server(
+                "busy", "%d connections: refusing a new one with 503", connections.count
+            )
             refuse(args[0])
             return
         connections.count += 1
@@ -408,6 +410,7 @@ class SocketIOServer(WSGIServer):
             raise
 
     def handle(self, socket: Any, address: Any) -> None:
+        """Serve one accepted TCP connection (``socket`` is the connection, not a session)."""
         try:
             # Small packets are the whole traffic: do not let Nagle's algorithm
             # hold a response back for the client's delayed ACK (~40 ms).
@@ -469,5 +472,5 @@ def serve_paste(app: Any, global_conf: Any, **kw: Any) -> int:
 if TYPE_CHECKING:  # pragma: no cover
 
     def _check(server: SocketIOServer) -> HandlerServer:
-        """(For mypy: the server provides what its handler needs.)"""
+        """Tell mypy that the server provides what its handler needs."""
         return server

@@ -125,18 +125,24 @@ class SessionBase:
     hits: int
 
     if TYPE_CHECKING:  # pragma: no cover
-        # What the parts call on one another (each is defined by one part, or the Socket).
+        # What the parts call on one another, declared for mypy only: each is defined,
+        # and documented, by one part or by the Socket.
 
         @property
-        def connected(self) -> bool: ...
+        def connected(self) -> bool:
+            """See :meth:`socketio.virtsocket.Socket.connected`."""
 
-        def enter(self, state: Any) -> bool: ...
+        def enter(self, state: Any) -> bool:
+            """See :meth:`socketio.virtsocket.Socket.enter`."""
 
-        def kill(self, detach: bool = False, *, reconnect: bool = False) -> None: ...
+        def kill(self, detach: bool = False, *, reconnect: bool = False) -> None:
+            """See :meth:`socketio.virtsocket.Socket.kill`."""
 
-        def client_left(self) -> None: ...
+        def client_left(self) -> None:
+            """See :meth:`socketio.virtsocket.Socket.client_left`."""
 
-        def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> gevent.Greenlet: ...
+        def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> gevent.Greenlet:
+            """See :meth:`socketio.virtsocket.Socket.spawn`."""
 
         def error(
             self,
@@ -145,26 +151,38 @@ class SessionBase:
             endpoint: Optional[str] = None,
             msg_id: Optional[int] = None,
             quiet: bool = False,
-        ) -> Any: ...
+        ) -> Any:
+            """See :meth:`socketio.virtsocket.Socket.error`."""
 
-        def send_packet(self, pkt: dict[str, Any]) -> None: ...
+        def send_packet(self, pkt: dict[str, Any]) -> None:
+            """See :meth:`socketio.virtsocket.Socket.send_packet`."""
 
-        def put_client_msg(self, msg: Optional[str]) -> None: ...
+        def put_client_msg(self, msg: Optional[str]) -> None:
+            """See :meth:`socketio.outbox.Outbox.put_client_msg`."""
 
-        def get_server_msg(self, **kwargs: Any) -> Optional[str]: ...
+        def get_server_msg(self, **kwargs: Any) -> Optional[str]:
+            """See :meth:`socketio.outbox.Outbox.get_server_msg`."""
 
-        def heartbeat(self) -> None: ...
+        def heartbeat(self) -> None:
+            """See :meth:`socketio.session_clock.SessionClock.heartbeat`."""
 
-        def start_clock(self) -> None: ...
+        def start_clock(self) -> None:
+            """See :meth:`socketio.session_clock.SessionClock.start_clock`."""
 
-        def start_heartbeats(self) -> None: ...
+        def start_heartbeats(self) -> None:
+            """See :meth:`socketio.session_clock.SessionClock.start_heartbeats`."""
 
-        def stop_clock(self) -> None: ...
+        def stop_clock(self) -> None:
+            """See :meth:`socketio.session_clock.SessionClock.stop_clock`."""
 
-        def receiver_loop(self) -> None: ...
+        def receiver_loop(self) -> None:
+            """See :meth:`socketio.dispatcher.Dispatcher.receiver_loop`."""
 
-        def spawn_receiver_loop(self) -> gevent.Greenlet: ...
+        def spawn_receiver_loop(self) -> gevent.Greenlet:
+            """See :meth:`socketio.dispatcher.Dispatcher.spawn_receiver_loop`."""
 
-        def get_namespace(self, endpoint: str) -> BaseNamespace: ...
+        def get_namespace(self, endpoint: str) -> BaseNamespace:
+            """See :meth:`socketio.dispatcher.Dispatcher.get_namespace`."""
 
-        def handle_packet(self, rawdata: str) -> None: ...
+        def handle_packet(self, rawdata: str) -> None:
+            """See :meth:`socketio.dispatcher.Dispatcher.handle_packet`."""

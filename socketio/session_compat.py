@@ -47,7 +47,7 @@ class Compat03(SessionBase):
     def _set_request(self, request: Any) -> None:
         self.request = request
 
-    def _set_environ(self, environ: dict) -> None:
+    def _set_environ(self, environ: dict[str, Any]) -> None:
         self.environ = environ
 
     def _set_error_handler(self, error_handler: Callable[..., Any]) -> None:

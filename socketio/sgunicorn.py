@@ -49,12 +49,14 @@ class GunicornSocketIOHandler(SocketIOHandler, PyWSGIHandler):
     log_reads_headers = True
 
     def read_requestline(self) -> str:
+        """Read the next request line; a graceful shutdown may interrupt the wait for it."""
         # Waiting for the next request on a keep-alive connection: a
         # shutdown loses nothing by dropping the connection here.
         with _interruptible(self.server):
             return super().read_requestline()
 
     def run_application(self) -> None:
+        """Serve the request; a graceful shutdown may interrupt a Socket.IO one."""
         request = protocol.parse_request(
             self.environ.get("PATH_INFO", ""),
             self.environ.get("QUERY_STRING", ""),
@@ -104,6 +106,7 @@ class GunicornSocketIOServer(SocketIOServer):
         super().__init__(*args, **kwargs)
 
     def close(self) -> None:
+        """End every session (clients reconnect elsewhere), then drop the connections after ``close_grace``."""
         for socket in list(self.sockets.values()):
             socket.kill(detach=True, reconnect=True)
         super().close()

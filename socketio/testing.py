@@ -189,6 +189,9 @@ class SocketIOTestClient:
         """Send event ``event`` with ``args`` and wait until the server has handled it.
 
         Args:
+            event: the event's name.
+            *args: its arguments, sent as JSON.
+            namespace: the endpoint (``""``: the global one).
             callback: ``True`` to ask for an acknowledgement, or a callable that
                 receives its arguments (as a JavaScript callback would).
 
@@ -376,7 +379,7 @@ def _manage_app(
     json_loads: Optional[Callable[[str], Any]],
     json_dumps: Optional[Callable[[Any], str]],
 ) -> Callable[..., Iterable[bytes]]:
-    def app(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         socketio_manage(
             environ,
             dict(namespaces),

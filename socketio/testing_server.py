@@ -15,7 +15,7 @@ from greenlet import getcurrent
 
 from .config import Config
 from .manager import BaseManager
-from .seams import SessionHost, SessionLogs
+from .seams import SessionHost, SessionLogs, deliver_to_session
 from .server import make_manager
 from .virtsocket import Socket
 
@@ -62,10 +62,7 @@ class FakeServer:
         """The URL path segment Socket.IO is served under."""
         return self.config.resource
 
-    def _deliver(self, sessid: str, encoded: str) -> None:
-        socket = self.sockets.get(sessid)
-        if socket is not None:
-            socket.put_client_msg(encoded)
+    _deliver = deliver_to_session
 
     def keep_farewell(self, socket: Socket) -> None:
         """Nothing to keep: a test client's session is a websocket's, never polled."""
@@ -92,7 +89,9 @@ class FakeServer:
 class _DrivenSocket(Socket):
     """A real Socket, its own :class:`~socketio.dispatcher.DispatchObserver` (nothing overridden)."""
 
-    def __init__(self, server: Any, config: Any, error_handler: Optional[Callable] = None) -> None:
+    def __init__(
+        self, server: Any, config: Any, error_handler: Optional[Callable[..., Any]] = None
+    ) -> None:
         super().__init__(server, config, error_handler)
         self.processed = 0
         self.progress = gevent.event.Event()

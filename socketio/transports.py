@@ -1,8 +1,8 @@
 """The transports: moving packets between a virtual socket and one kind of connection.
 
 Each class does I/O only. Incoming bodies go through :mod:`socketio.payload`
-into :meth:`Socket.put_server_msg`; outgoing packets come from
-:meth:`Socket.get_multiple_client_msgs` and leave framed by the same module.
+into :meth:`~socketio.outbox.Outbox.put_server_msg`; outgoing packets come from
+:meth:`~socketio.outbox.Outbox.get_multiple_client_msgs` and leave framed by the same module.
 Polling transports (here) return a :class:`~socketio.protocol.Response` value
 that the handler sends; the websocket transports (:mod:`socketio.ws_transport`,
 re-exported here) run their connection until it ends, writing packets
@@ -83,6 +83,7 @@ class XHRPollingTransport(BaseTransport):
         return body
 
     def do_exchange(self, socket: Socket, request_method: str) -> Optional[Response]:
+        """Serve one polling request: GET waits for packets, POST delivers them, OPTIONS answers CORS."""
         if request_method == "GET":
             return self._get(socket)
         if request_method == "POST":
@@ -143,12 +144,15 @@ class JSONPolling(XHRPollingTransport):
         self.index = index
 
     def answer(self, packets: list[str]) -> str:
+        """The script of a GET's answer: the payload wrapped in ``io.j[index](...)``."""
         return payload.jsonp_payload(self.index, packets or [NOOP])
 
     def unwrap(self, body: str) -> str:
+        """Take the payload out of the hidden form's ``d=`` field."""
         return payload.decode_jsonp_form(body)
 
     def not_handshaken(self) -> Response:
+        """The answer for an unknown session, wrapped as a script."""
         return text_response(
             200, payload.jsonp_wrap(self.index, NOT_HANDSHAKEN), self.origin, JAVASCRIPT
         )
@@ -214,9 +218,11 @@ class HTMLFileTransport(_StreamingTransport):
     stream_content_type = "text/html; charset=UTF-8"
 
     def first_chunk(self) -> str:
+        """The document's start, padded so the browser renders at once."""
         return payload.htmlfile_preamble()
 
     def chunk(self, text: str) -> str:
+        """One ``<script>`` carrying ``text``."""
         return payload.htmlfile_chunk(text)
 
 
@@ -227,7 +233,9 @@ class XHRMultipartTransport(_StreamingTransport):
     stream_content_type = f'multipart/x-mixed-replace;boundary="{payload.MULTIPART_BOUNDARY}"'
 
     def first_chunk(self) -> str:
+        """The opening boundary of the multipart stream."""
         return f"--{payload.MULTIPART_BOUNDARY}\r\n"
 
     def chunk(self, text: str) -> str:
+        """One part carrying ``text``."""
         return payload.multipart_part(text)

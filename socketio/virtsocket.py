@@ -106,6 +106,8 @@ class Socket(Outbox, Dispatcher, SessionClock, Compat03):
             ``sockets`` dict will do; see :class:`~socketio.seams.SessionHost`).
         config: a :class:`~socketio.config.Config` or a dict of settings.
         error_handler: replaces :func:`default_error_handler`.
+        sessid: the session id, when the caller has drawn one (the server
+            does); by default a new one is drawn here.
     """
 
     GLOBAL_NS = ""
@@ -115,11 +117,20 @@ class Socket(Outbox, Dispatcher, SessionClock, Compat03):
     __slots__ = ("__dict__", "__weakref__")
 
     def __init__(
-        self, server: SessionHost | Any, config: Any, error_handler: Optional[Callable] = None
+        self,
+        server: SessionHost | Any,
+        config: Any,
+        error_handler: Optional[Callable[..., Any]] = None,
+        *,
+        sessid: Optional[str] = None,
     ) -> None:
         self.server = server
         self.config = Config.coerce(config)
-        self.sessid = new_sessid(self.config.session_secret, time.time())
+        # One id per session: the server passes the one it drew (with a
+        # session secret, each draw is an HMAC).
+        self.sessid = (
+            new_sessid(self.config.session_secret, time.time()) if sessid is None else sessid
+        )
         self.session = {}
         self._client_queue = None
         # characters of the packets in client_queue (see put_client_msg)
@@ -229,7 +240,7 @@ class Socket(Outbox, Dispatcher, SessionClock, Compat03):
         A connected socket moves to ``DISCONNECTING``, wakes its transports and
         receiver loop, and has every active namespace disconnected (their
         ``recv_disconnect`` runs). The state stays ``DISCONNECTING`` (nothing
-        sets ``DISCONNECTED``, as in the original); :attr:`ended` is set once
+        sets ``DISCONNECTED``, as in the original); ``ended`` (an event) is set once
         the session is over. A client still listening gets ``0::``, which
         a 0.9 client takes as "booted": it does not reconnect. With
         ``reconnect`` its connection is closed without that packet, so the

@@ -19,6 +19,7 @@ from .transport_base import NOT_HANDSHAKEN, BaseTransport
 
 if TYPE_CHECKING:  # pragma: no cover
     from .virtsocket import Socket
+    from .wsconn import BoundedWebSocket
 
 __all__ = ["FlashSocketTransport", "WebsocketTransport"]
 
@@ -30,7 +31,7 @@ class _WebsocketOutput:
 
     __slots__ = ("websocket",)
 
-    def __init__(self, websocket: Any) -> None:
+    def __init__(self, websocket: BoundedWebSocket) -> None:
         self.websocket = websocket
 
     @property
@@ -69,11 +70,11 @@ class WebsocketTransport(BaseTransport):
 
     Reading the connection has two modes, one method each:
 
-    * :meth:`_read_and_dispatch`: the connection's greenlet runs the
+    * ``_read_and_dispatch()``: the connection's greenlet runs the
       application, whose receiver loop calls the reader this transport
-      offers (:meth:`_read_for_receiver`), which reads the connection and
+      offers (``_read_for_receiver()``), which reads the connection and
       dispatches each packet as it is read.
-    * :meth:`_read_and_queue`: when a handler waits for something (I/O, a
+    * ``_read_and_queue()``: when a handler waits for something (I/O, a
       sleep), reading goes on in a second greenlet, the *queue reader*, for
       the rest of the connection; it queues what it reads for the receiver
       loop, so a blocked handler never stops the connection from being read

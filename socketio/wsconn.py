@@ -43,15 +43,12 @@ from geventwebsocket.websocket import Stream
 
 from . import fairness, wsframe
 from .exceptions import FrameError
-from .peerlog import PeerLog
+from .peerlog import server_logs
 from .wswriter import CORK_SIZE, FrameWriter
 
 __all__ = ["CORK_SIZE", "BoundedWebSocket"]
 
 log = logging.getLogger(__name__)
-#: the clients' mistakes: each kind logged at most once per interval
-peer_log = PeerLog(log)
-
 #: bytes asked of the socket per read
 READ_SIZE = 65536
 
@@ -102,7 +99,7 @@ class BoundedWebSocket(FrameWriter):
 
     def __init__(
         self,
-        environ: dict,
+        environ: dict[str, Any],
         stream: Stream,
         handler: Any,
         max_message_size: int,
@@ -164,7 +161,8 @@ class BoundedWebSocket(FrameWriter):
             self._known_readable = False
         elif self._wait_first or at_boundary:
             self._wait_readable(at_boundary)
-        data = self._sock.recv(READ_SIZE)
+        # the gevent socket is untyped; recv gives bytes (a typed local, no call)
+        data: bytes = self._sock.recv(READ_SIZE)
         self._wait_first = len(data) < READ_SIZE
         return data
 
@@ -441,10 +439,10 @@ class BoundedWebSocket(FrameWriter):
             return self.read_message()
         except FrameError as exc:
             text = str(exc)
-            peer_log(_kind(text), "closing a websocket from %s: %s", self._peer(), text)
+            self._peer_log(_kind(text), "closing a websocket from %s: %s", self._peer(), text)
             self.close(exc.close_code, b"message too big" if exc.close_code == 1009 else b"")
         except UnicodeError as exc:
-            peer_log(
+            self._peer_log(
                 "invalid UTF-8",
                 "closing a websocket from %s: invalid UTF-8 (%s)",
                 self._peer(),
@@ -453,7 +451,7 @@ class BoundedWebSocket(FrameWriter):
             self.close(1007)
         except ProtocolError as exc:
             text = str(exc)
-            peer_log(
+            self._peer_log(
                 _kind(text), "closing a websocket from %s: protocol error: %s", self._peer(), text
             )
             self.close(1002)
@@ -469,7 +467,12 @@ class BoundedWebSocket(FrameWriter):
         connection with 1007 on invalid UTF-8, as the automaton did.
         """
 
+    def _peer_log(self, kind: str, message: str, *args: Any) -> bool:
+        """Log a client's mistake once per interval, counted per server (see ``server_logs``)."""
+        server = getattr(getattr(self, "handler", None), "server", None)
+        return server_logs(server).websocket(kind, message, *args)
+
 
 def _kind(text: str) -> str:
-    """The kind of a refusal, for :data:`peer_log`: its text with the numbers left out."""
+    """The kind of a refusal, for the peer log: its text with the numbers left out."""
     return "websocket: " + "".join(c for c in text if not c.isdigit())[:60]

@@ -33,7 +33,7 @@ _Chunk = Union[bytes, memoryview]
 class FrameWriter(WebSocket):
     """gevent-websocket's ``WebSocket`` writing encoded frames in order, without blocking.
 
-    A subclass calls :meth:`_init_writer` from its ``__init__``, once it has
+    A subclass calls ``_init_writer()`` from its ``__init__``, once it has
     set ``_sock`` (the connection) and ``_hub`` (gevent's hub).
     """
 
@@ -86,7 +86,7 @@ class FrameWriter(WebSocket):
         past :data:`CORK_SIZE` bytes). What the kernel does not take waits,
         in order, for a writer greenlet (started for it, ended when the
         backlog is written). After a write error the connection is
-        :attr:`dead` and frames are dropped.
+        ``dead`` and frames are dropped.
         """
         if self.dead:
             return
