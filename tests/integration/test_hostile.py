@@ -37,7 +37,9 @@ from .observe import wait_gone
 
 @pytest.fixture(scope="module")
 def hostile():
-    server = LiveServer(heartbeat_interval=5, heartbeat_timeout=10, polling_duration=0.3).start()
+    # the good client below answers no heartbeat: its session must outlive the
+    # slowest test of the module (the generated garbage, ~9 s, more under load)
+    server = LiveServer(heartbeat_interval=25, heartbeat_timeout=60, polling_duration=0.3).start()
     # the log file of a port may hold an earlier server's lines: only ours count
     server.first_line = len(server.log())
     yield server
