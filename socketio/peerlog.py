@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["CLIP", "PeerLog", "ServerLogs", "clip", "server_logs"]
+#: the kind of logs :func:`logs_of` returns
+L = TypeVar("L")
+
+__all__ = ["CLIP", "PeerLog", "ServerLogs", "clip", "logs_of", "server_logs"]
 
 #: characters of client text kept in a log line
 CLIP = 100
@@ -123,12 +126,27 @@ def server_logs(server: Any) -> ServerLogs:
     without a handler) gets a fresh one each time: its lines are not
     rate-limited together.
     """
-    logs = getattr(server, "server_logs", None)
-    if isinstance(logs, ServerLogs):
-        return logs
+    return logs_of(server, "server_logs", ServerLogs)
     logs = ServerLogs()
     try:
         server.server_logs = logs
+    except (AttributeError, TypeError):
+        pass
+    return logs
+
+
+def logs_of(owner: Any, attribute: str, kind: type[L]) -> L:
+    """The ``kind`` instance kept as ``owner.<attribute>``, made and set when first asked for.
+
+    An owner that cannot take the attribute (a bare ``object()``, ``None``)
+    gets a fresh one each time: its lines are then not rate-limited together.
+    """
+    logs = getattr(owner, attribute, None)
+    if isinstance(logs, kind):
+        return logs
+    logs = kind()
+    try:
+        setattr(owner, attribute, logs)
     except (AttributeError, TypeError):
         pass
     return logs

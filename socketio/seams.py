@@ -21,7 +21,7 @@ import logging
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
-from .peerlog import PeerLog
+from .peerlog import PeerLog, logs_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .manager import BaseManager
@@ -112,9 +112,7 @@ def session_logs(server: Any) -> SessionLogs:
     A server that cannot take the attribute (a bare ``object()``, say) gets a
     fresh one each time: its sessions' lines are not rate-limited together.
     """
-    logs = getattr(server, "session_logs", None)
-    if isinstance(logs, SessionLogs):
-        return logs
+    return logs_of(server, "session_logs", SessionLogs)
     logs = SessionLogs()
     try:
         server.session_logs = logs
