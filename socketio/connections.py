@@ -29,7 +29,7 @@ class ConnectionGreenlet(Greenlet):
 
     A websocket's greenlet is parked for the whole connection, and three
     things of gevent's make it keep more than it needs (what each costs, per
-    CPython version, is in ``benchmarks/README.md``):
+    CPython version, is in ``benchmarks/RESULTS.md``):
 
     * a copy of its spawning stack: connections are all spawned by the same
       accept loop, so it says nothing (gevent's ``spawning_stack_limit``

@@ -123,7 +123,7 @@ class Dispatcher(SessionBase):
 
     A part, not a separate object: its state lives in the session's slots,
     and a websocket's packet goes from the read to the namespace's handler
-    without an extra call (see ``benchmarks/README.md``, instructions per
+    without an extra call (see ``benchmarks/RESULTS.md``, instructions per
     message).
     """
 

@@ -360,7 +360,7 @@ class RequestReader(PywsgiHandler):
 
         pywsgi's reader keeps a bytes object per chunk until a read returns:
         a body of one-byte chunks costs dozens of bytes of memory per byte
-        (see ``benchmarks/README.md``), and
+        (see ``benchmarks/RESULTS.md``), and
         its chunk lines are parsed a byte at a time. Small pieces bound both,
         and between two pieces the greenlet lets the others run if the loop
         has not turned meanwhile; a timed-out body stops here even if its

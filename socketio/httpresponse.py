@@ -2,7 +2,7 @@
 
 Each is remembered: most answers carry the same few headers and statuses,
 and formatting them again cost more than the rest of the head (see
-``benchmarks/README.md``).
+``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations

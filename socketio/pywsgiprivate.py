@@ -10,7 +10,7 @@ compare what they do with what stock pywsgi does on the same bytes: a gevent
 upgrade that changes any of them fails there first. Were one renamed, only the
 speed-up would be lost (each falls back to pywsgi's own path) unless its
 comment says otherwise. The memory each trick saves is measured in
-``benchmarks/README.md``.
+``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def share_attribute_keys(cls: type) -> None:
     handler's ``__dict__``; if a name new to the table is set on any handler
     after that, CPython gives up the shared table, and every later handler
     gets a dict of its own, for as long as its connection lasts (what that
-    costs a websocket is measured in ``benchmarks/README.md``). Setting every
+    costs a websocket is measured in ``benchmarks/RESULTS.md``). Setting every
     name once, on a throwaway instance, fills the table first.
     """
     probe: Any = object.__new__(cls)

@@ -5,7 +5,7 @@ dispatcher, the clock, the 0.3 names), each in its own module. They share
 the one object's attributes, declared here once, in slots: a session's
 ``__dict__`` of as many entries would cost several times more, past what
 CPython shares between instances (the figure is in
-``benchmarks/README.md``, idle memory per websocket), and a part that were an
+``benchmarks/RESULTS.md``, idle memory per websocket), and a part that were an
 object of its own would cost an object per session and a call per packet on
 the hot paths.
 """

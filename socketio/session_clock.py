@@ -31,7 +31,7 @@ class SessionClock(SessionBase):
 
     A part, not a separate object: its state lives in the session's slots,
     so the clock costs no object, and no call layer, per session (see
-    ``benchmarks/README.md``, idle memory per websocket).
+    ``benchmarks/RESULTS.md``, idle memory per websocket).
     """
 
     __slots__ = ()

@@ -19,7 +19,7 @@ interface, each in its own module:
 
 The parts share the session's slots rather than being objects of their own:
 a session costs no more memory, and a packet no more calls, than if they
-were written in one class (see ``benchmarks/README.md``). This module keeps
+were written in one class (see ``benchmarks/RESULTS.md``). This module keeps
 what is left: the session's life (:meth:`Socket.kill` and the polling
 "farewell" policy), namespaces, acks and sending.
 """

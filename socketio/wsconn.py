@@ -172,7 +172,7 @@ class BoundedWebSocket(FrameWriter):
         For a reader that loops on :meth:`receive`: waiting here, not inside
         it, parks its greenlet, for as long as the client is quiet, five
         Python frames shallower (on CPython 3.12+ greenlet gives every frame
-        of a parked greenlet a frame object; see ``benchmarks/README.md``).
+        of a parked greenlet a frame object; see ``benchmarks/RESULTS.md``).
         :meth:`interrupt_wait` ends this wait too.
         """
         if not self._received and not self._known_readable and not self.closed:
@@ -186,7 +186,7 @@ class BoundedWebSocket(FrameWriter):
         greenlet is parked here for as long as its client is quiet, and each
         C-level call on the way to the switch is part of the C stack greenlet
         keeps a copy of (``hub.wait`` and its ``Waiter`` would add to every
-        idle connection what ``benchmarks/README.md`` measures).
+        idle connection what ``benchmarks/RESULTS.md`` measures).
         """
         readable = self._readable
         if readable.callback is not None:
@@ -288,7 +288,7 @@ class BoundedWebSocket(FrameWriter):
                     # would copy it every time, and a list of the reads
                     # would cost an object per read (a client sending one
                     # byte per TCP segment would make that dozens of bytes
-                    # per byte, see benchmarks/README.md).
+                    # per byte, see benchmarks/RESULTS.md).
                     data = bytearray(memoryview(data)[at:])
                     self._received = data
                     self._at = 0
