@@ -10,7 +10,10 @@ import pytest
 
 import socketio
 
-tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser as tomli, which coverage[toml] installs there
+    import tomli as tomllib  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[1]
 
