@@ -17,8 +17,7 @@ import logging
 import time
 from typing import Any, TypeVar
 
-#: the kind of logs :func:`logs_of` returns
-L = TypeVar("L")
+_Logs = TypeVar("_Logs")  # what logs_of returns: the kind it is given
 
 __all__ = ["CLIP", "PeerLog", "ServerLogs", "clip", "logs_of", "server_logs"]
 
@@ -135,7 +134,7 @@ def server_logs(server: Any) -> ServerLogs:
     return logs
 
 
-def logs_of(owner: Any, attribute: str, kind: type[L]) -> L:
+def logs_of(owner: Any, attribute: str, kind: type[_Logs]) -> _Logs:
     """The ``kind`` instance kept as ``owner.<attribute>``, made and set when first asked for.
 
     An owner that cannot take the attribute (a bare ``object()``, ``None``)
