@@ -82,7 +82,11 @@ def main():
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server = SocketIOServer(
-        (args.host, args.port), application, policy_server=False, client_js=str(CLIENT_JS)
+        (args.host, args.port),
+        application,
+        policy_server=False,
+        # (without examples/node_modules, the copy in the package is served)
+        client_js=str(CLIENT_JS) if CLIENT_JS.exists() else None,
     )
     log.info("chat on http://localhost:%d/", args.port)
     server.serve_forever()
