@@ -2,8 +2,8 @@
 
     ./run demo            (from the repository root), then open http://localhost:8080/
 
-Options: --host, --port. The browser client is the npm package
-socket.io-client@0.9.16, installed in examples/node_modules by ./run.
+Options: --host, --port. The browser client is socket.io-client@0.9.16: the
+copy in the package, or examples/node_modules' if npm installed it there.
 """
 
 from gevent import monkey
