@@ -201,7 +201,7 @@ def test_chromium_loads_the_packaged_client_and_connects(chat):
 def test_python_socketio_installed_over_it_and_under_it(installed, chat):
     # (last in the module: it changes the virtualenv; the chat above keeps
     # running on the modules it imported)
-    installed.pip("install", "-q", "python-socketio")
+    installed.pip("install", "-q", "python-socketio>=5,<6")
     # Over it: python-socketio's __init__, server and namespace replaced these,
     # so nothing of this package runs; the error is the one the quick start's
     # troubleshooting section quotes.
