@@ -14,12 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
+from . import distribution as _distribution
+
 if TYPE_CHECKING:  # pragma: no cover
     from .namespace import BaseNamespace
 
 __all__ = ["__version__", "socketio_manage"]
 
 __version__ = (0, 4, 0, "dev0")
+
+# python-socketio's package has the same name and pip lets it write into this
+# directory: warn now, before its modules fail in confusing ways.
+_distribution.check_package_directory(__path__[0])
 
 
 def socketio_manage(

@@ -1,10 +1,19 @@
 """Serving the Socket.IO 0.9 browser client at ``/<resource>/socket.io.js``.
 
-The script is never copied into this project: it comes from the npm package
-``socket.io-client@0.9.x`` (``npm install socket.io-client@0.9.16``), found in a
-``node_modules`` directory above the working directory, or from the path set in
-:attr:`Config.client_js <socketio.config.Config>`. It is answered like a static
-file: ``ETag`` and ``Last-Modified``, ``304`` to a matching conditional GET.
+The package ships the client: ``socketio/static/socket.io.js`` and
+``socket.io.min.js`` are the files ``dist/socket.io.js`` and
+``dist/socket.io.min.js`` of the npm package ``socket.io-client@0.9.16``, byte
+for byte (a test checks their SHA-256), with their MIT license notice beside
+them. Where the script comes from, first match wins:
+
+1. the path set in :attr:`Config.client_js <socketio.config.Config>`;
+2. ``node_modules/socket.io-client/dist`` in the working directory or one of
+   its parents (an application that installs the client with npm keeps
+   serving its own copy, as before the package shipped one);
+3. the copy in the package.
+
+It is answered like a static file: ``ETag`` and ``Last-Modified``, ``304`` to
+a matching conditional GET.
 """
 
 from __future__ import annotations
@@ -17,11 +26,18 @@ from typing import Optional
 
 from .protocol import JAVASCRIPT, NOSNIFF, Response, text_response
 
-__all__ = ["ClientScriptFile", "find_client_js"]
+__all__ = ["BUNDLED", "CLIENT_VERSION", "ClientScriptFile", "find_client_js"]
 
 log = logging.getLogger(__name__)
 
 _RELATIVE = pathlib.Path("node_modules", "socket.io-client", "dist")
+
+#: The version of the npm package ``socket.io-client`` the package ships.
+CLIENT_VERSION = "0.9.16"
+
+#: The directory of the shipped client files (package data: the package is
+#: installed unzipped, ``zip-safe = false``, so these are plain files).
+BUNDLED = pathlib.Path(__file__).with_name("static")
 
 
 def find_client_js(configured: Optional[str], name: str = "socket.io.js") -> Optional[pathlib.Path]:
@@ -29,12 +45,14 @@ def find_client_js(configured: Optional[str], name: str = "socket.io.js") -> Opt
 
     Args:
         configured: a path to ``socket.io.js`` (or to its directory), or ``None``
-            to search ``node_modules`` in the working directory and its parents.
+            to search ``node_modules`` in the working directory and its parents,
+            then the package's own copy.
         name: the file to find there: ``socket.io.js`` or ``socket.io.min.js``.
 
     Returns:
         The file's path (whether it exists is the caller's check when
-        ``configured``), or ``None`` if the search found none.
+        ``configured``), or ``None`` if neither the search nor the package
+        has it (a package whose data files were removed).
     """
     if configured:
         path = pathlib.Path(configured)
@@ -46,7 +64,8 @@ def find_client_js(configured: Optional[str], name: str = "socket.io.js") -> Opt
         candidate = directory / _RELATIVE / name
         if candidate.is_file():
             return candidate
-    return None
+    bundled = BUNDLED / name
+    return bundled if bundled.is_file() else None
 
 
 class ClientScriptFile:
@@ -91,6 +110,7 @@ def not_found() -> Response:
     """The answer when no client script is installed."""
     return text_response(
         404,
-        "socket.io.js is not installed: run `npm install socket.io-client@0.9.16` "
+        "socket.io.js is not installed: the package's copy (socketio/static) is "
+        "missing; reinstall gevent-socketio, run `npm install socket.io-client@0.9.16` "
         "or set the client_js setting",
     )

@@ -94,7 +94,8 @@ class Config:
         policy_listener: ``(host, port)`` of that policy server.
         client_js: path of the 0.9 browser client ``socket.io.js`` served at
             ``/<resource>/socket.io.js``; by default it is looked up in
-            ``node_modules/socket.io-client/dist`` above the working directory.
+            ``node_modules/socket.io-client/dist`` above the working directory,
+            then the package's own copy is served (:mod:`socketio.clientjs`).
         session_secret: when set (bytes or str), session ids are signed with it,
             and a process that receives the websocket of a session it does not
             know adopts it if the id is genuine, at most ``close_timeout``

@@ -2,8 +2,8 @@
 
     ./run demo            (from the repository root), then open http://localhost:8080/
 
-Options: --host, --port. The browser client is the npm package
-socket.io-client@0.9.16, installed in examples/node_modules by ./run.
+Options: --host, --port. The browser client is socket.io-client@0.9.16: the
+copy in the package, or examples/node_modules' if npm installed it there.
 """
 
 from gevent import monkey
@@ -82,7 +82,11 @@ def main():
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server = SocketIOServer(
-        (args.host, args.port), application, policy_server=False, client_js=str(CLIENT_JS)
+        (args.host, args.port),
+        application,
+        policy_server=False,
+        # (without examples/node_modules, the copy in the package is served)
+        client_js=str(CLIENT_JS) if CLIENT_JS.exists() else None,
     )
     log.info("chat on http://localhost:%d/", args.port)
     server.serve_forever()
