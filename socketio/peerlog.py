@@ -126,12 +126,6 @@ def server_logs(server: Any) -> ServerLogs:
     rate-limited together.
     """
     return logs_of(server, "server_logs", ServerLogs)
-    logs = ServerLogs()
-    try:
-        server.server_logs = logs
-    except (AttributeError, TypeError):
-        pass
-    return logs
 
 
 def logs_of(owner: Any, attribute: str, kind: type[_Logs]) -> _Logs:

@@ -113,12 +113,6 @@ def session_logs(server: Any) -> SessionLogs:
     fresh one each time: its sessions' lines are not rate-limited together.
     """
     return logs_of(server, "session_logs", SessionLogs)
-    logs = SessionLogs()
-    try:
-        server.session_logs = logs
-    except (AttributeError, TypeError):
-        pass
-    return logs
 
 
 def deliver_to_session(host: SessionHost, sessid: str, encoded: str) -> None:
