@@ -14,6 +14,7 @@ checks a websocket upgrade and builds its ``101``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
@@ -26,7 +27,7 @@ from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
 from .exceptions import NotSocketIORequest
 from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
 from .httpresponse import date_header, status_line
-from .peerlog import server_logs
+from .peerlog import PeerLog, logs_of, server_logs
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
 from .pywsgiprivate import log, share_attribute_keys
 from .state import LIVE
@@ -65,6 +66,24 @@ def _ignore_response(status: str, headers: Any, exc_info: Any = None) -> Callabl
     (Its transport has answered the request already.)
     """
     return _write_nothing
+
+
+class _UnmanagedLog(PeerLog):
+    """The warning that an application did not serve its session, once per server a while."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("socketio.handler"), 600.0, logging.WARNING)
+
+
+#: why an application's routing would miss a Socket.IO request, and the fixes
+_UNMANAGED = (
+    "the application returned without calling socketio_manage for %s (%s): "
+    "its router did not send this Socket.IO request to the view that calls it, "
+    "and the client is told it was disconnected. Werkzeug >= 2 (Flask) routes "
+    "websocket requests only to rules declared with websocket=True. Fix: wrap the "
+    "application in socketio.middleware.SocketIOMiddleware(app, namespaces), which "
+    "serves /socket.io/ before any router, or make the route match websocket requests"
+)
 
 
 class _WebsocketSession(NamedTuple):
@@ -417,6 +436,11 @@ class SocketIOHandler(RequestReader):
             close = getattr(result, "close", None)
             if close is not None:
                 close()
+            if session.state in LIVE and not session.namespaces:
+                # socketio_manage would have served the session until its end.
+                logs_of(self.server, "unmanaged_log", _UnmanagedLog)(
+                    "unmanaged", _UNMANAGED, environ.get("PATH_INFO", ""), session.transport_name
+                )
         except Exception:
             log.exception("the application failed while serving %s", session)
         finally:

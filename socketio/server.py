@@ -21,6 +21,7 @@ from .clientjs import ClientScriptFile, find_client_js
 from .config import Config
 from .connections import ConnectionGreenlet, ConnectionTracker, refuse
 from .handler import SocketIOHandler
+from .interrupt import watch_sigint
 from .manager import BaseManager
 from .managers import MANAGER_SCHEMES, make_manager
 from .peerlog import ServerLogs
@@ -325,6 +326,28 @@ class SocketIOServer(WSGIServer):
             start_manager()
         self.connections.start()
         super().start_accepting()
+
+    def serve_forever(self, stop_timeout: Optional[float] = None) -> None:
+        """Serve until stopped; Ctrl-C stops the server gracefully, logs one line and returns.
+
+        As gevent's own, except that while SIGINT has Python's default
+        handler the hub handles it (see :func:`~socketio.interrupt.watch_sigint`):
+        no ``KeyboardInterrupt`` and no traceback. An application with a
+        SIGINT handler of its own keeps it.
+        """
+        watcher = watch_sigint(self._interrupted)
+        try:
+            super().serve_forever(stop_timeout=stop_timeout)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    def _interrupted(self) -> None:
+        """SIGINT while serving forever: close the listener, so that the server stops."""
+        if self.closed:
+            return  # (stopping already)
+        log.info("interrupted: stopping the server (its sessions told to reconnect)")
+        self.close()
 
     def stop(self, timeout: Optional[float] = None) -> None:
         """Stop accepting, end every session, stop the policy server and close the manager.
