@@ -1,0 +1,81 @@
+"""A Flask app ported from gevent-socketio 0.3, with and without ``SocketIOMiddleware``.
+
+Its view is registered with ``@app.route('/socket.io/<path:remaining>')``
+only: Werkzeug 2 and newer do not send websocket requests to it. Without the
+middleware the websocket sessions are never served, and the server says why
+in one warning; with it every transport is served.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from tests.client09.framing import event
+from tests.client09.polling import PollingClient
+from tests.client09.websocket import WebSocketClient
+
+from .conftest import LiveServer
+
+
+class FlaskPortServer(LiveServer):
+    """tests/integration/flask_port_app.py in a subprocess."""
+
+    module = "tests.integration.flask_port_app"
+
+
+@pytest.fixture(scope="module")
+def unwrapped():
+    server = FlaskPortServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def wrapped():
+    server = FlaskPortServer(middleware=1).start()
+    yield server
+    server.stop()
+
+
+def test_without_the_middleware_the_websocket_is_not_served_and_one_warning_says_why(unwrapped):
+    for _ in range(3):
+        ws = WebSocketClient(unwrapped.url)
+        # Flask answered the upgrade's request without calling socketio_manage.
+        packets, _code = ws.read_to_close()
+        assert packets == ["0::"]
+    deadline = time.monotonic() + 5
+    while "socketio_manage" not in unwrapped.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = unwrapped.log()
+    assert log.count("returned without calling socketio_manage") == 1  # rate-limited
+    assert "websocket=True" in log
+    assert "SocketIOMiddleware" in log
+    # Polling requests reach the view: served, no warning for them.
+    bob = PollingClient(unwrapped.url)
+    bob.send("1::/echo")
+    assert bob.packets() == ["1::/echo"]
+    bob.close()
+
+
+def test_the_middleware_serves_websocket_and_polling(wrapped):
+    ann = WebSocketClient(wrapped.url)
+    assert ann.connect("/echo") == "1::/echo"
+    # make_request=Request: the namespace got a Flask request of its environ
+    assert ann.call("/echo", "echo", "hi") == [["hi", "Request"]]
+    for transport in ("xhr-polling", "jsonp-polling"):
+        bob = PollingClient(wrapped.url, transport)
+        bob.send("1::/echo")
+        assert bob.packets() == ["1::/echo"]
+        bob.send(event("/echo", "echo", transport, msgid=1))
+        assert bob.packets() == [f'6::/echo:1+[["{transport}","Request"]]']
+        bob.close()
+    assert "socketio_manage" not in wrapped.log()
+
+
+def test_the_middleware_passes_other_requests_to_flask(wrapped):
+    page = requests.get(wrapped.url + "/", timeout=5)
+    assert (page.status_code, page.text) == (200, "flask index")
+    assert requests.get(wrapped.url + "/nothing", timeout=5).status_code == 404
