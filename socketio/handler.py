@@ -86,6 +86,28 @@ _UNMANAGED = (
 )
 
 
+class _Greeting:
+    """A websocket session's reader that first sends the client its ``1::``.
+
+    A websocket's ``1::`` waits until the application starts serving the
+    session (its receiver loop takes this reader), so that an application
+    that never does (its router sent the request elsewhere) leaves the
+    client unconnected: the 0.9 client then tries its next transport, where
+    after a ``1::`` it would only take the close for a boot or a lost
+    connection, and try the websocket again.
+    """
+
+    __slots__ = ("read", "session")
+
+    def __init__(self, session: Socket, read: Callable[[], None]) -> None:
+        self.session = session
+        self.read = read
+
+    def __call__(self) -> None:
+        self.session.put_client_msg("1::")
+        self.read()
+
+
 class _WebsocketSession(NamedTuple):
     """An upgraded connection whose session ``run_application`` serves (see there)."""
 
@@ -407,7 +429,8 @@ class SocketIOHandler(RequestReader):
             return None
         session.connection_established = True
         session.transport_name = transport_name
-        session.put_client_msg("1::")
+        if transport_name not in WEBSOCKET_TRANSPORTS:
+            session.put_client_msg("1::")  # (a websocket's waits: see _Greeting)
         self.server.manager.add_socket(session.sessid, "")
         if transport_name in HEARTBEAT_TRANSPORTS:
             session.start_heartbeats()
@@ -428,9 +451,17 @@ class SocketIOHandler(RequestReader):
         Without arguments: the session this connection opened, with its environ
         (for a websocket, whose greenlet stays in here for the whole session).
         """
+        greeting = None
         if environ is None or session is None:
             environ = self.environ
             session = environ["socketio"]
+            # (the reader its transport offered the receiver loop, see _Greeting)
+            read = session._reader
+            if read is None:
+                session.put_client_msg("1::")
+            else:
+                greeting = _Greeting(session, read)
+                session.set_reader(greeting)
         try:
             result = self.application(environ, _ignore_response)
             close = getattr(result, "close", None)
@@ -444,9 +475,12 @@ class SocketIOHandler(RequestReader):
         except Exception:
             log.exception("the application failed while serving %s", session)
         finally:
+            ungreeted = greeting is not None and session._reader is greeting
             if session.state in LIVE:
                 # Without the application nobody reads the session's packets.
-                session.kill(detach=True)
+                # An ungreeted websocket closes without "0::" (which a 0.9
+                # client takes as a boot): its client tries the next transport.
+                session.kill(detach=True, reconnect=ungreeted)
 
     # -- websocket upgrade --------------------------------------------------
 

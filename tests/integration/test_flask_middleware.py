@@ -8,14 +8,19 @@ in one warning; with it every transport is served.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import time
 
 import pytest
 import requests
 
 from tests.client09.framing import event
+from tests.client09.handshake import handshake
 from tests.client09.polling import PollingClient
-from tests.client09.websocket import WebSocketClient
+from tests.client09.websocket import WebSocketClient, open_websocket, read_to_close
 
 from .conftest import LiveServer
 
@@ -42,10 +47,12 @@ def wrapped():
 
 def test_without_the_middleware_the_websocket_is_not_served_and_one_warning_says_why(unwrapped):
     for _ in range(3):
-        ws = WebSocketClient(unwrapped.url)
-        # Flask answered the upgrade's request without calling socketio_manage.
-        packets, _code = ws.read_to_close()
-        assert packets == ["0::"]
+        sid = handshake(unwrapped.url).sid
+        ws = open_websocket(unwrapped.url, sid)
+        # Flask answered the upgrade's request without calling socketio_manage:
+        # the websocket closes with neither "1::" nor "0::" (a 0.9 client then
+        # tries its next transport, see test_a_real_client_falls_back_to_polling).
+        assert read_to_close(ws) == ([], 1000)
     deadline = time.monotonic() + 5
     while "socketio_manage" not in unwrapped.log() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -79,3 +86,44 @@ def test_the_middleware_passes_other_requests_to_flask(wrapped):
     page = requests.get(wrapped.url + "/", timeout=5)
     assert (page.status_code, page.text) == (200, "flask index")
     assert requests.get(wrapped.url + "/nothing", timeout=5).status_code == 404
+
+
+#: the real 0.9.16 client with its default options: it prints its events, one JSON a line
+FALLBACK_JS = """
+var io = require('socket.io-client');
+var url = process.argv[process.argv.length - 1];
+var s = io.connect(url + '/echo', {'force new connection': true});
+['connecting', 'disconnect', 'reconnect', 'connect_failed'].forEach(function (n) {
+  s.socket.on(n, function (a) { console.log(JSON.stringify([n, a])); });
+});
+s.on('connect', function () {
+  s.emit('echo', 'hi', function (a) {
+    console.log(JSON.stringify(['ack', a, s.socket.transport.name]));
+    process.exit(0);
+  });
+});
+setTimeout(function () { process.exit(1); }, 30000);
+"""
+
+
+def test_a_real_client_falls_back_to_polling(unwrapped, node_modules):
+    """Not greeted on its websocket, the 0.9 client tries xhr-polling after its connect timeout.
+
+    (Its websocket opens and closes; ten seconds later, its ``connect
+    timeout``, it tries the next transport; told its session is gone it
+    handshakes again, on that transport.) Never booted.
+    """
+    node = shutil.which("node")
+    assert node, "node is not on PATH"
+    done = subprocess.run(
+        [node, "-e", FALLBACK_JS, unwrapped.url],
+        capture_output=True,
+        text=True,
+        timeout=40,
+        cwd=node_modules.parent,
+        env={**os.environ, "NODE_PATH": str(node_modules)},
+    )
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("[")]
+    assert done.returncode == 0, (events, done.stderr)
+    assert events[0] == ["connecting", "websocket"]
+    assert events[-1] == ["ack", ["hi", "Request"], "xhr-polling"]
