@@ -2,7 +2,7 @@
 
 Run it from the repository root with ``./run example flask_chat`` (or, with
 Flask and gevent-socketio installed, ``python app.py``), then open
-http://localhost:5000/ in two browser tabs. Options: ``--host``, ``--port``.
+http://127.0.0.1:5000/ in two browser tabs. Options: ``--host``, ``--port``.
 """
 
 from gevent import monkey
