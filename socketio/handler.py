@@ -14,7 +14,6 @@ checks a websocket upgrade and builds its ``101``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
@@ -25,9 +24,10 @@ from geventwebsocket.websocket import Stream
 from . import clientjs, payload, protocol, wshandshake
 from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
 from .exceptions import NotSocketIORequest
+from .greeting import Greeting, warn_unserved
 from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
 from .httpresponse import date_header, status_line
-from .peerlog import PeerLog, logs_of, server_logs
+from .peerlog import server_logs
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
 from .pywsgiprivate import log, share_attribute_keys
 from .state import LIVE
@@ -66,51 +66,6 @@ def _ignore_response(status: str, headers: Any, exc_info: Any = None) -> Callabl
     (Its transport has answered the request already.)
     """
     return _write_nothing
-
-
-class _UnmanagedLog(PeerLog):
-    """The warning that an application did not serve its session, once per server a while."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.getLogger("socketio.handler"), 600.0, logging.WARNING)
-
-
-#: why an application's routing would miss a Socket.IO request, and the fixes
-_UNMANAGED = (
-    "the application returned without calling socketio_manage for %s (%s): "
-    "its router did not send this Socket.IO request to the view that calls it, "
-    "and the client is told it was disconnected. Werkzeug >= 2 (Flask) routes "
-    "websocket requests only to rules declared with websocket=True. Fix: wrap the "
-    "application in socketio.middleware.SocketIOMiddleware(app, namespaces), which "
-    "serves /socket.io/ before any router, or make the route match websocket requests"
-)
-
-
-class _Greeting:
-    """A websocket session's reader that first sends the client its ``1::``.
-
-    A websocket's ``1::`` waits until the application starts serving the
-    session (its receiver loop takes this reader), so that an application
-    that never does (its router sent the request elsewhere) leaves the
-    client unconnected: the 0.9 client then tries its next transport, where
-    after a ``1::`` it would only take the close for a boot or a lost
-    connection, and try the websocket again.
-    """
-
-    __slots__ = ("read", "session")
-
-    def __init__(self, session: Socket, read: Callable[[], None]) -> None:
-        self.session = session
-        self.read = read
-
-    def read_greeted(self) -> None:
-        """Send ``1::``, then read.
-
-        (A method, not ``__call__``: CPython calls a method without C
-        recursion, so the stack the parked greenlet keeps stays short.)
-        """
-        self.session.put_client_msg("1::")
-        self.read()
 
 
 class _WebsocketSession(NamedTuple):
@@ -351,6 +306,9 @@ class SocketIOHandler(RequestReader):
         if isinstance(transport, WebsocketTransport):
             return self._websocket_exchange(transport, request.sessid)
         session = self.server.get_socket(request.sessid)
+        if session is None and self.environ.get("REQUEST_METHOD") == "GET":
+            # the client's next transport, after a websocket left unserved (socketio.fallbacks)
+            session = self.server.revive_socket(request.sessid)
         if session is None:
             # A session booted between two polls: its next GET gets the ``0::`` left for it.
             if self.environ.get("REQUEST_METHOD") != "GET":
@@ -435,7 +393,7 @@ class SocketIOHandler(RequestReader):
         session.connection_established = True
         session.transport_name = transport_name
         if transport_name not in WEBSOCKET_TRANSPORTS:
-            session.put_client_msg("1::")  # (a websocket's waits: see _Greeting)
+            session.put_client_msg("1::")  # (a websocket's waits: see socketio.greeting)
         self.server.manager.add_socket(session.sessid, "")
         if transport_name in HEARTBEAT_TRANSPORTS:
             session.start_heartbeats()
@@ -460,12 +418,12 @@ class SocketIOHandler(RequestReader):
         if environ is None or session is None:
             environ = self.environ
             session = environ["socketio"]
-            # (the reader its transport offered the receiver loop, see _Greeting)
+            # (the reader its transport offered: 1:: once it is taken, see socketio.greeting)
             read = session._reader
             if read is None:
                 session.put_client_msg("1::")
             else:
-                greeting = _Greeting(session, read).read_greeted
+                greeting = Greeting(session, read).read_greeted
                 session.set_reader(greeting)
         try:
             result = self.application(environ, _ignore_response)
@@ -474,13 +432,13 @@ class SocketIOHandler(RequestReader):
                 close()
             if session.state in LIVE and not session.namespaces:
                 # socketio_manage would have served the session until its end.
-                logs_of(self.server, "unmanaged_log", _UnmanagedLog)(
-                    "unmanaged", _UNMANAGED, environ.get("PATH_INFO", ""), session.transport_name
-                )
+                warn_unserved(self.server, environ.get("PATH_INFO", ""), session.transport_name)
         except Exception:
             log.exception("the application failed while serving %s", session)
         finally:
             ungreeted = greeting is not None and session._reader is greeting
+            if ungreeted and session.state in LIVE and not session.namespaces:
+                self.server.keep_ungreeted(session.sessid)
             if session.state in LIVE:
                 # Without the application nobody reads the session's packets.
                 # An ungreeted websocket closes without "0::" (which a 0.9

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.client09.framing import event
-from tests.client09.handshake import handshake
+from tests.client09.handshake import handshake, transport_url
 from tests.client09.polling import PollingClient
 from tests.client09.websocket import WebSocketClient, open_websocket, read_to_close
 
@@ -67,6 +67,26 @@ def test_without_the_middleware_the_websocket_is_not_served_and_one_warning_says
     bob.close()
 
 
+def test_the_next_transport_gets_the_unserved_websocket_session_id_once(unwrapped):
+    """As the 0.9 client does after its connect timeout: the same id, on xhr-polling."""
+    sid = handshake(unwrapped.url).sid
+    assert read_to_close(open_websocket(unwrapped.url, sid)) == ([], 1000)
+    # not a POST (a client's first request on a transport is a GET)
+    refused = requests.post(transport_url(unwrapped.url, "xhr-polling", sid), "1::/echo", timeout=5)
+    assert refused.text == "7:::1+0"
+    bob = PollingClient(unwrapped.url, sid=sid)
+    assert bob.packets() == ["1::"]
+    bob.send("1::/echo")
+    assert bob.packets() == ["1::/echo"]
+    bob.send(event("/echo", "echo", "again", msgid=1))
+    assert bob.packets() == ['6::/echo:1+[["again","Request"]]']
+    bob.close()
+    # once: an id ended since is not served again
+    late = PollingClient(unwrapped.url, sid=sid)
+    assert late.packets() == ["7:::1+0"]
+    late.close()
+
+
 def test_the_middleware_serves_websocket_and_polling(wrapped):
     ann = WebSocketClient(wrapped.url)
     assert ann.connect("/echo") == "1::/echo"
@@ -110,8 +130,8 @@ def test_a_real_client_falls_back_to_polling(unwrapped, node_modules):
     """Not greeted on its websocket, the 0.9 client tries xhr-polling after its connect timeout.
 
     (Its websocket opens and closes; ten seconds later, its ``connect
-    timeout``, it tries the next transport; told its session is gone it
-    handshakes again, on that transport.) Never booted.
+    timeout``, it tries the next transport with the same session id, which
+    the server serves.)
     """
     node = shutil.which("node")
     assert node, "node is not on PATH"
@@ -125,5 +145,9 @@ def test_a_real_client_falls_back_to_polling(unwrapped, node_modules):
     )
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("[")]
     assert done.returncode == 0, (events, done.stderr)
-    assert events[0] == ["connecting", "websocket"]
-    assert events[-1] == ["ack", ["hi", "Request"], "xhr-polling"]
+    # its session id served on the next transport: neither booted nor reconnecting
+    assert events == [
+        ["connecting", "websocket"],
+        ["connecting", "xhr-polling"],
+        ["ack", ["hi", "Request"], "xhr-polling"],
+    ]
