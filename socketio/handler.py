@@ -24,6 +24,7 @@ from geventwebsocket.websocket import Stream
 from . import clientjs, payload, protocol, wshandshake
 from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
 from .exceptions import NotSocketIORequest
+from .greeting import Greeting, warn_unserved
 from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
 from .httpresponse import date_header, status_line
 from .peerlog import server_logs
@@ -305,6 +306,9 @@ class SocketIOHandler(RequestReader):
         if isinstance(transport, WebsocketTransport):
             return self._websocket_exchange(transport, request.sessid)
         session = self.server.get_socket(request.sessid)
+        if session is None and self.environ.get("REQUEST_METHOD") == "GET":
+            # the client's next transport, after a websocket left unserved (socketio.fallbacks)
+            session = self.server.revive_socket(request.sessid)
         if session is None:
             # A session booted between two polls: its next GET gets the ``0::`` left for it.
             if self.environ.get("REQUEST_METHOD") != "GET":
@@ -388,7 +392,8 @@ class SocketIOHandler(RequestReader):
             return None
         session.connection_established = True
         session.transport_name = transport_name
-        session.put_client_msg("1::")
+        if transport_name not in WEBSOCKET_TRANSPORTS:
+            session.put_client_msg("1::")  # (a websocket's waits: see socketio.greeting)
         self.server.manager.add_socket(session.sessid, "")
         if transport_name in HEARTBEAT_TRANSPORTS:
             session.start_heartbeats()
@@ -409,20 +414,36 @@ class SocketIOHandler(RequestReader):
         Without arguments: the session this connection opened, with its environ
         (for a websocket, whose greenlet stays in here for the whole session).
         """
+        greeting = None
         if environ is None or session is None:
             environ = self.environ
             session = environ["socketio"]
+            # (the reader its transport offered: 1:: once it is taken, see socketio.greeting)
+            read = session._reader
+            if read is None:
+                session.put_client_msg("1::")
+            else:
+                greeting = Greeting(session, read).read_greeted
+                session.set_reader(greeting)
         try:
             result = self.application(environ, _ignore_response)
             close = getattr(result, "close", None)
             if close is not None:
                 close()
+            if session.state in LIVE and not session.namespaces:
+                # socketio_manage would have served the session until its end.
+                warn_unserved(self.server, environ.get("PATH_INFO", ""), session.transport_name)
         except Exception:
             log.exception("the application failed while serving %s", session)
         finally:
+            ungreeted = greeting is not None and session._reader is greeting
+            if ungreeted and session.state in LIVE and not session.namespaces:
+                self.server.keep_ungreeted(session.sessid)
             if session.state in LIVE:
                 # Without the application nobody reads the session's packets.
-                session.kill(detach=True)
+                # An ungreeted websocket closes without "0::" (which a 0.9
+                # client takes as a boot): its client tries the next transport.
+                session.kill(detach=True, reconnect=ungreeted)
 
     # -- websocket upgrade --------------------------------------------------
 

@@ -65,5 +65,11 @@ class HandlerServer(Protocol):
     ) -> Optional[Socket]:
         """Take over a session a sibling process handshook, or return ``None``."""
 
+    def keep_ungreeted(self, sessid: str) -> None:
+        """Keep the id of a websocket session its application left unserved (see revive_socket)."""
+
+    def revive_socket(self, sessid: str) -> Optional[Socket]:
+        """A new session under an id :meth:`keep_ungreeted` kept, once, or ``None``."""
+
     def client_script(self, name: str = "socket.io.js") -> Optional[ClientScriptFile]:
         """The browser client file served at ``/<resource>/<name>``, or ``None``."""

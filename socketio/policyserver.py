@@ -16,7 +16,14 @@ from gevent.server import StreamServer
 
 from .peerlog import PeerLog
 
-__all__ = ["DEFAULT_LISTENER", "MAX_CONNECTIONS", "POLICY", "READ_TIMEOUT", "FlashPolicyServer"]
+__all__ = [
+    "DEFAULT_LISTENER",
+    "MAX_CONNECTIONS",
+    "POLICY",
+    "READ_TIMEOUT",
+    "FlashPolicyServer",
+    "listener_host",
+]
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +96,23 @@ class FlashPolicyServer(StreamServer):
             log.debug("policy server: %s: %s", address, exc)
         finally:
             sock.close()
+
+
+def listener_host(listener: Any) -> str:
+    """The host part of whatever ``WSGIServer`` accepts as a listener (``0.0.0.0`` if unknown).
+
+    The policy server listens there by default, on port 10843.
+    """
+    try:
+        return str(listener.getsockname()[0])
+    except AttributeError:
+        pass
+    try:
+        return str(listener[0])
+    except (TypeError, IndexError, KeyError):
+        pass
+    address = getattr(listener, "address", None) or getattr(listener, "cfg_addr", None)
+    try:
+        return str(address[0])  # type: ignore[index]
+    except (TypeError, IndexError):
+        return "0.0.0.0"

@@ -20,11 +20,13 @@ from geventwebsocket.handler import WebSocketHandler
 from .clientjs import ClientScriptFile, find_client_js
 from .config import Config
 from .connections import ConnectionGreenlet, ConnectionTracker, refuse
+from .fallbacks import UngreetedIds
 from .handler import SocketIOHandler
+from .interrupt import watch_sigint
 from .manager import BaseManager
 from .managers import MANAGER_SCHEMES, make_manager
 from .peerlog import ServerLogs
-from .policyserver import FlashPolicyServer
+from .policyserver import FlashPolicyServer, listener_host
 from .seams import deliver_to_session
 from .sessionid import issued_at, new_sessid, verify_sessid
 from .sessions import EndedIds, Sessions
@@ -36,23 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["MANAGER_SCHEMES", "SocketIOServer", "make_manager", "serve", "serve_paste"]
 
 log = logging.getLogger(__name__)
-
-
-def _listener_host(listener: Any) -> str:
-    """The host part of whatever ``WSGIServer`` accepts as a listener."""
-    try:
-        return str(listener.getsockname()[0])
-    except AttributeError:
-        pass
-    try:
-        return str(listener[0])
-    except (TypeError, IndexError, KeyError):
-        pass
-    address = getattr(listener, "address", None) or getattr(listener, "cfg_addr", None)
-    try:
-        return str(address[0])  # type: ignore[index]
-    except (TypeError, IndexError):
-        return "0.0.0.0"
 
 
 #: accept's errors that mean the process (or system) has no file descriptor left
@@ -104,7 +89,7 @@ class SocketIOServer(WSGIServer):
         policy_server = kwargs.pop("policy_server", True)
         policy_listener = kwargs.pop("policy_listener", None)
         if policy_listener is None:
-            policy_listener = (_listener_host(listener), 10843)
+            policy_listener = (listener_host(listener), 10843)
         kwargs["policy_server"] = policy_server
         kwargs["policy_listener"] = policy_listener
         self.config: Config = Config.from_kwargs(kwargs)
@@ -118,6 +103,8 @@ class SocketIOServer(WSGIServer):
         #: with signed ids: ids of sessions ended here that could still be adopted
         #: (see adopt_socket)
         self._ended = EndedIds()
+        #: ids of websocket sessions the application left unserved (see revive_socket)
+        self._ungreeted = UngreetedIds()
         #: true from :meth:`stop` until the server starts again: handshakes and
         #: requests for ended sessions get a 503
         self.stopping = False
@@ -286,6 +273,21 @@ class SocketIOServer(WSGIServer):
         log.debug("adopted session %s handshaken by another process", sessid)
         return session
 
+    def keep_ungreeted(self, sessid: str) -> None:
+        """Let :meth:`revive_socket` serve ``sessid`` again (see :mod:`socketio.fallbacks`)."""
+        limits = (self.config.close_timeout, self.config.max_pending_sessions)
+        self._ungreeted.keep(sessid, time.monotonic(), *limits)
+
+    def revive_socket(self, sessid: str) -> Optional[Socket]:
+        """A new session under an id :meth:`keep_ungreeted` kept (once), or ``None``."""
+        if sessid in self.sockets or not self._ungreeted.take(sessid, time.monotonic()):
+            return None
+        session = Socket(self, self.config, sessid=sessid)
+        self.sockets[sessid] = session
+        session.start_clock()
+        session.incr_hits()
+        return session
+
     def client_script(self, name: str = "socket.io.js") -> Optional[ClientScriptFile]:
         """The browser client file served at ``/<resource>/<name>``, or ``None`` if not installed."""
         if name not in self._client_scripts:
@@ -325,6 +327,26 @@ class SocketIOServer(WSGIServer):
             start_manager()
         self.connections.start()
         super().start_accepting()
+
+    def serve_forever(self, stop_timeout: Optional[float] = None) -> None:
+        """Serve until stopped; Ctrl-C stops the server, logs one line and returns.
+
+        No ``KeyboardInterrupt`` and no traceback, unless the application has
+        a SIGINT handler of its own (see :func:`~socketio.interrupt.watch_sigint`).
+        """
+        watcher = watch_sigint(self._interrupted)
+        try:
+            super().serve_forever(stop_timeout=stop_timeout)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    def _interrupted(self) -> None:
+        """SIGINT while serving forever: close the listener, so that the server stops."""
+        if self.closed:
+            return  # (stopping already)
+        log.info("interrupted: stopping the server (its sessions told to reconnect)")
+        self.close()
 
     def stop(self, timeout: Optional[float] = None) -> None:
         """Stop accepting, end every session, stop the policy server and close the manager.

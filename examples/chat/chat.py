@@ -1,9 +1,11 @@
 """A chat room over plain WSGI: the demo of the README.
 
-    ./run demo            (from the repository root), then open http://localhost:8080/
+    ./run demo            (from the repository root), then open http://127.0.0.1:8080/
 
-Options: --host, --port. The browser client is socket.io-client@0.9.16: the
-copy in the package, or examples/node_modules' if npm installed it there.
+Options: --port, and --host (127.0.0.1: this machine only; --host 0.0.0.0
+serves every interface, for other machines to connect). Ctrl-C stops it.
+The browser client is socket.io-client@0.9.16: the copy in the package, or
+examples/node_modules' if npm installed it there.
 """
 
 from gevent import monkey
@@ -77,7 +79,7 @@ def application(environ, start_response):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -88,7 +90,7 @@ def main():
         # (without examples/node_modules, the copy in the package is served)
         client_js=str(CLIENT_JS) if CLIENT_JS.exists() else None,
     )
-    log.info("chat on http://localhost:%d/", args.port)
+    log.info("chat on http://%s:%d/", args.host, args.port)
     server.serve_forever()
 
 

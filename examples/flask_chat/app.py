@@ -1,8 +1,8 @@
-"""A chat in a Flask application: ``socketio_manage`` called from a Flask view.
+"""A chat in a Flask application, its Socket.IO sessions served by ``SocketIOMiddleware``.
 
 Run it from the repository root with ``./run example flask_chat`` (or, with
 Flask and gevent-socketio installed, ``python app.py``), then open
-http://localhost:5000/ in two browser tabs. Options: ``--host``, ``--port``.
+http://127.0.0.1:5000/ in two browser tabs. Options: ``--host``, ``--port``.
 """
 
 from gevent import monkey
@@ -13,9 +13,9 @@ import argparse
 import logging
 import pathlib
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Request, render_template
 
-from socketio import socketio_manage
+from socketio.middleware import SocketIOMiddleware
 from socketio.mixins import BroadcastMixin, RoomsMixin
 from socketio.namespace import BaseNamespace
 from socketio.server import SocketIOServer
@@ -36,7 +36,7 @@ class ChatNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
     def initialize(self):
         self.nickname = None
         self.room = None
-        # self.request is the Flask request that opened the socket.
+        # self.request is a Flask request of the session's environ (make_request).
         log.info("new socket from %s", self.request.remote_addr)
 
     def on_nickname(self, nickname):
@@ -70,21 +70,12 @@ def index():
     return render_template("chat.html", title="Flask chat")
 
 
-def socketio_view(remaining):
-    """Serve a Socket.IO socket.
-
-    The server calls it once per socket, and it returns when the socket ends.
-    """
-    # Pass the real request object, not Flask's context-local proxy: namespaces
-    # run in other greenlets, outside this request's context.
-    socketio_manage(request.environ, {"/chat": ChatNamespace}, request._get_current_object())
-    return Response()
-
-
-# Werkzeug routes a websocket upgrade only to rules declared websocket=True, and
-# other requests only to the others: register the view for both kinds.
-app.add_url_rule("/socket.io/<path:remaining>", "socketio", socketio_view, methods=["GET", "POST"])
-app.add_url_rule("/socket.io/<path:remaining>", "socketio_ws", socketio_view, websocket=True)
+# The middleware serves /socket.io/ before Flask's router sees it: Werkzeug 2
+# and newer route a websocket upgrade only to rules declared websocket=True, so
+# a view registered as in gevent-socketio 0.3's example
+# (@app.route("/socket.io/<path:remaining>") calling socketio_manage) never
+# gets the websocket sessions. Everything else goes to Flask.
+application = SocketIOMiddleware(app, {"/chat": ChatNamespace}, make_request=Request)
 
 
 def main():
@@ -95,7 +86,7 @@ def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server = SocketIOServer(
         (args.host, args.port),
-        app,
+        application,
         policy_server=False,
         client_js=str(CLIENT_JS) if CLIENT_JS.exists() else None,
     )

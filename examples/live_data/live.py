@@ -2,7 +2,7 @@
 
 Run it from the repository root with ``./run example live_data`` (or, with
 gevent-socketio installed, ``python live.py``), then open
-http://localhost:8081/. Options: ``--host``, ``--port``.
+http://127.0.0.1:8081/. Options: ``--host``, ``--port``.
 """
 
 from gevent import monkey

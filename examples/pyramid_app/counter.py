@@ -4,7 +4,7 @@ A shared counter: every page shows the same number, and a click on any page
 increments it for everybody. Run it from the repository root with
 ``./run example pyramid_app``, or from this directory with
 ``python -m pyramid.scripts.pserve development.ini``, then open
-http://localhost:6543/ in two tabs.
+http://127.0.0.1:6543/ in two tabs.
 """
 
 import logging

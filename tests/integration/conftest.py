@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +30,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of the server processes: SIGINT back to its default.
+
+    A shell starts a background job with SIGINT ignored, and a child
+    inherits that: its Python would then never raise ``KeyboardInterrupt``,
+    and the tests that stop a server as Ctrl-C does would wait in vain.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def free_port() -> int:
@@ -61,7 +72,13 @@ class LiveServer:
             args += [f"--{key.replace('_', '-')}", str(value)]
         self.log_path.parent.mkdir(exist_ok=True)
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=default_sigint,
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
