@@ -148,6 +148,11 @@ class Dispatcher(SessionBase):
         """
         self._reader = reader
 
+    @property
+    def reader(self) -> Optional[Callable[[], None]]:
+        """The reader offered by :meth:`set_reader` and not yet taken by the receiver loop."""
+        return self._reader
+
     def receiver_loop(self) -> None:
         """Dispatch the client's packets until the session ends.
 

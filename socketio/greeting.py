@@ -2,7 +2,9 @@
 
 The ``1::`` that tells a 0.9 client it is connected waits, on a websocket,
 until the application's :func:`~socketio.socketio_manage` starts reading the
-session (:class:`Greeting`). An application that never does, because its
+session: the reader its transport offers the receiver loop sends it first
+(``WebsocketTransport._read_for_receiver``), and the handler sees a reader
+still offered when the application returns. An application that never does, because its
 router sent the request elsewhere (Werkzeug 2 and newer send websocket
 requests only to rules declared ``websocket=True``), leaves the client
 unconnected rather than booted: the 0.9 client then tries its next transport
@@ -13,15 +15,14 @@ unconnected rather than booted: the 0.9 client then tries its next transport
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
 from .peerlog import PeerLog, logs_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .virtsocket import Socket
+    pass
 
-__all__ = ["UNSERVED", "Greeting", "UnservedLog", "warn_unserved"]
+__all__ = ["UNSERVED", "UnservedLog", "warn_unserved"]
 
 #: the warning: why an application's routing would miss a Socket.IO request, and the fixes
 UNSERVED = (
@@ -45,28 +46,3 @@ class UnservedLog(PeerLog):
 def warn_unserved(server: Any, path: str, transport: Optional[str]) -> None:
     """Log :data:`UNSERVED` for a session of ``transport`` at ``path``, rate-limited per server."""
     logs_of(server, "unserved_log", UnservedLog)("unserved", UNSERVED, path, transport)
-
-
-class Greeting:
-    """A websocket session's reader (see ``Socket.set_reader``) that first sends ``1::``.
-
-    Args:
-        session: the session.
-        read: the reader its transport offered.
-    """
-
-    __slots__ = ("read", "session")
-
-    def __init__(self, session: Socket, read: Callable[[], None]) -> None:
-        self.session = session
-        self.read = read
-
-    def read_greeted(self) -> None:
-        """Send ``1::``, then read.
-
-        (Offer this bound method, not the instance: CPython calls a method
-        without C recursion, so the stack the parked greenlet keeps stays
-        short.)
-        """
-        self.session.put_client_msg("1::")
-        self.read()

@@ -24,7 +24,7 @@ from geventwebsocket.websocket import Stream
 from . import clientjs, payload, protocol, wshandshake
 from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
 from .exceptions import NotSocketIORequest
-from .greeting import Greeting, warn_unserved
+from .greeting import warn_unserved
 from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
 from .httpresponse import date_header, status_line
 from .peerlog import server_logs
@@ -414,17 +414,15 @@ class SocketIOHandler(RequestReader):
         Without arguments: the session this connection opened, with its environ
         (for a websocket, whose greenlet stays in here for the whole session).
         """
-        greeting = None
+        offered = False
         if environ is None or session is None:
             environ = self.environ
             session = environ["socketio"]
-            # (the reader its transport offered: 1:: once it is taken, see socketio.greeting)
-            read = session._reader
-            if read is None:
+            # A websocket's reader sends 1:: when the receiver loop takes it
+            # (see socketio.greeting).
+            offered = session.reader is not None
+            if not offered:
                 session.put_client_msg("1::")
-            else:
-                greeting = Greeting(session, read).read_greeted
-                session.set_reader(greeting)
         try:
             result = self.application(environ, _ignore_response)
             close = getattr(result, "close", None)
@@ -436,7 +434,7 @@ class SocketIOHandler(RequestReader):
         except Exception:
             log.exception("the application failed while serving %s", session)
         finally:
-            ungreeted = greeting is not None and session._reader is greeting
+            ungreeted = offered and session.reader is not None  # (never taken)
             if ungreeted and session.state in LIVE and not session.namespaces:
                 self.server.keep_ungreeted(session.sessid)
             if session.state in LIVE:

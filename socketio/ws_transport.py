@@ -148,7 +148,7 @@ class WebsocketTransport(BaseTransport):
         session.kill(detach=True)
 
     def _read_for_receiver(self) -> None:
-        """The reader offered to the receiver loop: read and dispatch in its greenlet.
+        """The reader offered to the receiver loop: greet, then read and dispatch in its greenlet.
 
         Returns when the connection ends (the session is then ended), when
         the session ends (even while waiting for a message), or when a
@@ -156,6 +156,9 @@ class WebsocketTransport(BaseTransport):
         """
         session = self._session
         assert session is not None
+        # The application serves the session: only now is the client told it
+        # is connected (see socketio.greeting).
+        session.put_client_msg("1::")
         self._dispatch_reader = gevent.getcurrent()
         session.ended.rawlink(self._stop_reading)
         try:
