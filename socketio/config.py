@@ -90,6 +90,12 @@ class Config:
             at once (a body of at most 64 KiB is not counted: polling
             clients post small ones); past it a larger body is answered 503
             and its connection closed, unread.
+        max_pending_acks: most server-side ``emit(..., callback=...)`` acks
+            one session may be waiting for (1000 by default); past it the
+            oldest pending ack is given up: called with
+            :class:`~socketio.exceptions.AckTimeout` if it was emitted with an
+            ``ack_timeout``, dropped (with a log line) if not. See
+            :meth:`socketio.namespace.BaseNamespace.emit`.
         policy_server: start the Flash policy server with the Socket.IO server.
         policy_listener: ``(host, port)`` of that policy server.
         client_js: path of the 0.9 browser client ``socket.io.js`` served at
@@ -134,6 +140,7 @@ class Config:
     max_connections: Optional[int] = None
     max_pending_sessions: int = 10_000
     max_total_body_size: int = 100 * 1024 * 1024
+    max_pending_acks: int = 1000
     policy_server: bool = True
     policy_listener: tuple[str, int] = ("0.0.0.0", 10843)
     client_js: Optional[str] = None
@@ -318,6 +325,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "max_connections": _optional_positive_int,
     "max_pending_sessions": _positive_int,
     "max_total_body_size": _positive_int,
+    "max_pending_acks": _positive_int,
     "policy_server": _boolean,
     "policy_listener": _listener,
 }

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACLError",
+    "AckTimeout",
     "ConfigError",
     "FrameError",
     "HeadError",
@@ -120,3 +121,40 @@ class NotSocketIORequest(SocketIOError, KeyError):
     """
 
     status_hint = 404
+
+
+class AckTimeout(SocketIOError):
+    """The value an ack callback (or its ``on_timeout``) gets when no ack came in time.
+
+    Passed, never raised by the library: an
+    ``emit(event, ..., callback=cb, ack_timeout=5)`` whose client does not
+    acknowledge within 5 seconds calls ``cb(AckTimeout(...))`` (or
+    ``on_timeout(AckTimeout(...))`` when an ``on_timeout`` was given), once,
+    instead of keeping ``cb`` until the session ends. It is an exception so
+    that code waiting for an ack (an :class:`~gevent.event.AsyncResult`, say)
+    can raise it as it is. The same value is given when the session's
+    ``max_pending_acks`` is reached and the ack is the oldest pending one
+    (``early`` is then true).
+
+    Attributes:
+        msg_id: the id of the packet that asked for the ack.
+        event: the event's name.
+        seconds: the timeout that was asked for.
+        early: true when it was given up before its time, to make room under
+            ``max_pending_acks``.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *args: object,
+        msg_id: int = 0,
+        event: str = "",
+        seconds: float = 0.0,
+        early: bool = False,
+    ) -> None:
+        super().__init__(message, *args)
+        self.msg_id = msg_id
+        self.event = event
+        self.seconds = seconds
+        self.early = early

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import gevent
 
-from .exceptions import ACLError, ConfigError
+from .exceptions import AckTimeout, ACLError, ConfigError
 from .peerlog import clip
 from .seams import session_logs
 
@@ -352,14 +353,29 @@ class BaseNamespace:
         self.socket.send_packet(pkt)
 
     def emit(
-        self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None, **kwargs: Any
+        self,
+        event: str,
+        *args: Any,
+        callback: Optional[Callable[..., Any]] = None,
+        ack_timeout: Optional[float] = None,
+        on_timeout: Optional[Callable[[AckTimeout], Any]] = None,
+        **kwargs: Any,
     ) -> None:
         """Send event ``event`` with positional ``args`` to this client.
 
         ``callback``, if given, is called with the client's ack arguments.
+        Without ``ack_timeout`` it waits for the ack as long as the session
+        lives (as in 0.3). With ``ack_timeout`` (seconds), if no ack came by
+        then, ``on_timeout`` (by default ``callback`` itself) is called once
+        with an :class:`~socketio.exceptions.AckTimeout`, and a late ack is
+        ignored. Either way a session ending drops its pending acks without
+        calling anything. A session waits for ``max_pending_acks`` acks at
+        most (:class:`~socketio.config.Config`); see ``docs/beyond``.
 
         Raises:
-            ValueError: any other keyword argument (events carry positional args only).
+            ValueError: any other keyword argument (events carry positional
+                args only), or ``ack_timeout``/``on_timeout`` without a
+                ``callback``, or an ``ack_timeout`` that is not a positive number.
         """
         if kwargs:
             raise ConfigError(
@@ -367,6 +383,17 @@ class BaseNamespace:
                 "with the Socket.IO protocol. You can however pass in a "
                 "dictionary as the first argument"
             )
+        if ack_timeout is not None or on_timeout is not None:
+            if callback is None:
+                raise ConfigError("ack_timeout and on_timeout need a callback")
+            if on_timeout is not None and ack_timeout is None:
+                raise ConfigError("on_timeout needs an ack_timeout")
+            if (
+                isinstance(ack_timeout, bool)
+                or not isinstance(ack_timeout, (int, float))
+                or not (ack_timeout > 0 and math.isfinite(ack_timeout))
+            ):
+                raise ConfigError(f"ack_timeout must be a positive number, not {ack_timeout!r}")
         pkt: dict[str, Any] = {
             "type": "event",
             "name": event,
@@ -377,6 +404,8 @@ class BaseNamespace:
             pkt["ack"] = "data"
             pkt["id"] = msgid = self.socket._get_next_msgid()
             self.socket._save_ack_callback(msgid, callback)
+            if ack_timeout is not None:
+                self.socket.save_ack_timeout(msgid, event, ack_timeout, on_timeout or callback)
         self.socket.send_packet(pkt)
 
     def disconnect(self, silent: bool = False) -> None:

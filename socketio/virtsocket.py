@@ -14,6 +14,8 @@ interface, each in its own module:
   greenlet reads them, the abort of a handler when the session is killed;
 * :class:`~socketio.session_clock.SessionClock`: the hub timer that sends
   heartbeats and closes a silent session;
+* :class:`~socketio.acks.AckTable`: the callbacks waiting for the client's
+  acks, their optional timeouts and their bound;
 * :class:`~socketio.session_compat.Compat03`: the names only code written
   for gevent-socketio 0.3 uses.
 
@@ -21,7 +23,7 @@ The parts share the session's slots rather than being objects of their own:
 a session costs no more memory, and a packet no more calls, than if they
 were written in one class (see ``benchmarks/RESULTS.md``). This module keeps
 what is left: the session's life (:meth:`Socket.kill` and the polling
-"farewell" policy), namespaces, acks and sending.
+"farewell" policy), namespaces and sending.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import gevent.lock
 import gevent.queue
 
 from . import packet
+from .acks import AckTable
 from .config import POLLING_TRANSPORTS, Config
 from .defaultjson import default_json_dumps, default_json_loads
 from .dispatcher import BURST, DispatchAborted, Dispatcher
@@ -98,7 +101,7 @@ def default_error_handler(
         socket.send_packet(pkt)
 
 
-class Socket(Outbox, Dispatcher, SessionClock, Compat03):
+class Socket(Outbox, Dispatcher, SessionClock, AckTable, Compat03):
     """One Socket.IO session (a *virtual* socket).
 
     Args:
@@ -187,21 +190,6 @@ class Socket(Outbox, Dispatcher, SessionClock, Compat03):
         self._clock_started = False
         self._next_beat = None
 
-    # -- acks ---------------------------------------------------------------
-
-    def _get_next_msgid(self) -> int:
-        self.ack_counter += 1
-        return self.ack_counter
-
-    def _save_ack_callback(self, msgid: int, callback: Callable[..., Any]) -> bool:
-        if msgid in self.ack_callbacks:
-            return False
-        self.ack_callbacks[msgid] = callback
-        return True
-
-    def _pop_ack_callback(self, msgid: int) -> Optional[Callable[..., Any]]:
-        return self.ack_callbacks.pop(msgid, None)
-
     # -- state --------------------------------------------------------------
 
     def __str__(self) -> str:
@@ -251,7 +239,7 @@ class Socket(Outbox, Dispatcher, SessionClock, Compat03):
         ``close_timeout`` seconds at most, and is never served as a live
         session again. Finally its greenlets are killed.
         """
-        self.ack_callbacks = {}
+        self.drop_acks()
         if self.connected:
             self.enter(_DISCONNECTING)
             self.serving = False

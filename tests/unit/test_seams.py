@@ -11,7 +11,15 @@ from socketio.testing_server import _DrivenSocket
 from socketio.virtsocket import Socket
 
 PACKAGE = pathlib.Path(socketio.__file__).parent
-PARTS = ("outbox", "dispatcher", "session_clock", "session_compat", "session_base", "virtsocket")
+PARTS = (
+    "outbox",
+    "dispatcher",
+    "session_clock",
+    "acks",
+    "session_compat",
+    "session_base",
+    "virtsocket",
+)
 
 
 def test_the_test_client_overrides_nothing_of_the_session():
