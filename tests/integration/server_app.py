@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 import gevent
 
 from socketio import socketio_manage
+from socketio.exceptions import AckTimeout
 from socketio.mixins import BroadcastMixin, RoomsMixin
 from socketio.namespace import BaseNamespace
 from socketio.server import SocketIOServer
@@ -89,6 +90,18 @@ class ChatNamespace(Recorder, BaseNamespace, RoomsMixin, BroadcastMixin):
     def on_ask(self, question):
         """The server emits with a callback; the client's ack args come back as 'answered'."""
         self.emit("question", question, callback=lambda *a: self.emit("answered", list(a)))
+
+    def on_ask_within(self, question, seconds):
+        """An emit with an ack timeout: the outcome comes back as 'ask_outcome'."""
+
+        def outcome(*args):
+            if len(args) == 1 and isinstance(args[0], AckTimeout):
+                timeout = args[0]
+                self.emit("ask_outcome", "timeout", timeout.msg_id, timeout.early)
+            else:
+                self.emit("ask_outcome", "acked", list(args))
+
+        self.emit("question", question, callback=outcome, ack_timeout=seconds)
 
     def on_send_with_callback(self, text, as_json=False):
         """The server sends a message with a callback (auto-acked by the client)."""
