@@ -10,11 +10,14 @@ feature is for. The server (``server_app``'s ``/chat`` ``ask_within``) emits
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from .conftest import LiveServer
 from .node_client import NodeClient
+from .test_node_client import SCENARIO_TIMEOUT, _node, _report, wire
 
 pytestmark = pytest.mark.node
 
@@ -26,6 +29,37 @@ def server():
     live = LiveServer(config=json.dumps({"max_pending_acks": 2})).start()
     yield live
     live.stop()
+
+
+@pytest.fixture
+def scenario(node_modules: Path):
+    """``scenario(name, transport)``: run a scenario of ``tests/js/scenarios.js`` on ``server``.
+
+    As ``test_node_client``'s fixture of that name does, reusing its report.
+    """
+    script = node_modules.parent / "scenarios.js"
+
+    def run(server: LiveServer, name: str, transport: str) -> dict:
+        args = [
+            _node(),
+            str(script),
+            name,
+            server.url,
+            transport,
+            str(int(SCENARIO_TIMEOUT * 1000)),
+        ]
+        proc = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            cwd=script.parent,
+            timeout=SCENARIO_TIMEOUT + 10,
+            check=False,
+        )
+        return _report(proc.stdout, proc.stderr, proc.returncode, name, transport)
+
+    return run
 
 
 @pytest.fixture
@@ -56,3 +90,14 @@ def test_past_max_pending_acks_the_oldest_is_given_up_early(server, client, tran
     assert client.wait("c", "ask_outcome", ms=3000) == ["timeout", 1, True]
     outcomes = [args for _label, event, args in client.events("c") if event == "ask_outcome"]
     assert outcomes == [["timeout", 1, True]]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_an_ack_in_time_reaches_the_callback_and_no_timeout_follows(server, scenario, transport):
+    out = scenario(server, "ack_in_time", transport)
+    r = out["results"]
+    assert r["outcome"] == ["acked", ["answer to quick?"]]
+    assert r["outcomes"] == 1  # 1.3 s later: the timeout never fired
+    assert [p for p in wire(out, "out") if p.startswith("6:")] == [
+        '6::/chat:1+["answer to quick?"]'
+    ]

@@ -299,6 +299,22 @@ const SCENARIOS = {
     R.answered = await next(c, 'answered');
   },
 
+  async ack_in_time() {
+    // The server emits with ack_timeout; this client acks at once, so its
+    // callback gets the ack's args and never the timeout.
+    const c = connect('/chat', 'C');
+    c.on('question', function (question, fn) {
+      fn('answer to ' + question);
+    });
+    await next(c, 'welcome');
+    step('server emit with a 1 s ack timeout, acked');
+    c.emit('ask_within', 'quick?', 1);
+    R.outcome = await next(c, 'ask_outcome');
+    step('past the timeout');
+    await sleep(1300);
+    R.outcomes = LOG.filter((e) => e.c === 'C' && e.e === 'ask_outcome').length;
+  },
+
   async send_json() {
     const c = connect('/chat', 'C');
     await next(c, 'welcome');
