@@ -187,6 +187,8 @@ class AckTable(SessionBase):
 
     def _run_ack_timeouts(self, due: list[tuple[Callable[..., Any], AckTimeout]]) -> None:
         for call, timeout in due:
+            if self.ended.is_set():
+                return  # a callback before this one ended the session
             try:
                 call(timeout)
             except Exception:

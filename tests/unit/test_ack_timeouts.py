@@ -185,3 +185,18 @@ def test_an_emit_after_the_session_ended_arms_nothing():
     assert socket._ack_deadlines is None
     gevent.sleep(0.05)
     assert got == []
+
+
+def test_a_timeout_callback_that_ends_the_session_stops_the_others():
+    socket, ns = make_ns()
+    got = []
+
+    def kill(timeout):
+        got.append(timeout.event)
+        socket.kill(detach=True)
+
+    ns.emit("a", callback=kill, ack_timeout=0.05)
+    ns.emit("b", callback=got.append, ack_timeout=0.05)
+    wait_until(lambda: socket.ended.is_set(), "the session's end")
+    gevent.sleep(0.05)
+    assert got == ["a"]
