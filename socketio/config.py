@@ -19,8 +19,10 @@ __all__ = [
     "DEFAULT_TRANSPORTS",
     "HEARTBEAT_TRANSPORTS",
     "POLLING_TRANSPORTS",
+    "POLL_HOLD_MAX_MARGIN",
     "WEBSOCKET_TRANSPORTS",
     "Config",
+    "effective_poll_hold",
 ]
 
 #: Every transport this library implements, in the order the 0.9 client tries them.
@@ -56,7 +58,9 @@ class Config:
             also announced to the client in the handshake.
         close_timeout: seconds a polling client may stay away between two requests,
             and that a handshaken session may wait for its first transport request.
-        polling_duration: seconds a long-poll GET is held before answering ``8::``.
+        polling_duration: seconds a long-poll GET is held before answering ``8::``;
+            never more than :attr:`poll_hold`, which keeps the hold inside the
+            client's own close timer.
         origins: allowed ``Origin`` values, ``'*:*'`` for any. A string of
             space/comma separated ``host:port`` patterns (``*`` matches any host
             or port, a full ``scheme://host:port`` is also accepted) or a list of them.
@@ -146,6 +150,15 @@ class Config:
     client_js: Optional[str] = None
     session_secret: Optional[Union[bytes, str]] = dataclasses.field(default=None, repr=False)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    #: Seconds a long-poll GET is actually held: derived, not a setting (see
+    #: :func:`effective_poll_hold`). Kept up to date on every assignment of
+    #: ``polling_duration`` or ``close_timeout`` so a request reads one attribute.
+    poll_hold: float = dataclasses.field(init=False, default=20, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The field default above is only a placeholder: __init__ assigns it
+        # after the two settings it derives from, so derive it again here.
+        self._derive_poll_hold()
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Every assignment of a setting is checked: the dataclass's __init__,
@@ -153,13 +166,20 @@ class Config:
         # Reads stay plain attribute lookups (the hot path reads settings often).
         check = _VALIDATORS.get(name)
         object.__setattr__(self, name, check(name, value) if check else value)
+        if name in _POLL_HOLD_INPUTS and "poll_hold" in self.__dict__:
+            self._derive_poll_hold()
+
+    def _derive_poll_hold(self) -> None:
+        object.__setattr__(
+            self, "poll_hold", effective_poll_hold(self.polling_duration, self.close_timeout)
+        )
 
     # -- construction -------------------------------------------------------
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
         """Names of the settings (without ``extra``)."""
-        return frozenset(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+        return frozenset(f.name for f in dataclasses.fields(cls) if f.init and f.name != "extra")
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> Config:
@@ -217,11 +237,34 @@ class Config:
 
     def keys(self) -> Iterator[str]:
         """Setting names, then extra keys, as a dict would give them."""
-        yield from (f.name for f in dataclasses.fields(self) if f.name != "extra")
+        yield from (f.name for f in dataclasses.fields(self) if f.init and f.name != "extra")
         yield from self.extra
 
     def __iter__(self) -> Iterator[str]:
         return self.keys()
+
+
+#: Settings :attr:`Config.poll_hold` is derived from.
+_POLL_HOLD_INPUTS = frozenset({"polling_duration", "close_timeout"})
+#: Longest margin (seconds) kept between the end of a held poll and the
+#: client's close timer: enough for a slow network round trip.
+POLL_HOLD_MAX_MARGIN = 5.0
+
+
+def effective_poll_hold(polling_duration: float, close_timeout: float) -> float:
+    """Seconds to hold a long-poll GET so the 0.9 client never closes itself.
+
+    The 0.9.16 client restarts a timer of ``close_timeout`` (the handshake's
+    value) on every packet it receives, and disconnects itself when it fires;
+    its next GET is sent at that moment. A poll held ``polling_duration``
+    seconds with ``polling_duration >= close_timeout`` therefore loses every
+    idle polling client (the reference server has the same flaw). The hold is
+    cut to ``close_timeout`` minus a margin for the request's round trip: a
+    third of ``close_timeout``, at most :data:`POLL_HOLD_MAX_MARGIN` seconds.
+    With the defaults (20 s, 60 s) the polling duration is kept as is.
+    """
+    margin = min(close_timeout / 3, POLL_HOLD_MAX_MARGIN)
+    return min(polling_duration, close_timeout - margin)
 
 
 def _positive_number(key: str, value: Any) -> float:

@@ -311,18 +311,45 @@ class Dispatcher(SessionBase):
                 endpoint=endpoint if len(endpoint) <= CLIP else "",
             )
             return
-        if ptype == "disconnect" and endpoint not in self.active_ns:
-            return  # leaving a namespace never entered: nothing to do
+        ns = self.active_ns.get(endpoint)
+        if ns is None:
+            if ptype == "disconnect":
+                return  # leaving a namespace never entered: nothing to do
+            # Entering a namespace (once per namespace and socket, off the
+            # per-packet path): its opt-in authorization comes first.
+            if not self._may_enter(endpoint, pkt):
+                return
         if pkt.get("id") and pkt.get("ack") is True:
             # A plain id asks for an automatic ack, before the handler runs.
             self.send_packet({"type": "ack", "ackId": pkt["id"], "endpoint": endpoint})
-        ns = self.get_namespace(endpoint)
+        if ns is None:
+            ns = self.get_namespace(endpoint)
         retval = ns.process_packet(pkt)
         if pkt.get("ack") == "data" and pkt.get("id"):
             args = list(retval) if isinstance(retval, tuple) else [retval]
             self.send_packet(
                 {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
             )
+
+    def _may_enter(self, endpoint: str, pkt: dict[str, Any]) -> bool:
+        """Whether the client may enter ``endpoint``: its class's ``authorize_connect`` says.
+
+        A refusal answers ``7::<endpoint>:2`` (unauthorized, no advice), like
+        the reference server's namespace authorization: the connect is not
+        echoed and no namespace instance is made, so nothing is kept in
+        ``active_ns`` and the client may try again later.
+        """
+        authorize = self.namespaces[endpoint].authorize_connect
+        if authorize is None:
+            return True
+        environ = self.environ if self.environ is not None else {"socketio": self}
+        query = (pkt.get("qs") or "") if pkt["type"] == "connect" else ""
+        if authorize(environ, query):
+            return True
+        # (debug: a client may knock again as often as it likes)
+        log.debug("%s: namespace %s refused by its authorize_connect", self.sessid, endpoint)
+        self.send_packet({"type": "error", "endpoint": endpoint, "reason": "unauthorized"})
+        return False
 
     def get_namespace(self, endpoint: str) -> BaseNamespace:
         """The active namespace instance for ``endpoint``, made (and initialized) if need be."""

@@ -14,7 +14,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 import gevent
 
@@ -137,7 +137,25 @@ class BaseNamespace:
         allowed_methods: the ACL: ``None`` (everything allowed) or a set of
             method names like ``'on_login'`` or ``'recv_connect'``.
         jobs: greenlets started with :meth:`spawn`.
+        authorize_connect: opt-in namespace authorization, the reference
+            server's ``of('/x').authorization(fn)``: ``None`` (the default)
+            lets every client in; else a callable ``(environ, query) -> bool``
+            (give it as a ``staticmethod`` or ``classmethod``: no instance
+            exists yet) consulted when a client enters the namespace, with the
+            socket's WSGI environ and the connect packet's query string (the
+            text after ``1::/x:``, ``''`` when there is none; the 0.9.16
+            client puts its ``?query`` on its HTTP requests instead, so it is
+            in ``environ['QUERY_STRING']``). A false result answers
+            ``7::/x:2`` (error, reason unauthorized, no advice), on which the
+            0.9.16 client's namespace emits ``connect_failed`` with
+            ``'unauthorized'``; the connect is not echoed, the namespace not
+            created, the socket and its other namespaces live on. Any packet
+            to a namespace the client has not entered is checked the same
+            way, so skipping the connect gets no further.
     """
+
+    # A class attribute, not a method: it is consulted before any instance exists.
+    authorize_connect: ClassVar[Optional[Callable[[dict[str, Any], str], Any]]] = None
 
     def __init__(self, environ: dict[str, Any], ns_name: str, request: Any = None) -> None:
         self.environ = environ

@@ -105,7 +105,7 @@ class XHRPollingTransport(BaseTransport):
     def _get(self, session: Socket) -> Response:
         session.active_requests += 1
         try:
-            messages = session.get_multiple_client_msgs(timeout=self.config.polling_duration)
+            messages = session.get_multiple_client_msgs(timeout=self.config.poll_hold)
         except gevent.queue.Empty:
             messages = []
         finally:

@@ -270,8 +270,20 @@ class LifeNamespace(Recorder, BaseNamespace):
         return True
 
 
+class VipNamespace(Recorder, BaseNamespace):
+    """Entered only with ``token=vip`` on the client's requests (the 0.9.16 client's ``query``)."""
+
+    @staticmethod
+    def authorize_connect(environ, query):
+        return "token=vip" in environ.get("QUERY_STRING", "").split("&") or query == "token=vip"
+
+    def on_echo(self, *args):
+        return args
+
+
 NAMESPACES = {
     "": GlobalNamespace,
+    "/vip": VipNamespace,
     "/chat": ChatNamespace,
     "/news": NewsNamespace,
     "/private": PrivateNamespace,

@@ -151,6 +151,7 @@ const COMMANDS = {
     const ns = NS[c.from].socket.of(c.ns);
     track(ns, c.label, '$emit');
     NS[c.label] = ns;
+    if (c.noWait) return null; // (a refused namespace never connects)
     await next(c.label, 'connect', 5000);
     return true;
   },

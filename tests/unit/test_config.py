@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from socketio.config import ALL_TRANSPORTS, DEFAULT_TRANSPORTS, Config
+from socketio.config import ALL_TRANSPORTS, DEFAULT_TRANSPORTS, Config, effective_poll_hold
 from socketio.exceptions import ConfigError, SocketIOError
 
 
@@ -203,3 +205,32 @@ def test_max_connections_none_means_automatic(value):
     assert c.max_connections is None
     c["max_connections"] = "250"
     assert c.max_connections == 250
+
+
+@pytest.mark.parametrize(
+    ("polling", "close", "hold"),
+    [
+        (20, 60, 20),  # the defaults: the polling duration as is
+        (20, 3, 2),  # cut to close_timeout minus a third of it
+        (0.5, 1, 0.5),
+        (1.6, 1, 2 / 3),
+        (100, 60, 55),  # the margin is capped at POLL_HOLD_MAX_MARGIN
+    ],
+)
+def test_poll_hold_stays_inside_the_clients_close_timer(polling, close, hold):
+    config = Config(polling_duration=polling, close_timeout=close)
+    assert config.poll_hold == pytest.approx(hold)
+    assert config.poll_hold == effective_poll_hold(polling, close)
+
+
+def test_poll_hold_follows_later_assignments_and_is_no_setting():
+    config = Config()
+    config.close_timeout = 3
+    assert config.poll_hold == pytest.approx(2)
+    config["polling_duration"] = "1"
+    assert config.poll_hold == 1
+    assert "poll_hold" not in Config.field_names()
+    assert "poll_hold" not in list(config.keys())
+    copy = dataclasses.replace(config, close_timeout=30)
+    assert copy.poll_hold == 1
+    assert copy.close_timeout == 30
