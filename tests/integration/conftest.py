@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -161,3 +163,66 @@ def node_modules() -> pathlib.Path:
 
 
 os.environ.setdefault("NODE_PATH", str(NODE_MODULES))
+
+
+# -- the node scenarios of tests/js/scenarios.js (test_node_client and others) --
+
+SCENARIO_TIMEOUT = 20.0  # seconds; each step inside has a 5 s timeout of its own
+
+Runner = Callable[..., dict]
+
+
+def node_executable() -> str:
+    """The ``node`` on PATH (the test fails with the fix when there is none)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
+    return node
+
+
+def scenario_report(
+    stdout: str, stderr: str, returncode: int | None, name: str, transport: str
+) -> dict:
+    """The JSON report a node scenario printed last (the test fails with its log if it failed)."""
+    # split on "\n" only: the JSON holds raw U+2028, which str.splitlines() splits on
+    lines = [line for line in stdout.split("\n") if line.strip()]
+    if not lines:
+        pytest.fail(
+            f"node scenario {name} ({transport}) printed nothing (exit {returncode}):\n{stderr}",
+            pytrace=False,
+        )
+    out = json.loads(lines[-1])
+    if not out["ok"]:
+        log = "\n".join(f"  {e['c']}: {e['e']} {json.dumps(e['a'])[:200]}" for e in out["log"])
+        wire = "\n".join(f"  {d} {text[:200]!r}" for d, text in out["wire"][-25:])
+        pytest.fail(
+            f"scenario {name} over {transport} failed at step {out['step']!r}:\n{out['error']}\n"
+            f"client events:\n{log}\nlast packets:\n{wire}\nnode stderr:\n{stderr}",
+            pytrace=False,
+        )
+    return out
+
+
+@pytest.fixture
+def scenario(node_modules: pathlib.Path) -> Runner:
+    """``scenario(server, name, transport)``: run a scenario, return its report."""
+    node = node_executable()
+    script = node_modules.parent / "scenarios.js"
+
+    def run(server: Any, name: str, transport: str) -> dict:
+        args = [node, str(script), name, server.url, transport, str(int(SCENARIO_TIMEOUT * 1000))]
+        try:
+            proc = subprocess.run(
+                args,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                cwd=script.parent,
+                timeout=SCENARIO_TIMEOUT + 10,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"node scenario {name} ({transport}) did not exit: {exc}", pytrace=False)
+        return scenario_report(proc.stdout, proc.stderr, proc.returncode, name, transport)
+
+    return run

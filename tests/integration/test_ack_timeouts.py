@@ -10,14 +10,12 @@ feature is for. The server (``server_app``'s ``/chat`` ``ask_within``) emits
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from .conftest import LiveServer
 from .node_client import NodeClient
-from .test_node_client import SCENARIO_TIMEOUT, _node, _report, wire
+from .test_node_client import wire
 
 pytestmark = pytest.mark.node
 
@@ -29,37 +27,6 @@ def server():
     live = LiveServer(config=json.dumps({"max_pending_acks": 2})).start()
     yield live
     live.stop()
-
-
-@pytest.fixture
-def scenario(node_modules: Path):
-    """``scenario(name, transport)``: run a scenario of ``tests/js/scenarios.js`` on ``server``.
-
-    As ``test_node_client``'s fixture of that name does, reusing its report.
-    """
-    script = node_modules.parent / "scenarios.js"
-
-    def run(server: LiveServer, name: str, transport: str) -> dict:
-        args = [
-            _node(),
-            str(script),
-            name,
-            server.url,
-            transport,
-            str(int(SCENARIO_TIMEOUT * 1000)),
-        ]
-        proc = subprocess.run(
-            args,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            cwd=script.parent,
-            timeout=SCENARIO_TIMEOUT + 10,
-            check=False,
-        )
-        return _report(proc.stdout, proc.stderr, proc.returncode, name, transport)
-
-    return run
 
 
 @pytest.fixture

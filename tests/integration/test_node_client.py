@@ -19,24 +19,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.client09.waiting import wait_for
 
+from .conftest import SCENARIO_TIMEOUT, node_executable, scenario_report
+
 pytestmark = pytest.mark.node
 
 TRANSPORTS = ["websocket", "xhr-polling"]
-SCENARIO_TIMEOUT = 20.0  # seconds; each step inside has a 5 s timeout of its own
-
-Runner = Callable[..., dict]
-
-
 #: ERROR lines the shared server is expected to log (test_unknown_event_and_failing_handler)
 EXPECTED_ERRORS = ("""unhandled error while processing '5::/chat:{"name":"fail"}'""",)
 
@@ -64,58 +58,6 @@ def no_unexpected_server_errors(live_server):
 @pytest.fixture(params=TRANSPORTS)
 def transport(request: pytest.FixtureRequest) -> str:
     return request.param
-
-
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
-    return node
-
-
-def _report(stdout: str, stderr: str, returncode: int | None, name: str, transport: str) -> dict:
-    # split on "\n" only: the JSON holds raw U+2028, which str.splitlines() splits on
-    lines = [line for line in stdout.split("\n") if line.strip()]
-    if not lines:
-        pytest.fail(
-            f"node scenario {name} ({transport}) printed nothing (exit {returncode}):\n{stderr}",
-            pytrace=False,
-        )
-    out = json.loads(lines[-1])
-    if not out["ok"]:
-        log = "\n".join(f"  {e['c']}: {e['e']} {json.dumps(e['a'])[:200]}" for e in out["log"])
-        wire = "\n".join(f"  {d} {text[:200]!r}" for d, text in out["wire"][-25:])
-        pytest.fail(
-            f"scenario {name} over {transport} failed at step {out['step']!r}:\n{out['error']}\n"
-            f"client events:\n{log}\nlast packets:\n{wire}\nnode stderr:\n{stderr}",
-            pytrace=False,
-        )
-    return out
-
-
-@pytest.fixture
-def scenario(node_modules: Path) -> Runner:
-    """``scenario(server, name, transport)``: run a scenario, return its report."""
-    node = _node()
-    script = node_modules.parent / "scenarios.js"
-
-    def run(server: Any, name: str, transport: str) -> dict:
-        args = [node, str(script), name, server.url, transport, str(int(SCENARIO_TIMEOUT * 1000))]
-        try:
-            proc = subprocess.run(
-                args,
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                cwd=script.parent,
-                timeout=SCENARIO_TIMEOUT + 10,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"node scenario {name} ({transport}) did not exit: {exc}", pytrace=False)
-        return _report(proc.stdout, proc.stderr, proc.returncode, name, transport)
-
-    return run
 
 
 def wire(out: dict, direction: str) -> list[str]:
@@ -479,7 +421,7 @@ def test_client_reconnects_after_server_restart(make_server, node_modules, trans
     script = node_modules.parent / "scenarios.js"
     proc = subprocess.Popen(
         [
-            _node(),
+            node_executable(),
             str(script),
             "reconnect",
             server.url,
@@ -506,7 +448,7 @@ def test_client_reconnects_after_server_restart(make_server, node_modules, trans
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    out = _report(stdout, stderr, proc.returncode, "reconnect", transport)
+    out = scenario_report(stdout, stderr, proc.returncode, "reconnect", transport)
     r = out["results"]
     assert r["before"] == ["before"]
     # The transport closed (reason None); or, when the restarted server is up
