@@ -95,8 +95,8 @@ class RedisCounts:
         self._snapshot = snapshot
         self._errors = errors
         self._script = redis.register_script(SUM_SCRIPT)
-        # What Redis holds of ours (field -> count), or None: write it all.
-        self._written: Optional[dict[str, int]] = None
+        # What Redis holds of ours ((endpoint, room) -> count), or None: write it all.
+        self._written: Optional[dict[tuple[str, Optional[str]], int]] = None
         self._failing = False
         self._heartbeat: Any = None
         #: heartbeats that reached Redis
@@ -152,17 +152,19 @@ class RedisCounts:
             Exception: whatever the client raises when Redis fails (the
                 heartbeat catches those it was given as ``errors``).
         """
-        now = {field_name(endpoint, room): n for (endpoint, room), n in self._snapshot().items()}
-        now[ALIVE] = 1
+        now = self._snapshot()
         written = self._written
         pipe = self.redis.pipeline(transaction=True)
         if written is None:
+            mapping = {field_name(*key): n for key, n in now.items()}
+            mapping[ALIVE] = 1
             pipe.delete(self.key)
-            pipe.hset(self.key, mapping=now)
+            pipe.hset(self.key, mapping=mapping)
         else:
             pipe.exists(self.key)  # (first: what follows would make it again)
-            changed = {field: n for field, n in now.items() if written.get(field) != n}
-            gone = [field for field in written if field not in now]
+            # Names are made for the changes only: most heartbeats have few.
+            changed = {field_name(*key): n for key, n in now.items() if written.get(key) != n}
+            gone = [field_name(*key) for key in written if key not in now]
             if changed:
                 pipe.hset(self.key, mapping=changed)
             if gone:

@@ -224,3 +224,23 @@ def test_count_interval_keyword_wins_over_the_url(given, text, expected):
 def test_a_bad_count_interval_is_a_config_error(given, text):
     with pytest.raises(ConfigError, match="count_interval"):
         count_interval(given, text)
+
+
+@pytest.mark.parametrize(
+    "name", ["clients", "rooms_of", "all_rooms", "count_clients", "cluster_count", "session_ids"]
+)
+def test_a_client_reaches_no_listing_method_by_naming_it(server, monkeypatch, name):
+    """Events call ``on_<name>`` only: a list is as exposed as the application makes it."""
+    socket = new_socket(server, "/chat")
+    socket["/chat"].join("r")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a client reached listing.{name}")
+
+    for function in ("clients", "session_ids", "rooms_of", "all_rooms", "count", "cluster_count"):
+        monkeypatch.setattr(listing, function, refuse)
+    feed(socket, f'5:1+:/chat:{{"name":"{name}","args":["r"]}}')
+    # 0.3's answer to an event without a handler, and nothing listed
+    error = f'"args":["no_such_method","The method \\"on_{name}\\" was not found"]'
+    assert sent(socket) == [f'5::/chat:{{{error},"name":"error"}}', "6::/chat:1+[null]"]
+    assert "/chat" in socket.active_ns  # the socket goes on
