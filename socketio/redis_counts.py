@@ -17,8 +17,9 @@ Every heartbeat renews the hash's expiry; a process that dies (or cannot
 reach Redis) stops being counted when its hash expires, three intervals
 later at most. A query is one Lua script, one round trip: it sums one field
 over the hashes of the hosts in the set, and takes out of the set the hosts
-whose hash has expired. A process that closes its manager removes its hash
-at once.
+whose hash has expired (one heartbeat in ten runs it too, so the set stays
+as small as the live processes even when nobody asks). A process that
+closes its manager removes its hash at once.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from typing import Any, Optional
 from .exceptions import ConfigError, CountUnavailable
 from .manager import PubSubManager
 
-__all__ = ["SUM_SCRIPT", "CountingManager", "RedisCounts", "count_interval", "field_name"]
+__all__ = [
+    "PRUNE_EVERY",
+    "SUM_SCRIPT",
+    "CountingManager",
+    "RedisCounts",
+    "count_interval",
+    "field_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,9 @@ return {total, live}
 
 #: the field every hash has, so that a renewal can tell a hash that is gone
 ALIVE = "*"
+
+#: one heartbeat in this many also takes the hosts whose hash expired out of the set
+PRUNE_EVERY = 10
 
 
 def field_name(endpoint: str, room: Optional[str]) -> str:
@@ -139,6 +150,11 @@ class RedisCounts:
                         exc,
                         self.ttl_ms / 1000,
                     )
+            except Exception:  # a bug must not end the heartbeat: the counts would expire
+                self._written = None
+                if not self._failing:
+                    self._failing = True
+                    log.exception("cluster counts: the heartbeat failed; retrying")
             else:
                 if self._failing:
                     self._failing = False
@@ -173,6 +189,10 @@ class RedisCounts:
         pipe.sadd(self.hosts_key, self.host_id)
         results = pipe.execute()
         self.writes += 1
+        if self.writes % PRUNE_EVERY == 1:
+            # The queries take dead hosts out of the set; without queries
+            # (or with rare ones) the heartbeats do, so it stays bounded.
+            self._script(keys=[self.hosts_key], args=[self.prefix, ALIVE])
         if written is not None and not results[0]:
             # The hash was gone (it expired, or Redis restarted empty): what
             # was just written is partial, so write everything now.

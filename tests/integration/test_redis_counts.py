@@ -19,7 +19,7 @@ import redis
 import requests
 
 from socketio.exceptions import CountUnavailable
-from socketio.redis_counts import RedisCounts, field_name
+from socketio.redis_counts import PRUNE_EVERY, RedisCounts, field_name
 from tests.client09.waiting import wait_for
 
 from . import test_redis
@@ -99,6 +99,18 @@ def test_a_process_that_stops_writing_is_not_counted_once_its_hash_expires(redis
     p1.stop()
     assert p2.count("/chat") == 0
     assert r.smembers("app:counts:hosts") == set()
+
+
+def test_the_heartbeats_take_dead_hosts_out_without_any_query(redis_server):
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    r.sadd("app:counts:hosts", "dead1", "dead2")  # processes whose hashes expired
+    p1 = make_counts(redis_server.url, "h1", {("/chat", None): 1})
+    p1.write()  # the first heartbeat prunes, and then one in ten
+    assert r.smembers("app:counts:hosts") == {"h1"}
+    r.sadd("app:counts:hosts", "dead3")
+    for _ in range(PRUNE_EVERY):
+        p1.write()
+    assert r.smembers("app:counts:hosts") == {"h1"}
 
 
 def test_a_redis_that_lost_the_hash_gets_everything_again(redis_server):
