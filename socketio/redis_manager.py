@@ -282,8 +282,9 @@ class RedisManager(CountingManager):
             the listener sends a ``PING``; no answer within
             ``publish_timeout`` and it reconnects. Default 1.0.
         count_interval: keep cluster-wide counts in Redis, written every this
-            many seconds, for :meth:`~socketio.redis_counts.CountingManager.cluster_count` (see :mod:`socketio.redis_counts`).
-            Default ``None``: off, nothing written.
+            many seconds, for
+            :meth:`~socketio.redis_counts.CountingManager.cluster_count` (see
+            :mod:`socketio.redis_counts`). Default ``None``: off, nothing written.
         redis_options: extra keywords for ``redis.Redis.from_url`` (they
             override the options chosen here from the settings above).
 
@@ -337,6 +338,7 @@ class RedisManager(CountingManager):
                 "health_interval": health_interval,
             },
         )
+        interval = _count_interval(count_interval, found.get("count_interval"))
         super().__init__(
             channel or found.get("channel") or "socketio",
             max_pending=settings["max_pending"],
@@ -369,7 +371,6 @@ class RedisManager(CountingManager):
             raise ConfigError(f"RedisManager: bad Redis URL {describe_url(url)!r}: {exc}") from None
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
         self._timeout_error = redis.exceptions.TimeoutError
-        interval = _count_interval(count_interval, found.get("count_interval"))
         if interval is not None:
             errors = (redis.exceptions.RedisError, OSError)
             self.counts = RedisCounts(

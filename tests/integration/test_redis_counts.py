@@ -11,6 +11,8 @@ the ``/_listing`` view), while Redis runs, hangs (SIGSTOP) and restarts.
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -23,7 +25,7 @@ from socketio.redis_counts import PRUNE_EVERY, RedisCounts, field_name
 from tests.client09.waiting import wait_for
 
 from . import test_redis
-from .conftest import LiveServer
+from .conftest import ROOT, LiveServer
 from .test_redis import RedisServer, WebsocketClient, start_servers
 
 clients = test_redis.clients  # the fixture
@@ -166,7 +168,7 @@ def cluster_is(client, room, expected) -> bool:
 
 
 def test_lists_are_local_and_the_count_is_cluster_wide(cluster, clients):
-    _redis, (s1, s2) = cluster
+    redis_server, (s1, s2) = cluster
     a = clients(WebsocketClient, s1, "a")
     b = clients(WebsocketClient, s1, "b")
     c = clients(WebsocketClient, s2, "c")
@@ -195,9 +197,17 @@ def test_lists_are_local_and_the_count_is_cluster_wide(cluster, clients):
     # a client that leaves is counted out within a heartbeat or so
     assert c.call("leave", "r1") == [["/chat_r3"]]
     wait_for(lambda: cluster_is(a, "r1", 1), 3, "the cluster count after a leave")
-    # a process that stops takes its counts out (and one killed, within 3 intervals)
-    s2.stop()
+    # a process that dies is counted out when its hash expires (3 intervals, 1 s at least)
+    assert s2.proc is not None
+    s2.proc.kill()
+    killed = time.monotonic()
     wait_for(lambda: cluster_is(a, None, 2), 3, "the cluster count without s2")
+    assert time.monotonic() - killed < 2.0
+    # one that stops takes its hash out of Redis at once
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    assert len([k for k in r.keys("socketio:counts:*") if k != "socketio:counts:hosts"]) == 1
+    s1.stop()
+    assert [k for k in r.keys("socketio:counts:*") if k != "socketio:counts:hosts"] == []
 
 
 def test_a_hung_or_restarted_redis_makes_counts_unavailable_not_handlers_slow(cluster, clients):
@@ -236,3 +246,25 @@ def test_a_hung_or_restarted_redis_makes_counts_unavailable_not_handlers_slow(cl
     for server in (s1, s2):
         log = server.log()
         assert log.count("writing this process's counts to Redis failed") <= 2, log
+
+
+def test_count_interval_from_the_url_or_the_keyword_and_off_by_default():
+    """In a process of its own: the Redis manager wants gevent's monkey patching."""
+    script = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "from socketio.exceptions import ConfigError\n"
+        "from socketio.redis_manager import RedisManager\n"
+        "url = 'redis://127.0.0.1:1/0'\n"
+        "assert RedisManager(url).counts is None\n"
+        "m = RedisManager(url + '?count_interval=0.5&channel=c')\n"
+        "assert (m.counts.interval, m.counts.key) == (0.5, 'c:counts:' + m.host_id)\n"
+        "assert 'count_interval' not in m.url\n"
+        "assert RedisManager(url + '?count_interval=9', count_interval=2).counts.interval == 2\n"
+        "try:\n"
+        "    RedisManager(url + '?count_interval=soon')\n"
+        "except ConfigError as exc:\n"
+        "    assert 'count_interval' in str(exc), exc\n"
+        "else:\n"
+        "    raise AssertionError('no ConfigError')\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=30)
