@@ -12,8 +12,9 @@ The tree::
     │   └── FrameError                 a websocket frame breaks RFC 6455 or a limit
     ├── ConfigError (ValueError)       the library was configured or called wrongly
     │   └── ACLError                   misuse of the namespace ACL methods
-    └── NotSocketIORequest (KeyError)  socketio_manage called for a request that is
-                                       not one of a Socket.IO session (answered 404)
+    ├── NotSocketIORequest (KeyError)  socketio_manage called for a request that is
+    │                                  not one of a Socket.IO session (answered 404)
+    └── CountUnavailable               a cluster-wide count could not be had in time
 
 ``ProtocolError`` carries ``status_hint``: the HTTP status a server should
 answer with when the error came from a request (in the manner of h11's
@@ -27,10 +28,13 @@ text in ``.message`` as well as in ``str(e)``.
 
 from __future__ import annotations
 
+from typing import Optional
+
 __all__ = [
     "ACLError",
     "AckTimeout",
     "ConfigError",
+    "CountUnavailable",
     "FrameError",
     "HeadError",
     "NotSocketIORequest",
@@ -158,3 +162,25 @@ class AckTimeout(SocketIOError):
         self.event = event
         self.seconds = seconds
         self.early = early
+
+
+class CountUnavailable(SocketIOError):
+    """A cluster-wide count could not be had in time (the bus is down, hung or refused it).
+
+    Raised by :meth:`socketio.redis_counts.CountingManager.cluster_count`
+    within about ``publish_timeout`` (``connect_timeout`` if it must
+    connect) so that a view or job asking for it never hangs; this process's
+    own count (:meth:`~socketio.membership.ManagerQueries.count`) is always
+    at hand.
+
+    Attributes:
+        endpoint: the namespace that was counted.
+        room: the room, or ``None`` for the whole namespace.
+    """
+
+    def __init__(
+        self, message: str = "", *args: object, endpoint: str = "", room: Optional[str] = None
+    ) -> None:
+        super().__init__(message, *args)
+        self.endpoint = endpoint
+        self.room = room

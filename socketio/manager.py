@@ -22,6 +22,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, Optional
 
 from .exceptions import ConfigError
+from .membership import ManagerQueries
 from .peerlog import PeerLog
 
 __all__ = ["BaseManager", "Deliver", "MemoryManager", "PubSubManager"]
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 Deliver = Callable[[str, str], None]
 
 
-class BaseManager:
+class BaseManager(ManagerQueries):
     """The interface: membership bookkeeping and fan-out of encoded packets."""
 
     def set_deliver(self, deliver: Deliver) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 import gevent
 
 from .exceptions import AckTimeout, ACLError, ConfigError
+from .listing import ListingMixin
 from .peerlog import clip
 from .seams import session_logs
 
@@ -120,7 +121,7 @@ def _takes(least: int, most: int) -> str:
 _function_shape = functools.lru_cache(maxsize=4096)(_read_shape)
 
 
-class BaseNamespace:
+class BaseNamespace(ListingMixin):
     """Base class of the application's namespaces.
 
     Args:

@@ -88,6 +88,7 @@ over the URL, and a bad value raises :class:`~socketio.exceptions.ConfigError`:
 ``min_backoff``       0.1 s    first wait before reconnecting (and after a failed publish)
 ``max_backoff``       1.0 s    longest wait between reconnection attempts
 ``health_interval``   1.0 s    silence after which the listener sends a PING
+``count_interval``    off      seconds between writes of the cluster-wide counts
 ===================== ======== ===========================================================
 
 Other query parameters go to redis-py. :class:`~socketio.emitter.Emitter`
@@ -110,7 +111,8 @@ from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .exceptions import ConfigError
-from .manager import PubSubManager
+from .redis_counts import CountingManager, RedisCounts
+from .redis_counts import count_interval as _count_interval
 
 __all__ = [
     "DEFAULTS",
@@ -190,7 +192,7 @@ def split_options(url: str) -> tuple[str, dict[str, str]]:
     """
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    ours = {"channel", *URL_OPTIONS}
+    ours = {"channel", "count_interval", *URL_OPTIONS}
     found = {key: value for key, value in query if key in ours}
     rest = [(key, value) for key, value in query if key not in ours]
     return urlunsplit(parts._replace(query=urlencode(rest))), found
@@ -251,7 +253,7 @@ def describe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=user + netloc))
 
 
-class RedisManager(PubSubManager):
+class RedisManager(CountingManager):
     """Rooms and broadcast shared by every process connected to one Redis.
 
     Args:
@@ -279,6 +281,10 @@ class RedisManager(PubSubManager):
         health_interval: after this many seconds without a word from Redis,
             the listener sends a ``PING``; no answer within
             ``publish_timeout`` and it reconnects. Default 1.0.
+        count_interval: keep cluster-wide counts in Redis, written every this
+            many seconds, for
+            :meth:`~socketio.redis_counts.CountingManager.cluster_count` (see
+            :mod:`socketio.redis_counts`). Default ``None``: off, nothing written.
         redis_options: extra keywords for ``redis.Redis.from_url`` (they
             override the options chosen here from the settings above).
 
@@ -304,6 +310,7 @@ class RedisManager(PubSubManager):
         min_backoff: Optional[float] = None,
         max_backoff: Optional[float] = None,
         health_interval: Optional[float] = None,
+        count_interval: Optional[float] = None,
         redis_options: Optional[dict[str, Any]] = None,
     ) -> None:
         from gevent import monkey
@@ -331,6 +338,7 @@ class RedisManager(PubSubManager):
                 "health_interval": health_interval,
             },
         )
+        interval = _count_interval(count_interval, found.get("count_interval"))
         super().__init__(
             channel or found.get("channel") or "socketio",
             max_pending=settings["max_pending"],
@@ -363,6 +371,11 @@ class RedisManager(PubSubManager):
             raise ConfigError(f"RedisManager: bad Redis URL {describe_url(url)!r}: {exc}") from None
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
         self._timeout_error = redis.exceptions.TimeoutError
+        if interval is not None:
+            errors = (redis.exceptions.RedisError, OSError)
+            self.counts = RedisCounts(
+                self.redis, self.channel, self.host_id, interval, self.local_counts, errors
+            )
 
     def __repr__(self) -> str:
         return f"<RedisManager {describe_url(self.url)} channel={self.channel!r}>"

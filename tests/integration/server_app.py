@@ -8,7 +8,8 @@ Besides Socket.IO it serves:
 - ``/_events``: a JSON list of the namespace hooks that ran (``[kind, ns, sessid, detail]``);
 - ``/_sockets``: the session ids in ``server.sockets``;
 - ``/_queued?sid=<id>``: how many packets wait in that session's ``client_queue``
-  (the 0.3 attribute) for a polling GET.
+  (the 0.3 attribute) for a polling GET;
+- ``/_listing?ns=/chat&room=r``: :mod:`socketio.listing` by server (clients, count, rooms).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from urllib.parse import parse_qs
 
 import gevent
 
-from socketio import socketio_manage
-from socketio.exceptions import AckTimeout
+from socketio import listing, socketio_manage
+from socketio.exceptions import AckTimeout, SocketIOError
 from socketio.mixins import BroadcastMixin, RoomsMixin
 from socketio.namespace import BaseNamespace
 from socketio.server import SocketIOServer
@@ -150,6 +151,23 @@ class ChatNamespace(Recorder, BaseNamespace, RoomsMixin, BroadcastMixin):
 
     def on_broadcast_others(self, text):
         self.broadcast_event_not_me("broadcast", text)
+
+    # who is connected (socketio.listing) ----------------------------------
+    def on_who(self, room=None):
+        try:
+            cluster = self.cluster_count(room)
+        except SocketIOError as exc:
+            cluster = f"{type(exc).__name__}: {exc}"
+        return {
+            "clients": sorted(socket.sessid for socket in self.clients(room)),
+            "count": self.count_clients(room),
+            "cluster": cluster,
+            "mine": sorted(self.rooms_of()),
+            "rooms": sorted(self.all_rooms()),
+        }
+
+    def on_rooms_of(self, sessid):
+        return sorted(self.rooms_of(sessid))
 
     # payloads -------------------------------------------------------------
     def on_big(self, size):
@@ -335,6 +353,17 @@ def application(environ, start_response):
         return _json(start_response, ENDED)
     if path == "/_auth":
         return _json(start_response, AUTH_SEEN)
+    if path == "/_listing":
+        query = {key: values[0] for key, values in parse_qs(environ["QUERY_STRING"]).items()}
+        ns, room = query.get("ns", ""), query.get("room")
+        return _json(
+            start_response,
+            {
+                "clients": sorted(s.sessid for s in listing.clients(SERVER, ns, room)),
+                "count": listing.count(SERVER, ns, room),
+                "rooms": sorted(listing.all_rooms(SERVER, ns)),
+            },
+        )
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found"]
 
