@@ -352,7 +352,7 @@ class Dispatcher(SessionBase):
         See ``Config.rate_limit``; read by metrics.
         """
         bucket = self._bucket
-        return 0 if bucket is None else bucket.dropped
+        return 0 if bucket is None else bucket.denied
 
     def _over_limit(self, bucket: TokenBucket, rawdata: str) -> None:
         """A packet past the rate limit was dropped: log once, tell the client now and then.
@@ -385,8 +385,8 @@ class Dispatcher(SessionBase):
             gevent.spawn(self.kill, detach=True)
             return
         if bucket.notice_due(now):
-            dropped = bucket.dropped_since_notice
-            bucket.dropped_since_notice = 0
+            dropped = bucket.denied_since_notice
+            bucket.denied_since_notice = 0
             self.error(
                 "rate_limited",
                 f"Too many packets: at most {bucket.rate:g} per second ({burst} at once); "

@@ -30,7 +30,7 @@ class TokenBucket:
         now: the time of the session's start (monotonic seconds).
 
     Attributes:
-        dropped: packets refused so far (the session's ``rate_limited``).
+        denied: packets refused so far (the session's ``rate_limited``).
         over_since: when the current run of drops began (``None``: the
             client is within its limit). Whether a client is still over its
             limit is judged on everything it sends, dropped packets
@@ -42,7 +42,7 @@ class TokenBucket:
             that let the first bucket fill up between them, stays in its run.
         demand: the level of that second bucket.
         noticed: when the client was last told its packets are dropped.
-        dropped_since_notice: packets dropped since then.
+        denied_since_notice: packets dropped since then.
         logged: whether the session's one log line was written.
     """
 
@@ -50,8 +50,8 @@ class TokenBucket:
         "burst",
         "debt",
         "demand",
-        "dropped",
-        "dropped_since_notice",
+        "denied",
+        "denied_since_notice",
         "logged",
         "noticed",
         "over_since",
@@ -67,8 +67,8 @@ class TokenBucket:
         self.demand = float(burst)
         self.debt = -(burst + rate)
         self.stamp = now
-        self.dropped = 0
-        self.dropped_since_notice = 0
+        self.denied = 0
+        self.denied_since_notice = 0
         self.over_since: Optional[float] = None
         self.noticed = -math.inf
         self.logged = False
@@ -76,7 +76,7 @@ class TokenBucket:
     def take(self, now: float) -> bool:
         """Take a token for a packet that arrived at ``now``: whether it may be handled.
 
-        A refused packet is counted (:attr:`dropped`) and starts, or
+        A refused packet is counted (:attr:`denied`) and starts, or
         continues, a run of drops (:attr:`over_since`).
         """
         tokens = self.tokens
@@ -93,8 +93,8 @@ class TokenBucket:
             self.tokens = tokens - 1.0
             return True
         self.tokens = tokens
-        self.dropped += 1
-        self.dropped_since_notice += 1
+        self.denied += 1
+        self.denied_since_notice += 1
         if self.over_since is None:
             self.over_since = now
         return False

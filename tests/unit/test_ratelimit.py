@@ -71,7 +71,7 @@ def errors(packets: list[str]) -> list[str]:
 def test_the_bucket_starts_full_and_refills_at_its_rate():
     bucket = TokenBucket(rate=2, burst=3, now=0.0)
     assert [bucket.take(0.0) for _ in range(4)] == [True, True, True, False]
-    assert bucket.dropped == 1
+    assert bucket.denied == 1
     assert bucket.over_since == 0.0
     assert not bucket.take(0.4)  # 0.8 tokens
     assert bucket.take(0.5)  # 1.0
@@ -89,7 +89,7 @@ def test_batches_past_the_rate_stay_over_the_limit():
     for second in range(10):
         assert [bucket.take(float(second)) for _ in range(3)] == [True, False, False]
     assert bucket.over_for(9.0) == 9.0
-    assert bucket.dropped == 20
+    assert bucket.denied == 20
 
 
 def test_a_single_burst_is_forgiven_soon():
