@@ -79,16 +79,28 @@ class TokenBucket:
         A refused packet is counted (:attr:`denied`) and starts, or
         continues, a run of drops (:attr:`over_since`).
         """
-        tokens = self.tokens
-        demand = self.demand
-        if now > self.stamp:
-            earned = (now - self.stamp) * self.rate
+        # (plain comparisons, not min() and max(): this runs per packet)
+        stamp = self.stamp
+        if now > stamp:
+            earned = (now - stamp) * self.rate
             self.stamp = now
-            tokens = min(tokens + earned, self.burst)
-            demand = min(demand + earned, self.burst)
+            tokens = self.tokens + earned
+            demand = self.demand + earned
+            burst = self.burst
+            if tokens > burst:
+                tokens = burst
+                if demand > burst:
+                    demand = burst  # (never above tokens: it loses one more per drop)
+        else:
+            tokens = self.tokens
+            demand = self.demand
         if demand >= 0.0:
             self.over_since = None
-        self.demand = max(demand - 1.0, self.debt)
+            self.demand = demand - 1.0  # (never below the debt: that is less than -1)
+        elif demand - 1.0 > self.debt:
+            self.demand = demand - 1.0
+        else:
+            self.demand = self.debt
         if tokens >= 1.0:
             self.tokens = tokens - 1.0
             return True

@@ -92,6 +92,17 @@ def test_batches_past_the_rate_stay_over_the_limit():
     assert bucket.denied == 20
 
 
+def test_tokens_never_exceed_the_burst_while_in_debt():
+    bucket = TokenBucket(rate=1, burst=3, now=0.0)
+    for _ in range(20):
+        bucket.take(0.0)  # 3 taken, 17 dropped: deep in debt
+    assert bucket.demand < 0
+    bucket.take(3.5)  # 3.5 earned: the tokens are capped, the debt (4) is not paid yet
+    assert bucket.tokens == 2.0
+    assert bucket.over_since == 0.0
+    assert [bucket.take(3.5) for _ in range(3)] == [True, True, False]
+
+
 def test_a_single_burst_is_forgiven_soon():
     bucket = TokenBucket(rate=1, burst=1, now=0.0)
     for _ in range(100):
