@@ -8,7 +8,8 @@ Besides Socket.IO it serves:
 - ``/_events``: a JSON list of the namespace hooks that ran (``[kind, ns, sessid, detail]``);
 - ``/_sockets``: the session ids in ``server.sockets``;
 - ``/_queued?sid=<id>``: how many packets wait in that session's ``client_queue``
-  (the 0.3 attribute) for a polling GET.
+  (the 0.3 attribute) for a polling GET;
+- ``/_authz_calls``: the session id of each call of ``/vip``'s ``authorize_connect``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ SERVER: SocketIOServer | None = None
 ENDED: list[list] = []
 #: what the authorization hook saw: [method, path, query, origin] (``/_auth``)
 AUTH_SEEN: list[list] = []
+#: the session id of each call of /vip's authorize_connect (``/_authz_calls``)
+AUTHZ_CALLS: list[str] = []
 #: the namespaces served (``--no-global`` drops the global one)
 SERVED = None
 STARTED = time.monotonic()
@@ -275,6 +278,7 @@ class VipNamespace(Recorder, BaseNamespace):
 
     @staticmethod
     def authorize_connect(environ, query):
+        AUTHZ_CALLS.append(environ["socketio"].sessid)
         return "token=vip" in environ.get("QUERY_STRING", "").split("&") or query == "token=vip"
 
     def on_echo(self, *args):
@@ -335,6 +339,8 @@ def application(environ, start_response):
         return _json(start_response, ENDED)
     if path == "/_auth":
         return _json(start_response, AUTH_SEEN)
+    if path == "/_authz_calls":
+        return _json(start_response, AUTHZ_CALLS)
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found"]
 
