@@ -5,7 +5,9 @@ runs and its ``error`` event gets ``('rate_limited', <what the limit is>)``
 (the 0.3 way of telling a client of an error: an ``error`` event, since a
 ``7:`` packet can only carry the three reasons the 0.9 client knows); the
 server writes one line for the session, other sessions keep their pace, and
-with ``rate_limit_grace`` a client that goes on is booted.
+with ``rate_limit_grace`` a client that goes on is booted. With the Redis
+manager the limit is the serving process's, and what it drops publishes
+nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import pytest
 
 from tests.client09.polling import PollingClient
 from tests.client09.waiting import wait_for
+from tests.client09.websocket import WebSocketClient
 
+from .conftest import LiveServer
 from .node_client import NodeClient
+from .test_redis import RedisServer
 
 LIMIT = {"rate_limit": 5, "rate_limit_burst": 10}
 
@@ -127,3 +132,36 @@ def test_without_a_limit_nothing_is_dropped(live_server):
         assert got == [f"6:::{n}+[{n}]" for n in range(1, 201)]
     finally:
         client.close()
+
+
+def test_with_the_redis_manager_only_what_passes_is_broadcast():
+    """The limit is the serving process's: the dropped events publish nothing on the bus."""
+    redis_server = RedisServer().start()
+    servers = [
+        LiveServer(manager=redis_server.url, config=json.dumps(LIMIT)).start() for _ in range(2)
+    ]
+    try:
+        flooder = WebSocketClient(servers[0].url)
+        listener = WebSocketClient(servers[1].url)
+        assert flooder.connect("/chat") == "1::/chat"
+        assert listener.connect("/chat") == "1::/chat"
+        flooder.recv_until('5::/chat:{"args":["/chat"],"name":"welcome"}')
+        listener.recv_until('5::/chat:{"args":["/chat"],"name":"welcome"}')
+        for n in range(1, 31):
+            flooder.emit("/chat", "broadcast", str(n), msgid=n)
+        seen = flooder.recv_until(
+            '5::/chat:{"args":["rate_limited","Too many packets: at most 5 per second '
+            '(10 at once); 1 dropped"],"name":"error"}'
+        )
+        acked = [raw.split(":")[3].split("+")[0] for raw in seen if raw.startswith("6::/chat:")]
+        # (the namespace connect took one of the burst's 10 tokens)
+        assert acked == [str(n) for n in range(1, 10)]
+        heard = listener.recv_until('5::/chat:{"args":["9"],"name":"broadcast"}')
+        texts = [json.loads(raw.split(":", 3)[3])["args"][0] for raw in heard]
+        assert texts == [str(n) for n in range(1, 10)]
+        flooder.close()
+        listener.close()
+    finally:
+        for server in servers:
+            server.stop()
+        redis_server.stop()
