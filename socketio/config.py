@@ -100,6 +100,19 @@ class Config:
             :class:`~socketio.exceptions.AckTimeout` if it was emitted with an
             ``ack_timeout``, dropped (with a log line) if not. See
             :meth:`socketio.namespace.BaseNamespace.emit`.
+        rate_limit: most packets per second one session may have handled
+            (events, messages and namespace connects; a token bucket, see
+            :mod:`socketio.ratelimit`); ``None`` (the default) sets no limit.
+            A packet past it is dropped before any handler runs and the
+            client is told with an ``error`` event ``rate_limited`` (at most
+            once a second).
+        rate_limit_burst: most packets one session may send at once before
+            ``rate_limit`` applies (the bucket's size); ``None`` (the
+            default) takes one second's worth, ``ceil(rate_limit)``.
+        rate_limit_grace: seconds a session may go on sending past its
+            limit before it is disconnected (booted: a 0.9 client does not
+            reconnect); ``None`` (the default) never disconnects it: its
+            excess is only dropped.
         policy_server: start the Flash policy server with the Socket.IO server.
         policy_listener: ``(host, port)`` of that policy server.
         client_js: path of the 0.9 browser client ``socket.io.js`` served at
@@ -145,6 +158,9 @@ class Config:
     max_pending_sessions: int = 10_000
     max_total_body_size: int = 100 * 1024 * 1024
     max_pending_acks: int = 1000
+    rate_limit: Optional[float] = None
+    rate_limit_burst: Optional[int] = None
+    rate_limit_grace: Optional[float] = None
     policy_server: bool = True
     policy_listener: tuple[str, int] = ("0.0.0.0", 10843)
     client_js: Optional[str] = None
@@ -293,6 +309,15 @@ def _optional_positive_int(key: str, value: Any) -> Optional[int]:
     return _positive_int(key, value)
 
 
+def _optional_positive_number(key: str, value: Any) -> Optional[float]:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    try:
+        return _positive_number(key, value)
+    except ConfigError:
+        raise ConfigError(f"{key} must be a positive number or None, not {value!r}") from None
+
+
 def _transports(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [t.strip() for t in value.split(",") if t.strip()]
@@ -369,6 +394,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "max_pending_sessions": _positive_int,
     "max_total_body_size": _positive_int,
     "max_pending_acks": _positive_int,
+    "rate_limit": _optional_positive_number,
+    "rate_limit_burst": _optional_positive_int,
+    "rate_limit_grace": _optional_positive_number,
     "policy_server": _boolean,
     "policy_listener": _listener,
 }

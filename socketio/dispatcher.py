@@ -26,6 +26,7 @@ from . import packet
 from .exceptions import PacketError
 from .fairness import pause
 from .peerlog import CLIP
+from .ratelimit import TokenBucket
 from .seams import host_manager, session_logs
 from .session_base import SessionBase
 from .state import ENDED, SessionState
@@ -46,6 +47,11 @@ BURST = 32
 APP_ERROR_INTERVAL = 10.0
 
 _NEW = SessionState.NEW
+
+#: the first character of the packets a rate limit counts: connect, message,
+#: json, event (the ones that run the application's handlers; a namespace
+#: disconnect follows a connect, an ack answers the server's own emit)
+_COUNTED = frozenset("1345")
 
 
 class DispatchAborted(gevent.GreenletExit):
@@ -286,7 +292,15 @@ class Dispatcher(SessionBase):
         gevent.get_hub().loop.run_callback(abort)
 
     def handle_packet(self, rawdata: str) -> None:
-        """Decode one raw packet and hand it to its namespace (no lock: see :meth:`dispatch`)."""
+        """Decode one raw packet and hand it to its namespace (no lock: see :meth:`dispatch`).
+
+        With a rate limit (``Config.rate_limit``), a packet past it that
+        would reach a handler is dropped here, before it is even decoded.
+        """
+        bucket = self._bucket
+        if bucket is not None and rawdata[:1] in _COUNTED and not bucket.take(self._last_activity):
+            self._over_limit(bucket, rawdata)
+            return
         try:
             pkt = packet.decode(rawdata, self.json_loads)
         except PacketError as exc:
@@ -331,23 +345,91 @@ class Dispatcher(SessionBase):
                 {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
             )
 
+    @property
+    def rate_limited(self) -> int:
+        """Packets of this session dropped by its rate limit so far (0 without a limit).
+
+        See ``Config.rate_limit``; read by metrics.
+        """
+        bucket = self._bucket
+        return 0 if bucket is None else bucket.denied
+
+    def _over_limit(self, bucket: TokenBucket, rawdata: str) -> None:
+        """A packet past the rate limit was dropped: log once, tell the client now and then.
+
+        A session over its limit for ``Config.rate_limit_grace`` seconds is
+        disconnected, once.
+        """
+        now = self._last_activity
+        burst = int(bucket.burst)
+        if not bucket.logged:
+            bucket.logged = True
+            log.warning(
+                "%s: past its rate limit (%g packets/s, %d at once): its excess is dropped",
+                self,
+                bucket.rate,
+                burst,
+            )
+        grace = self.config.rate_limit_grace
+        if grace is not None and bucket.over_for(now) >= grace:
+            if self._kill_pending or self.state in ENDED:
+                return
+            self._kill_pending = True
+            log.warning("%s: past its rate limit for %gs: disconnecting it", self, grace)
+            self.error(
+                "rate_limited",
+                f"Too many packets for {grace:g}s (at most {bucket.rate:g} per second): "
+                f"disconnected",
+                endpoint=self._endpoint_of(rawdata),
+            )
+            gevent.spawn(self.kill, detach=True)
+            return
+        if bucket.notice_due(now):
+            dropped = bucket.denied_since_notice
+            bucket.denied_since_notice = 0
+            self.error(
+                "rate_limited",
+                f"Too many packets: at most {bucket.rate:g} per second ({burst} at once); "
+                f"{dropped} dropped",
+                endpoint=self._endpoint_of(rawdata),
+            )
+
+    def _endpoint_of(self, rawdata: str) -> str:
+        """The namespace a raw packet is for, if the application has it (else the global one)."""
+        parts = rawdata.split(":", 3)
+        endpoint = parts[2].split("?", 1)[0] if len(parts) > 2 else ""
+        return endpoint if endpoint in self.namespaces else ""
+
     def _may_enter(self, endpoint: str, pkt: dict[str, Any]) -> bool:
         """Whether the client may enter ``endpoint``: its class's ``authorize_connect`` says.
 
         A refusal answers ``7::<endpoint>:2`` (unauthorized, no advice), like
         the reference server's namespace authorization: the connect is not
         echoed and no namespace instance is made, so nothing is kept in
-        ``active_ns`` and the client may try again later.
+        ``active_ns`` and the client may try again later. The refusal is
+        remembered until the client's next connect packet for ``endpoint``:
+        other packets for it get the same answer without the hook being
+        called again (a client cannot make the application's hook run at its
+        packet rate). Only names the application defines, with a hook, are
+        remembered, so the memory is bounded by the application.
         """
         authorize = self.namespaces[endpoint].authorize_connect
         if authorize is None:
             return True
-        environ = self.environ if self.environ is not None else {"socketio": self}
-        query = (pkt.get("qs") or "") if pkt["type"] == "connect" else ""
-        if authorize(environ, query):
-            return True
-        # (debug: a client may knock again as often as it likes)
-        log.debug("%s: namespace %s refused by its authorize_connect", self.sessid, endpoint)
+        refused = self._refused
+        connecting = pkt["type"] == "connect"
+        if connecting or refused is None or endpoint not in refused:
+            environ = self.environ if self.environ is not None else {"socketio": self}
+            query = (pkt.get("qs") or "") if connecting else ""
+            if authorize(environ, query):
+                if refused is not None:
+                    refused.discard(endpoint)
+                return True
+            if refused is None:
+                refused = self._refused = set()
+            refused.add(endpoint)
+            # (debug: a client may knock again as often as it likes)
+            log.debug("%s: namespace %s refused by its authorize_connect", self.sessid, endpoint)
         self.send_packet({"type": "error", "endpoint": endpoint, "reason": "unauthorized"})
         return False
 

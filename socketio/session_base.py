@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .config import Config
     from .namespace import BaseNamespace
+    from .ratelimit import TokenBucket
     from .seams import Output
 
 __all__ = ["SessionBase"]
@@ -33,6 +34,7 @@ class SessionBase:
 
     __slots__ = (
         "_arrival",
+        "_bucket",
         "_client_queue",
         "_clock",
         "_clock_due",
@@ -47,6 +49,7 @@ class SessionBase:
         "_queued_bytes",
         "_reader",
         "_received_bytes",
+        "_refused",
         "_server_queue",
         "_timeout",
         "ack_callbacks",
@@ -115,6 +118,8 @@ class SessionBase:
     _reader: Optional[Callable[[], None]]
     _dispatch_lock: Optional[gevent.lock.Semaphore]
     _dispatch_seq: int
+    _bucket: Optional[TokenBucket]
+    _refused: Optional[set[str]]
     # the clock
     _clock: Any
     _clock_due: float

@@ -44,6 +44,7 @@ from .config import POLLING_TRANSPORTS, Config
 from .defaultjson import default_json_dumps, default_json_loads
 from .dispatcher import BURST, DispatchAborted, Dispatcher
 from .outbox import Outbox
+from .ratelimit import new_bucket
 from .seams import Output, SessionHost, host_keep_farewell, host_manager, session_logs
 from .session_clock import SessionClock
 from .session_compat import Compat03
@@ -189,6 +190,12 @@ class Socket(Outbox, Dispatcher, SessionClock, AckTable, Compat03):
         self._clock_due = 0.0
         self._clock_started = False
         self._next_beat = None
+        # the opt-in rate limit (None: none) and the namespaces whose
+        # authorize_connect refused this client (see Dispatcher)
+        self._bucket = new_bucket(
+            self.config.rate_limit, self.config.rate_limit_burst, self.created
+        )
+        self._refused = None
 
     # -- state --------------------------------------------------------------
 

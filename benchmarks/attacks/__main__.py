@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.attacks [--quick] [--only websocket,http] [--json FILE]
 
-Each area's module (``websocket``, ``http``, ``sessions``, ``session``,
+Each area's module (``websocket``, ``http``, ``sessions``, ``session``, ``ratelimit``,
 ``redis``) has ``run(quick) -> list of rows``: an attack against a fresh
 server process, what it cost (the server's memory, open files, log, another
 client's round trip), next to the same figure without the attack, measured
@@ -19,7 +19,7 @@ import time
 
 from benchmarks.harness import raise_nofile
 
-AREAS = ("websocket", "http", "sessions", "session", "redis")
+AREAS = ("websocket", "http", "sessions", "session", "redis", "ratelimit")
 COLUMNS = ("attack", "measure", "attacked", "baseline", "limit")
 
 

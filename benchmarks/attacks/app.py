@@ -3,8 +3,8 @@
     python -m benchmarks.attacks.app --port PORT [--config JSON] [--nofile N]
 
 The global namespace answers ``echo`` with its arguments (an event with an
-ack), ``pair(a, b)`` with its two, and turns ``broadcast`` into a ``tick``
-for every socket. ``--config``
+ack), ``pair(a, b)`` with its two, turns ``broadcast`` into a ``tick``
+for every socket, and spends ``ms`` milliseconds of CPU on ``work(ms)``. ``--config``
 holds keyword arguments for the server (``{"max_connections": 100}``); the
 library logs at INFO on stderr (the attacks count its lines), the access log
 is off.
@@ -22,6 +22,7 @@ import logging
 import resource
 import signal
 import sys
+import time
 from typing import Any
 
 import gevent
@@ -43,6 +44,12 @@ class EchoNamespace(BaseNamespace, BroadcastMixin):
         """Broadcast ``tick`` with the arguments to every session; ack ``sent``."""
         self.broadcast_event("tick", *args)
         return "sent"
+
+    def on_work(self, ms: float) -> None:
+        """Keep the CPU busy for ``ms`` milliseconds (a handler that costs something)."""
+        deadline = time.perf_counter() + min(float(ms), 10.0) / 1000
+        while time.perf_counter() < deadline:
+            pass
 
     def on_pair(self, a: Any, b: Any) -> list[Any]:
         # two arguments exactly: a client sending one makes a mistake the

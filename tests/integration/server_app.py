@@ -10,6 +10,7 @@ Besides Socket.IO it serves:
 - ``/_queued?sid=<id>``: how many packets wait in that session's ``client_queue``
   (the 0.3 attribute) for a polling GET;
 - ``/_listing?ns=/chat&room=r``: :mod:`socketio.listing` by server (clients, count, rooms).
+- ``/_authz_calls``: the session id of each call of ``/vip``'s ``authorize_connect``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ SERVER: SocketIOServer | None = None
 ENDED: list[list] = []
 #: what the authorization hook saw: [method, path, query, origin] (``/_auth``)
 AUTH_SEEN: list[list] = []
+#: the session id of each call of /vip's authorize_connect (``/_authz_calls``)
+AUTHZ_CALLS: list[str] = []
 #: the namespaces served (``--no-global`` drops the global one)
 SERVED = None
 STARTED = time.monotonic()
@@ -293,6 +296,7 @@ class VipNamespace(Recorder, BaseNamespace):
 
     @staticmethod
     def authorize_connect(environ, query):
+        AUTHZ_CALLS.append(environ["socketio"].sessid)
         return "token=vip" in environ.get("QUERY_STRING", "").split("&") or query == "token=vip"
 
     def on_echo(self, *args):
@@ -364,6 +368,8 @@ def application(environ, start_response):
                 "rooms": sorted(listing.all_rooms(SERVER, ns)),
             },
         )
+    if path == "/_authz_calls":
+        return _json(start_response, AUTHZ_CALLS)
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found"]
 

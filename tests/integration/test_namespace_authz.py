@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.client09.websocket import WebSocketClient
+
 from .node_client import NodeClient
 
 pytestmark = pytest.mark.node
@@ -50,5 +52,22 @@ def test_an_authorized_client_enters(live_server, transport):
         assert client.emit("vip", "echo", "in", ack=True) == ["in"]
         kinds = [e[0] for e in live_server.events() if e[1] == "/vip" and e[2] == sid]
         assert kinds[:2] == ["initialize", "recv_connect"]
+    finally:
+        client.close()
+
+
+def test_a_refused_client_flooding_the_namespace_calls_the_hook_once_per_connect(live_server):
+    """An attack: the hook runs per connect packet, not per packet (issue 20 debt)."""
+    client = WebSocketClient(live_server.url)
+    try:
+        assert client.connect("/vip") == "7::/vip:2"
+        for n in range(1, 501):
+            client.emit("/vip", "echo", n, msgid=n)
+        client.send("1::/vip")
+        client.emit("", "echo", "done", msgid=501)
+        answers = client.recv_until('6:::501+["done"]')
+        assert answers == ["7::/vip:2"] * 501 + ['6:::501+["done"]']  # the wire is unchanged
+        calls = [sid for sid in live_server.get_json("/_authz_calls") if sid == client.sid]
+        assert len(calls) == 2  # the first connect and the last (before: 502)
     finally:
         client.close()

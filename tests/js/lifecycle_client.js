@@ -20,6 +20,9 @@
 //             namespace (label) or on its socket (label "socket:<label>")
 //   state     {label}                          connected/open/reconnecting/sessionid/transport
 //   log       {}                               every event seen and the packets in and out
+//   flood     {label, event, count, every}     emit `count` events with acks, all at once
+//             (every 0) or one each `every` ms; answers at once
+//   flooded   {label}                          {sent, acked} of the label's floods so far
 //   exit      {}
 //
 // Every event a namespace or socket emits is logged as {c: label, e: event,
@@ -36,6 +39,7 @@ const WIRE = [];
 const NS = {};
 const waiters = [];
 const consumed = new Set();
+const FLOODS = {};
 
 function now() {
   return Date.now() - T0;
@@ -191,6 +195,29 @@ const COMMANDS = {
       sessionid: s.sessionid,
       transport: s.transport ? s.transport.name : null,
     };
+  },
+  async flood(c) {
+    const ns = NS[c.label];
+    const counts = (FLOODS[c.label] = FLOODS[c.label] || { sent: 0, acked: 0 });
+    const one = () => {
+      counts.sent += 1;
+      ns.emit(c.event, counts.sent, () => {
+        counts.acked += 1;
+      });
+    };
+    if (!c.every) {
+      for (let i = 0; i < c.count; i++) one();
+      return null;
+    }
+    let left = c.count;
+    const timer = setInterval(() => {
+      if (left-- <= 0 || !ns.socket.connected) clearInterval(timer);
+      else one();
+    }, c.every);
+    return null;
+  },
+  async flooded(c) {
+    return FLOODS[c.label] || { sent: 0, acked: 0 };
   },
   async log() {
     return { log: LOG, wire: WIRE };
