@@ -17,6 +17,7 @@ from .protocol import Response, text_response
 from .seams import TransportHost
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .metrics import Traffic
     from .virtsocket import Socket
 
 __all__ = ["NOOP", "NOT_HANDSHAKEN", "PACKETS_PER_TURN", "BaseTransport"]
@@ -40,6 +41,10 @@ class BaseTransport:
     """
 
     name = ""
+
+    #: where this transport counts what it carries, with metrics on (set by
+    #: the handler; ``None``, the class's value, with metrics off)
+    traffic: Optional[Traffic] = None
 
     #: seconds a client whose session ended has to read its last packets (and
     #: answer a websocket's closing handshake) before its connection is dropped

@@ -13,11 +13,13 @@ import gevent
 from geventwebsocket.exceptions import WebSocketError
 
 from . import wsframe
+from .metrics import utf8_size
 from .protocol import Response
 from .seams import TransportHost
 from .transport_base import NOT_HANDSHAKEN, BaseTransport
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .metrics import Traffic
     from .virtsocket import Socket
     from .wsconn import BoundedWebSocket
 
@@ -49,6 +51,21 @@ class _WebsocketOutput:
             websocket.close()
         elif not websocket.closed:
             websocket.offer(wsframe.text_frame(msg))
+
+
+class _MeteredWebsocketOutput(_WebsocketOutput):
+    """A :class:`_WebsocketOutput` that counts what it writes (metrics on)."""
+
+    __slots__ = ("traffic",)
+
+    def __init__(self, websocket: BoundedWebSocket, traffic: Traffic) -> None:
+        super().__init__(websocket)
+        self.traffic = traffic
+
+    def write(self, msg: Optional[str]) -> None:
+        if msg is not None and not self.websocket.closed:
+            self.traffic.sent((msg,), utf8_size(msg))
+        super().write(msg)
 
 
 class _ReadingStopped(gevent.GreenletExit):
@@ -99,7 +116,13 @@ class WebsocketTransport(BaseTransport):
         """Make this connection the way ``socket``'s packets leave (before any is sent)."""
         if not self._attached:
             self._attached = True
-            socket.attach_output(_WebsocketOutput(self.handler.websocket))
+            websocket = self.handler.websocket
+            traffic = self.traffic
+            socket.attach_output(
+                _WebsocketOutput(websocket)
+                if traffic is None
+                else _MeteredWebsocketOutput(websocket, traffic)
+            )
             self._arm_dropper(socket)
 
     def do_exchange(
@@ -182,7 +205,12 @@ class WebsocketTransport(BaseTransport):
                 message = websocket.receive()
             except WebSocketError:
                 return None
-            if message is None or isinstance(message, str):
+            if message is None:
+                return None
+            if self.traffic is not None:
+                size = utf8_size(message) if isinstance(message, str) else len(message)
+                self.traffic.received(1, size)
+            if isinstance(message, str):
                 return message
             try:
                 return bytes(message).decode("utf-8")

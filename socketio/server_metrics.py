@@ -1,0 +1,85 @@
+"""The metrics part of :class:`~socketio.server.SocketIOServer`: counters, snapshot, exporter.
+
+A base class of the server, as the session's parts are of ``Socket`` (see
+:doc:`/architecture`): with ``metrics`` off (the default) ``metrics`` is
+``None`` and nothing is counted, nor any listener started.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional
+
+from .config import Config
+from .metrics import Metrics, end_reason, snapshot
+from .redis_manager import RedisManager
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .manager import BaseManager
+    from .metrics_prometheus import MetricsListener
+
+__all__ = ["ServerMetrics"]
+
+log = logging.getLogger("socketio.server")
+
+
+class ServerMetrics:
+    """What :class:`~socketio.server.SocketIOServer` does for its metrics.
+
+    Reads the server's ``config``, ``sockets``, ``manager`` and ``stopping``.
+    """
+
+    config: Config
+    sockets: Mapping[str, Any]
+    manager: BaseManager
+    stopping: bool
+
+    #: this server's counters (see :mod:`socketio.metrics`); ``None``: metrics off
+    metrics: Optional[Metrics] = None
+    _metrics_listener: Optional[MetricsListener] = None
+
+    def _init_metrics(self) -> None:
+        """Make the counters if the config asks for them (once the manager is set)."""
+        config = self.config
+        if not (config.metrics or config.metrics_listener is not None):
+            return
+        self.metrics = Metrics()
+        if isinstance(self.manager, RedisManager):
+            self.manager.publish_latency = self.metrics.publish_latency
+
+    def _session_gone(self, session: Any) -> None:
+        """Count why ``session``, which left ``sockets``, ended (metrics on)."""
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.disconnected(end_reason(session, self.stopping, time.monotonic()))
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        """Every metric of this server now, as a dict of plain numbers.
+
+        Gauges (sessions by transport and namespace, acks pending, the Redis
+        bus) are read from the sessions and the manager at each call, with
+        metrics on or off; the counters are there only with ``metrics`` on
+        (``"enabled"`` says which). See :func:`socketio.metrics.snapshot`.
+        """
+        return snapshot(self.metrics, self.sockets, self.manager)
+
+    def start_accepting(self) -> None:
+        """Start the Prometheus listener (``metrics_listener``), then accept connections."""
+        listener = self.config.metrics_listener
+        if listener is not None and self._metrics_listener is None:
+            from .metrics_prometheus import MetricsListener  # (prometheus_client is optional)
+
+            self._metrics_listener = MetricsListener(self, listener)
+            self._metrics_listener.start()
+        super().start_accepting()  # type: ignore[misc]  # (WSGIServer's, next in the MRO)
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Stop the server, then the Prometheus listener."""
+        try:
+            super().stop(timeout=timeout)  # type: ignore[misc]  # (WSGIServer's)
+        finally:
+            exporter, self._metrics_listener = self._metrics_listener, None
+            if exporter is not None:
+                exporter.stop()
