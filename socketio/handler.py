@@ -323,10 +323,10 @@ class SocketIOHandler(RequestReader):
         if session is None:
             # A session booted between two polls: its next GET gets the ``0::`` left for it.
             if self.environ.get("REQUEST_METHOD") != "GET":
-                return transport.not_handshaken()
+                return transport.answer_not_handshaken()
             session = self.server.take_farewell(request.sessid)
             if session is None:
-                return transport.not_handshaken()
+                return transport.answer_not_handshaken()
             return transport.do_exchange(session, "GET")
         if not session.connection_established:
             self._open_session(session, name)
@@ -341,7 +341,7 @@ class SocketIOHandler(RequestReader):
                 name,
                 session.transport_name,
             )
-            return transport.not_handshaken()
+            return transport.answer_not_handshaken()
         return transport.do_exchange(session, self.environ.get("REQUEST_METHOD", "GET"))
 
     def _websocket_exchange(

@@ -130,6 +130,14 @@ class BaseTransport:
         """The answer for an unknown or expired session id."""
         return text_response(200, NOT_HANDSHAKEN, self.origin)
 
+    def answer_not_handshaken(self) -> Response:
+        """:meth:`not_handshaken`, counted as an error packet sent (metrics on)."""
+        response = self.not_handshaken()
+        if self.traffic is not None:
+            body = response.body
+            self.traffic.sent((NOT_HANDSHAKEN,), len(body) if isinstance(body, bytes) else 0)
+        return response
+
 
 if TYPE_CHECKING:  # pragma: no cover
     # mypy checks that the real handler gives a transport what it needs.

@@ -271,6 +271,8 @@ class WebsocketTransport(BaseTransport):
 
     def send_not_handshaken(self, websocket: Any) -> None:
         """Tell a client with an unknown session to handshake again, and close."""
+        if self.traffic is not None:
+            self.traffic.sent((NOT_HANDSHAKEN,), len(NOT_HANDSHAKEN))
         try:
             websocket.send(NOT_HANDSHAKEN)
             websocket.close()
