@@ -71,8 +71,15 @@ class ServerMetrics:
         if listener is not None and self._metrics_listener is None:
             from .metrics_prometheus import MetricsListener  # (prometheus_client is optional)
 
-            self._metrics_listener = MetricsListener(self, listener)
-            self._metrics_listener.start()
+            exporter = MetricsListener(self, listener)
+            try:
+                exporter.start()
+            except OSError as exc:
+                # (as the policy server's: a second gunicorn worker finds the
+                # port taken by the first; serving Socket.IO matters more)
+                log.error("could not start the metrics listener on %s: %s", listener, exc)
+            else:
+                self._metrics_listener = exporter
         super().start_accepting()  # type: ignore[misc]  # (WSGIServer's, next in the MRO)
 
     def stop(self, timeout: Optional[float] = None) -> None:

@@ -277,3 +277,59 @@ def test_two_servers_count_apart() -> None:
     assert other.metrics.disconnects == {"unconnected": 1}
     assert off.metrics_snapshot()["enabled"] is False
     assert on.metrics_snapshot()["disconnects"] == {"unconnected": 1}
+
+
+def _get(port: int, path: str) -> bytes:
+    """A GET answered by a server of this process (gevent's socket: the hub serves it)."""
+    import gevent.socket
+
+    conn = gevent.socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        conn.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        conn.close()
+
+
+def test_listeners_per_server_and_a_taken_port(caplog: pytest.LogCaptureFixture) -> None:
+    from socketio.server import SocketIOServer
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("404 Not Found", [])
+        return []
+
+    one = SocketIOServer(
+        ("127.0.0.1", 0), app, policy_server=False, log=None, metrics_listener=("127.0.0.1", 0)
+    )
+    one.start()
+    try:
+        assert one._metrics_listener is not None
+        port = one._metrics_listener.address[1]
+        taken = SocketIOServer(
+            ("127.0.0.1", 0),
+            app,
+            policy_server=False,
+            log=None,
+            metrics_listener=("127.0.0.1", port),
+        )
+        taken.start()  # serves Socket.IO all the same
+        try:
+            assert taken._metrics_listener is None
+            assert "could not start the metrics listener" in caplog.text
+            assert b"200 OK" in _get(taken.server_port, "/socket.io/1/")
+            assert taken.metrics is not None
+            assert taken.metrics.handshakes == {"accepted": 1}
+            assert one.metrics is not None
+            assert one.metrics.handshakes == {}
+            answer = _get(port, "/metrics")
+            assert b"socketio_handshakes_total{" not in answer  # (one has counted nothing yet)
+            assert b"socketio_acks_pending 0.0" in answer
+            assert b"404" in _get(port, "/")
+        finally:
+            taken.stop()
+    finally:
+        one.stop()
+    assert one._metrics_listener is None
