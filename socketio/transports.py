@@ -188,7 +188,10 @@ class _StreamingTransport(XHRPollingTransport):
         session.active_requests += 1
         self._arm_dropper(session)
         try:
-            yield self.first_chunk().encode("utf-8")
+            first = self.first_chunk().encode("utf-8")
+            if self.traffic is not None:
+                self.traffic.sent((), len(first))
+            yield first
             while True:
                 try:
                     messages = session.get_multiple_client_msgs(
