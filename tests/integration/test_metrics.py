@@ -255,3 +255,36 @@ def test_redis_bus_and_publish_latency(metered: Callable[..., MeteredServer]) ->
         client.close()
     finally:
         redis_server.stop()
+
+
+def test_timeouts_and_unconnected_sessions(metered: Callable[..., MeteredServer]) -> None:
+    server = metered(close_timeout=1)
+    handshake_only = requests.get(server.url + "/socket.io/1/", timeout=5)
+    assert handshake_only.status_code == 200
+    client = PollingClient(server.url)  # one GET, then silence
+    server.wait_value("socketio_disconnects_total", 1, reason="unconnected")
+    server.wait_value("socketio_disconnects_total", 1, reason="timeout")
+    client.http.close()
+    assert server.value("socketio_disconnects_total", reason="client") == 0
+    assert server.value("socketio_sessions", transport="xhr-polling") == 0
+
+
+def test_a_client_cannot_grow_the_series(metered: Callable[..., MeteredServer]) -> None:
+    server = metered()
+    client = WebSocketClient(server.url)
+    for n in range(20):
+        client.send(f"1::/nope{n}")
+        client.send(f'5:::/nope{n}:{{"name":"x","args":[]}}')
+    assert client.call("", "echo", "still here") == ["still here"]
+    for name in ("websocket-x", "xhr-polling2", "../metrics"):
+        requests.get(f"{server.url}/socket.io/1/{name}/{client.sid}", timeout=5)
+    samples = server.scrape()
+    namespaces = {dict(labels).get("namespace") for name, labels in samples if "namespace" in name}
+    assert namespaces == {""}
+    transports = {dict(labels).get("transport") for _, labels in samples} - {None}
+    assert transports == {"websocket"}
+    statuses = {
+        dict(labels)["status"] for name, labels in samples if name.startswith("socketio_http")
+    }
+    assert statuses <= {"400", "404"}
+    client.close()
