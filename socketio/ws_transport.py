@@ -63,9 +63,17 @@ class _MeteredWebsocketOutput(_WebsocketOutput):
         self.traffic = traffic
 
     def write(self, msg: Optional[str]) -> None:
-        if msg is not None and not self.websocket.closed:
-            self.traffic.sent((msg,), utf8_size(msg))
-        super().write(msg)
+        # (the base's body, not a call to it: this runs for every packet sent)
+        websocket = self.websocket
+        if msg is None:
+            websocket.close()
+        elif not websocket.closed:
+            traffic = self.traffic
+            traffic.packets_out += 1
+            traffic.bytes_out += len(msg) if msg.isascii() else utf8_size(msg)
+            if msg[:1] == "7":
+                traffic.error_packets_out += 1
+            websocket.offer(wsframe.text_frame(msg))
 
 
 class _ReadingStopped(gevent.GreenletExit):
@@ -207,9 +215,14 @@ class WebsocketTransport(BaseTransport):
                 return None
             if message is None:
                 return None
-            if self.traffic is not None:
-                size = utf8_size(message) if isinstance(message, str) else len(message)
-                self.traffic.received(1, size)
+            traffic = self.traffic
+            if traffic is not None:  # (counted here, inline: this runs for every packet)
+                traffic.packets_in += 1
+                traffic.bytes_in += (
+                    (len(message) if message.isascii() else utf8_size(message))
+                    if isinstance(message, str)
+                    else len(message)
+                )
             if isinstance(message, str):
                 return message
             try:
