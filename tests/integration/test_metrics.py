@@ -26,7 +26,8 @@ from tests.client09.polling import PollingClient
 from tests.client09.waiting import wait_for
 from tests.client09.websocket import WebSocketClient
 
-from .conftest import LiveServer, free_port
+from .conftest import ROOT, LiveServer, free_port
+from .examples import ExampleServer
 from .test_redis import RedisServer
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -288,3 +289,26 @@ def test_a_client_cannot_grow_the_series(metered: Callable[..., MeteredServer]) 
     }
     assert statuses <= {"400", "404"}
     client.close()
+
+
+def test_live_data_example_serves_its_metrics(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # (this socketio/, not an installed one)
+    example = ExampleServer(
+        "live_data", "live.py", "--port", "{port}", "--metrics-port", "{port2}", log_dir=tmp_path
+    )
+    try:
+        client = WebSocketClient(example.url)
+        assert client.connect("/feed") == "1::/feed"
+        for _ in range(3):
+            assert parse(client.recv())["data"]["name"] == "point"
+        text = requests.get(f"http://127.0.0.1:{example.ports[1]}/metrics", timeout=5).text
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+        assert samples[("socketio_namespace_sessions", (("namespace", "/feed"),))] == 1
+        assert samples[("socketio_packets_sent_total", (("transport", "websocket"),))] >= 4
+        client.close()
+    finally:
+        example.stop()
