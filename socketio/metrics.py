@@ -28,7 +28,6 @@ __all__ = [
     "Metrics",
     "Traffic",
     "end_reason",
-    "manager_gauges",
     "session_gauges",
     "snapshot",
     "utf8_size",
@@ -229,13 +228,11 @@ def session_gauges(sessions: Iterable[Any]) -> dict[str, Any]:
     Returns:
         ``sessions`` (transport → count, ``handshaken`` for those no
         transport request has reached), ``namespaces`` (endpoint → sessions
-        in it; ``''`` is the global namespace), ``acks_pending`` and
-        ``volatile_dropped`` (emits dropped as volatile, where the session
-        counts them).
+        in it; ``''`` is the global namespace) and ``acks_pending``.
     """
     by_transport: dict[str, int] = {}
     by_namespace: dict[str, int] = {}
-    acks = dropped = 0
+    acks = 0
     for session in sessions:
         if session.state not in LIVE:
             continue
@@ -244,48 +241,27 @@ def session_gauges(sessions: Iterable[Any]) -> dict[str, Any]:
         for endpoint in session.active_ns:
             by_namespace[endpoint] = by_namespace.get(endpoint, 0) + 1
         acks += len(session.ack_callbacks)
-        dropped += getattr(session, "volatile_dropped", 0)
     return {
         "sessions": by_transport,
         "namespaces": by_namespace,
         "acks_pending": acks,
-        "volatile_dropped": dropped,
-    }
-
-
-def manager_gauges(manager: Any) -> Optional[dict[str, Any]]:
-    """The pub/sub bus of ``manager`` (a Redis manager), or ``None`` for a memory manager.
-
-    Returns:
-        ``up`` (1 while subscribed to the bus), ``publishing`` (0 during an
-        outage of publishing: emits are dropped), ``published`` and ``dropped`` (emits
-        handed to the bus, and reaching this process's clients only, since
-        the start) and ``pending`` (waiting to be published).
-    """
-    if not hasattr(manager, "bus_up"):
-        return None
-    return {
-        "up": int(bool(manager.bus_up)),
-        "publishing": int(not getattr(manager, "_outage", False)),
-        "published": int(manager.published),
-        "dropped": int(manager.dropped),
-        "pending": int(manager.pending),
     }
 
 
 def snapshot(
-    metrics: Optional[Metrics], sessions: Mapping[str, Any], manager: Any
+    metrics: Optional[Metrics], sessions: Mapping[str, Any], bus: Optional[dict[str, int]]
 ) -> dict[str, Any]:
     """Every number at once, as a dict of plain values (see :meth:`~socketio.server_metrics.ServerMetrics.metrics_snapshot`).
 
     Args:
         metrics: the server's counters, or ``None`` when it does not count.
         sessions: ``server.sockets``.
-        manager: ``server.manager``.
+        bus: the pub/sub bus's gauges (see
+            :func:`~socketio.server_metrics.bus_gauges`), ``None`` without one.
     """
     out: dict[str, Any] = {"enabled": metrics is not None}
     out.update(session_gauges(list(sessions.values())))
-    out["bus"] = manager_gauges(manager)
+    out["bus"] = bus
     if metrics is not None:
         out.update(metrics.counters())
     return out

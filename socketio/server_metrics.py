@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from .config import Config
+from .manager import PubSubManager
 from .metrics import Metrics, end_reason, snapshot
 from .redis_manager import RedisManager
 
@@ -20,9 +21,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from .manager import BaseManager
     from .metrics_prometheus import MetricsListener
 
-__all__ = ["ServerMetrics"]
+__all__ = ["ServerMetrics", "bus_gauges"]
 
 log = logging.getLogger("socketio.server")
+
+
+def bus_gauges(manager: BaseManager) -> Optional[dict[str, int]]:
+    """The pub/sub bus of ``manager`` (a Redis manager), or ``None`` for a memory manager.
+
+    Returns:
+        ``up`` (1 while subscribed to the bus), ``publishing`` (0 during an
+        outage of publishing: emits are dropped), ``published`` and
+        ``dropped`` (emits handed to the bus, and reaching this process's
+        clients only, since the start) and ``pending`` (waiting to be
+        published).
+    """
+    if not isinstance(manager, PubSubManager):
+        return None
+    return {
+        "up": int(manager.bus_up),
+        "publishing": int(not manager._outage),
+        "published": manager.published,
+        "dropped": manager.dropped,
+        "pending": manager.pending,
+    }
 
 
 class ServerMetrics:
@@ -63,7 +85,7 @@ class ServerMetrics:
         metrics on or off; the counters are there only with ``metrics`` on
         (``"enabled"`` says which). See :func:`socketio.metrics.snapshot`.
         """
-        return snapshot(self.metrics, self.sockets, self.manager)
+        return snapshot(self.metrics, self.sockets, bus_gauges(self.manager))
 
     def start_accepting(self) -> None:
         """Start the Prometheus listener (``metrics_listener``), then accept connections."""

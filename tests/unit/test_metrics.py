@@ -18,12 +18,12 @@ from socketio.metrics import (
     Metrics,
     Traffic,
     end_reason,
-    manager_gauges,
     session_gauges,
     snapshot,
     utf8_size,
 )
 from socketio.metrics_prometheus import SocketIOCollector, make_registry
+from socketio.server_metrics import bus_gauges
 from socketio.sessions import Sessions
 from tests.unit.fake_server import FakeServer, make_socket
 
@@ -133,15 +133,14 @@ def test_session_gauges_read_the_live_sessions() -> None:
         "sessions": {"websocket": 1, "xhr-polling": 1, "handshaken": 1},
         "namespaces": {"": 1, "/chat": 2},
         "acks_pending": 2,
-        "volatile_dropped": 0,
     }
 
 
-def test_manager_gauges() -> None:
-    assert manager_gauges(MemoryManager()) is None
+def test_bus_gauges() -> None:
+    assert bus_gauges(MemoryManager()) is None
     bus = PubSubManager()
     bus.published, bus.dropped = 7, 2
-    assert manager_gauges(bus) == {
+    assert bus_gauges(bus) == {
         "up": 1,
         "publishing": 1,
         "published": 7,
@@ -150,22 +149,21 @@ def test_manager_gauges() -> None:
     }
     bus._outage = True
     bus.bus_up = False
-    gauges = manager_gauges(bus)
+    gauges = bus_gauges(bus)
     assert gauges is not None
     assert (gauges["up"], gauges["publishing"]) == (0, 0)
 
 
 def test_snapshot_without_metrics_has_the_gauges_only() -> None:
-    snap = snapshot(None, {}, MemoryManager())
+    snap = snapshot(None, {}, None)
     assert snap == {
         "enabled": False,
         "sessions": {},
         "namespaces": {},
         "acks_pending": 0,
-        "volatile_dropped": 0,
         "bus": None,
     }
-    with_counters = snapshot(Metrics(), {}, MemoryManager())
+    with_counters = snapshot(Metrics(), {}, None)
     assert with_counters["enabled"] is True
     assert with_counters["handshakes"] == {}
 
@@ -226,7 +224,7 @@ def test_collector_exposes_the_snapshot() -> None:
     sessions = {"s": make_socket()}
     sessions["s"].connection_established = True
     sessions["s"].transport_name = "websocket"
-    samples = _scrape(_Source(snapshot(metrics, sessions, bus)))
+    samples = _scrape(_Source(snapshot(metrics, sessions, bus_gauges(bus))))
     assert samples[("socketio_sessions", (("transport", "websocket"),))] == 1
     assert samples[("socketio_acks_pending", ())] == 0
     assert samples[("socketio_handshakes_total", (("outcome", "accepted"),))] == 1
@@ -243,7 +241,7 @@ def test_collector_exposes_the_snapshot() -> None:
 
 
 def test_collector_without_counters_or_bus() -> None:
-    samples = _scrape(_Source(snapshot(None, {}, MemoryManager())))
+    samples = _scrape(_Source(snapshot(None, {}, None)))
     assert set(samples) == {("socketio_acks_pending", ())}
 
 
