@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.instructions [--clients 100,500] [--burst 1]
                                                 [--transport websocket|xhr-polling]
                                                 [--ours-rev REV] [--base-rev REV]
+                                                [--ours-metrics]
 
 Timings on this machine spread by ±10-30 % between runs, more than most single
 changes move them. This counts instead: it runs our server and N websocket
@@ -17,7 +18,9 @@ memory). With ``--transport xhr-polling`` each client instead holds a GET and
 POSTs one echo per round on a second keep-alive connection, as workload D does
 (two requests per message; ``--burst`` does not apply). The process is counted
 at two numbers of rounds and the difference divided by the messages between
-them, so start-up and connecting cancel out.
+them, so start-up and connecting cancel out. ``--ours-metrics`` serves "ours"
+with ``metrics=True`` (the counters on: compare with ``--base-rev`` the same
+revision to see what they cost).
 
 The clients' side is counted too (a ``sendall`` and a ``recv`` per message, or
 two of each for xhr-polling, the same for every revision); the kernel is not.
@@ -49,7 +52,9 @@ WARM_ROUNDS = 2
 COUNTED_MESSAGES = 2000
 
 
-def run_clients(clients: int, rounds: int, burst: int, transport: str = "websocket") -> None:
+def run_clients(
+    clients: int, rounds: int, burst: int, transport: str = "websocket", metrics: bool = False
+) -> None:
     """In this process: serve ``ours_app`` and drive ``clients`` clients for ``rounds``."""
     from gevent import monkey
 
@@ -76,6 +81,7 @@ def run_clients(clients: int, rounds: int, burst: int, transport: str = "websock
         heartbeat_interval=3600,
         heartbeat_timeout=7200,
         close_timeout=7200,
+        **({"metrics": True} if metrics else {}),
     )
     server.start()
     port = server.server_port
@@ -113,7 +119,12 @@ def _summary(path: Path) -> dict[str, int]:
 
 
 def count(
-    library: Optional[Path], clients: int, burst: int, out: Path, transport: str = "websocket"
+    library: Optional[Path],
+    clients: int,
+    burst: int,
+    out: Path,
+    transport: str = "websocket",
+    metrics: bool = False,
 ) -> dict[str, float]:
     """Per message: ``Ir`` instructions, ``D1`` and ``LL`` misses (reads and writes)."""
     env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
@@ -125,12 +136,12 @@ def count(
     counted = -(-COUNTED_MESSAGES // per_round)  # rounds, rounded up
     totals = []
     for rounds in (WARM_ROUNDS, WARM_ROUNDS + counted):
-        result = out / f"cachegrind.{transport}.{clients}.{burst}.{rounds}.out"
+        result = out / f"cachegrind.{transport}.{clients}.{burst}.{rounds}.{metrics}.out"
         # Run from benchmarks/ (not -m from the repository root, whose socketio/
         # would come first on sys.path): socketio comes from PYTHONPATH or the install.
         child = (
             "import instructions; "
-            f"instructions.run_clients({clients}, {rounds}, {burst}, {transport!r})"
+            f"instructions.run_clients({clients}, {rounds}, {burst}, {transport!r}, {metrics})"
         )
         served = subprocess.run(
             [
@@ -170,6 +181,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--transport", default="websocket", choices=("websocket", "xhr-polling"))
     parser.add_argument("--ours-rev", metavar="REV", help="count socketio/ as of this revision")
     parser.add_argument("--base-rev", metavar="REV", help="and as of this one, for ours/base")
+    parser.add_argument(
+        "--ours-metrics", action="store_true", help="serve ours with metrics=True (counters on)"
+    )
     args = parser.parse_args(argv)
     from .harness import library_snapshot, raise_nofile, work_tree_version
 
@@ -199,7 +213,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         for clients in (int(c) for c in args.clients.split(",")):
             measured = {}
             for name, library, _ in targets:
-                measured[name] = m = count(library, clients, args.burst, tmpdir, args.transport)
+                metrics = args.ours_metrics and name == "ours"
+                measured[name] = m = count(
+                    library, clients, args.burst, tmpdir, args.transport, metrics
+                )
                 rows.append(
                     f"| {clients:>7} | {name:6} | {m['Ir']:16,.0f} | {m['D1']:14,.0f} "
                     f"| {m['LL']:19,.1f} |"

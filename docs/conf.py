@@ -86,6 +86,11 @@ nitpick_ignore = [
     ("py:class", "django.http.HttpResponse"),
     # redis-py's inventory is on its site only; the emitter names its error.
     ("py:exc", "redis.exceptions.ConnectionError"),
+    # prometheus_client publishes no Sphinx inventory; the exporter extends
+    # and returns its classes.
+    ("py:class", "prometheus_client.registry.Collector"),
+    ("py:class", "prometheus_client.registry.CollectorRegistry"),
+    ("py:class", "prometheus_client.metrics_core.Metric"),
     # gevent documents neither class (its inventory lists no pywsgi.Input or
     # pywsgi.OldMessage); the HTTP modules' reader and header classes extend them.
     ("py:class", "gevent.pywsgi.Input"),

@@ -126,6 +126,14 @@ class Config:
             websocket's request. Give the same secret to processes that share one
             listening port (gunicorn's workers get one automatically); leave it
             unset for a single process.
+        metrics: count the server's traffic (:mod:`socketio.metrics`): off by
+            default, when ``server.metrics`` is ``None`` and nothing is counted;
+            ``server.metrics_snapshot()`` then has the gauges only.
+        metrics_listener: ``(host, port)`` of a separate HTTP listener serving
+            the Prometheus exposition at ``/metrics``
+            (:mod:`socketio.metrics_prometheus`, needs ``prometheus_client``);
+            implies ``metrics``. ``None`` (the default): no listener. Nothing
+            is ever served on the Socket.IO port.
 
     Numbers and booleans may also be given as strings (``"25"``, ``"false"``),
     as PasteDeploy files and command lines give them. Every assignment is
@@ -165,6 +173,9 @@ class Config:
     policy_listener: tuple[str, int] = ("0.0.0.0", 10843)
     client_js: Optional[str] = None
     session_secret: Optional[Union[bytes, str]] = dataclasses.field(default=None, repr=False)
+    # metrics (see socketio.metrics)
+    metrics: bool = False
+    metrics_listener: Optional[tuple[str, int]] = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     #: Seconds a long-poll GET is actually held: derived, not a setting (see
     #: :func:`effective_poll_hold`). Kept up to date on every assignment of
@@ -372,6 +383,19 @@ def _listener(key: str, value: Any) -> tuple[str, int]:
         raise ConfigError(f"policy_listener must be (host, port), not {value!r}") from None
 
 
+def _metrics_listener(key: str, value: Any) -> Optional[tuple[str, int]]:
+    if value is None:
+        return None
+    try:
+        host, port = value
+        port = int(port)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be (host, port) or None, not {value!r}") from None
+    if not isinstance(host, str) or not 0 <= port <= 65535:
+        raise ConfigError(f"{key} must be (host, port) or None, not {value!r}")
+    return (host, port)
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "resource": _resource,
     "transports": _transports,
@@ -399,4 +423,6 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "rate_limit_grace": _optional_positive_number,
     "policy_server": _boolean,
     "policy_listener": _listener,
+    "metrics": _boolean,
+    "metrics_listener": _metrics_listener,
 }

@@ -170,6 +170,8 @@ class SocketIOHandler(RequestReader):
     def send_response(self, response: Response) -> None:
         """Send a :class:`~socketio.protocol.Response`: the one place answers are written."""
         headers = response.headers
+        if response.status >= 400 and self.server.metrics is not None:
+            self.server.metrics.http_error(response.status)
         if response.status in (408, 413):
             self._abandon_body()
             headers = [*headers, ("Connection", "close")]
@@ -258,21 +260,28 @@ class SocketIOHandler(RequestReader):
         return text_response(200, payload.jsonp_error(index, message), None, JAVASCRIPT)
 
     def _handshake(self, request: protocol.Handshake, origin: Optional[str]) -> Response:
+        metrics = self.server.metrics
         authorize = self.config.authorization
         if authorize is not None:
             try:
                 allowed = authorize(self.environ)
             except Exception:
                 log.exception("authorization hook failed")
+                if metrics is not None:
+                    metrics.handshake("failed")
                 if request.jsonp is not None:
                     return self._jsonp_refusal(request.jsonp, "handshake error")
                 return text_response(500, "handshake error", origin)
             if not allowed:
+                if metrics is not None:
+                    metrics.handshake("unauthorized")
                 if request.jsonp is not None:
                     return self._jsonp_refusal(request.jsonp, "handshake unauthorized")
                 return text_response(403, "handshake unauthorized", origin)
         session = self.server.get_socket()
         assert session is not None  # ('' always gives a new session)
+        if metrics is not None:
+            metrics.handshake("accepted")
         body = protocol.handshake_body(
             session.sessid,
             self.config.heartbeat_timeout,
@@ -303,6 +312,8 @@ class SocketIOHandler(RequestReader):
             if issubclass(cls, JSONPolling)
             else cls(self, self.config)
         )
+        if self.server.metrics is not None:
+            transport.traffic = self.server.metrics.traffic_for(name)
         if isinstance(transport, WebsocketTransport):
             return self._websocket_exchange(transport, request.sessid)
         session = self.server.get_socket(request.sessid)
@@ -312,10 +323,10 @@ class SocketIOHandler(RequestReader):
         if session is None:
             # A session booted between two polls: its next GET gets the ``0::`` left for it.
             if self.environ.get("REQUEST_METHOD") != "GET":
-                return transport.not_handshaken()
+                return transport.answer_not_handshaken()
             session = self.server.take_farewell(request.sessid)
             if session is None:
-                return transport.not_handshaken()
+                return transport.answer_not_handshaken()
             return transport.do_exchange(session, "GET")
         if not session.connection_established:
             self._open_session(session, name)
@@ -330,7 +341,7 @@ class SocketIOHandler(RequestReader):
                 name,
                 session.transport_name,
             )
-            return transport.not_handshaken()
+            return transport.answer_not_handshaken()
         return transport.do_exchange(session, self.environ.get("REQUEST_METHOD", "GET"))
 
     def _websocket_exchange(
@@ -392,6 +403,8 @@ class SocketIOHandler(RequestReader):
             return None
         session.connection_established = True
         session.transport_name = transport_name
+        if self.server.metrics is not None:
+            self.server.metrics.connected(transport_name)
         if transport_name not in WEBSOCKET_TRANSPORTS:
             session.put_client_msg("1::")  # (a websocket's waits: see socketio.greeting)
         self.server.manager.add_socket(session.sessid, "")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .clientjs import ClientScriptFile
     from .connections import ConnectionTracker
     from .manager import BaseManager
+    from .metrics import Metrics
     from .virtsocket import Socket
 
 __all__ = ["HandlerServer"]
@@ -41,6 +42,10 @@ class HandlerServer(Protocol):
     @property
     def connections(self) -> ConnectionTracker:
         """The open connections, their timeouts and the cap."""
+
+    @property
+    def metrics(self) -> Optional[Metrics]:
+        """The server's counters, or ``None`` with metrics off (see :mod:`socketio.metrics`)."""
 
     @property
     def manager(self) -> BaseManager:

@@ -28,6 +28,7 @@ from .managers import MANAGER_SCHEMES, make_manager
 from .peerlog import ServerLogs
 from .policyserver import FlashPolicyServer, listener_host
 from .seams import deliver_to_session
+from .server_metrics import ServerMetrics
 from .sessionid import issued_at, new_sessid, verify_sessid
 from .sessions import EndedIds, Sessions
 from .virtsocket import Socket
@@ -51,7 +52,7 @@ _default_spawn = ConnectionGreenlet.spawn
 _ConnectionGreenlet = ConnectionGreenlet
 
 
-class SocketIOServer(WSGIServer):
+class SocketIOServer(ServerMetrics, WSGIServer):
     """A WSGI server that serves Socket.IO 0.9 under ``/<resource>/``.
 
     Args:
@@ -95,7 +96,7 @@ class SocketIOServer(WSGIServer):
         self.config: Config = Config.from_kwargs(kwargs)
         #: the rate-limited lines about clients, this server's own (see ServerLogs)
         self.server_logs = ServerLogs()
-        self.sockets: dict[str, Socket] = Sessions(self._session_left)
+        self.sockets: dict[str, Socket] = Sessions(self._session_left, self._session_gone)
         #: sessions booted between two polls, kept for their next GET (see Socket.detach)
         self.farewells: dict[str, tuple[float, Socket]] = OrderedDict()
         #: handshaken sessions no transport request has reached yet, oldest first
@@ -111,6 +112,7 @@ class SocketIOServer(WSGIServer):
         self._client_scripts: dict[str, Optional[ClientScriptFile]] = {}
         self.manager: BaseManager = make_manager(kwargs.pop("manager", None))
         self.manager.set_deliver(self._deliver)
+        self._init_metrics()
         self.ws_handler_class = kwargs.pop("ws_handler_class", WebSocketHandler)
         kwargs.setdefault("handler_class", SocketIOHandler)
         #: the path of the access log this server opened (``log_file=``), if any

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 from .sessionid import issued_at
 
@@ -30,23 +30,33 @@ class Sessions(dict[str, Any]):
 
     Args:
         left: called with the id of each session that left.
+        gone: if given, called next with the session itself (the metrics
+            read why it ended).
     """
 
-    __slots__ = ("_left",)
+    __slots__ = ("_gone", "_left")
 
-    def __init__(self, left: Callable[[str], None]) -> None:
+    def __init__(
+        self, left: Callable[[str], None], gone: Optional[Callable[[Any], None]] = None
+    ) -> None:
         super().__init__()
         self._left = left
+        self._gone = gone
+
+    def _tell(self, sessid: str, socket: Any) -> None:
+        self._left(sessid)
+        if self._gone is not None:
+            self._gone(socket)
 
     def __setitem__(self, sessid: str, socket: Any) -> None:
         old = dict.get(self, sessid, _ABSENT)
         dict.__setitem__(self, sessid, socket)
         if old is not _ABSENT and old is not socket:
-            self._left(sessid)
+            self._tell(sessid, old)
 
     def __delitem__(self, sessid: str) -> None:
-        dict.__delitem__(self, sessid)
-        self._left(sessid)
+        socket = dict.pop(self, sessid)
+        self._tell(sessid, socket)
 
     def pop(self, sessid: str, default: Any = _ABSENT) -> Any:
         """Remove and return the session ``sessid`` (as ``dict.pop``), telling the server."""
@@ -55,21 +65,21 @@ class Sessions(dict[str, Any]):
             if default is _ABSENT:
                 raise KeyError(sessid)
             return default
-        self._left(sessid)
+        self._tell(sessid, socket)
         return socket
 
     def popitem(self) -> tuple[str, Any]:
         """Remove and return the last ``(sessid, session)`` (as ``dict.popitem``), telling the server."""
         item = dict.popitem(self)
-        self._left(item[0])
+        self._tell(*item)
         return item
 
     def clear(self) -> None:
         """Remove every session, telling the server of each."""
-        sessids = list(self)
+        items = list(self.items())
         dict.clear(self)
-        for sessid in sessids:
-            self._left(sessid)
+        for sessid, socket in items:
+            self._tell(sessid, socket)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         """Store sessions as ``dict.update`` does; a session replaced under its id leaves."""

@@ -17,6 +17,7 @@ from .protocol import Response, text_response
 from .seams import TransportHost
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .metrics import Traffic
     from .virtsocket import Socket
 
 __all__ = ["NOOP", "NOT_HANDSHAKEN", "PACKETS_PER_TURN", "BaseTransport"]
@@ -40,6 +41,10 @@ class BaseTransport:
     """
 
     name = ""
+
+    #: where this transport counts what it carries, with metrics on (set by
+    #: the handler; ``None``, the class's value, with metrics off)
+    traffic: Optional[Traffic] = None
 
     #: seconds a client whose session ended has to read its last packets (and
     #: answer a websocket's closing handshake) before its connection is dropped
@@ -124,6 +129,14 @@ class BaseTransport:
     def not_handshaken(self) -> Response:
         """The answer for an unknown or expired session id."""
         return text_response(200, NOT_HANDSHAKEN, self.origin)
+
+    def answer_not_handshaken(self) -> Response:
+        """:meth:`not_handshaken`, counted as an error packet sent (metrics on)."""
+        response = self.not_handshaken()
+        if self.traffic is not None:
+            body = response.body
+            self.traffic.sent((NOT_HANDSHAKEN,), len(body) if isinstance(body, bytes) else 0)
+        return response
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -23,6 +23,7 @@ from . import payload
 from . import payload as _payload  # decode_payload() shadows the name
 from .exceptions import PayloadError
 from .fairness import pause
+from .metrics import utf8_size
 from .protocol import JAVASCRIPT, NOSNIFF, Response, cors_headers, text_response
 from .seams import TransportHost
 from .transport_base import NOOP, NOT_HANDSHAKEN, PACKETS_PER_TURN, BaseTransport
@@ -112,7 +113,10 @@ class XHRPollingTransport(BaseTransport):
             session.active_requests -= 1
             session.heartbeat()
         packets, _ = _live(messages)
-        return text_response(200, self.answer(packets), self.origin, self.content_type)
+        response = text_response(200, self.answer(packets), self.origin, self.content_type)
+        if self.traffic is not None:
+            self.traffic.sent(packets, len(response.body))  # type: ignore[arg-type]  # (bytes)
+        return response
 
     def _post(self, session: Socket) -> Response:
         try:
@@ -121,6 +125,8 @@ class XHRPollingTransport(BaseTransport):
         except PayloadError as exc:
             log.info("%s: refused POST body: %s", session, exc)
             return text_response(exc.status_hint, str(exc), self.origin)
+        if self.traffic is not None:
+            self.traffic.received(len(packets), utf8_size(text))
         for count, pkt in enumerate(packets, 1):
             session.put_server_msg(pkt)
             if not count % PACKETS_PER_TURN:
@@ -182,7 +188,10 @@ class _StreamingTransport(XHRPollingTransport):
         session.active_requests += 1
         self._arm_dropper(session)
         try:
-            yield self.first_chunk().encode("utf-8")
+            first = self.first_chunk().encode("utf-8")
+            if self.traffic is not None:
+                self.traffic.sent((), len(first))
+            yield first
             while True:
                 try:
                     messages = session.get_multiple_client_msgs(
@@ -192,7 +201,10 @@ class _StreamingTransport(XHRPollingTransport):
                     messages = [NOOP]
                 packets, closed = _live(messages)
                 if packets:
-                    yield self.chunk(self.encode_payload(packets)).encode("utf-8")
+                    chunk = self.chunk(self.encode_payload(packets)).encode("utf-8")
+                    if self.traffic is not None:
+                        self.traffic.sent(packets, len(chunk))
+                    yield chunk
                 if closed:
                     return
         finally:

@@ -13,11 +13,13 @@ import gevent
 from geventwebsocket.exceptions import WebSocketError
 
 from . import wsframe
+from .metrics import utf8_size
 from .protocol import Response
 from .seams import TransportHost
 from .transport_base import NOT_HANDSHAKEN, BaseTransport
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .metrics import Traffic
     from .virtsocket import Socket
     from .wsconn import BoundedWebSocket
 
@@ -48,6 +50,29 @@ class _WebsocketOutput:
         if msg is None:
             websocket.close()
         elif not websocket.closed:
+            websocket.offer(wsframe.text_frame(msg))
+
+
+class _MeteredWebsocketOutput(_WebsocketOutput):
+    """A :class:`_WebsocketOutput` that counts what it writes (metrics on)."""
+
+    __slots__ = ("traffic",)
+
+    def __init__(self, websocket: BoundedWebSocket, traffic: Traffic) -> None:
+        super().__init__(websocket)
+        self.traffic = traffic
+
+    def write(self, msg: Optional[str]) -> None:
+        # (the base's body, not a call to it: this runs for every packet sent)
+        websocket = self.websocket
+        if msg is None:
+            websocket.close()
+        elif not websocket.closed:
+            traffic = self.traffic
+            traffic.packets_out += 1
+            traffic.bytes_out += len(msg) if msg.isascii() else utf8_size(msg)
+            if msg[:1] == "7":
+                traffic.error_packets_out += 1
             websocket.offer(wsframe.text_frame(msg))
 
 
@@ -99,7 +124,13 @@ class WebsocketTransport(BaseTransport):
         """Make this connection the way ``socket``'s packets leave (before any is sent)."""
         if not self._attached:
             self._attached = True
-            socket.attach_output(_WebsocketOutput(self.handler.websocket))
+            websocket = self.handler.websocket
+            traffic = self.traffic
+            socket.attach_output(
+                _WebsocketOutput(websocket)
+                if traffic is None
+                else _MeteredWebsocketOutput(websocket, traffic)
+            )
             self._arm_dropper(socket)
 
     def do_exchange(
@@ -182,7 +213,17 @@ class WebsocketTransport(BaseTransport):
                 message = websocket.receive()
             except WebSocketError:
                 return None
-            if message is None or isinstance(message, str):
+            if message is None:
+                return None
+            traffic = self.traffic
+            if traffic is not None:  # (counted here, inline: this runs for every packet)
+                traffic.packets_in += 1
+                traffic.bytes_in += (
+                    (len(message) if message.isascii() else utf8_size(message))
+                    if isinstance(message, str)
+                    else len(message)
+                )
+            if isinstance(message, str):
                 return message
             try:
                 return bytes(message).decode("utf-8")
@@ -243,6 +284,8 @@ class WebsocketTransport(BaseTransport):
 
     def send_not_handshaken(self, websocket: Any) -> None:
         """Tell a client with an unknown session to handshake again, and close."""
+        if self.traffic is not None:
+            self.traffic.sent((NOT_HANDSHAKEN,), len(NOT_HANDSHAKEN))
         try:
             websocket.send(NOT_HANDSHAKEN)
             websocket.close()

@@ -2,7 +2,9 @@
 
 Run it from the repository root with ``./run example live_data`` (or, with
 gevent-socketio installed, ``python live.py``), then open
-http://127.0.0.1:8081/. Options: ``--host``, ``--port``.
+http://127.0.0.1:8081/. Options: ``--host``, ``--port``, and ``--metrics-port
+9102`` to serve the server's metrics to Prometheus at
+http://127.0.0.1:9102/metrics (needs ``prometheus_client``).
 """
 
 from gevent import monkey
@@ -72,13 +74,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--metrics-port", type=int, default=None, help="Prometheus, on 127.0.0.1")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # (metrics on a listener of their own, reachable from this host only)
+    metrics = {"metrics_listener": ("127.0.0.1", args.metrics_port)} if args.metrics_port else {}
     server = SocketIOServer(
         (args.host, args.port),
         application,
         policy_server=False,
         client_js=str(CLIENT_JS) if CLIENT_JS.exists() else None,
+        **metrics,
     )
     log.info("live data on http://%s:%d/", args.host, args.port)
     server.serve_forever()
