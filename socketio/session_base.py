@@ -48,6 +48,7 @@ class SessionBase:
         "_reader",
         "_received_bytes",
         "_server_queue",
+        "_takers",
         "_timeout",
         "ack_callbacks",
         "ack_counter",
@@ -73,6 +74,7 @@ class SessionBase:
         "session",
         "state",
         "transport_name",
+        "volatile_dropped",
         "wsgi_app_greenlet",
     )
 
@@ -109,6 +111,8 @@ class SessionBase:
     _arrival: Optional[gevent.event.Event]
     _output: Optional[Output]
     _kill_pending: bool
+    _takers: int
+    volatile_dropped: int
     # the dispatcher
     serving: bool
     dispatching: Any
@@ -159,6 +163,9 @@ class SessionBase:
 
         def put_client_msg(self, msg: Optional[str]) -> None:
             """See :meth:`socketio.outbox.Outbox.put_client_msg`."""
+
+        def put_volatile_msg(self, msg: str) -> bool:
+            """See :meth:`socketio.outbox.Outbox.put_volatile_msg`."""
 
         def get_server_msg(self, **kwargs: Any) -> Optional[str]:
             """See :meth:`socketio.outbox.Outbox.get_server_msg`."""

@@ -174,6 +174,10 @@ class Socket(Outbox, Dispatcher, SessionClock, AckTable, Compat03):
         self._kill_pending = False
         #: set by a transport that writes packets straight to its connection
         self._output = None
+        # transport greenlets waiting for a packet for the client (see put_volatile_msg)
+        self._takers = 0
+        #: volatile packets dropped because the client could not take them then
+        self.volatile_dropped = 0
         #: the receiver loop is running: packets may be dispatched as they arrive
         self.serving = False
         #: set by a transport whose connection the receiver loop should read itself
