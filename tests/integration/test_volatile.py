@@ -75,6 +75,7 @@ def test_between_polls_volatile_packets_are_dropped_and_plain_ones_kept(server, 
         after = wait_for(lambda: (d := dropped(server, client.sid))[2] and d, what="the pushes")
         assert after[0] == 50
         assert after[1] - before[1] >= 50  # the server's count too
+        assert server.get_json(f"/_queued?sid={client.sid}") == 1  # "done" only: nothing kept
         assert client.packets() == [done(50)]
         # Plain packets between polls are queued, all of them, in order.
         client.send(event("/volatile", "plain_push", 10))
