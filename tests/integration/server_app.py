@@ -273,8 +273,11 @@ class LifeNamespace(Recorder, BaseNamespace):
 class VolatileNamespace(BaseNamespace, BroadcastMixin):
     """Volatile pushes (tests/integration/test_volatile.py)."""
 
-    def on_vpush(self, count, size=0, interval=0.0, broadcast=False):
-        """A job pushing ``count`` volatile ``tick`` events, then a plain ``done``."""
+    def on_vpush(self, count, size=0, interval=0.0, broadcast=False, burst=1):
+        """A job pushing ``count`` volatile ``tick`` events, then a plain ``done``.
+
+        It yields for ``interval`` seconds after every ``burst`` of them.
+        """
         blob = "x" * int(size)
         self.session["vpush_done"] = False
 
@@ -284,7 +287,8 @@ class VolatileNamespace(BaseNamespace, BroadcastMixin):
                     self.broadcast_event("tick", i, blob, volatile=True)
                 else:
                     self.emit("tick", i, blob, volatile=True)
-                gevent.sleep(float(interval))
+                if not (i + 1) % int(burst):
+                    gevent.sleep(float(interval))
             self.session["vpush_done"] = True
             self.emit("done", int(count))
 
