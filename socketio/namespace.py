@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 import gevent
 
-from . import packet
 from .exceptions import AckTimeout, ACLError, ConfigError
 from .peerlog import clip
 from .seams import session_logs
@@ -489,7 +488,7 @@ def _send_volatile(
         raise ConfigError(
             f"a volatile {pkt['type']} takes no callback: a dropped packet is never acked"
         )
-    socket.put_volatile_msg(packet.encode(pkt, socket.json_dumps))
+    socket.send_volatile_packet(pkt)
 
 
 _PACKET_HANDLERS: dict[str, Callable[[BaseNamespace, dict[str, Any]], Any]] = {

@@ -161,6 +161,9 @@ class SessionBase:
         def send_packet(self, pkt: dict[str, Any]) -> None:
             """See :meth:`socketio.virtsocket.Socket.send_packet`."""
 
+        def send_volatile_packet(self, pkt: dict[str, Any]) -> bool:
+            """See :meth:`socketio.virtsocket.Socket.send_volatile_packet`."""
+
         def put_client_msg(self, msg: Optional[str]) -> None:
             """See :meth:`socketio.outbox.Outbox.put_client_msg`."""
 

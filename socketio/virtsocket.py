@@ -338,6 +338,13 @@ class Socket(Outbox, Dispatcher, SessionClock, AckTable, Compat03):
         """
         self.put_client_msg(packet.encode(pkt, self.json_dumps))
 
+    def send_volatile_packet(self, pkt: dict[str, Any]) -> bool:
+        """Encode a packet dict and send it only if the client can take it now.
+
+        See :meth:`~socketio.outbox.Outbox.put_volatile_msg`; returns whether it went.
+        """
+        return self.put_volatile_msg(packet.encode(pkt, self.json_dumps))
+
     def disconnect(self, silent: bool = False) -> None:
         """Disconnect every active namespace, then end the socket.
 
