@@ -9,6 +9,7 @@ packet to its own clients in that namespace (or room)::
     emitter = Emitter("redis://localhost:6379/0")
     emitter.emit("news", {"title": "hello"}, namespace="/chat", room="lobby")
     emitter.send("plain text", namespace="/chat")
+    emitter.emit("price", 101.5, namespace="/ticker", volatile=True)
 
 It is write-only: it cannot join rooms nor receive acks. It does plain
 blocking I/O and needs neither gevent nor a running server; importing it does
@@ -91,7 +92,14 @@ class Emitter:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def emit(self, event: str, *args: Any, namespace: str = "", room: Optional[str] = None) -> int:
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        namespace: str = "",
+        room: Optional[str] = None,
+        volatile: bool = False,
+    ) -> int:
         """Send ``event`` with ``args`` to every client of ``namespace`` (or of its ``room``).
 
         Args:
@@ -101,6 +109,8 @@ class Emitter:
                 the global namespace, which every connected client has.
             room: a room of that namespace (as given to ``RoomsMixin.join``),
                 or ``None`` for the whole namespace.
+            volatile: each server drops the packet for those of its clients
+                that cannot take it now (see ``BaseNamespace.emit``).
 
         Returns:
             The number of servers subscribed to the channel that got it.
@@ -111,10 +121,16 @@ class Emitter:
         """
         endpoint = _endpoint(namespace)
         pkt = {"type": "event", "name": event, "args": list(args), "endpoint": endpoint}
-        return self._publish(endpoint, packet.encode(pkt, self.json_dumps), room)
+        return self._publish(endpoint, packet.encode(pkt, self.json_dumps), room, volatile)
 
     def send(
-        self, message: Any, json: bool = False, namespace: str = "", room: Optional[str] = None
+        self,
+        message: Any,
+        json: bool = False,
+        namespace: str = "",
+        room: Optional[str] = None,
+        *,
+        volatile: bool = False,
     ) -> int:
         """Send a ``message`` packet (a string), or a ``json`` packet with ``json=True``.
 
@@ -123,20 +139,22 @@ class Emitter:
         """
         endpoint = _endpoint(namespace)
         pkt = {"type": "json" if json else "message", "data": message, "endpoint": endpoint}
-        return self._publish(endpoint, packet.encode(pkt, self.json_dumps), room)
+        return self._publish(endpoint, packet.encode(pkt, self.json_dumps), room, volatile)
 
     def close(self) -> None:
         """Close the connections to Redis."""
         self.redis.close()
 
-    def _publish(self, endpoint: str, encoded: str, room: Optional[str]) -> int:
-        message = {
+    def _publish(self, endpoint: str, encoded: str, room: Optional[str], volatile: bool) -> int:
+        message: dict[str, Any] = {
             "host": self.host_id,
             "endpoint": endpoint,
             "room": room,
             "skip": None,
             "packet": encoded,
         }
+        if volatile:
+            message["volatile"] = True
         return int(self.redis.publish(self.channel, dumps_message(message)))
 
 

@@ -4,7 +4,8 @@ The manager sits below the virtual socket: it knows session ids, endpoints and
 rooms, never :class:`~socketio.virtsocket.Socket` objects. It delivers through
 a ``deliver(sessid, encoded_packet)`` callable injected by the server, so the
 cost of an emit grows with the members addressed, not with every socket of
-the process, and a broadcast is encoded once for all of them.
+the process, and a broadcast is encoded once for all of them. Volatile emits
+(:meth:`BaseManager.emit_volatile`) deliver through a second callable.
 
 :class:`MemoryManager` serves one process. A backend that spans processes
 subclasses :class:`PubSubManager` and implements ``_publish`` and ``_listen``.
@@ -39,6 +40,9 @@ class BaseManager(ManagerQueries):
         """Give the callable that hands an encoded packet to a local socket."""
         raise NotImplementedError
 
+    def set_volatile_deliver(self, deliver: Deliver) -> None:
+        """Give the callable for volatile packets (which drops them for a busy client)."""
+
     def add_socket(self, sessid: str, endpoint: str) -> None:
         """Record that ``sessid`` has namespace ``endpoint`` open."""
         raise NotImplementedError
@@ -69,6 +73,12 @@ class BaseManager(ManagerQueries):
         """
         raise NotImplementedError
 
+    def emit_volatile(
+        self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
+    ) -> int:
+        """As :meth:`emit`, for a packet each busy client drops (by default: as :meth:`emit`)."""
+        return self.emit(endpoint, encoded, room, skip)
+
     def start(self) -> None:
         """Start background work (a pub/sub listener); the server calls it when it starts."""
 
@@ -89,10 +99,15 @@ class MemoryManager(BaseManager):
         # (a socket in no room shares one empty frozenset: most are in none)
         self._sockets: dict[str, dict[str, AbstractSet[str]]] = {}
         self._deliver: Optional[Deliver] = None
+        self._volatile: Optional[Deliver] = None
 
     def set_deliver(self, deliver: Deliver) -> None:
         """Set the callable that hands an encoded packet to a local session."""
         self._deliver = deliver
+
+    def set_volatile_deliver(self, deliver: Deliver) -> None:
+        """Set the callable for volatile packets (without it, they go as the others)."""
+        self._volatile = deliver
 
     def add_socket(self, sessid: str, endpoint: str) -> None:
         """Record that session ``sessid`` joined ``endpoint``."""
@@ -151,10 +166,21 @@ class MemoryManager(BaseManager):
         """Deliver ``encoded`` to the local sessions of ``endpoint`` (or ``room``) but ``skip``."""
         return self._deliver_local(endpoint, encoded, room, skip)
 
-    def _deliver_local(
-        self, endpoint: str, encoded: str, room: Optional[str], skip: Optional[str]
+    def emit_volatile(
+        self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
     ) -> int:
-        deliver = self._deliver
+        """As :meth:`emit`, through the volatile callable (see :meth:`set_volatile_deliver`)."""
+        return self._deliver_local(endpoint, encoded, room, skip, self._volatile)
+
+    def _deliver_local(
+        self,
+        endpoint: str,
+        encoded: str,
+        room: Optional[str],
+        skip: Optional[str],
+        via: Optional[Deliver] = None,
+    ) -> int:
+        deliver = via or self._deliver
         if deliver is None:
             return 0
         count = 0
@@ -201,8 +227,8 @@ class PubSubManager(MemoryManager):
 
     The message is a dict: ``host`` (the publisher's ``host_id``),
     ``endpoint``, ``room`` (``None`` for the whole namespace), ``skip`` (a
-    session id, or ``None``) and ``packet`` (the encoded packet); backends
-    choose how to serialise it.
+    session id, or ``None``), ``packet`` (the encoded packet) and, for a
+    volatile emit only, ``volatile`` (``True``); backends choose how to serialise it.
 
     Args:
         channel: the bus channel shared by every process (and emitter).
@@ -320,7 +346,20 @@ class PubSubManager(MemoryManager):
         self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
     ) -> int:
         """Deliver locally as :class:`MemoryManager` does, then publish for the other processes."""
-        count = self._deliver_local(endpoint, encoded, room, skip)
+        return self._share(endpoint, encoded, room, skip, False)
+
+    def emit_volatile(
+        self, endpoint: str, encoded: str, room: Optional[str] = None, skip: Optional[str] = None
+    ) -> int:
+        """As :meth:`emit`; the other processes drop it for their busy clients as this one does."""
+        return self._share(endpoint, encoded, room, skip, True)
+
+    def _share(
+        self, endpoint: str, encoded: str, room: Optional[str], skip: Optional[str], volatile: bool
+    ) -> int:
+        count = self._deliver_local(
+            endpoint, encoded, room, skip, self._volatile if volatile else None
+        )
         if self._closed:
             self.dropped += 1
             return count
@@ -344,15 +383,16 @@ class PubSubManager(MemoryManager):
                     self._pending_bytes,
                 )
             return count
-        pending.append(
-            {
-                "host": self.host_id,
-                "endpoint": endpoint,
-                "room": room,
-                "skip": skip,
-                "packet": encoded,
-            }
-        )
+        message: dict[str, Any] = {
+            "host": self.host_id,
+            "endpoint": endpoint,
+            "room": room,
+            "skip": skip,
+            "packet": encoded,
+        }
+        if volatile:  # (only then: the other messages stay as they were)
+            message["volatile"] = True
+        pending.append(message)
         self._pending_bytes += size
         if self._publisher is None or self._publisher.dead:
             self._start_publisher()
@@ -456,7 +496,8 @@ class PubSubManager(MemoryManager):
         ):
             log.info("ignoring malformed pub/sub message: %.200r", message)
             return
-        self._deliver_local(endpoint, encoded, room, skip)
+        via = self._volatile if message.get("volatile") is True else None
+        self._deliver_local(endpoint, encoded, room, skip, via)
 
     def _prepare(self) -> None:
         """Get ready to publish (connect), so the first emit does not wait for it.

@@ -5,6 +5,10 @@ sockets that have the namespace open receive its traffic, a packet is encoded
 once for all recipients, and with a pub/sub manager delivery spans processes.
 Rooms are also mirrored in ``session['rooms']`` (as ``'<ns_name>_<room>'``
 strings), where code written for the original library reads them.
+
+Every emit takes ``volatile=True`` (the reference server's
+``socket.broadcast.volatile.emit``): each recipient whose client cannot take
+the packet now drops it (:meth:`~socketio.outbox.Outbox.put_volatile_msg`).
 """
 
 from __future__ import annotations
@@ -39,10 +43,15 @@ def _encoded_event(ns: _Namespace, event: str, args: tuple[Any, ...]) -> str:
     return packet.encode(pkt, ns.socket.json_dumps)
 
 
-def _fan_out(ns: _Namespace, encoded: str, room: Optional[str], skip: Optional[str]) -> None:
+def _fan_out(
+    ns: _Namespace, encoded: str, room: Optional[str], skip: Optional[str], volatile: bool
+) -> None:
     manager = ns.socket.manager
     if manager is not None:
-        manager.emit(ns.ns_name, encoded, room=room, skip=skip)
+        if volatile:
+            manager.emit_volatile(ns.ns_name, encoded, room=room, skip=skip)
+        else:
+            manager.emit(ns.ns_name, encoded, room=room, skip=skip)
         return
     # No manager (a bare server object, as in some users' tests): walk the sockets.
     room_name = None if room is None else f"{ns.ns_name}_{room}"
@@ -51,7 +60,10 @@ def _fan_out(ns: _Namespace, encoded: str, room: Optional[str], skip: Optional[s
             continue
         if room_name is not None and room_name not in socket.session.get("rooms", ()):
             continue
-        socket.put_client_msg(encoded)
+        if volatile:
+            socket.put_volatile_msg(encoded)
+        else:
+            socket.put_client_msg(encoded)
 
 
 class RoomsMixin:
@@ -79,19 +91,32 @@ class RoomsMixin:
         if manager is not None:
             manager.leave(self.socket.sessid, self.ns_name, room)
 
-    def emit_to_room(self: _Namespace, room: str, event: str, *args: Any) -> None:
-        """Send ``event`` to every other socket in ``room`` of this namespace."""
+    def emit_to_room(
+        self: _Namespace, room: str, event: str, *args: Any, volatile: bool = False
+    ) -> None:
+        """Send ``event`` to every other socket in ``room`` of this namespace.
+
+        With ``volatile``, a socket whose client cannot take it now drops it.
+        """
         encoded = _encoded_event(self, event, args)
-        _fan_out(self, encoded, room, self.socket.sessid)
+        _fan_out(self, encoded, room, self.socket.sessid, volatile)
 
 
 class BroadcastMixin:
     """Events for every socket that has this namespace open."""
 
-    def broadcast_event(self: _Namespace, event: str, *args: Any) -> None:
-        """Send ``event`` to every socket in this namespace, this one included."""
-        _fan_out(self, _encoded_event(self, event, args), None, None)
+    def broadcast_event(self: _Namespace, event: str, *args: Any, volatile: bool = False) -> None:
+        """Send ``event`` to every socket in this namespace, this one included.
 
-    def broadcast_event_not_me(self: _Namespace, event: str, *args: Any) -> None:
-        """Send ``event`` to every other socket in this namespace."""
-        _fan_out(self, _encoded_event(self, event, args), None, self.socket.sessid)
+        With ``volatile``, a socket whose client cannot take it now drops it.
+        """
+        _fan_out(self, _encoded_event(self, event, args), None, None, volatile)
+
+    def broadcast_event_not_me(
+        self: _Namespace, event: str, *args: Any, volatile: bool = False
+    ) -> None:
+        """Send ``event`` to every other socket in this namespace.
+
+        With ``volatile``, a socket whose client cannot take it now drops it.
+        """
+        _fan_out(self, _encoded_event(self, event, args), None, self.socket.sessid, volatile)

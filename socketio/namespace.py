@@ -353,18 +353,30 @@ class BaseNamespace(ListingMixin):
         )
 
     def send(
-        self, message: Any, json: bool = False, callback: Optional[Callable[..., Any]] = None
+        self,
+        message: Any,
+        json: bool = False,
+        callback: Optional[Callable[..., Any]] = None,
+        *,
+        volatile: bool = False,
     ) -> None:
         """Send a ``message`` packet (or a ``json`` one when ``json`` is true).
 
         With ``callback``, the client acknowledges automatically and
-        ``callback()`` runs when the ack arrives.
+        ``callback()`` runs when the ack arrives. With ``volatile``, the
+        packet is dropped if the client cannot take it now (see :meth:`emit`).
+
+        Raises:
+            ConfigError: ``volatile`` with a ``callback``.
         """
         pkt: dict[str, Any] = {
             "type": "json" if json else "message",
             "data": message,
             "endpoint": self.ns_name,
         }
+        if volatile:
+            _send_volatile(self.socket, pkt, callback)
+            return
         if callback is not None:
             pkt["ack"] = True
             pkt["id"] = msgid = self.socket._get_next_msgid()
@@ -378,6 +390,7 @@ class BaseNamespace(ListingMixin):
         callback: Optional[Callable[..., Any]] = None,
         ack_timeout: Optional[float] = None,
         on_timeout: Optional[Callable[[AckTimeout], Any]] = None,
+        volatile: bool = False,
         **kwargs: Any,
     ) -> None:
         """Send event ``event`` with positional ``args`` to this client.
@@ -391,10 +404,17 @@ class BaseNamespace(ListingMixin):
         calling anything. A session waits for ``max_pending_acks`` acks at
         most (:class:`~socketio.config.Config`); see ``docs/beyond``.
 
+        With ``volatile`` (the reference server's ``socket.volatile.emit``),
+        the packet is sent only if the client can take it now, and dropped
+        otherwise: see :meth:`~socketio.outbox.Outbox.put_volatile_msg`.
+        It takes no ``callback``: an ack for a packet that may be dropped
+        would never come.
+
         Raises:
             ValueError: any other keyword argument (events carry positional
                 args only), or ``ack_timeout``/``on_timeout`` without a
-                ``callback``, or an ``ack_timeout`` that is not a positive number.
+                ``callback``, or an ``ack_timeout`` that is not a positive number,
+                or ``volatile`` with a ``callback``.
         """
         if kwargs:
             raise ConfigError(
@@ -419,6 +439,9 @@ class BaseNamespace(ListingMixin):
             "args": list(args),
             "endpoint": self.ns_name,
         }
+        if volatile:
+            _send_volatile(self.socket, pkt, callback)
+            return
         if callback is not None:
             pkt["ack"] = "data"
             pkt["id"] = msgid = self.socket._get_next_msgid()
@@ -457,6 +480,16 @@ class BaseNamespace(ListingMixin):
         self.jobs = []
         if jobs:
             gevent.killall(jobs, block=False)
+
+
+def _send_volatile(
+    socket: Socket, pkt: dict[str, Any], callback: Optional[Callable[..., Any]]
+) -> None:
+    if callback is not None:
+        raise ConfigError(
+            f"a volatile {pkt['type']} takes no callback: a dropped packet is never acked"
+        )
+    socket.send_volatile_packet(pkt)
 
 
 _PACKET_HANDLERS: dict[str, Callable[[BaseNamespace, dict[str, Any]], Any]] = {

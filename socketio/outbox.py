@@ -5,6 +5,8 @@ straight to its connection (an :class:`~socketio.seams.Output` attached by
 its transport) and, while its handlers do not wait, handles what it reads as
 it is read, so it never needs either. A client that lets too many packets
 pile up is a slow consumer and is disconnected (:meth:`Outbox.put_client_msg`).
+A volatile packet (:meth:`Outbox.put_volatile_msg`) is never queued: it goes
+only if the client can take it now, and is dropped otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import gevent
 import gevent.event
 import gevent.queue
 
-from .seams import Output, session_logs
+from .seams import Output, count_volatile_drop, session_logs
 from .session_base import SessionBase
 from .state import ENDED
 
@@ -137,6 +139,37 @@ class Outbox(SessionBase):
                 return
         self._slow_consumer(waiting, queued - len(msg))
 
+    def put_volatile_msg(self, msg: str) -> bool:
+        """Hand an encoded packet to the client only if it can take it now; drop it otherwise.
+
+        The reference server's ``volatile`` flag. The client can take it now
+        when the session is connected, nothing is queued for it (a volatile
+        packet never overtakes nor joins a queue) and its transport is ready:
+        a websocket with nothing in its backlog (what the kernel refused), a
+        poll (xhr or JSONP) held open, a stream (htmlfile, xhr-multipart)
+        waiting for packets rather than writing. Otherwise the packet is
+        dropped and counted in ``volatile_dropped``, the session's and its
+        server's.
+
+        Returns:
+            Whether the packet was handed on.
+        """
+        if self.connected:
+            output = self._output
+            if output is None:
+                queue = self._client_queue
+                if queue is not None and self._takers and not queue.qsize():
+                    self._queued_bytes = len(msg)
+                    queue.put_nowait(msg)
+                    return True
+            elif not output.backlog:
+                output.write(msg)
+                return True
+        # (no log line: dropping is what the caller asked for)
+        self.volatile_dropped += 1
+        count_volatile_drop(self.server)
+        return False
+
     def _slow_consumer(self, packets: int, size: int) -> None:
         # One kill per session: until it runs, more packets keep coming
         # (a broadcast loop), and each would spawn another kill and log.
@@ -182,9 +215,18 @@ class Outbox(SessionBase):
         return msg
 
     def get_multiple_client_msgs(self, **kwargs: Any) -> list[Optional[str]]:
-        """Wait for one packet for the client (as :meth:`get_client_msg`), then take all queued."""
+        """Wait for one packet for the client (as :meth:`get_client_msg`), then take all queued.
+
+        While it waits, the client can take a packet at once: a volatile one
+        goes (see :meth:`put_volatile_msg`).
+        """
         queue = self.client_queue
-        msgs = [queue.get(**kwargs)]
+        # (counted, not flagged: a poll and a stream of one session may overlap)
+        self._takers += 1
+        try:
+            msgs = [queue.get(**kwargs)]
+        finally:
+            self._takers -= 1
         while queue.qsize():
             msgs.append(queue.get_nowait())
         self._queued_bytes = 0

@@ -35,6 +35,10 @@ default), where ``<message>`` is a UTF-8 JSON object::
 ``skip``
     a session id that must not receive it (the sender of
     ``emit_to_room``/``broadcast_event_not_me``), or ``null``.
+``volatile``
+    ``true`` for a volatile emit: each server drops the packet for those of
+    its clients that cannot take it now. Absent otherwise (any other value
+    counts as absent).
 ``host``
     an id of the publisher; a server ignores messages carrying its own id.
     Emitters (:class:`socketio.emitter.Emitter`) use an id of their own.

@@ -32,7 +32,9 @@ __all__ = [
     "SessionHost",
     "SessionLogs",
     "TransportHost",
+    "count_volatile_drop",
     "deliver_to_session",
+    "deliver_volatile_to_session",
     "host_keep_farewell",
     "host_manager",
     "session_logs",
@@ -127,6 +129,30 @@ def deliver_to_session(host: SessionHost, sessid: str, encoded: str) -> None:
     session = host.sockets.get(sessid)
     if session is not None:
         session.put_client_msg(encoded)
+
+
+def deliver_volatile_to_session(host: SessionHost, sessid: str, encoded: str) -> None:
+    """Hand ``encoded`` to the session ``sessid`` of ``host`` if its client can take it now.
+
+    The volatile twin of :func:`deliver_to_session`, what a server gives its
+    manager for volatile emits
+    (:meth:`~socketio.manager.BaseManager.set_volatile_deliver`); see
+    :meth:`~socketio.outbox.Outbox.put_volatile_msg` for when it drops.
+    """
+    session = host.sockets.get(sessid)
+    if session is not None:
+        session.put_volatile_msg(encoded)
+
+
+def count_volatile_drop(server: Any) -> None:
+    """Count one dropped volatile packet in ``server.volatile_dropped``.
+
+    A server without that counter (a bare object in users' tests) counts nothing.
+    """
+    try:
+        server.volatile_dropped += 1
+    except AttributeError:
+        pass
 
 
 def host_manager(server: Any) -> Optional[BaseManager]:

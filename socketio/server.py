@@ -27,7 +27,7 @@ from .manager import BaseManager
 from .managers import MANAGER_SCHEMES, make_manager
 from .peerlog import ServerLogs
 from .policyserver import FlashPolicyServer, listener_host
-from .seams import deliver_to_session
+from .seams import deliver_to_session, deliver_volatile_to_session
 from .server_metrics import ServerMetrics
 from .sessionid import issued_at, new_sessid, verify_sessid
 from .sessions import EndedIds, Sessions
@@ -112,6 +112,8 @@ class SocketIOServer(ServerMetrics, WSGIServer):
         self._client_scripts: dict[str, Optional[ClientScriptFile]] = {}
         self.manager: BaseManager = make_manager(kwargs.pop("manager", None))
         self.manager.set_deliver(self._deliver)
+        self.manager.set_volatile_deliver(self._deliver_volatile)
+        self.volatile_dropped = 0  #: volatile packets its sessions dropped
         self._init_metrics()
         self.ws_handler_class = kwargs.pop("ws_handler_class", WebSocketHandler)
         kwargs.setdefault("handler_class", SocketIOHandler)
@@ -302,6 +304,7 @@ class SocketIOServer(ServerMetrics, WSGIServer):
         return self._client_scripts[name]
 
     _deliver = deliver_to_session
+    _deliver_volatile = deliver_volatile_to_session
 
     # -- lifecycle ----------------------------------------------------------
 

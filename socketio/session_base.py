@@ -51,6 +51,7 @@ class SessionBase:
         "_received_bytes",
         "_refused",
         "_server_queue",
+        "_takers",
         "_timeout",
         "ack_callbacks",
         "ack_counter",
@@ -76,6 +77,7 @@ class SessionBase:
         "session",
         "state",
         "transport_name",
+        "volatile_dropped",
         "wsgi_app_greenlet",
     )
 
@@ -112,6 +114,8 @@ class SessionBase:
     _arrival: Optional[gevent.event.Event]
     _output: Optional[Output]
     _kill_pending: bool
+    _takers: int
+    volatile_dropped: int
     # the dispatcher
     serving: bool
     dispatching: Any
@@ -162,8 +166,14 @@ class SessionBase:
         def send_packet(self, pkt: dict[str, Any]) -> None:
             """See :meth:`socketio.virtsocket.Socket.send_packet`."""
 
+        def send_volatile_packet(self, pkt: dict[str, Any]) -> bool:
+            """See :meth:`socketio.virtsocket.Socket.send_volatile_packet`."""
+
         def put_client_msg(self, msg: Optional[str]) -> None:
             """See :meth:`socketio.outbox.Outbox.put_client_msg`."""
+
+        def put_volatile_msg(self, msg: str) -> bool:
+            """See :meth:`socketio.outbox.Outbox.put_volatile_msg`."""
 
         def get_server_msg(self, **kwargs: Any) -> Optional[str]:
             """See :meth:`socketio.outbox.Outbox.get_server_msg`."""

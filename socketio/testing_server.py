@@ -15,7 +15,7 @@ from greenlet import getcurrent
 
 from .config import Config
 from .manager import BaseManager
-from .seams import SessionHost, SessionLogs, deliver_to_session
+from .seams import SessionHost, SessionLogs, deliver_to_session, deliver_volatile_to_session
 from .server import make_manager
 from .virtsocket import Socket
 
@@ -55,6 +55,8 @@ class FakeServer:
         self.session_logs = SessionLogs()
         self.manager: BaseManager = make_manager(manager)
         self.manager.set_deliver(self._deliver)
+        self.manager.set_volatile_deliver(self._deliver_volatile)
+        self.volatile_dropped = 0  #: volatile packets its sessions dropped
         self.manager.start()
 
     @property
@@ -63,6 +65,7 @@ class FakeServer:
         return self.config.resource
 
     _deliver = deliver_to_session
+    _deliver_volatile = deliver_volatile_to_session
 
     def keep_farewell(self, socket: Socket) -> None:
         """Nothing to keep: a test client's session is a websocket's, never polled."""
@@ -100,6 +103,9 @@ class _DrivenSocket(Socket):
         self.receiver: Any = None
         self.receiving = False
         self.observer = self
+        # The test client takes whatever is queued, as a poll held open would:
+        # a volatile packet goes when nothing else waits (see put_volatile_msg).
+        self._takers = 1
 
     def receiver_started(self) -> None:
         """The receiver loop started (in the application's greenlet)."""

@@ -175,6 +175,10 @@ class Socket(Outbox, Dispatcher, SessionClock, AckTable, Compat03):
         self._kill_pending = False
         #: set by a transport that writes packets straight to its connection
         self._output = None
+        # transport greenlets waiting for a packet for the client (see put_volatile_msg)
+        self._takers = 0
+        #: volatile packets dropped because the client could not take them then
+        self.volatile_dropped = 0
         #: the receiver loop is running: packets may be dispatched as they arrive
         self.serving = False
         #: set by a transport whose connection the receiver loop should read itself
@@ -340,6 +344,13 @@ class Socket(Outbox, Dispatcher, SessionClock, AckTable, Compat03):
             PacketError: the packet cannot be encoded (e.g. unserialisable args).
         """
         self.put_client_msg(packet.encode(pkt, self.json_dumps))
+
+    def send_volatile_packet(self, pkt: dict[str, Any]) -> bool:
+        """Encode a packet dict and send it only if the client can take it now.
+
+        See :meth:`~socketio.outbox.Outbox.put_volatile_msg`; returns whether it went.
+        """
+        return self.put_volatile_msg(packet.encode(pkt, self.json_dumps))
 
     def disconnect(self, silent: bool = False) -> None:
         """Disconnect every active namespace, then end the socket.

@@ -1,5 +1,9 @@
 """Live data push: the server streams numbers, the page plots them on a <canvas>.
 
+The points are volatile emits: a client that cannot take one when it is
+pushed (a polling client between two polls, a slow websocket) skips it
+instead of falling behind. ``/stats`` reports how many were skipped.
+
 Run it from the repository root with ``./run example live_data`` (or, with
 gevent-socketio installed, ``python live.py``), then open
 http://127.0.0.1:8081/. Options: ``--host``, ``--port``, and ``--metrics-port
@@ -12,6 +16,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse
+import json
 import logging
 import pathlib
 import random
@@ -31,6 +36,8 @@ class FeedNamespace(BaseNamespace):
     """'/feed': once connected, the client receives ``point(n, value)`` events.
 
     The client may change the rate with ``emit('rate', per_second, callback)``.
+    Points are volatile: a gap in ``n`` is a point the client could not take
+    when it was pushed (live data is worth nothing late).
     """
 
     def initialize(self):
@@ -50,24 +57,42 @@ class FeedNamespace(BaseNamespace):
         while True:
             value = min(100.0, max(0.0, value + random.uniform(-4, 4)))
             n += 1
-            self.emit("point", n, round(value, 2))
+            self.emit("point", n, round(value, 2), volatile=True)
             gevent.sleep(1 / self.rate)
 
 
-def application(environ, start_response):
-    path = environ["PATH_INFO"]
-    if path.startswith("/socket.io/"):
-        socketio_manage(environ, {"/feed": FeedNamespace})
-        return []
-    if path in ("/", "/index.html"):
-        body = (HERE / "index.html").read_bytes()
-        start_response(
-            "200 OK",
-            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
-        )
-        return [body]
-    start_response("404 Not Found", [("Content-Type", "text/plain")])
-    return [b"not found"]
+class LiveApp:
+    """The WSGI application: Socket.IO, the page, and ``/stats`` about the server."""
+
+    def __init__(self):
+        self.server = None  # set once the server is made (it takes this application)
+
+    def stats(self):
+        """What ``/stats`` reports (JSON): the place for more of the server's counters."""
+        server = self.server
+        return {
+            "sessions": len(server.sockets),
+            "volatile_dropped": server.volatile_dropped,
+        }
+
+    def __call__(self, environ, start_response):
+        path = environ["PATH_INFO"]
+        if path.startswith("/socket.io/"):
+            socketio_manage(environ, {"/feed": FeedNamespace})
+            return []
+        if path in ("/", "/index.html"):
+            return _respond(
+                start_response, "text/html; charset=utf-8", (HERE / "index.html").read_bytes()
+            )
+        if path == "/stats":
+            return _respond(start_response, "application/json", json.dumps(self.stats()).encode())
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found"]
+
+
+def _respond(start_response, content_type, body):
+    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def main():
@@ -79,7 +104,8 @@ def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # (metrics on a listener of their own, reachable from this host only)
     metrics = {"metrics_listener": ("127.0.0.1", args.metrics_port)} if args.metrics_port else {}
-    server = SocketIOServer(
+    application = LiveApp()
+    server = application.server = SocketIOServer(
         (args.host, args.port),
         application,
         policy_server=False,

@@ -291,6 +291,42 @@ class LifeNamespace(Recorder, BaseNamespace):
         return True
 
 
+class VolatileNamespace(BaseNamespace, BroadcastMixin):
+    """Volatile pushes (tests/integration/test_volatile.py)."""
+
+    def on_vpush(self, count, size=0, interval=0.0, broadcast=False, burst=1):
+        """A job pushing ``count`` volatile ``tick`` events, then a plain ``done``.
+
+        It yields for ``interval`` seconds after every ``burst`` of them.
+        """
+        blob = "x" * int(size)
+        self.session["vpush_done"] = False
+
+        def pusher():
+            for i in range(int(count)):
+                if broadcast:
+                    self.broadcast_event("tick", i, blob, volatile=True)
+                else:
+                    self.emit("tick", i, blob, volatile=True)
+                if not (i + 1) % int(burst):
+                    gevent.sleep(float(interval))
+            self.session["vpush_done"] = True
+            self.emit("done", int(count))
+
+        self.socket.spawn(pusher)
+        return True
+
+    def on_plain_push(self, count):
+        """``count`` plain ``tick`` events at once (never dropped)."""
+        for i in range(int(count)):
+            self.emit("tick", i, "")
+        return True
+
+    def on_dropped(self):
+        """``[this session's, the server's]`` volatile drops."""
+        return [self.socket.volatile_dropped, self.socket.server.volatile_dropped]
+
+
 class VipNamespace(Recorder, BaseNamespace):
     """Entered only with ``token=vip`` on the client's requests (the 0.9.16 client's ``query``)."""
 
@@ -311,6 +347,7 @@ NAMESPACES = {
     "/private": PrivateNamespace,
     "/packet": PacketNamespace,
     "/life": LifeNamespace,
+    "/volatile": VolatileNamespace,
 }
 
 PAGE = b"""<!doctype html>
@@ -353,6 +390,12 @@ def application(environ, start_response):
     if path == "/_queued":
         socket = SERVER.sockets.get(parse_qs(environ["QUERY_STRING"])["sid"][0]) if SERVER else None
         return _json(start_response, socket.client_queue.qsize() if socket is not None else None)
+    if path == "/_volatile":  # [the session's drops, the server's, its vpush is done]
+        socket = SERVER.sockets.get(parse_qs(environ["QUERY_STRING"])["sid"][0]) if SERVER else None
+        if socket is None:
+            return _json(start_response, None)
+        value = [socket.volatile_dropped, SERVER.volatile_dropped, socket.session.get("vpush_done")]
+        return _json(start_response, value)
     if path == "/_ended":
         return _json(start_response, ENDED)
     if path == "/_auth":
