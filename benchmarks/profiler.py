@@ -45,6 +45,7 @@ AREAS = [
     ("socketio.transports", "socketio/transports.py"),
     ("socketio.handler", "socketio/handler.py"),
     ("socketio.manager", "socketio/manager.py"),
+    ("socketio.pubsub", "socketio/pubsub.py"),
     ("socketio (other)", "socketio/"),
     ("geventwebsocket", "(geventwebsocket/"),
     ("gevent.pywsgi", "(gevent/pywsgi.py"),

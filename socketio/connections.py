@@ -2,22 +2,25 @@
 
 :class:`ConnectionTracker` counts a server's connections and ends those that
 wait on their client too long (request head, keep-alive, body);
-:class:`ConnectionGreenlet` is the lighter greenlet each connection runs in.
+:class:`ConnectionGreenlet` is the lighter greenlet each connection runs in;
+:class:`AcceptGuard` keeps the accept loop alive when file descriptors run out.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable
 from socket import SHUT_RD, SHUT_RDWR
 from typing import Any, Optional
 
 from gevent import Greenlet
+from gevent.pywsgi import WSGIServer
 
 from .config import Config
 from .peerlog import PeerLog
 
-__all__ = ["ConnectionGreenlet", "ConnectionTracker", "refuse"]
+__all__ = ["AcceptGuard", "ConnectionGreenlet", "ConnectionTracker", "refuse"]
 
 # Logged under the server's name, which operators filter on (these lines
 # were the server module's before it was split).
@@ -296,3 +299,57 @@ def _body_read(handler: Any) -> bool:
 
 
 _ABSENT: Any = object()
+
+
+#: accept's errors that mean the process (or system) has no file descriptor left
+_OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: seconds accepting pauses after such an error
+_ACCEPT_PAUSE = 0.1
+
+
+class AcceptGuard:
+    """The accept loop of :class:`~socketio.server.SocketIOServer` (a base class of it).
+
+    Reads the server's ``server_logs``, ``connections``, ``loop``,
+    ``started`` and ``closed``; the methods are ``WSGIServer``'s seams.
+    """
+
+    server_logs: Any
+    connections: ConnectionTracker
+    loop: Any
+    started: bool
+    closed: bool
+
+    def do_read(self) -> Any:
+        """Accept a connection; out of file descriptors, make room and pause instead.
+
+        gevent would log a traceback for each failed accept (and retry with
+        a growing delay). Here a full file table closes the connection that
+        has waited longest for a request head, and accepting pauses for a
+        moment; the line is logged once in a while.
+        """
+        try:
+            return super().do_read()  # type: ignore[misc]  # (WSGIServer's, next in the MRO)
+        except OSError as exc:
+            if exc.errno not in _OUT_OF_FILES:
+                raise
+            self.server_logs.server(
+                "accept-failed",
+                "cannot accept connections: %s (%d open)",
+                exc.strerror or exc,
+                self.connections.count,
+            )
+            self.connections.make_room()
+            self._pause_accepting()
+            return None
+
+    def _pause_accepting(self) -> None:
+        """Stop accepting for a moment (the listening socket stays readable: no spinning)."""
+        WSGIServer.stop_accepting(self)
+        timer = self.loop.timer(_ACCEPT_PAUSE)
+        timer.start(self._resume_accepting, timer)
+
+    def _resume_accepting(self, timer: Any) -> None:
+        timer.close()
+        if self.started and not self.closed:
+            WSGIServer.start_accepting(self)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from .exceptions import ConfigError, CountUnavailable
-from .manager import PubSubManager
+from .pubsub import PubSubManager
 
 __all__ = [
     "PRUNE_EVERY",
@@ -248,7 +248,7 @@ def count_interval(given: Optional[float], text: Optional[str]) -> Optional[floa
 
 
 class CountingManager(PubSubManager):
-    """A :class:`~socketio.manager.PubSubManager` that may keep cluster-wide counts.
+    """A :class:`~socketio.pubsub.PubSubManager` that may keep cluster-wide counts.
 
     The base of :class:`~socketio.redis_manager.RedisManager`: it keeps a
     :class:`RedisCounts` in :attr:`counts` when asked to (``count_interval``),
@@ -268,7 +268,7 @@ class CountingManager(PubSubManager):
             self.counts.start()
 
     def close(self, timeout: float = 1.0) -> None:
-        """Close as :class:`~socketio.manager.PubSubManager` does, then take this process's counts out."""
+        """Close as :class:`~socketio.pubsub.PubSubManager` does, then take this process's counts out."""
         super().close(timeout)
         if self.counts is not None:
             self.counts.stop()

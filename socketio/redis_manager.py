@@ -1,6 +1,6 @@
 r"""Rooms and broadcast across processes and hosts, over Redis pub/sub.
 
-:class:`RedisManager` is a :class:`~socketio.manager.PubSubManager` whose bus
+:class:`RedisManager` is a :class:`~socketio.pubsub.PubSubManager` whose bus
 is one Redis pub/sub channel. Give it to the server as an instance or a URL::
 
     SocketIOServer(("", 8080), app, manager="redis://localhost:6379/0")
@@ -10,7 +10,7 @@ and room); only emits travel through Redis. Every emit is delivered to the
 sender's local members at once, then published; every other process
 delivers it to its own members. A process ignores what it published itself,
 so each member receives each emit exactly once (see
-:class:`~socketio.manager.PubSubManager`).
+:class:`~socketio.pubsub.PubSubManager`).
 
 The wire format
 ---------------
@@ -49,7 +49,7 @@ other programs (in any language) can publish too.
 Faults: a hung, slow or restarted Redis
 ---------------------------------------
 
-A handler never waits on Redis. :meth:`~socketio.manager.PubSubManager.emit`
+A handler never waits on Redis. :meth:`~socketio.pubsub.PubSubManager.emit`
 delivers to the local members, puts the message in a bounded queue and
 returns; one publisher greenlet per process sends the queue in order (what
 has piled up goes in one pipeline, up to 100 ``PUBLISH``), each round trip
@@ -298,9 +298,9 @@ class RedisManager(CountingManager):
             ``socket`` module (redis-py would then block the whole process),
             the URL is invalid, or a setting is out of range.
 
-    The listener starts with the server (:meth:`~socketio.manager.PubSubManager.start`);
+    The listener starts with the server (:meth:`~socketio.pubsub.PubSubManager.start`);
     without a server, call :meth:`~socketio.manager.MemoryManager.set_deliver` and then
-    :meth:`~socketio.manager.PubSubManager.start` yourself.
+    :meth:`~socketio.pubsub.PubSubManager.start` yourself.
     """
 
     def __init__(

@@ -7,7 +7,6 @@ broadcast manager, and the optional Flash policy server.
 
 from __future__ import annotations
 
-import errno
 import logging
 import time
 from collections import OrderedDict
@@ -19,7 +18,7 @@ from geventwebsocket.handler import WebSocketHandler
 
 from .clientjs import ClientScriptFile, find_client_js
 from .config import Config
-from .connections import ConnectionGreenlet, ConnectionTracker, refuse
+from .connections import AcceptGuard, ConnectionGreenlet, ConnectionTracker, refuse
 from .fallbacks import UngreetedIds
 from .handler import SocketIOHandler
 from .interrupt import watch_sigint
@@ -41,18 +40,13 @@ __all__ = ["MANAGER_SCHEMES", "SocketIOServer", "make_manager", "serve", "serve_
 log = logging.getLogger(__name__)
 
 
-#: accept's errors that mean the process (or system) has no file descriptor left
-_OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-#: seconds accepting pauses after such an error
-_ACCEPT_PAUSE = 0.1
-
 _default_spawn = ConnectionGreenlet.spawn
 
 #: the lighter greenlet of a connection (see socketio.connections)
 _ConnectionGreenlet = ConnectionGreenlet
 
 
-class SocketIOServer(ServerMetrics, WSGIServer):
+class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
     """A WSGI server that serves Socket.IO 0.9 under ``/<resource>/``.
 
     Args:
@@ -377,40 +371,6 @@ class SocketIOServer(ServerMetrics, WSGIServer):
             # handler still ending writes no line (see SocketIOHandler.log_request).
             log_file, self.log = self.log, None
             log_file.close()
-
-    def do_read(self) -> Any:
-        """Accept a connection; out of file descriptors, make room and pause instead.
-
-        gevent would log a traceback for each failed accept (and retry with
-        a growing delay). Here a full file table closes the connection that
-        has waited longest for a request head, and accepting pauses for a
-        moment; the line is logged once in a while.
-        """
-        try:
-            return super().do_read()
-        except OSError as exc:
-            if exc.errno not in _OUT_OF_FILES:
-                raise
-            self.server_logs.server(
-                "accept-failed",
-                "cannot accept connections: %s (%d open)",
-                exc.strerror or exc,
-                self.connections.count,
-            )
-            self.connections.make_room()
-            self._pause_accepting()
-            return None
-
-    def _pause_accepting(self) -> None:
-        """Stop accepting for a moment (the listening socket stays readable: no spinning)."""
-        WSGIServer.stop_accepting(self)
-        timer = self.loop.timer(_ACCEPT_PAUSE)
-        timer.start(self._resume_accepting, timer)
-
-    def _resume_accepting(self, timer: Any) -> None:
-        timer.close()
-        if self.started and not self.closed:
-            WSGIServer.start_accepting(self)
 
     def do_handle(self, *args: Any) -> None:
         """Serve an accepted connection in a greenlet of its own (see ``_ConnectionGreenlet``).

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from .config import Config
-from .manager import PubSubManager
 from .metrics import Metrics, end_reason, snapshot
+from .pubsub import PubSubManager
 from .redis_manager import RedisManager
 
 if TYPE_CHECKING:  # pragma: no cover

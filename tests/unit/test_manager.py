@@ -22,7 +22,8 @@ import pytest
 
 from socketio.emitter import Emitter
 from socketio.exceptions import ConfigError, PacketError
-from socketio.manager import MemoryManager, PubSubManager
+from socketio.manager import MemoryManager
+from socketio.pubsub import PubSubManager
 from socketio.redis_manager import (
     DEFAULTS,
     RedisManager,

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from socketio.config import Config
 from socketio.exceptions import ConfigError
-from socketio.manager import MemoryManager, PubSubManager
+from socketio.manager import MemoryManager
 from socketio.metrics import (
     LATENCY_BUCKETS,
     Latency,
@@ -23,6 +23,7 @@ from socketio.metrics import (
     utf8_size,
 )
 from socketio.metrics_prometheus import SocketIOCollector, make_registry
+from socketio.pubsub import PubSubManager
 from socketio.server_metrics import bus_gauges
 from socketio.sessions import Sessions
 from tests.unit.fake_server import FakeServer, make_socket

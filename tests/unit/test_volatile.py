@@ -11,9 +11,10 @@ import pytest
 from socketio import packet
 from socketio.emitter import Emitter
 from socketio.exceptions import ConfigError
-from socketio.manager import BaseManager, MemoryManager, PubSubManager
+from socketio.manager import BaseManager, MemoryManager
 from socketio.mixins import BroadcastMixin, RoomsMixin
 from socketio.namespace import BaseNamespace
+from socketio.pubsub import PubSubManager
 from socketio.seams import deliver_to_session, deliver_volatile_to_session
 from socketio.testing import FakeServer, SocketIOTestClient
 from tests.unit.fake_server import make_socket, sent
