@@ -364,7 +364,8 @@ class Dispatcher(SessionBase):
         burst = int(bucket.burst)
         if not bucket.logged:
             bucket.logged = True
-            log.warning(
+            session_logs(self.server).rate_limits(
+                "rate-limited",
                 "%s: past its rate limit (%g packets/s, %d at once): its excess is dropped",
                 self,
                 bucket.rate,
@@ -375,7 +376,9 @@ class Dispatcher(SessionBase):
             if self._kill_pending or self.state in ENDED:
                 return
             self._kill_pending = True
-            log.warning("%s: past its rate limit for %gs: disconnecting it", self, grace)
+            session_logs(self.server).rate_limits(
+                "rate-limit-grace", "%s: past its rate limit for %gs: disconnecting it", self, grace
+            )
             self.error(
                 "rate_limited",
                 f"Too many packets for {grace:g}s (at most {bucket.rate:g} per second): "

@@ -134,6 +134,7 @@ class Metrics:
         "handshakes",
         "http_errors",
         "publish_latency",
+        "rate_limited",
         "traffic",
     )
 
@@ -150,6 +151,9 @@ class Metrics:
         self.traffic: dict[str, Traffic] = {}
         #: how long the Redis manager's publishes took (a round trip per batch)
         self.publish_latency = Latency()
+        #: packets dropped by rate limits (``Config.rate_limit``) in the
+        #: sessions that have ended; the live ones' are added at snapshot time
+        self.rate_limited = 0
 
     def traffic_for(self, transport: str) -> Traffic:
         """The :class:`Traffic` of ``transport`` (made on first use)."""
@@ -169,6 +173,11 @@ class Metrics:
     def disconnected(self, reason: str) -> None:
         """Count a session that ended for ``reason``."""
         self.disconnects[reason] = self.disconnects.get(reason, 0) + 1
+
+    def session_ended(self, session: Any, reason: str) -> None:
+        """Count ``session``, which ended for ``reason``, and keep its own counts."""
+        self.disconnected(reason)
+        self.rate_limited += session.rate_limited
 
     def http_error(self, status: int) -> None:
         """Count an HTTP answer of status ``status`` (400 or more)."""
@@ -249,7 +258,10 @@ def session_gauges(sessions: Iterable[Any]) -> dict[str, Any]:
 
 
 def snapshot(
-    metrics: Optional[Metrics], sessions: Mapping[str, Any], bus: Optional[dict[str, int]]
+    metrics: Optional[Metrics],
+    sessions: Mapping[str, Any],
+    bus: Optional[dict[str, int]],
+    volatile_dropped: int = 0,
 ) -> dict[str, Any]:
     """Every number at once, as a dict of plain values (see :meth:`~socketio.server_metrics.ServerMetrics.metrics_snapshot`).
 
@@ -258,10 +270,20 @@ def snapshot(
         sessions: ``server.sockets``.
         bus: the pub/sub bus's gauges (see
             :func:`~socketio.server_metrics.bus_gauges`), ``None`` without one.
+        volatile_dropped: the server's count of volatile packets dropped
+            (``server.volatile_dropped``, kept with metrics on or off).
+
+    Returns:
+        With metrics on, besides the gauges and :meth:`Metrics.counters`,
+        ``rate_limited``: packets dropped by rate limits, in every session
+        since the start (ended and live).
     """
+    live = list(sessions.values())
     out: dict[str, Any] = {"enabled": metrics is not None}
-    out.update(session_gauges(list(sessions.values())))
+    out.update(session_gauges(live))
     out["bus"] = bus
+    out["volatile_dropped"] = volatile_dropped
     if metrics is not None:
         out.update(metrics.counters())
+        out["rate_limited"] = metrics.rate_limited + sum(s.rate_limited for s in live)
     return out

@@ -112,6 +112,11 @@ class SocketIOCollector(Collector):
             "Server emits waiting for the client's ack.",
             value=snap["acks_pending"],
         )
+        yield CounterMetricFamily(
+            "socketio_volatile_dropped",
+            "Volatile packets dropped: their client could not take them when sent.",
+            value=snap["volatile_dropped"],
+        )
         bus = snap["bus"]
         if bus is not None:
             yield from _bus_families(bus, snap.get("publish_latency"))
@@ -119,6 +124,11 @@ class SocketIOCollector(Collector):
             return
         for key, name, doc, label in _LABELLED_COUNTERS:
             yield _counter(name, doc, label, snap[key])
+        yield CounterMetricFamily(
+            "socketio_rate_limited",
+            "Packets dropped by the per-session rate limit.",
+            value=snap["rate_limited"],
+        )
         traffic = snap["traffic"]
         for field, name, doc in _TRAFFIC_COUNTERS:
             values = {transport: counts[field] for transport, counts in traffic.items()}

@@ -94,7 +94,13 @@ class SessionLogs:
     counts, and nothing mutable lives at module level.
     """
 
-    __slots__ = ("app_errors", "client_errors", "namespace_packets", "slow_consumers")
+    __slots__ = (
+        "app_errors",
+        "client_errors",
+        "namespace_packets",
+        "rate_limits",
+        "slow_consumers",
+    )
 
     def __init__(self) -> None:
         #: client mistakes answered with an error packet: one line per kind
@@ -102,6 +108,9 @@ class SessionLogs:
         self.client_errors = PeerLog(log)
         #: slow consumers: one line per second at most
         self.slow_consumers = PeerLog(log, interval=1.0, level=logging.WARNING)
+        #: sessions past their rate limit (once each): one line per second at
+        #: most, however many sessions flood at once
+        self.rate_limits = PeerLog(log, interval=1.0, level=logging.WARNING)
         #: packets a namespace cannot use (unknown type, ack for an unknown id)
         self.namespace_packets = PeerLog(logging.getLogger("socketio.namespace"))
         #: (type, file, line) -> [monotonic time of its last traceback, repeats left out]

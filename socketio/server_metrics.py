@@ -50,13 +50,15 @@ def bus_gauges(manager: BaseManager) -> Optional[dict[str, int]]:
 class ServerMetrics:
     """What :class:`~socketio.server.SocketIOServer` does for its metrics.
 
-    Reads the server's ``config``, ``sockets``, ``manager`` and ``stopping``.
+    Reads the server's ``config``, ``sockets``, ``manager``, ``stopping`` and
+    ``volatile_dropped``.
     """
 
     config: Config
     sockets: Mapping[str, Any]
     manager: BaseManager
     stopping: bool
+    volatile_dropped: int
 
     #: this server's counters (see :mod:`socketio.metrics`); ``None``: metrics off
     metrics: Optional[Metrics] = None
@@ -75,7 +77,7 @@ class ServerMetrics:
         """Count why ``session``, which left ``sockets``, ended (metrics on)."""
         metrics = self.metrics
         if metrics is not None:
-            metrics.disconnected(end_reason(session, self.stopping, time.monotonic()))
+            metrics.session_ended(session, end_reason(session, self.stopping, time.monotonic()))
 
     def metrics_snapshot(self) -> dict[str, Any]:
         """Every metric of this server now, as a dict of plain numbers.
@@ -85,7 +87,7 @@ class ServerMetrics:
         metrics on or off; the counters are there only with ``metrics`` on
         (``"enabled"`` says which). See :func:`socketio.metrics.snapshot`.
         """
-        return snapshot(self.metrics, self.sockets, bus_gauges(self.manager))
+        return snapshot(self.metrics, self.sockets, bus_gauges(self.manager), self.volatile_dropped)
 
     def start_accepting(self) -> None:
         """Start the Prometheus listener (``metrics_listener``), then accept connections."""

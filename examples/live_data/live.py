@@ -2,7 +2,9 @@
 
 The points are volatile emits: a client that cannot take one when it is
 pushed (a polling client between two polls, a slow websocket) skips it
-instead of falling behind. ``/stats`` reports how many were skipped.
+instead of falling behind. The server counts what it serves (``metrics``):
+``/stats`` gives a few of its numbers (the page shows them), among them how
+many points were skipped.
 
 Run it from the repository root with ``./run example live_data`` (or, with
 gevent-socketio installed, ``python live.py``), then open
@@ -68,11 +70,16 @@ class LiveApp:
         self.server = None  # set once the server is made (it takes this application)
 
     def stats(self):
-        """What ``/stats`` reports (JSON): the place for more of the server's counters."""
-        server = self.server
+        """What ``/stats`` reports (JSON): a few numbers of the server's metrics snapshot."""
+        snap = self.server.metrics_snapshot()
+        traffic = snap["traffic"].values()
         return {
-            "sessions": len(server.sockets),
-            "volatile_dropped": server.volatile_dropped,
+            "sessions": sum(snap["sessions"].values()),
+            "by_transport": snap["sessions"],
+            "volatile_dropped": snap["volatile_dropped"],
+            "packets_sent": sum(counts["packets_out"] for counts in traffic),
+            "bytes_sent": sum(counts["bytes_out"] for counts in traffic),
+            "disconnects": snap["disconnects"],
         }
 
     def __call__(self, environ, start_response):
@@ -110,6 +117,7 @@ def main():
         application,
         policy_server=False,
         client_js=str(CLIENT_JS) if CLIENT_JS.exists() else None,
+        metrics=True,  # count packets, bytes, disconnects (read by /stats)
         **metrics,
     )
     log.info("live data on http://%s:%d/", args.host, args.port)

@@ -39,6 +39,10 @@ def test_points_arrive_in_order_and_stats_count_the_skipped(live, transport):
         assert got == sorted(set(got))
         stats = requests.get(live.url + "/stats", timeout=5).json()
         assert stats["sessions"] >= 1
+        assert stats["by_transport"].get(transport, 0) >= 1
         assert isinstance(stats["volatile_dropped"], int)
+        # (the metrics count what went out: at least the 20 points seen)
+        assert stats["packets_sent"] >= 20
+        assert stats["bytes_sent"] > stats["packets_sent"]
     finally:
         client.close()

@@ -163,6 +163,7 @@ def test_snapshot_without_metrics_has_the_gauges_only() -> None:
         "namespaces": {},
         "acks_pending": 0,
         "bus": None,
+        "volatile_dropped": 0,
     }
     with_counters = snapshot(Metrics(), {}, None)
     assert with_counters["enabled"] is True
@@ -243,7 +244,25 @@ def test_collector_exposes_the_snapshot() -> None:
 
 def test_collector_without_counters_or_bus() -> None:
     samples = _scrape(_Source(snapshot(None, {}, None)))
-    assert set(samples) == {("socketio_acks_pending", ())}
+    assert set(samples) == {("socketio_acks_pending", ()), ("socketio_volatile_dropped_total", ())}
+
+
+def test_volatile_drops_always_and_rate_limited_packets_with_metrics_on() -> None:
+    # rate_limited: the ended sessions' (kept as they leave) plus the live ones'
+    metrics = Metrics()
+    metrics.session_ended(SimpleNamespace(rate_limited=5), "closed")
+    live = make_socket(config={"rate_limit": 1, "rate_limit_burst": 1})
+    assert live._bucket is not None
+    live._bucket.denied = 2
+    snap = snapshot(metrics, {"s": live}, None, volatile_dropped=7)
+    assert (snap["volatile_dropped"], snap["rate_limited"]) == (7, 7)
+    assert snap["disconnects"] == {"closed": 1}
+    samples = _scrape(_Source(snap))
+    assert samples[("socketio_volatile_dropped_total", ())] == 7
+    assert samples[("socketio_rate_limited_total", ())] == 7
+    off = snapshot(None, {"s": live}, None, volatile_dropped=7)
+    assert off["volatile_dropped"] == 7
+    assert "rate_limited" not in off
 
 
 def test_registries_are_per_server_never_the_global_one() -> None:

@@ -228,6 +228,22 @@ def test_one_error_per_interval_and_one_log_line_per_session(clock, caplog):
     assert len(lines) == 1
 
 
+def test_many_flooding_sessions_share_one_log_line_per_second(clock, caplog):
+    # An attacker opening many sessions must not get one line each.
+    first = limited(rate_limit=1, rate_limit_burst=1)
+    others = [
+        make_socket({"": Echo}, server=first.server, config={"rate_limit": 1}) for _ in range(20)
+    ]
+    with caplog.at_level(logging.INFO):
+        for socket in [first, *others]:
+            socket._last_activity = session_clock.time.monotonic()
+            socket._bucket = new_bucket(1, 1, 0.0)
+            feed(socket, *(echo(n) for n in range(1, 4)))
+    assert all(socket.rate_limited == 2 for socket in [first, *others])
+    lines = [r for r in caplog.records if "past its rate limit" in r.getMessage()]
+    assert len(lines) == 1
+
+
 def test_the_error_goes_to_the_namespace_of_the_dropped_packet(clock):
     socket = limited(rate_limit=1, rate_limit_burst=2)
     feed(socket, "1::/chat", echo(1, "/chat"), echo(2, "/chat"))
