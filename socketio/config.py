@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Optional, Union
 
 from .exceptions import ConfigError
+from .relay import ForwardAddress, parse_forward_address
 
 __all__ = [
     "ALL_TRANSPORTS",
@@ -126,6 +127,18 @@ class Config:
             websocket's request. Give the same secret to processes that share one
             listening port (gunicorn's workers get one automatically); leave it
             unset for a single process.
+        forward_listener: where this process listens for the requests its
+            siblings forward to it (:mod:`socketio.forwarding`):
+            ``'unix:/path'``, ``'host:port'`` or ``(host, port)`` (port 0: any
+            free port). With ``session_secret``, the ids of the sessions
+            handshaken here name this address, and a polling request that
+            reaches a sibling is forwarded here: polling clients then need no
+            sticky routing. ``None`` (the default): nothing is forwarded.
+            gunicorn workers get a unix socket each (:mod:`socketio.sgunicorn`).
+        forward_timeout: seconds to connect to a session's owner, send it a
+            forwarded request and read what it answers (past the hold of a
+            long poll); a silent stream is given up after
+            ``heartbeat_interval`` plus this.
         metrics: count the server's traffic (:mod:`socketio.metrics`): off by
             default, when ``server.metrics`` is ``None`` and nothing is counted;
             ``server.metrics_snapshot()`` then has the gauges only.
@@ -173,6 +186,9 @@ class Config:
     policy_listener: tuple[str, int] = ("0.0.0.0", 10843)
     client_js: Optional[str] = None
     session_secret: Optional[Union[bytes, str]] = dataclasses.field(default=None, repr=False)
+    # polling without sticky routing (see socketio.forwarding)
+    forward_listener: Optional[ForwardAddress] = None
+    forward_timeout: float = 2
     # metrics (see socketio.metrics)
     metrics: bool = False
     metrics_listener: Optional[tuple[str, int]] = None
@@ -396,6 +412,17 @@ def _metrics_listener(key: str, value: Any) -> Optional[tuple[str, int]]:
     return (host, port)
 
 
+def _forward_listener(key: str, value: Any) -> Optional[ForwardAddress]:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    try:
+        return parse_forward_address(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{key} must be 'unix:/path', 'host:port', (host, port) or None: {exc}"
+        ) from None
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "resource": _resource,
     "transports": _transports,
@@ -425,4 +452,6 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "policy_listener": _listener,
     "metrics": _boolean,
     "metrics_listener": _metrics_listener,
+    "forward_listener": _forward_listener,
+    "forward_timeout": _positive_number,
 }

@@ -41,6 +41,7 @@ __all__ = [
     "PacketError",
     "PayloadError",
     "ProtocolError",
+    "RelayError",
     "SocketIOError",
 ]
 
@@ -100,6 +101,14 @@ class FrameError(ProtocolError):
     def __init__(self, message: str = "", *args: object, close_code: int = 1002) -> None:
         super().__init__(message, *args)
         self.close_code = close_code
+
+
+class RelayError(ProtocolError):
+    """A session's owner answered a forwarded request with what is not HTTP/1.1 as we read it.
+
+    See :mod:`socketio.forwarding`; the client is then answered as if the
+    owner were gone.
+    """
 
 
 class ConfigError(SocketIOError, ValueError):

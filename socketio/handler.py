@@ -15,7 +15,7 @@ checks a websocket upgrade and builds its ``101``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Optional, Union
 
 import gevent
 from gevent.pywsgi import WSGIHandler
@@ -23,7 +23,8 @@ from geventwebsocket.websocket import Stream
 
 from . import clientjs, payload, protocol, wshandshake
 from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
-from .exceptions import NotSocketIORequest
+from .exceptions import NotSocketIORequest, PayloadError
+from .forwarding import check_forwarded
 from .greeting import warn_unserved
 from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
 from .httpresponse import date_header, status_line
@@ -90,6 +91,9 @@ class SocketIOHandler(RequestReader):
             provides what :class:`~socketio.httpseam.HandlerServer` describes
             (:class:`~socketio.server.SocketIOServer` does).
     """
+
+    #: true on the forward listener's connections (see socketio.forwarding)
+    forwarded: ClassVar[bool] = False
 
     #: transport name → transport class
     handler_types: dict[str, type[BaseTransport]] = {
@@ -201,6 +205,16 @@ class SocketIOHandler(RequestReader):
             return text_response(200, "Welcome to socket.io.", origin)
         if isinstance(request, protocol.ClientScript):
             return self._client_script(request)
+        if self.forwarded:
+            client = isinstance(
+                request, (protocol.Exchange, protocol.ForcedDisconnect)
+            ) and check_forwarded(self.config, self.environ, request.sessid)
+            if not client:
+                server_logs(self.server).http(
+                    "forward-unsigned", "refused an unsigned forwarded request"
+                )
+                return text_response(403, "forwarded requests only")
+            self.client_address = (client, 0)  # (for the access log)
         origins = self.config.origins
         if origins != "*:*" and not protocol.origin_allowed(
             # (hybi-08 websockets send Sec-WebSocket-Origin instead; a browser
@@ -246,7 +260,11 @@ class SocketIOHandler(RequestReader):
             return False
         sessid = request.sessid
         # (a session booted between two polls still gets its "0::", as when running)
-        return sessid not in self.server.sockets and sessid not in self.server.farewells
+        return (
+            sessid not in self.server.sockets
+            and sessid not in self.server.farewells
+            and self._owner(sessid) is None
+        )
 
     def _client_script(self, request: protocol.ClientScript) -> Response:
         script = self.server.client_script(request.name)
@@ -299,6 +317,10 @@ class SocketIOHandler(RequestReader):
         if session is not None:
             log.debug("%s: forced disconnect by the client", session)
             session.client_left()
+        else:
+            forwarded = self._forward(request.sessid)
+            if forwarded is not None:
+                return forwarded
         return text_response(200, "", origin)
 
     def _exchange(self, request: protocol.Exchange) -> Union[Response, _WebsocketSession, None]:
@@ -317,6 +339,11 @@ class SocketIOHandler(RequestReader):
         if isinstance(transport, WebsocketTransport):
             return self._websocket_exchange(transport, request.sessid)
         session = self.server.get_socket(request.sessid)
+        if session is None:
+            # (its owner's: an id another process handshook, with forwarding on)
+            forwarded = self._forward(request.sessid)
+            if forwarded is not None:
+                return forwarded
         if session is None and self.environ.get("REQUEST_METHOD") == "GET":
             # the client's next transport, after a websocket left unserved (socketio.fallbacks)
             session = self.server.revive_socket(request.sessid)
@@ -343,6 +370,32 @@ class SocketIOHandler(RequestReader):
             )
             return transport.answer_not_handshaken()
         return transport.do_exchange(session, self.environ.get("REQUEST_METHOD", "GET"))
+
+    # -- requests for a sibling's session (socketio.forwarding) -----------------
+
+    def _owner(self, sessid: str) -> Any:
+        """The address of the sibling that owns ``sessid``, if it is to be forwarded there."""
+        forwarder = self.server.forwarder
+        if forwarder is None or self.forwarded:  # (forwarded once at most)
+            return None
+        return forwarder.owner_of(sessid)
+
+    def _forward(self, sessid: str) -> Optional[Response]:
+        """The answer of the sibling that owns ``sessid``; ``None`` if there is none, or it is gone."""
+        owner = self._owner(sessid)
+        if owner is None:
+            return None
+        body = b""
+        environ = self.environ
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "POST":
+            try:
+                body = self.read_body().encode("utf-8")
+            except PayloadError as exc:
+                return text_response(exc.status_hint, str(exc), environ.get("HTTP_ORIGIN"))
+        forwarder = self.server.forwarder
+        assert forwarder is not None  # (_owner found the owner)
+        return forwarder.forward(owner, sessid, method, self.path, environ, body)
 
     def _websocket_exchange(
         self, transport: WebsocketTransport, sessid: str

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 if TYPE_CHECKING:  # pragma: no cover
     from .clientjs import ClientScriptFile
     from .connections import ConnectionTracker
+    from .forwarding import Forwarder
     from .manager import BaseManager
     from .metrics import Metrics
     from .virtsocket import Socket
@@ -46,6 +47,10 @@ class HandlerServer(Protocol):
     @property
     def metrics(self) -> Optional[Metrics]:
         """The server's counters, or ``None`` with metrics off (see :mod:`socketio.metrics`)."""
+
+    @property
+    def forwarder(self) -> Optional[Forwarder]:
+        """Forwards requests for sibling processes' sessions, or ``None`` (see :mod:`socketio.forwarding`)."""
 
     @property
     def manager(self) -> BaseManager:

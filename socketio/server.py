@@ -19,7 +19,9 @@ from geventwebsocket.handler import WebSocketHandler
 from .clientjs import ClientScriptFile, find_client_js
 from .config import Config
 from .connections import AcceptGuard, ConnectionGreenlet, ConnectionTracker, refuse
+from .exceptions import ConfigError
 from .fallbacks import UngreetedIds
+from .forwarding import Forwarder, ForwardListener
 from .handler import SocketIOHandler
 from .interrupt import watch_sigint
 from .manager import BaseManager
@@ -108,6 +110,11 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
         self.manager.set_deliver(self._deliver)
         self.manager.set_volatile_deliver(self._deliver_volatile)
         self.volatile_dropped = 0  #: volatile packets its sessions dropped
+        if self.config.forward_listener is not None and not self.config.session_secret:
+            raise ConfigError("forward_listener needs a session_secret shared with the siblings")
+        #: hands requests for sibling processes' sessions to them (``forward_listener``)
+        self.forwarder: Optional[Forwarder] = None
+        self._forward_listener: Optional[ForwardListener] = None
         self._init_metrics()
         self.ws_handler_class = kwargs.pop("ws_handler_class", WebSocketHandler)
         kwargs.setdefault("handler_class", SocketIOHandler)
@@ -169,9 +176,10 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
         # The id is drawn first, the session built once for it (an id already
         # taken, never seen in practice with 128 random bits, costs a draw).
         secret = self.config.session_secret
-        sessid = new_sessid(secret, time.time())
+        owner = self.forwarder.own if self.forwarder is not None else ""
+        sessid = new_sessid(secret, time.time(), owner)
         while sessid in self.sockets:
-            sessid = new_sessid(secret, time.time())
+            sessid = new_sessid(secret, time.time(), owner)
         session = Socket(self, self.config, sessid=sessid)
         self.sockets[sessid] = session
         pending = self._pending
@@ -325,7 +333,19 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
         if start_manager is not None:
             start_manager()
         self.connections.start()
+        self._start_forwarding()
         super().start_accepting()
+
+    def _start_forwarding(self) -> None:
+        """Listen for forwarded requests (``forward_listener``), once."""
+        address = self.config.forward_listener
+        if address is None or self._forward_listener is not None:
+            return
+        listener = ForwardListener(address, self._handle_forwarded)
+        listener.start()
+        self._forward_listener = listener
+        self.forwarder = Forwarder(self.config, str(listener.address), self.server_logs)
+        log.info("serving forwarded requests on %s", listener.address)
 
     def serve_forever(self, stop_timeout: Optional[float] = None) -> None:
         """Serve until stopped; Ctrl-C stops the server, logs one line and returns.
@@ -361,6 +381,9 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
             session.kill(detach=True, reconnect=True)
         if self.policy_server is not None:
             self.policy_server.stop()
+        if self._forward_listener is not None:
+            self._forward_listener.close()
+            self._forward_listener = None
         close_manager = getattr(self.manager, "close", None)
         if close_manager is not None:
             close_manager()
@@ -404,7 +427,25 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
             socket.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
         except (OSError, AttributeError):
             pass  # not TCP (a UNIX socket), or a test double
-        handler = self.handler_class(self.config, socket, address, self)
+        self._serve(socket, self.handler_class(self.config, socket, address, self))
+
+    def _handle_forwarded(self, socket: Any, address: Any) -> None:
+        """Serve a connection of the forward listener: requests that siblings forward here."""
+        cls = self._forwarded_handler_class
+        if cls is None:
+            base = self.handler_class
+            cls = type(f"Forwarded{base.__name__}", (base,), {"forwarded": True})
+            self._forwarded_handler_class = cls
+        connections = self.connections
+        connections.count += 1
+        try:
+            self._serve(socket, cls(self.config, socket, address or ("", 0), self))
+        finally:
+            connections.count -= 1
+
+    _forwarded_handler_class: Any = None
+
+    def _serve(self, socket: Any, handler: Any) -> None:
         connections = self.connections
         # its first request's head is due within head_timeout of the accept
         connections.heads[handler] = connections.loop.now()

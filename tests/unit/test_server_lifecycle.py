@@ -49,7 +49,7 @@ def test_a_new_session_is_built_once_its_id_is_drawn(monkeypatch):
     server = SocketIOServer(("127.0.0.1", 0), app, policy_server=False)
     taken = server.get_socket()
     drawn = iter([taken.sessid, taken.sessid, "f" * 32])
-    monkeypatch.setattr(server_module, "new_sessid", lambda secret, now: next(drawn))
+    monkeypatch.setattr(server_module, "new_sessid", lambda secret, now, owner="": next(drawn))
     built = []
 
     class CountedSocket(server_module.Socket):

@@ -22,8 +22,8 @@ def draws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every session id drawn, by the server or by a Socket."""
     drawn: list[str] = []
 
-    def counting(secret: Any = None, now: Any = None) -> str:
-        sid = sessionid.new_sessid(secret, now)
+    def counting(secret: Any = None, now: Any = None, owner: str = "") -> str:
+        sid = sessionid.new_sessid(secret, now, owner)
         drawn.append(sid)
         return sid
 

@@ -59,3 +59,44 @@ def test_a_server_adopts_a_genuine_fresh_id_once_and_never_a_forged_one():
     for s in (sibling, server, unsigned):
         for sock in list(s.sockets.values()):
             sock.kill(detach=True)
+
+
+def test_a_signed_id_names_its_owner_and_only_a_genuine_one_is_believed():
+    from socketio.sessionid import sessid_owner
+
+    owner = "unix:/run/socketio/worker-1.sock"
+    sid = new_sessid(SECRET, now=1_000, owner=owner)
+    assert re.fullmatch(r"[0-9a-f]{40}[A-Za-z0-9_-]+[0-9a-f]{16}", sid)
+    assert sessid_owner(sid, SECRET) == owner
+    assert verify_sessid(sid, SECRET, now=1_000, max_age=60)
+    # no age limit on the owner: a session lives as long as its client keeps it alive
+    assert not verify_sessid(sid, SECRET, now=10_000, max_age=60)
+    assert sessid_owner(sid, SECRET) == owner
+    # another secret, an edited owner, an unsigned id or one that names none: no owner
+    assert sessid_owner(sid, b"another secret") is None
+    other = new_sessid(SECRET, now=1_000, owner="127.0.0.1:9000")
+    spliced = sid[:40] + other[40:-16] + sid[-16:]
+    assert sessid_owner(spliced, SECRET) is None
+    assert sessid_owner(new_sessid(), SECRET) is None
+    assert sessid_owner(new_sessid(SECRET, now=1_000), SECRET) is None
+
+
+def test_an_owner_too_long_for_an_id_is_refused():
+    import pytest
+
+    from socketio.sessionid import MAX_OWNER_BYTES
+
+    new_sessid(SECRET, owner="x" * MAX_OWNER_BYTES)
+    with pytest.raises(ValueError, match="longer than"):
+        new_sessid(SECRET, owner="x" * (MAX_OWNER_BYTES + 1))
+
+
+def test_a_forward_signature_binds_the_session_and_the_client():
+    from socketio.sessionid import forward_signature, verify_forward_signature
+
+    sig = forward_signature(SECRET, "abc", "10.0.0.1")
+    assert verify_forward_signature(SECRET, "abc", "10.0.0.1", sig)
+    assert not verify_forward_signature(SECRET, "abd", "10.0.0.1", sig)
+    assert not verify_forward_signature(SECRET, "abc", "10.0.0.2", sig)
+    assert not verify_forward_signature(b"other", "abc", "10.0.0.1", sig)
+    assert not verify_forward_signature(SECRET, "abc", "10.0.0.1\u00e9", sig)

@@ -1,0 +1,340 @@
+"""Polling without sticky routing: requests for another process's session go to that process.
+
+A Socket.IO 0.9 session lives in the process that answered its handshake (its
+*owner*): its queue, its namespaces and its timers are Python objects there.
+A websocket carries the whole session on one connection, and a sibling that
+receives it adopts the session (:meth:`~socketio.server.SocketIOServer.adopt_socket`).
+A polling client, though, sends every GET and POST on its own, and with
+several processes behind one port (gunicorn workers) or a proxy that is not
+sticky, each may land anywhere.
+
+So with ``forward_listener`` and ``session_secret`` set, each process listens
+on a private address and writes it, signed, into the ids of the sessions it
+owns (:func:`socketio.sessionid.sessid_owner`). A process that receives a
+request for a session it does not hold, whose id names another owner,
+replays the request to the owner's address (:class:`Forwarder`) and relays
+the answer, streamed for htmlfile and xhr-multipart. The owner serves it as
+any request of the session: one owner, one queue, so every packet reaches
+the client once and in order, and heartbeats, close timeouts and
+disconnects behave as in one process. The direct path is untouched: a
+request for a session held here never looks at its owner.
+
+Faults: an owner that is gone (its address refuses, or it closes before
+answering) is a session that is gone: the client is answered as for an
+unknown session (``7:::1+0``) and handshakes again. An owner that does not
+answer in time gets the client a 504 and a closed connection (a failed
+request, after which a 0.9 client reconnects). Nothing is retried, so
+nothing is delivered twice.
+
+The owner's :class:`ForwardListener` serves only forwarded requests, each
+signed by the sibling with the shared secret
+(:func:`~socketio.sessionid.forward_signature`), which also vouches for the
+client's address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket as stdlib_socket
+import stat
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
+
+import gevent.socket
+from gevent.server import StreamServer
+
+from .config import Config
+from .peerlog import ServerLogs, clip
+from .protocol import Response, text_response
+from .relay import (
+    FORWARD_HEADER,
+    ChunkDecoder,
+    ForwardAddress,
+    RelayError,
+    ResponseHead,
+    build_request,
+    parse_forward_address,
+    parse_response_head,
+)
+from .sessionid import forward_signature, sessid_owner, verify_forward_signature
+
+__all__ = ["ForwardListener", "Forwarder", "check_forwarded"]
+
+log = logging.getLogger(__name__)
+
+_RECV = 64 * 1024
+_FORWARD_ENVIRON = "HTTP_" + FORWARD_HEADER.upper().replace("-", "_")
+
+
+class Forwarder:
+    """Replays requests for sessions owned elsewhere to their owner, and relays the answers.
+
+    Counts what it did in :attr:`forwarded`, :attr:`unreachable` and
+    :attr:`timed_out`.
+    """
+
+    def __init__(self, config: Config, own: str, logs: ServerLogs) -> None:
+        self.config = config
+        #: this process's own address, as its session ids name it
+        self.own = own
+        self._logs = logs
+        #: requests relayed to their owner and answered
+        self.forwarded = 0
+        #: requests whose owner was gone (answered as an unknown session)
+        self.unreachable = 0
+        #: requests whose owner did not answer in time (answered 504)
+        self.timed_out = 0
+
+    def owner_of(self, sessid: str) -> Optional[ForwardAddress]:
+        """The address of the process that owns ``sessid``, if the id is genuine and names another."""
+        owner = sessid_owner(sessid, self.config.session_secret)
+        if owner is None or owner == self.own:
+            return None
+        try:
+            return parse_forward_address(owner)
+        except ValueError:
+            return None  # (signed by a sibling of another version: not ours to read)
+
+    def forward(
+        self,
+        owner: ForwardAddress,
+        sessid: str,
+        method: str,
+        target: str,
+        environ: dict[str, Any],
+        body: bytes,
+    ) -> Optional[Response]:
+        """Replay a request to ``owner`` and return its answer; ``None`` if the owner is gone.
+
+        Args:
+            owner: from :meth:`owner_of`.
+            sessid: the session the request is for.
+            method: the request method.
+            target: the request target, as the client sent it.
+            environ: the request's environ (its headers are replayed).
+            body: the request body, read here with this process's limits.
+        """
+        config = self.config
+        client = str(environ.get("REMOTE_ADDR") or "")
+        secret = config.session_secret
+        assert secret  # (owner_of found an owner)
+        signed = f"{client} {forward_signature(secret, sessid, client)}"
+        request = build_request(method, target, environ, body, signed)
+        try:
+            sock = _connect(owner, config.forward_timeout)
+        except OSError as exc:
+            return self._gone(owner, exc)
+        try:
+            sock.settimeout(config.forward_timeout)
+            sock.sendall(request)
+            head, rest = self._read_head(sock, config.poll_hold + config.forward_timeout)
+        except TimeoutError:
+            sock.close()
+            self.timed_out += 1
+            self._logs.server("forward-timeout", "owner %s did not answer in time", owner)
+            response = text_response(
+                504, "session owner did not answer", environ.get("HTTP_ORIGIN")
+            )
+            response.headers.append(("Connection", "close"))
+            return response
+        except (OSError, RelayError) as exc:
+            sock.close()
+            return self._gone(owner, exc)
+        self.forwarded += 1
+        if head.chunked or head.length is None:
+            # A stream (htmlfile, xhr-multipart), relayed as it comes.
+            idle = config.heartbeat_interval + config.forward_timeout
+            return Response(head.status, head.headers, RelayedBody(sock, rest, head.chunked, idle))
+        try:
+            whole = _read_exactly(sock, rest, head.length, config.forward_timeout)
+        except (OSError, RelayError) as exc:
+            sock.close()
+            return self._gone(owner, exc)
+        sock.close()
+        return Response(head.status, head.headers, whole)
+
+    def _read_head(self, sock: Any, timeout: float) -> tuple[ResponseHead, bytes]:
+        deadline = time.monotonic() + timeout
+        data = b""
+        while True:
+            head = parse_response_head(data)
+            if head is not None:
+                return head, data[head.size :]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            sock.settimeout(left)
+            more = sock.recv(_RECV)
+            if not more:
+                raise RelayError("closed before answering")
+            data += more
+
+    def _gone(self, owner: ForwardAddress, exc: BaseException) -> Optional[Response]:
+        self.unreachable += 1
+        self._logs.server(
+            "forward-unreachable",
+            "owner %s unreachable (%s): its session answered as unknown",
+            owner,
+            clip(str(exc) or type(exc).__name__),
+        )
+        return None
+
+
+def _connect(owner: ForwardAddress, timeout: float) -> Any:
+    if owner.family == "unix":
+        sock = gevent.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(owner.host)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    sock = gevent.socket.create_connection((owner.host, owner.port), timeout=timeout)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _read_exactly(sock: Any, data: bytes, length: int, timeout: float) -> bytes:
+    parts = [data[:length]]
+    got = len(parts[0])
+    sock.settimeout(timeout)
+    while got < length:
+        more = sock.recv(min(_RECV, length - got))
+        if not more:
+            raise RelayError(f"closed {length - got} bytes before the end of the answer")
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+class RelayedBody:
+    """An owner's streamed answer, passed on piece by piece; closing it closes the owner's connection.
+
+    The stream ends (the client then reconnects, as after any lost stream)
+    when the owner ends it, closes, or stays silent ``idle`` seconds (it
+    sends a heartbeat every ``heartbeat_interval``).
+    """
+
+    def __init__(self, sock: Any, first: bytes, chunked: bool, idle: float) -> None:
+        self._sock = sock
+        self._first = first
+        self._decoder = ChunkDecoder() if chunked else None
+        self._idle = idle
+
+    def __iter__(self) -> Iterator[bytes]:
+        sock, decoder = self._sock, self._decoder
+        data = self._first
+        try:
+            sock.settimeout(self._idle)
+            while True:
+                if data:
+                    if decoder is None:
+                        yield data
+                    else:
+                        yield from decoder.feed(data)
+                        if decoder.done:
+                            return
+                data = sock.recv(_RECV)
+                if not data:
+                    return
+        except (OSError, RelayError) as exc:
+            log.debug("relayed stream ended: %s", exc)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the connection to the owner (the client has gone, or the stream ended)."""
+        self._sock.close()
+
+
+def check_forwarded(config: Config, environ: dict[str, Any], sessid: str) -> Optional[str]:
+    """On a forward listener: the client's address if a sibling signed the request, else ``None``.
+
+    A genuine request gets that address as its ``REMOTE_ADDR``.
+    """
+    value = str(environ.get(_FORWARD_ENVIRON, ""))
+    client, _, signature = value.rpartition(" ")
+    secret = config.session_secret
+    if not secret or not signature:
+        return None
+    if not verify_forward_signature(secret, sessid, client, signature):
+        return None
+    environ["REMOTE_ADDR"] = client
+    environ["socketio.forwarded"] = True
+    return client
+
+
+class ForwardListener:
+    """The private listener of a process's forwarded requests (``forward_listener``).
+
+    A unix socket is made in a directory only this user may enter (created
+    if missing), replacing a stale socket file left by a process that died;
+    it is removed when the listener closes. A TCP port 0 is bound to a free
+    port, which :attr:`address` then names.
+    """
+
+    def __init__(self, address: ForwardAddress, handle: Callable[[Any, Any], None]) -> None:
+        self._path: Optional[str] = None
+        if address.family == "unix":
+            self._path = address.host
+            sock = _bind_unix(address.host)
+        else:
+            family = stdlib_socket.AF_INET6 if ":" in address.host else stdlib_socket.AF_INET
+            sock = gevent.socket.socket(family, stdlib_socket.SOCK_STREAM)
+            sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((address.host, address.port))
+            except BaseException:
+                sock.close()
+                raise
+            address = ForwardAddress("tcp", address.host, sock.getsockname()[1])
+        sock.listen(1024)
+        #: the address bound (a TCP port 0 replaced by the port the kernel chose)
+        self.address = address
+        self._server = StreamServer(sock, handle)
+
+    def start(self) -> None:
+        """Start accepting."""
+        self._server.start()
+
+    def close(self) -> None:
+        """Stop accepting, and remove the unix socket file."""
+        self._server.close()
+        if self._path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+
+
+def _bind_unix(path: str) -> Any:
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            if _listening(path):
+                raise OSError(f"another process listens on {path}")
+            os.unlink(path)  # (left by a process that died)
+    sock = gevent.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o600)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _listening(path: str) -> bool:
+    probe = stdlib_socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    try:
+        probe.settimeout(0.5)
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True

@@ -1,0 +1,129 @@
+"""Polling without sticky routing: two server processes, each request of a client to either.
+
+Two ``server_app`` processes share a ``session_secret`` and each has a
+``forward_listener`` (a unix socket, as gunicorn's workers get, or a TCP
+port, as across hosts). A polling client handshakes with one and sends each
+GET and POST to one or the other: its session stays one, at its owner.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.client09.handshake import handshake, transport_url
+from tests.client09.polling import PollingClient
+
+from .conftest import LiveServer
+
+SECRET = "forwarding-test-secret"
+
+
+class Sibling(LiveServer):
+    """A test server with a forward listener; ``sibling.forward`` is its address."""
+
+    def __init__(self, forward: str, **options: object) -> None:
+        config = {"session_secret": SECRET, "forward_listener": forward}
+        config.update(json.loads(str(options.pop("config", "{}"))))
+        super().__init__(config=json.dumps(config), **options)
+        self.forward = forward
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="sio-fwd-") as path:
+        yield Path(path)
+
+
+@pytest.fixture
+def siblings(socket_dir: Path) -> Iterator[Callable[..., tuple[Sibling, Sibling]]]:
+    started: list[Sibling] = []
+
+    def make(tcp: bool = False, **options: object) -> tuple[Sibling, Sibling]:
+        pair = []
+        for name in ("a", "b"):
+            forward = "127.0.0.1:0" if tcp else f"unix:{socket_dir / name}.sock"
+            server = Sibling(forward, **options)
+            started.append(server)
+            pair.append(server.start())
+        return pair[0], pair[1]
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+class Roaming(PollingClient):
+    """A polling client whose every request goes to the next server in turn."""
+
+    def __init__(self, servers: list[LiveServer], transport: str = "xhr-polling") -> None:
+        self.servers = servers
+        self.turn = 0
+        super().__init__(servers[0].url, transport=transport, open=False)
+        self.urls = [transport_url(s.url, transport, self.sid) for s in servers]
+
+    def _next(self) -> None:
+        self.turn = (self.turn + 1) % len(self.urls)
+        self.url = self.urls[self.turn]
+
+    def get(self, timeout: float = 10, **headers: str) -> str:
+        self._next()
+        return super().get(timeout, **headers)
+
+    def post(self, body: str, **headers: str) -> requests.Response:
+        self._next()
+        return super().post(body, **headers)
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["unix", "tcp"])
+@pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
+def test_a_session_is_one_whichever_process_each_request_reaches(
+    siblings: Callable[..., tuple[Sibling, Sibling]], tcp: bool, transport: str
+) -> None:
+    a, b = siblings(tcp=tcp)
+    client = Roaming([a, b], transport)
+    assert client.get() == "1::"  # (served by b, forwarded to a: the owner)
+    client.send("1::/chat")
+    for n in range(1, 7):
+        client.send(f'5:{n}+:/chat:{{"name":"echo","args":[{n}]}}')
+    seen: list[str] = []
+    while len(seen) < 8:
+        seen += [p for p in client.packets() if p[0] in "156"]
+    assert seen == [
+        "1::/chat",
+        '5::/chat:{"args":["/chat"],"name":"welcome"}',
+        *(f"6::/chat:{n}+[{n}]" for n in range(1, 7)),
+    ]
+    client.close()
+
+
+def test_a_forward_listener_refuses_what_is_not_signed(
+    siblings: Callable[..., tuple[Sibling, Sibling]],
+) -> None:
+    a, _ = siblings(tcp=True)
+    sid = handshake(a.url, requests.Session())[0]
+    log = a.log_path.read_text()
+    port = int(log.split("serving forwarded requests on 127.0.0.1:")[-1].split()[0])
+    direct = f"http://127.0.0.1:{port}/socket.io/1/xhr-polling/{sid}"
+    resp = requests.get(direct, timeout=5)
+    assert resp.status_code == 403
+    forged = requests.get(direct, timeout=5, headers={"X-Socketio-Forwarded": "1.2.3.4 abcd"})
+    assert forged.status_code == 403
+    assert requests.get(f"http://127.0.0.1:{port}/socket.io/1/", timeout=5).status_code == 403
+
+
+def test_an_owner_gone_is_a_session_gone(
+    siblings: Callable[..., tuple[Sibling, Sibling]],
+) -> None:
+    a, b = siblings()
+    sid = handshake(a.url, requests.Session())[0]
+    a.stop()
+    resp = requests.get(transport_url(b.url, "xhr-polling", sid), timeout=5)
+    assert (resp.status_code, resp.text) == (200, "7:::1+0")
+    resp = requests.post(transport_url(b.url, "xhr-polling", sid), data=b"1::/chat", timeout=5)
+    assert resp.text == "7:::1+0"
