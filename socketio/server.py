@@ -347,6 +347,12 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
         self.forwarder = Forwarder(self.config, str(listener.address), self.server_logs)
         log.info("serving forwarded requests on %s", listener.address)
 
+    def stop_forwarding(self) -> None:
+        """Close the forward listener: this process's sessions can no longer be reached from its siblings."""
+        if self._forward_listener is not None:
+            self._forward_listener.close()
+            self._forward_listener = None
+
     def serve_forever(self, stop_timeout: Optional[float] = None) -> None:
         """Serve until stopped; Ctrl-C stops the server, logs one line and returns.
 
@@ -381,9 +387,7 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
             session.kill(detach=True, reconnect=True)
         if self.policy_server is not None:
             self.policy_server.stop()
-        if self._forward_listener is not None:
-            self._forward_listener.close()
-            self._forward_listener = None
+        self.stop_forwarding()
         close_manager = getattr(self.manager, "close", None)
         if close_manager is not None:
             close_manager()

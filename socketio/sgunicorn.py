@@ -15,10 +15,13 @@ so a deployment picks them by subclassing::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import logging
+import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from typing import Any, ClassVar, Optional
 
@@ -103,12 +106,17 @@ class GunicornSocketIOServer(SocketIOServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         #: greenlets serving Socket.IO requests or idle keep-alive connections
         self.interruptible: set[gevent.Greenlet] = set()
+        # Each worker (this runs after the fork) listens on a unix socket of
+        # its own for its siblings' forwarded polling requests; an explicit
+        # ``forward_listener`` (None: off) wins.
+        kwargs.setdefault("forward_listener", f"unix:{_WORKERS_DIR}/{os.getpid()}.sock")
         super().__init__(*args, **kwargs)
 
     def close(self) -> None:
         """End every session (clients reconnect elsewhere), then drop the connections after ``close_grace``."""
         for socket in list(self.sockets.values()):
             socket.kill(detach=True, reconnect=True)
+        self.stop_forwarding()
         super().close()
         gevent.spawn_later(self.close_grace, self._drop_connections)
 
@@ -124,6 +132,17 @@ class GunicornSocketIOServer(SocketIOServer):
 # a session that a sibling handshook (see SocketIOServer.adopt_socket). A new
 # master (a restart) makes a new one, which retires the old session ids.
 _WORKERS_SECRET = secrets.token_bytes(32)
+# Where the workers of this master listen for forwarded requests (made by the
+# first worker, readable by this user only; see socketio.forwarding).
+_WORKERS_DIR = os.path.join(tempfile.gettempdir(), f"socketio-{os.getpid()}-{secrets.token_hex(4)}")
+_MASTER_PID = os.getpid()
+
+
+@atexit.register
+def _remove_workers_dir() -> None:
+    if os.getpid() == _MASTER_PID:
+        with contextlib.suppress(OSError):
+            os.rmdir(_WORKERS_DIR)  # (empty once every worker has stopped)
 
 
 class GeventSocketIOBaseWorker(GeventPyWSGIWorker):
