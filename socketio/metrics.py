@@ -262,6 +262,7 @@ def snapshot(
     sessions: Mapping[str, Any],
     bus: Optional[dict[str, int]],
     volatile_dropped: int = 0,
+    forwarding: Optional[dict[str, int]] = None,
 ) -> dict[str, Any]:
     """Every number at once, as a dict of plain values (see :meth:`~socketio.server_metrics.ServerMetrics.metrics_snapshot`).
 
@@ -272,6 +273,9 @@ def snapshot(
             :func:`~socketio.server_metrics.bus_gauges`), ``None`` without one.
         volatile_dropped: the server's count of volatile packets dropped
             (``server.volatile_dropped``, kept with metrics on or off).
+        forwarding: requests for sibling processes' sessions, by outcome
+            (``relayed``, ``owner_gone``, ``owner_timeout``; see
+            :mod:`socketio.forwarding`), ``None`` without a forward listener.
 
     Returns:
         With metrics on, besides the gauges and :meth:`Metrics.counters`,
@@ -283,6 +287,7 @@ def snapshot(
     out.update(session_gauges(live))
     out["bus"] = bus
     out["volatile_dropped"] = volatile_dropped
+    out["forwarding"] = forwarding
     if metrics is not None:
         out.update(metrics.counters())
         out["rate_limited"] = metrics.rate_limited + sum(s.rate_limited for s in live)

@@ -117,6 +117,13 @@ class SocketIOCollector(Collector):
             "Volatile packets dropped: their client could not take them when sent.",
             value=snap["volatile_dropped"],
         )
+        if snap["forwarding"] is not None:
+            yield _counter(
+                "socketio_forwarded_requests",
+                "Requests for sibling processes' sessions, by outcome.",
+                "outcome",
+                snap["forwarding"],
+            )
         bus = snap["bus"]
         if bus is not None:
             yield from _bus_families(bus, snap.get("publish_latency"))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from .config import Config
+from .forwarding import Forwarder
 from .metrics import Metrics, end_reason, snapshot
 from .pubsub import PubSubManager
 from .redis_manager import RedisManager
@@ -59,6 +60,7 @@ class ServerMetrics:
     manager: BaseManager
     stopping: bool
     volatile_dropped: int
+    forwarder: Optional[Forwarder]
 
     #: this server's counters (see :mod:`socketio.metrics`); ``None``: metrics off
     metrics: Optional[Metrics] = None
@@ -87,7 +89,17 @@ class ServerMetrics:
         metrics on or off; the counters are there only with ``metrics`` on
         (``"enabled"`` says which). See :func:`socketio.metrics.snapshot`.
         """
-        return snapshot(self.metrics, self.sockets, bus_gauges(self.manager), self.volatile_dropped)
+        forwarder = self.forwarder
+        forwarding = None
+        if forwarder is not None:
+            forwarding = {
+                "relayed": forwarder.forwarded,
+                "owner_gone": forwarder.unreachable,
+                "owner_timeout": forwarder.timed_out,
+            }
+        return snapshot(
+            self.metrics, self.sockets, bus_gauges(self.manager), self.volatile_dropped, forwarding
+        )
 
     def start_accepting(self) -> None:
         """Start the Prometheus listener (``metrics_listener``), then accept connections."""

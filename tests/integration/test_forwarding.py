@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.client09.handshake import handshake, transport_url
+from tests.client09.http import RawStream
 from tests.client09.polling import PollingClient
 
 from .conftest import LiveServer
@@ -127,3 +128,84 @@ def test_an_owner_gone_is_a_session_gone(
     assert (resp.status_code, resp.text) == (200, "7:::1+0")
     resp = requests.post(transport_url(b.url, "xhr-polling", sid), data=b"1::/chat", timeout=5)
     assert resp.text == "7:::1+0"
+
+
+@pytest.mark.parametrize("transport", ["htmlfile", "xhr-multipart"])
+def test_a_stream_is_relayed_as_it_comes(
+    siblings: Callable[..., tuple[Sibling, Sibling]], transport: str
+) -> None:
+    a, b = siblings(heartbeat_interval=1)
+    sid = handshake(a.url, requests.Session())[0]
+    stream = RawStream(transport_url(b.url, transport, sid))  # (owner: a)
+    try:
+        assert stream.status == 200
+        assert stream.headers["transfer-encoding"] == "chunked"
+        want = "text/html" if transport == "htmlfile" else "multipart/x-mixed-replace"
+        assert stream.headers["content-type"].startswith(want)
+        text = stream.read_text_until("1::")
+        for n, url in enumerate([a.url, b.url, a.url]):
+            resp = requests.post(
+                transport_url(url, transport, sid),
+                data=f'5:{n + 1}+::{{"name":"echo","args":[{n}]}}'.encode(),
+                timeout=5,
+            )
+            assert resp.text == "1"
+        text = stream.read_text_until(r"6:::3\+\[2\]", text)
+        assert [text.index(f"6:::{n + 1}+[{n}]") for n in range(3)] == sorted(
+            text.index(f"6:::{n + 1}+[{n}]") for n in range(3)
+        )
+        text = stream.read_text_until("2::", text)  # (heartbeats flow through the relay)
+    finally:
+        stream.close()
+
+
+def test_a_client_leaving_through_a_sibling_leaves_its_owner(
+    siblings: Callable[..., tuple[Sibling, Sibling]],
+) -> None:
+    a, b = siblings()
+    client = Roaming([a, b])
+    assert client.get() == "1::"
+    client.send("1::/chat")
+    resp = requests.get(
+        transport_url(b.url, "xhr-polling", client.sid) + "?disconnect=1", timeout=5
+    )
+    assert resp.status_code == 200
+    resp = requests.get(transport_url(a.url, "xhr-polling", client.sid), timeout=5)
+    assert resp.text in ("7:::1+0", "0::")  # (its farewell, or gone)
+
+
+def test_forwarded_requests_are_counted_by_outcome(socket_dir: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from .conftest import free_port
+
+    port = free_port()
+    a = Sibling(
+        f"unix:{socket_dir}/a.sock", config=json.dumps({"metrics_listener": ["127.0.0.1", port]})
+    )
+    b = Sibling(f"unix:{socket_dir}/b.sock")
+
+    def counts() -> dict[str, float]:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        return {
+            sample.labels["outcome"]: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "socketio_forwarded_requests_total"
+        }
+
+    try:
+        a.start()
+        b.start()
+        sid = handshake(b.url, requests.Session())[0]
+        client = PollingClient(a.url, sid=sid)  # (every request through a)
+        assert client.get() == "1::"
+        client.send("1::/chat")
+        assert counts() == {"relayed": 2, "owner_gone": 0, "owner_timeout": 0}
+        b.stop()
+        resp = requests.get(client.url, timeout=5)
+        assert resp.text == "7:::1+0"
+        assert counts() == {"relayed": 2, "owner_gone": 1, "owner_timeout": 0}
+    finally:
+        a.stop()
+        b.stop()

@@ -164,6 +164,7 @@ def test_snapshot_without_metrics_has_the_gauges_only() -> None:
         "acks_pending": 0,
         "bus": None,
         "volatile_dropped": 0,
+        "forwarding": None,
     }
     with_counters = snapshot(Metrics(), {}, None)
     assert with_counters["enabled"] is True
