@@ -234,7 +234,7 @@ def relayed_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 class ChunkDecoder:
     """Decodes a chunked body fed in pieces (``Transfer-Encoding: chunked``).
 
-    :meth:`feed` returns the payload bytes it could decode; :attr:`done` turns
+    :meth:`feed` returns the payload bytes it could decode; ``done`` turns
     true after the last chunk and its trailer.
     """
 
@@ -246,6 +246,7 @@ class ChunkDecoder:
         self._left = 0
         #: "size", "data", "data-end" (its CRLF) or "trailer"
         self._state = "size"
+        #: true once the last chunk and its trailer are read
         self.done = False
 
     def feed(self, data: bytes) -> list[bytes]:
