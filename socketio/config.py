@@ -125,8 +125,10 @@ class Config:
             know adopts it if the id is genuine, at most ``close_timeout``
             seconds old, has not ended here, and ``authorization`` allows the
             websocket's request. Give the same secret to processes that share one
-            listening port (gunicorn's workers get one automatically); leave it
-            unset for a single process.
+            listening port or one proxy (gunicorn's workers get one
+            automatically); leave it unset for a single process. With
+            ``forward_listener`` it also signs the owner an id names and the
+            requests forwarded to that owner.
         forward_listener: where this process listens for the requests its
             siblings forward to it (:mod:`socketio.forwarding`):
             ``'unix:/path'``, ``'host:port'`` or ``(host, port)`` (port 0: any
