@@ -35,6 +35,7 @@ client's address.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import os
 import socket as stdlib_socket
@@ -51,6 +52,7 @@ from .peerlog import ServerLogs, clip
 from .protocol import Response, text_response
 from .relay import (
     FORWARD_HEADER,
+    OWNER_HEADER,
     ChunkDecoder,
     ForwardAddress,
     RelayError,
@@ -59,9 +61,9 @@ from .relay import (
     parse_forward_address,
     parse_response_head,
 )
-from .sessionid import forward_signature, sessid_owner, verify_forward_signature
+from .sessionid import forward_signature, owner_signature, sessid_owner, verify_forward_signature
 
-__all__ = ["ForwardListener", "Forwarder", "check_forwarded"]
+__all__ = ["ForwardListener", "ForwardedRequests", "Forwarder", "check_forwarded"]
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,10 @@ class Forwarder:
             sock.settimeout(config.forward_timeout)
             sock.sendall(request)
             head, rest = self._read_head(sock, config.poll_hold + config.forward_timeout)
+            if head.owner is None or not hmac.compare_digest(
+                head.owner, owner_signature(secret, sessid)
+            ):
+                raise RelayError("the answer is not signed by the session's owner")
         except TimeoutError:
             sock.close()
             self.timed_out += 1
@@ -252,10 +258,33 @@ class RelayedBody:
         self._sock.close()
 
 
+class ForwardedRequests:
+    """What the handler of a forward listener's connection adds (a base class of it).
+
+    Its answers carry the owner's signature (:data:`~socketio.relay.OWNER_HEADER`),
+    which the forwarding process checks before it relays them.
+    """
+
+    #: this connection's requests come from siblings
+    forwarded = True
+    #: the signature of the current request's answer (see :func:`check_forwarded`)
+    owner_proof: Optional[str] = None
+
+    def send_response(self, response: Response) -> None:
+        """Send ``response`` signed as the owner's."""
+        proof = self.owner_proof
+        if proof is not None:
+            response = Response(
+                response.status, [*response.headers, (OWNER_HEADER, proof)], response.body
+            )
+        super().send_response(response)  # type: ignore[misc]  # (the handler's)
+
+
 def check_forwarded(config: Config, environ: dict[str, Any], sessid: str) -> Optional[str]:
     """On a forward listener: the client's address if a sibling signed the request, else ``None``.
 
-    A genuine request gets that address as its ``REMOTE_ADDR``.
+    A genuine request gets that address as its ``REMOTE_ADDR``; its answer
+    will be signed (``environ['socketio.owner_proof']``).
     """
     value = str(environ.get(_FORWARD_ENVIRON, ""))
     client, _, signature = value.rpartition(" ")
@@ -266,6 +295,7 @@ def check_forwarded(config: Config, environ: dict[str, Any], sessid: str) -> Opt
         return None
     environ["REMOTE_ADDR"] = client
     environ["socketio.forwarded"] = True
+    environ["socketio.owner_proof"] = owner_signature(secret, sessid)
     return client
 
 

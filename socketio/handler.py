@@ -94,6 +94,8 @@ class SocketIOHandler(RequestReader):
 
     #: true on the forward listener's connections (see socketio.forwarding)
     forwarded: ClassVar[bool] = False
+    #: on those: the signature of the current answer (see ForwardedRequests)
+    owner_proof: Optional[str] = None
 
     #: transport name → transport class
     handler_types: dict[str, type[BaseTransport]] = {
@@ -215,6 +217,7 @@ class SocketIOHandler(RequestReader):
                 )
                 return text_response(403, "forwarded requests only")
             self.client_address = (client, 0)  # (for the access log)
+            self.owner_proof = self.environ["socketio.owner_proof"]
         origins = self.config.origins
         if origins != "*:*" and not protocol.origin_allowed(
             # (hybi-08 websockets send Sec-WebSocket-Origin instead; a browser

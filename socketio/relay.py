@@ -21,6 +21,7 @@ from .exceptions import RelayError
 
 __all__ = [
     "FORWARD_HEADER",
+    "OWNER_HEADER",
     "ChunkDecoder",
     "ForwardAddress",
     "RelayError",
@@ -33,6 +34,8 @@ __all__ = [
 
 #: the header carrying the client's address and the forwarding signature
 FORWARD_HEADER = "X-Socketio-Forwarded"
+#: the header by which the owner signs its answer
+OWNER_HEADER = "X-Socketio-Owner"
 _FORWARD_ENVIRON = "HTTP_X_SOCKETIO_FORWARDED"
 
 #: most bytes of a response head read from an owner
@@ -56,6 +59,7 @@ _HOP_BY_HOP = frozenset(
         "content-length",
         "date",
         FORWARD_HEADER.lower(),
+        OWNER_HEADER.lower(),
     }
 )
 
@@ -183,6 +187,8 @@ class ResponseHead(NamedTuple):
     chunked: bool
     #: bytes of the head, including its blank line
     size: int
+    #: the :data:`OWNER_HEADER` value, or ``None``
+    owner: Optional[str] = None
 
 
 def parse_response_head(data: bytes) -> Optional[ResponseHead]:
@@ -208,6 +214,7 @@ def parse_response_head(data: bytes) -> Optional[ResponseHead]:
     headers: list[tuple[str, str]] = []
     length: Optional[int] = None
     chunked = False
+    owner = None
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip():
@@ -222,8 +229,10 @@ def parse_response_head(data: bytes) -> Optional[ResponseHead]:
             chunked = value.lower() == "chunked"
             if not chunked:
                 raise RelayError(f"unsupported Transfer-Encoding: {value[:20]!r}")
+        elif lower == "x-socketio-owner":
+            owner = value
         headers.append((name, value))
-    return ResponseHead(status, relayed_headers(headers), length, chunked, end + 4)
+    return ResponseHead(status, relayed_headers(headers), length, chunked, end + 4, owner)
 
 
 def relayed_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ from .config import Config
 from .connections import AcceptGuard, ConnectionGreenlet, ConnectionTracker, refuse
 from .exceptions import ConfigError
 from .fallbacks import UngreetedIds
-from .forwarding import Forwarder, ForwardListener
+from .forwarding import ForwardedRequests, Forwarder, ForwardListener
 from .handler import SocketIOHandler
 from .interrupt import watch_sigint
 from .manager import BaseManager
@@ -438,7 +438,7 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
         cls = self._forwarded_handler_class
         if cls is None:
             base = self.handler_class
-            cls = type(f"Forwarded{base.__name__}", (base,), {"forwarded": True})
+            cls = type(f"Forwarded{base.__name__}", (ForwardedRequests, base), {})
             self._forwarded_handler_class = cls
         connections = self.connections
         connections.count += 1

@@ -31,6 +31,7 @@ __all__ = [
     "forward_signature",
     "issued_at",
     "new_sessid",
+    "owner_signature",
     "sessid_owner",
     "verify_forward_signature",
     "verify_sessid",
@@ -149,6 +150,16 @@ def forward_signature(secret: Secret, sessid: str, client: str) -> str:
     forward listener serves siblings and nobody else.
     """
     return _mac(secret, f"forward\n{sessid}\n{client}")
+
+
+def owner_signature(secret: Secret, sessid: str) -> str:
+    """What the owner of ``sessid`` signs its answers to forwarded requests with.
+
+    The forwarding process relays an answer only with it: whatever else
+    listens at an address a session id names (a process started on the port
+    of an owner that died) is taken for an owner that is gone.
+    """
+    return _mac(secret, f"owner\n{sessid}")
 
 
 def verify_forward_signature(secret: Secret, sessid: str, client: str, signature: str) -> bool:

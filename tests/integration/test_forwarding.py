@@ -209,3 +209,37 @@ def test_forwarded_requests_are_counted_by_outcome(socket_dir: Path) -> None:
     finally:
         a.stop()
         b.stop()
+
+
+def test_whatever_else_listens_at_a_dead_owners_address_is_not_believed(
+    siblings: Callable[..., tuple[Sibling, Sibling]],
+) -> None:
+    import http.server
+    import threading
+
+    a, b = siblings(tcp=True)
+    sid = handshake(a.url, requests.Session())[0]
+    port = int(
+        a.log_path.read_text().split("serving forwarded requests on 127.0.0.1:")[-1].split()[0]
+    )
+    a.stop()
+
+    class Impostor(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'5:::{"name":"phish","args":[]}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    impostor = http.server.HTTPServer(("127.0.0.1", port), Impostor)
+    threading.Thread(target=impostor.serve_forever, daemon=True).start()
+    try:
+        resp = requests.get(transport_url(b.url, "xhr-polling", sid), timeout=5)
+        assert (resp.status_code, resp.text) == (200, "7:::1+0")
+    finally:
+        impostor.shutdown()
+        impostor.server_close()

@@ -76,12 +76,13 @@ def test_the_replayed_request_keeps_the_end_to_end_headers_only():
 def test_a_response_head_is_read_once_complete():
     raw = (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
-        b"Connection: close\r\nDate: x\r\nAccess-Control-Allow-Origin: *\r\n\r\n1::"
+        b"Connection: close\r\nDate: x\r\nAccess-Control-Allow-Origin: *\r\n"
+        b"X-Socketio-Owner: 0123abcd\r\n\r\n1::"
     )
     assert parse_response_head(raw[:20]) is None
     head = parse_response_head(raw)
     assert head is not None
-    assert (head.status, head.length, head.chunked) == (200, 3, False)
+    assert (head.status, head.length, head.chunked, head.owner) == (200, 3, False, "0123abcd")
     assert head.headers == [("Content-Type", "text/plain"), ("Access-Control-Allow-Origin", "*")]
     assert raw[head.size :] == b"1::"
     chunked = parse_response_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
