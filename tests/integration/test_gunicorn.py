@@ -3,10 +3,12 @@
 ``gunicorn -k socketio.sgunicorn.GeventSocketIOWorker -w N tests.integration.gunicorn_app:application``
 in a subprocess, with websocket and xhr-polling clients speaking the 0.9 wire
 format. Each worker is a separate process with its own sessions and its own
-in-memory rooms: a session lives in the worker that handshook it, so several
-workers need sticky routing (or one TCP connection carrying the handshake and
-the websocket), and a broadcast reaches only the clients of one worker unless
-a pub/sub manager is configured.
+in-memory rooms: a session lives in the worker that handshook it. The workers
+share a session secret, so a websocket reaching a sibling is adopted there,
+and each has a forward listener, so a polling request reaching a sibling is
+forwarded to the owner (``test_no_sticky_gunicorn.py`` tests that with four
+workers). A broadcast reaches only the clients of one worker unless a pub/sub
+manager is configured.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from tests.client09.websocket import WebSocketClient
 from .conftest import ROOT, free_port
 
 APP = "tests.integration.gunicorn_app:application"
+#: a signed session id: 40 hex digits, the owner's forward address (base64url), a 16-digit MAC
+SID = r"[0-9a-f]{40}[A-Za-z0-9_-]*[0-9a-f]{16}"
 
 
 class Gunicorn:
@@ -162,7 +166,7 @@ def test_two_workers_serve_websockets_past_the_worker_timeout(two_workers):
     wait_for(lambda: two_workers.access().count('" 101 ') >= 4, what="4 websockets logged")
     log = two_workers.access()
     assert re.search(r'"GET /socket\.io/1/ HTTP/1\.1" 200 ', log), log
-    assert re.search(r'"GET /socket\.io/1/websocket/[0-9a-f]{56} HTTP/1\.1" 101 ', log), log
+    assert re.search(rf'"GET /socket\.io/1/websocket/{SID} HTTP/1\.1" 101 ', log), log
 
 
 def test_any_worker_takes_the_websocket_of_a_siblings_handshake(two_workers):
@@ -208,7 +212,7 @@ def test_xhr_polling_and_websockets_share_a_worker(start_gunicorn):
     assert shout["data"] == {"name": "shout", "args": ["to all", pid]}
     ws.close()
     assert re.search(
-        r'"POST /socket\.io/1/xhr-polling/[0-9a-f]{56} HTTP/1\.1" 200 ', server.access()
+        rf'"POST /socket\.io/1/xhr-polling/{SID} HTTP/1\.1" 200 ', server.access()
     )
 
 
