@@ -4,8 +4,12 @@
 -k tests.integration.gunicorn_redis.RedisWorker tests.integration.gunicorn_redis:application``
 
 The manager reaches each worker's server through ``socketio_options``, as a
-deployment would configure it. ``/_pid`` answers the worker's process id, so a
-test can tell which worker holds a keep-alive connection.
+deployment would configure it; ``SOCKETIO_TEST_OPTIONS`` (a JSON object) adds
+more of them (``{"close_timeout": 3}``). The application is ``server_app``'s
+(any worker class serves it). ``/_pid`` answers the worker's process id, so a
+test can tell which worker holds a keep-alive connection, and every answer
+that is not Socket.IO's carries it in an ``X-Worker-Pid`` header (so
+``/_events`` can be gathered from every worker).
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ class RedisWorker(GeventSocketIOWorker):
     socketio_options = {
         "manager": os.environ.get("SOCKETIO_TEST_MANAGER", "redis://127.0.0.1:6379/0"),
         "polling_duration": 2,
+        **json.loads(os.environ.get("SOCKETIO_TEST_OPTIONS", "{}")),
     }
 
 
 def application(environ, start_response):
+    pid = str(os.getpid())
     if environ["PATH_INFO"] == "/_pid":
-        body = json.dumps(os.getpid()).encode()
+        body = pid.encode()
         start_response(
             "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         )
@@ -35,4 +41,10 @@ def application(environ, start_response):
     # Imported here, in the worker, after gunicorn's gevent worker has patched.
     from .server_app import application as app
 
-    return app(environ, start_response)
+    if environ["PATH_INFO"].startswith("/socket.io/"):
+        return app(environ, start_response)
+
+    def start_with_pid(status, headers, exc_info=None):
+        return start_response(status, [*headers, ("X-Worker-Pid", pid)], exc_info)
+
+    return app(environ, start_with_pid)

@@ -13,6 +13,7 @@ manager is configured.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import signal
@@ -39,9 +40,23 @@ SID = r"[0-9a-f]{40}[A-Za-z0-9_-]*[0-9a-f]{16}"
 
 
 class Gunicorn:
-    """A gunicorn master process with its logs in ``tmp``."""
+    """A gunicorn master process with its logs in ``tmp``.
 
-    def __init__(self, tmp: pathlib.Path, worker: str, workers: int, *args: str) -> None:
+    ``worker`` is a class of :mod:`socketio.sgunicorn` or a dotted path;
+    ``app`` the WSGI application, which answers the worker's pid on
+    ``pid_path``; ``env`` adds to the environment.
+    """
+
+    def __init__(
+        self,
+        tmp: pathlib.Path,
+        worker: str,
+        workers: int,
+        *args: str,
+        app: str = APP,
+        pid_path: str = "/",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_log = tmp / f"access-{self.port}.log"
@@ -51,7 +66,7 @@ class Gunicorn:
             "-m",
             "gunicorn",
             "-k",
-            f"socketio.sgunicorn.{worker}",
+            worker if "." in worker else f"socketio.sgunicorn.{worker}",
             "-w",
             str(workers),
             "-b",
@@ -62,10 +77,14 @@ class Gunicorn:
             str(self.error_log),
             "--no-control-socket",
             *args,
-            APP,
+            app,
         ]
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         wait_http(self.url + "/", proc=self.proc)
         # "Booting worker" is logged before the worker listens: wait until
@@ -74,7 +93,7 @@ class Gunicorn:
         answered: set[int] = set()
         while len(answered) < workers:
             assert time.monotonic() < deadline, self.errors()
-            answered.add(int(requests.get(self.url + "/", timeout=5).text))
+            answered.add(int(requests.get(self.url + pid_path, timeout=5).text))
         assert answered == self.worker_pids()
 
     def worker_pids(self) -> set[int]:
@@ -211,9 +230,7 @@ def test_xhr_polling_and_websockets_share_a_worker(start_gunicorn):
     shout = parse(poller.wait_for(lambda raw: raw.startswith("5::/echo:")))
     assert shout["data"] == {"name": "shout", "args": ["to all", pid]}
     ws.close()
-    assert re.search(
-        rf'"POST /socket\.io/1/xhr-polling/{SID} HTTP/1\.1" 200 ', server.access()
-    )
+    assert re.search(rf'"POST /socket\.io/1/xhr-polling/{SID} HTTP/1\.1" 200 ', server.access())
 
 
 def test_the_access_log_line_of_a_websocket_has_its_request_headers(start_gunicorn):
