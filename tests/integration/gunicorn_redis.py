@@ -7,9 +7,10 @@ The manager reaches each worker's server through ``socketio_options``, as a
 deployment would configure it; ``SOCKETIO_TEST_OPTIONS`` (a JSON object) adds
 more of them (``{"close_timeout": 3}``). The application is ``server_app``'s
 (any worker class serves it). ``/_pid`` answers the worker's process id, so a
-test can tell which worker holds a keep-alive connection, and every answer
-that is not Socket.IO's carries it in an ``X-Worker-Pid`` header (so
-``/_events`` can be gathered from every worker).
+test can tell which worker holds a keep-alive connection. With
+``SOCKETIO_TEST_EVENTS`` (a directory), each worker also writes the namespace
+hooks it runs (``/_events``) to ``<pid>.jsonl`` there: a test reads what every
+worker did without having to reach each one through the shared socket.
 """
 
 from __future__ import annotations
@@ -30,21 +31,30 @@ class RedisWorker(GeventSocketIOWorker):
     }
 
 
+_EVENTS_DIR = os.environ.get("SOCKETIO_TEST_EVENTS")
+_record = None
+
+
+def _record_to_file(kind, ns, detail=None):
+    """``server_app.record``, and a line in this worker's file of ``SOCKETIO_TEST_EVENTS``."""
+    _record(kind, ns, detail)
+    with open(os.path.join(_EVENTS_DIR, f"{os.getpid()}.jsonl"), "a") as out:
+        out.write(json.dumps([kind, ns.ns_name, ns.socket.sessid]) + "\n")
+
+
 def application(environ, start_response):
-    pid = str(os.getpid())
     if environ["PATH_INFO"] == "/_pid":
-        body = pid.encode()
+        body = json.dumps(os.getpid()).encode()
         start_response(
             "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         )
         return [body]
     # Imported here, in the worker, after gunicorn's gevent worker has patched.
-    from .server_app import application as app
+    from . import server_app
 
-    if environ["PATH_INFO"].startswith("/socket.io/"):
-        return app(environ, start_response)
-
-    def start_with_pid(status, headers, exc_info=None):
-        return start_response(status, [*headers, ("X-Worker-Pid", pid)], exc_info)
-
-    return app(environ, start_with_pid)
+    app = server_app.application
+    if _EVENTS_DIR and server_app.record is not _record_to_file:
+        global _record
+        _record = server_app.record
+        server_app.record = _record_to_file
+    return app(environ, start_response)

@@ -12,6 +12,7 @@ client's requests of one session.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import re
 import socket
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tests.client09.framing import htmlfile_payloads, unframe
-from tests.client09.handshake import TIMEOUT, transport_url
+from tests.client09.handshake import TIMEOUT, handshake, transport_url
 from tests.client09.http import RawStream, keep_alive_get
 from tests.client09.polling import PollingClient
 
@@ -90,10 +91,20 @@ class Scattered(PollingClient):
     Behind gunicorn or a round-robin proxy each may reach another process.
     """
 
-    def __init__(self, url: str, transport: str = "xhr-polling") -> None:
-        super().__init__(url, transport, open=False)
+    def __init__(self, url: str, transport: str = "xhr-polling", sid: str | None = None) -> None:
+        super().__init__(url, transport, sid=sid, open=False)
         self.http.close()
         self.http = NewConnections()
+
+
+def handshakes(url: str, count: int = 8) -> list[str]:
+    """``count`` session ids, handshaken at once (so behind gunicorn, by several workers).
+
+    One at a time, the kernel may give every connection to the same few
+    workers (whichever wakes first); workers busy with one leave the next to another.
+    """
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: handshake(url).sid, range(count)))
 
 
 def pinned_socket(url: str, accept: Callable[[int], bool], tries: int = 60) -> socket.socket:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +32,7 @@ from .nosticky import (
     PinnedStream,
     Scattered,
     forwarded_to,
+    handshakes,
     owner_pid,
     pinned_request,
     pinned_socket,
@@ -43,36 +45,34 @@ APP = "tests.integration.gunicorn_redis:application"
 WORKERS = 4
 
 
-def start(tmp: Any, worker: str, env: dict[str, str] | None = None) -> Gunicorn:
-    return Gunicorn(
-        tmp,
-        worker,
-        WORKERS,
-        "--access-logformat",
-        ACCESS_FORMAT,
-        app=APP,
-        pid_path="/_pid",
-        env=env,
-    )
+class Workers(Gunicorn):
+    """Four workers; each writes the hooks it runs to a file in :attr:`events_dir`."""
+
+    def __init__(self, tmp: pathlib.Path, worker: str, env: dict[str, str] | None = None) -> None:
+        self.events_dir = tmp / "events"
+        self.events_dir.mkdir()
+        env = {**(env or {}), "SOCKETIO_TEST_EVENTS": str(self.events_dir)}
+        args = ("--access-logformat", ACCESS_FORMAT)
+        super().__init__(tmp, worker, WORKERS, *args, app=APP, pid_path="/_pid", env=env)
 
 
 @pytest.fixture(scope="module")
-def four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+def four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     """Four default workers (``socketio.sgunicorn.GeventSocketIOWorker``, nothing configured)."""
-    server = start(tmp_path_factory.mktemp("four"), "GeventSocketIOWorker")
+    server = Workers(tmp_path_factory.mktemp("four"), "GeventSocketIOWorker")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def redis_four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+def redis_four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     """Four Redis workers (``gunicorn_redis.RedisWorker``), with a 2 s close timeout."""
     redis_server = RedisServer().start()
     env = {
         "SOCKETIO_TEST_MANAGER": redis_server.url,
         "SOCKETIO_TEST_OPTIONS": json.dumps({"close_timeout": 2}),
     }
-    server = start(
+    server = Workers(
         tmp_path_factory.mktemp("redis-four"), "tests.integration.gunicorn_redis.RedisWorker", env
     )
     yield server
@@ -80,33 +80,23 @@ def redis_four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
     redis_server.stop()
 
 
-def every_worker(server: Gunicorn, path: str) -> dict[int, Any]:
-    """The JSON answer of each live worker to ``path`` (new connections until all four answered)."""
-    answers: dict[int, Any] = {}
-    for _ in range(200):
-        resp = requests.get(server.url + path, timeout=5)  # (a new connection each)
-        answers[int(resp.headers["X-Worker-Pid"])] = resp.json()
-        if len(answers) == WORKERS:
-            return answers
-    raise AssertionError(f"only {sorted(answers)} of the workers answered {path}")
-
-
-def hooks(server: Gunicorn, sid: str) -> dict[int, list[tuple[str, str]]]:
+def hooks(server: Workers, sid: str) -> dict[int, list[tuple[str, str]]]:
     """The namespace hooks that ran for ``sid``, by worker (only its owner should have any)."""
     found: dict[int, list[tuple[str, str]]] = {}
-    for pid, events in every_worker(server, "/_events").items():
-        mine = [(kind, ns) for kind, ns, sessid, _ in events if sessid == sid]
+    for path in sorted(server.events_dir.glob("*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        mine = [(kind, ns) for kind, ns, sessid in lines if sessid == sid]
         if mine:
-            found[pid] = mine
+            found[int(path.stem)] = mine
     return found
 
 
-def left(server: Gunicorn, sid: str) -> bool:
+def left(server: Workers, sid: str) -> bool:
     """Whether ``recv_disconnect`` ran for ``sid``'s ``/chat`` (in any worker)."""
     return any(("recv_disconnect", "/chat") in found for found in hooks(server, sid).values())
 
 
-def wait_spread(server: Gunicorn, sid: str) -> list[int]:
+def wait_spread(server: Workers, sid: str) -> list[int]:
     """The workers that answered ``sid``'s client: several, and the owner served every forwarded one."""
     try:
         wait_for(lambda: len(set(served_by(server.access(), sid))) >= 2, what="two workers")
@@ -119,7 +109,7 @@ def wait_spread(server: Gunicorn, sid: str) -> list[int]:
     return pids
 
 
-def keep_polling(client: Scattered, server: Gunicorn, polls: int = 30) -> None:
+def keep_polling(client: Scattered, server: Workers, polls: int = 30) -> None:
     """Echo through ``/chat`` until the session's requests have reached two workers (bounded)."""
     for n in range(polls):
         if len(set(served_by(server.access(), client.sid))) >= 2:
@@ -132,7 +122,7 @@ def keep_polling(client: Scattered, server: Gunicorn, polls: int = 30) -> None:
 
 
 def test_the_node_client_over_xhr_polling_keeps_one_session_across_workers(
-    four: Gunicorn, node_modules: Any
+    four: Workers, node_modules: Any
 ) -> None:
     client = NodeClient(four.url)
     try:
@@ -169,7 +159,7 @@ def test_the_node_client_over_xhr_polling_keeps_one_session_across_workers(
 
 
 @pytest.mark.parametrize("transport", ["xhr-polling", "jsonp-polling"])
-def test_a_polling_session_is_one_across_workers(four: Gunicorn, transport: str) -> None:
+def test_a_polling_session_is_one_across_workers(four: Workers, transport: str) -> None:
     client = Scattered(four.url, transport)
     owner = owner_pid(client.sid)
     assert client.packets() == ["1::"]
@@ -209,7 +199,7 @@ def test_a_polling_session_is_one_across_workers(four: Gunicorn, transport: str)
 
 
 @pytest.mark.parametrize("transport", ["htmlfile", "xhr-multipart"])
-def test_a_stream_relayed_from_its_owner(four: Gunicorn, transport: str) -> None:
+def test_a_stream_relayed_from_its_owner(four: Workers, transport: str) -> None:
     sid = handshake(four.url, requests.Session()).sid
     owner = owner_pid(sid)
     # the stream on another worker than the owner: relayed as it comes
@@ -250,7 +240,7 @@ def test_a_stream_relayed_from_its_owner(four: Gunicorn, transport: str) -> None
 # -- timers and broadcasts (the Redis workers) ------------------------------------------
 
 
-def test_a_client_gone_is_disconnected_after_the_close_timeout(redis_four: Gunicorn) -> None:
+def test_a_client_gone_is_disconnected_after_the_close_timeout(redis_four: Workers) -> None:
     client = Scattered(redis_four.url)
     assert client.packets() == ["1::"]
     client.send("1::/chat")
@@ -270,11 +260,11 @@ def test_a_client_gone_is_disconnected_after_the_close_timeout(redis_four: Gunic
     assert client.get() == "7:::1+0"  # (its next GET, wherever it lands: a session gone)
 
 
-def test_a_broadcast_reaches_the_polling_clients_of_every_worker_once(redis_four: Gunicorn) -> None:
+def test_a_broadcast_reaches_the_polling_clients_of_every_worker_once(redis_four: Workers) -> None:
     clients: dict[int, Scattered] = {}
-    for _ in range(80):  # one client owned by each worker
-        client = Scattered(redis_four.url)
-        clients.setdefault(owner_pid(client.sid), client)
+    for _ in range(10):  # one client owned by each worker
+        for sid in handshakes(redis_four.url):
+            clients.setdefault(owner_pid(sid), Scattered(redis_four.url, sid=sid))
         if len(clients) == WORKERS:
             break
     assert len(clients) == WORKERS, sorted(clients)
@@ -300,7 +290,7 @@ def test_a_broadcast_reaches_the_polling_clients_of_every_worker_once(redis_four
 # -- faults (last: a worker of the module's gunicorn is killed) --------------------------
 
 
-def test_the_owner_killed_its_clients_start_again(four: Gunicorn, node_modules: Any) -> None:
+def test_the_owner_killed_its_clients_start_again(four: Workers, node_modules: Any) -> None:
     node = NodeClient(four.url)
     try:
         node.call("agent", keepAlive=False)
@@ -308,11 +298,13 @@ def test_the_owner_killed_its_clients_start_again(four: Gunicorn, node_modules: 
         sid = node.connect("C", "/chat", "xhr-polling", **options)
         owner = owner_pid(sid)
         assert node.emit("C", "echo", "before", ack=True) == ["before"]
-        for _ in range(80):  # a wire-level session of the same owner
-            wire = Scattered(four.url)
-            if owner_pid(wire.sid) == owner:
+        same = []
+        for _ in range(10):  # a wire-level session of the same owner
+            same = [sid for sid in handshakes(four.url) if owner_pid(sid) == owner]
+            if same:
                 break
-        assert owner_pid(wire.sid) == owner
+        assert same, "no handshake reached the node client's worker"
+        wire = Scattered(four.url, sid=same[0])
         assert wire.packets() == ["1::"]
 
         os.kill(owner, signal.SIGKILL)  # gunicorn starts another worker
