@@ -75,7 +75,10 @@ def main() -> None:
                 cwd=HERE,
                 env={**os.environ, "CHAT_REDIS_URL": url},
             )
-            print(f"chat on http://{args.host}:{args.port}/ ({args.workers} workers, Redis {url})", flush=True)
+            print(
+                f"chat on http://{args.host}:{args.port}/ ({args.workers} workers, Redis {url})",
+                flush=True,
+            )
             try:
                 gunicorn.wait()
             except KeyboardInterrupt:
