@@ -2,7 +2,8 @@
 
 Polling clients whose every request is a new connection (so it may reach any
 worker), owned by every worker, and a websocket client, chat: each message
-reaches every client once, whichever worker holds it.
+reaches every client once, whichever worker holds it. Two pages in Chromium,
+on xhr-polling and jsonp-polling, chat as people would.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import pathlib
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -21,6 +23,7 @@ from tests.client09.websocket import WebSocketClient
 
 from .examples import ExampleServer, start_example
 from .nosticky import Scattered, handshakes, owner_pid
+from .test_examples_browser import WAIT_MS, BrowserThread
 
 
 @pytest.fixture
@@ -93,3 +96,49 @@ def test_the_gunicorn_chat_reaches_the_clients_of_every_worker_once(
         ws.close()
         for client in clients.values():
             client.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[BrowserThread]:
+    thread = BrowserThread()
+    yield thread
+    thread.close()
+
+
+def test_two_pages_chat_over_polling_through_four_workers(
+    gunicorn_chat: ExampleServer, browser: BrowserThread
+) -> None:
+    def chat(chromium: Any) -> list[list[str]]:
+        context = chromium.new_context()
+        try:
+            pages = []
+            for name, transport in (("ann", "xhr-polling"), ("bob", "jsonp-polling")):
+                page = context.new_page()
+                page.goto(f"{gunicorn_chat.url}/?transport={transport}", timeout=WAIT_MS)
+                page.wait_for_selector(
+                    f"#status:text('connected over {transport}')", timeout=WAIT_MS
+                )
+                page.fill("#nickname", name)
+                page.click("#join button")
+                page.wait_for_selector(f"body[data-joined='{name}']", timeout=WAIT_MS)
+                pages.append(page)
+            ann, bob = pages
+            for page, text in ((ann, "hello bob"), (bob, "hi ann")):
+                page.fill("#text", text)
+                page.click("#say")
+                for reader in pages:
+                    reader.wait_for_function(
+                        "t => document.querySelector('#lines').textContent.includes(t)",
+                        arg=text,
+                        timeout=WAIT_MS,
+                    )
+            return [page.locator("#lines p:not(.announcement)").all_inner_texts() for page in pages]
+        finally:
+            context.close()
+
+    seen = browser.run(chat)
+    for lines in seen:  # each message once, in order, with the worker that holds its sender
+        assert [re.sub(r" \(worker \d+\)$", "", line) for line in lines] == [
+            "ann: hello bob",
+            "bob: hi ann",
+        ], lines
