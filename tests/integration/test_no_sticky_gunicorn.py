@@ -16,6 +16,7 @@ import json
 import os
 import pathlib
 import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,11 +67,17 @@ def four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
 
 @pytest.fixture(scope="module")
 def redis_four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
-    """Four Redis workers (``gunicorn_redis.RedisWorker``), with a 2 s close timeout."""
+    """Four Redis workers (``gunicorn_redis.RedisWorker``), with short timers.
+
+    A 2 s close timeout; heartbeats every 0.5 s, and a 2 s heartbeat timeout
+    (for streams and websockets only: polling clients have the close timeout).
+    """
     redis_server = RedisServer().start()
     env = {
         "SOCKETIO_TEST_MANAGER": redis_server.url,
-        "SOCKETIO_TEST_OPTIONS": json.dumps({"close_timeout": 2}),
+        "SOCKETIO_TEST_OPTIONS": json.dumps(
+            {"close_timeout": 2, "heartbeat_interval": 0.5, "heartbeat_timeout": 2}
+        ),
     }
     server = Workers(
         tmp_path_factory.mktemp("redis-four"), "tests.integration.gunicorn_redis.RedisWorker", env
@@ -258,6 +265,43 @@ def test_a_client_gone_is_disconnected_after_the_close_timeout(redis_four: Worke
         ]
     }
     assert client.get() == "7:::1+0"  # (its next GET, wherever it lands: a session gone)
+
+
+def test_a_relayed_stream_carries_heartbeats_both_ways(redis_four: Workers) -> None:
+    url = redis_four.url
+    sid = handshake(url, requests.Session()).sid
+    owner = owner_pid(sid)
+    stream = PinnedStream(pinned_socket(url, lambda pid: pid != owner), url, "xhr-multipart", sid)
+    post = transport_url(url, "xhr-multipart", sid)
+    try:
+        assert stream.packets() == ["1::"]
+        assert requests.post(post, data=b"1::/chat", timeout=5).text == "1"
+        # The owner's heartbeats come through the relay; the answers, POSTed
+        # to any worker, reach it: past its heartbeat timeout, the session lives.
+        beats = 0
+        until = time.monotonic() + 3  # (heartbeat_timeout is 2 s)
+        while time.monotonic() < until:
+            for packet in stream.packets():
+                if packet == "2::":
+                    beats += 1
+                    assert requests.post(post, data=b"2::", timeout=5).text == "1"
+        assert beats >= 4
+        assert not left(redis_four, sid)
+        body = event("/chat", "echo", "alive", msgid=1).encode()
+        assert requests.post(post, data=body, timeout=5).text == "1"
+        while '6::/chat:1+["alive"]' not in stream.packets():
+            pass
+        # Unanswered heartbeats: the owner ends the session after its heartbeat timeout.
+        wait_for(lambda: left(redis_four, sid), timeout=10)
+        assert hooks(redis_four, sid) == {
+            owner: [
+                ("initialize", "/chat"),
+                ("recv_connect", "/chat"),
+                ("recv_disconnect", "/chat"),
+            ]
+        }
+    finally:
+        stream.close()
 
 
 def test_a_broadcast_reaches_the_polling_clients_of_every_worker_once(redis_four: Workers) -> None:
