@@ -65,6 +65,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "pyramid_app": ("-m", "pyramid.scripts.pserve", "development.ini", "http_port={port}"),
     "live_data": ("live.py", "--port", "{port}"),
     "cross_origin": ("serve.py", "--port", "{port}", "--io-port", "{port2}"),
+    "gunicorn_chat": ("serve.py", "--port", "{port}"),
 }
 
 

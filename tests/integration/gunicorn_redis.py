@@ -4,8 +4,13 @@
 -k tests.integration.gunicorn_redis.RedisWorker tests.integration.gunicorn_redis:application``
 
 The manager reaches each worker's server through ``socketio_options``, as a
-deployment would configure it. ``/_pid`` answers the worker's process id, so a
-test can tell which worker holds a keep-alive connection.
+deployment would configure it; ``SOCKETIO_TEST_OPTIONS`` (a JSON object) adds
+more of them (``{"close_timeout": 3}``). The application is ``server_app``'s
+(any worker class serves it). ``/_pid`` answers the worker's process id, so a
+test can tell which worker holds a keep-alive connection. With
+``SOCKETIO_TEST_EVENTS`` (a directory), each worker also writes the namespace
+hooks it runs (``/_events``) to ``<pid>.jsonl`` there: a test reads what every
+worker did without having to reach each one through the shared socket.
 """
 
 from __future__ import annotations
@@ -22,7 +27,19 @@ class RedisWorker(GeventSocketIOWorker):
     socketio_options = {
         "manager": os.environ.get("SOCKETIO_TEST_MANAGER", "redis://127.0.0.1:6379/0"),
         "polling_duration": 2,
+        **json.loads(os.environ.get("SOCKETIO_TEST_OPTIONS", "{}")),
     }
+
+
+_EVENTS_DIR = os.environ.get("SOCKETIO_TEST_EVENTS")
+_record = None
+
+
+def _record_to_file(kind, ns, detail=None):
+    """``server_app.record``, and a line in this worker's file of ``SOCKETIO_TEST_EVENTS``."""
+    _record(kind, ns, detail)
+    with open(os.path.join(_EVENTS_DIR, f"{os.getpid()}.jsonl"), "a") as out:
+        out.write(json.dumps([kind, ns.ns_name, ns.socket.sessid]) + "\n")
 
 
 def application(environ, start_response):
@@ -33,6 +50,11 @@ def application(environ, start_response):
         )
         return [body]
     # Imported here, in the worker, after gunicorn's gevent worker has patched.
-    from .server_app import application as app
+    from . import server_app
 
+    app = server_app.application
+    if _EVENTS_DIR and server_app.record is not _record_to_file:
+        global _record
+        _record = server_app.record
+        server_app.record = _record_to_file
     return app(environ, start_response)

@@ -3,14 +3,17 @@
 ``gunicorn -k socketio.sgunicorn.GeventSocketIOWorker -w N tests.integration.gunicorn_app:application``
 in a subprocess, with websocket and xhr-polling clients speaking the 0.9 wire
 format. Each worker is a separate process with its own sessions and its own
-in-memory rooms: a session lives in the worker that handshook it, so several
-workers need sticky routing (or one TCP connection carrying the handshake and
-the websocket), and a broadcast reaches only the clients of one worker unless
-a pub/sub manager is configured.
+in-memory rooms: a session lives in the worker that handshook it. The workers
+share a session secret, so a websocket reaching a sibling is adopted there,
+and each has a forward listener, so a polling request reaching a sibling is
+forwarded to the owner (``test_no_sticky_gunicorn.py`` tests that with four
+workers). A broadcast reaches only the clients of one worker unless a pub/sub
+manager is configured.
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import signal
@@ -32,12 +35,28 @@ from tests.client09.websocket import WebSocketClient
 from .conftest import ROOT, free_port
 
 APP = "tests.integration.gunicorn_app:application"
+#: a signed session id: 40 hex digits, the owner's forward address (base64url), a 16-digit MAC
+SID = r"[0-9a-f]{40}[A-Za-z0-9_-]*[0-9a-f]{16}"
 
 
 class Gunicorn:
-    """A gunicorn master process with its logs in ``tmp``."""
+    """A gunicorn master process with its logs in ``tmp``.
 
-    def __init__(self, tmp: pathlib.Path, worker: str, workers: int, *args: str) -> None:
+    ``worker`` is a class of :mod:`socketio.sgunicorn` or a dotted path;
+    ``app`` the WSGI application, which answers the worker's pid on
+    ``pid_path``; ``env`` adds to the environment.
+    """
+
+    def __init__(
+        self,
+        tmp: pathlib.Path,
+        worker: str,
+        workers: int,
+        *args: str,
+        app: str = APP,
+        pid_path: str = "/",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_log = tmp / f"access-{self.port}.log"
@@ -47,7 +66,7 @@ class Gunicorn:
             "-m",
             "gunicorn",
             "-k",
-            f"socketio.sgunicorn.{worker}",
+            worker if "." in worker else f"socketio.sgunicorn.{worker}",
             "-w",
             str(workers),
             "-b",
@@ -58,10 +77,14 @@ class Gunicorn:
             str(self.error_log),
             "--no-control-socket",
             *args,
-            APP,
+            app,
         ]
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         wait_http(self.url + "/", proc=self.proc)
         # "Booting worker" is logged before the worker listens: wait until
@@ -70,7 +93,7 @@ class Gunicorn:
         answered: set[int] = set()
         while len(answered) < workers:
             assert time.monotonic() < deadline, self.errors()
-            answered.add(int(requests.get(self.url + "/", timeout=5).text))
+            answered.add(int(requests.get(self.url + pid_path, timeout=5).text))
         assert answered == self.worker_pids()
 
     def worker_pids(self) -> set[int]:
@@ -162,7 +185,7 @@ def test_two_workers_serve_websockets_past_the_worker_timeout(two_workers):
     wait_for(lambda: two_workers.access().count('" 101 ') >= 4, what="4 websockets logged")
     log = two_workers.access()
     assert re.search(r'"GET /socket\.io/1/ HTTP/1\.1" 200 ', log), log
-    assert re.search(r'"GET /socket\.io/1/websocket/[0-9a-f]{56} HTTP/1\.1" 101 ', log), log
+    assert re.search(rf'"GET /socket\.io/1/websocket/{SID} HTTP/1\.1" 101 ', log), log
 
 
 def test_any_worker_takes_the_websocket_of_a_siblings_handshake(two_workers):
@@ -207,9 +230,7 @@ def test_xhr_polling_and_websockets_share_a_worker(start_gunicorn):
     shout = parse(poller.wait_for(lambda raw: raw.startswith("5::/echo:")))
     assert shout["data"] == {"name": "shout", "args": ["to all", pid]}
     ws.close()
-    assert re.search(
-        r'"POST /socket\.io/1/xhr-polling/[0-9a-f]{56} HTTP/1\.1" 200 ', server.access()
-    )
+    assert re.search(rf'"POST /socket\.io/1/xhr-polling/{SID} HTTP/1\.1" 200 ', server.access())
 
 
 def test_the_access_log_line_of_a_websocket_has_its_request_headers(start_gunicorn):

@@ -23,11 +23,15 @@
 //   flood     {label, event, count, every}     emit `count` events with acks, all at once
 //             (every 0) or one each `every` ms; answers at once
 //   flooded   {label}                          {sent, acked} of the label's floods so far
+//   agent     {keepAlive}                      the HTTP agent of the polling requests that
+//             follow: without keep-alive each is a new TCP connection (so behind
+//             gunicorn each may reach another worker)
 //   exit      {}
 //
 // Every event a namespace or socket emits is logged as {c: label, e: event,
 // a: args, t: ms since start}; heartbeats in and out are in the wire log.
 
+const http = require('http');
 const path = require('path');
 const readline = require('readline');
 const io = require(path.join(__dirname, 'node_modules', 'socket.io-client'));
@@ -218,6 +222,11 @@ const COMMANDS = {
   },
   async flooded(c) {
     return FLOODS[c.label] || { sent: 0, acked: 0 };
+  },
+  async agent(c) {
+    // (xmlhttprequest, the node client's XHR, sends through http.globalAgent)
+    http.globalAgent = new http.Agent({ keepAlive: !!c.keepAlive });
+    return true;
   },
   async log() {
     return { log: LOG, wire: WIRE };
