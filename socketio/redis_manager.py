@@ -200,7 +200,14 @@ def split_options(url: str) -> tuple[str, dict[str, str]]:
     ours = {"channel", "count_interval", *URL_OPTIONS}
     found = {key: value for key, value in query if key in ours}
     rest = [(key, value) for key, value in query if key not in ours]
-    return urlunsplit(parts._replace(query=urlencode(rest))), found
+    # (not urlunsplit: it drops the empty authority of "unix:///path", which
+    # redis-py then refuses)
+    out = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    if rest:
+        out += "?" + urlencode(rest)
+    if parts.fragment:
+        out += "#" + parts.fragment
+    return out, found
 
 
 def split_channel(url: str, channel: Optional[str]) -> tuple[str, str]:

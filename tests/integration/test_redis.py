@@ -54,11 +54,14 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.TemporaryDirectory(prefix="socketio-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
+        #: it listens on this unix socket too
+        self.unix_path = os.path.join(self._dir.name, "redis.sock")
 
     def start(self) -> RedisServer:
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--dir", self._dir.name, "--save", "", "--appendonly", "no"]
         args += ["--logfile", os.path.join(self._dir.name, "redis.log")]
+        args += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         client = redis.Redis(port=self.port, socket_connect_timeout=1)
         deadline = time.monotonic() + 10
@@ -581,3 +584,11 @@ def test_gunicorn_workers_share_rooms_through_socketio_options(gunicorn_url, red
     finally:
         for client in made:
             client.close()
+
+
+def test_a_unix_socket_url_reaches_the_same_bus(room, redis_server):
+    a, c = room["a"], room["c"]
+    with Emitter(f"unix://{redis_server.unix_path}?db=0") as over_unix:
+        assert over_unix.emit("news", "over unix", namespace="/chat", room="r1") == 2
+    for client in (a, c):
+        client.wait_for(lambda pkts, cl=client: ["over unix"] in cl.events("news"), "news")

@@ -549,6 +549,12 @@ def test_split_channel_and_describe_url():
     assert describe_url("redis://:secret@h:1/0") == "redis://:***@h:1/0"
     assert describe_url("redis://user:secret@h:1/0") == "redis://user:***@h:1/0"
     assert describe_url("redis://h:1/0") == "redis://h:1/0"
+    # a unix socket's URL keeps its empty authority (redis-py needs "unix://")
+    assert split_channel("unix:///run/redis.sock?db=1&channel=c", None) == (
+        "unix:///run/redis.sock?db=1",
+        "c",
+    )
+    assert split_channel("unix:///run/redis.sock", None) == ("unix:///run/redis.sock", "socketio")
 
 
 def test_redis_settings_from_keywords_url_or_defaults():
