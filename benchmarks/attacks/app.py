@@ -3,11 +3,11 @@
     python -m benchmarks.attacks.app --port PORT [--config JSON] [--nofile N]
 
 The global namespace answers ``echo`` with its arguments (an event with an
-ack), ``pair(a, b)`` with its two, turns ``broadcast`` into a ``tick``
-for every socket, and spends ``ms`` milliseconds of CPU on ``work(ms)``. ``--config``
-holds keyword arguments for the server (``{"max_connections": 100}``); the
-library logs at INFO on stderr (the attacks count its lines), the access log
-is off.
+ack), ``pair(a, b)`` with its two, ``whereami`` with the client address the
+application saw, turns ``broadcast`` into a ``tick`` for every socket, and
+spends ``ms`` milliseconds of CPU on ``work(ms)``. ``--config`` holds
+keyword arguments for the server (``{"max_connections": 100}``); the library
+logs at INFO on stderr (the attacks count its lines), the access log is off.
 """
 
 from __future__ import annotations
@@ -50,6 +50,15 @@ class EchoNamespace(BaseNamespace, BroadcastMixin):
         deadline = time.perf_counter() + min(float(ms), 10.0) / 1000
         while time.perf_counter() < deadline:
             pass
+
+    def on_whereami(self) -> list[Any]:
+        """Answer the ack with the client address the application saw.
+
+        ``REMOTE_ADDR`` and the ``X-Socketio-Forwarded`` header of the request
+        that opened the session.
+        """
+        environ = self.environ
+        return [environ.get("REMOTE_ADDR"), environ.get("HTTP_X_SOCKETIO_FORWARDED")]
 
     def on_pair(self, a: Any, b: Any) -> list[Any]:
         # two arguments exactly: a client sending one makes a mistake the
