@@ -23,7 +23,9 @@ Faults: an owner that is gone (its address refuses, or it closes before
 answering) is a session that is gone: the client is answered as for an
 unknown session (``7:::1+0``) and handshakes again. An owner that does not
 answer in time gets the client a 504 and a closed connection (a failed
-request, after which a 0.9 client reconnects). Nothing is retried, so
+request, after which a 0.9 client reconnects); one past its
+``max_connections`` (forwarded requests count there as any connection),
+a 503. Nothing is retried, so
 nothing is delivered twice.
 
 The owner's :class:`ForwardListener` serves only forwarded requests, each
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import ipaddress
 import logging
 import os
 import socket as stdlib_socket
@@ -68,14 +71,15 @@ __all__ = ["ForwardListener", "ForwardedRequests", "Forwarder", "check_forwarded
 log = logging.getLogger(__name__)
 
 _RECV = 64 * 1024
+_FAMILIES = {4: stdlib_socket.AF_INET, 6: stdlib_socket.AF_INET6}
 _FORWARD_ENVIRON = "HTTP_" + FORWARD_HEADER.upper().replace("-", "_")
 
 
 class Forwarder:
     """Replays requests for sessions owned elsewhere to their owner, and relays the answers.
 
-    Counts what it did in :attr:`forwarded`, :attr:`unreachable` and
-    :attr:`timed_out`.
+    Counts what it did in :attr:`forwarded`, :attr:`unreachable`,
+    :attr:`timed_out` and :attr:`busy`.
     """
 
     def __init__(self, config: Config, own: str, logs: ServerLogs) -> None:
@@ -89,6 +93,8 @@ class Forwarder:
         self.unreachable = 0
         #: requests whose owner did not answer in time (answered 504)
         self.timed_out = 0
+        #: requests refused by their owner, past its ``max_connections`` (answered 503)
+        self.busy = 0
 
     def owner_of(self, sessid: str) -> Optional[ForwardAddress]:
         """The address of the process that owns ``sessid``, if the id is genuine and names another."""
@@ -136,6 +142,9 @@ class Forwarder:
             if head.owner is None or not hmac.compare_digest(
                 head.owner, owner_signature(secret, sessid)
             ):
+                if head.status == 503:  # (past its max_connections: refused unread)
+                    sock.close()
+                    return self._busy(owner, environ)
                 raise RelayError("the answer is not signed by the session's owner")
         except TimeoutError:
             sock.close()
@@ -161,6 +170,13 @@ class Forwarder:
             return self._gone(owner, exc)
         sock.close()
         return Response(head.status, head.headers, whole)
+
+    def _busy(self, owner: ForwardAddress, environ: dict[str, Any]) -> Response:
+        self.busy += 1
+        self._logs.server("forward-busy", "owner %s refused a forwarded request: busy", owner)
+        response = text_response(503, "server busy", environ.get("HTTP_ORIGIN"))
+        response.headers.append(("Connection", "close"))
+        return response
 
     def _read_head(self, sock: Any, timeout: float) -> tuple[ResponseHead, bytes]:
         deadline = time.monotonic() + timeout
@@ -199,7 +215,18 @@ def _connect(owner: ForwardAddress, timeout: float) -> Any:
             sock.close()
             raise
         return sock
-    sock = gevent.socket.create_connection((owner.host, owner.port), timeout=timeout)
+    try:
+        family = _FAMILIES[ipaddress.ip_address(owner.host).version]
+    except ValueError:  # a host name: resolved (gevent's resolver)
+        sock = gevent.socket.create_connection((owner.host, owner.port), timeout=timeout)
+    else:  # an address: connected at once (create_connection would ask the resolver)
+        sock = gevent.socket.socket(family, stdlib_socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect((owner.host, owner.port))
+        except BaseException:
+            sock.close()
+            raise
     with contextlib.suppress(OSError):
         sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
     return sock

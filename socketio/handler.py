@@ -133,6 +133,8 @@ class SocketIOHandler(RequestReader):
             self.environ.get("QUERY_STRING", ""),
             self.config.resource,
         )
+        if request is None and self.forwarded:  # (siblings forward sessions' requests only)
+            request = protocol.Refused(403, "forwarded requests only")
         if request is None:
             try:
                 super().run_application()
@@ -208,9 +210,12 @@ class SocketIOHandler(RequestReader):
         if isinstance(request, protocol.ClientScript):
             return self._client_script(request)
         if self.forwarded:
-            client = isinstance(
-                request, (protocol.Exchange, protocol.ForcedDisconnect)
-            ) and check_forwarded(self.config, self.environ, request.sessid)
+            # (polling and streaming requests only: websockets are adopted, never forwarded)
+            client = (
+                isinstance(request, (protocol.Exchange, protocol.ForcedDisconnect))
+                and request.transport not in WEBSOCKET_TRANSPORTS
+                and check_forwarded(self.config, self.environ, request.sessid)
+            )
             if not client:
                 server_logs(self.server).http(
                     "forward-unsigned", "refused an unsigned forwarded request"

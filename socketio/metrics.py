@@ -274,7 +274,7 @@ def snapshot(
         volatile_dropped: the server's count of volatile packets dropped
             (``server.volatile_dropped``, kept with metrics on or off).
         forwarding: requests for sibling processes' sessions, by outcome
-            (``relayed``, ``owner_gone``, ``owner_timeout``; see
+            (``relayed``, ``owner_gone``, ``owner_timeout``, ``owner_busy``; see
             :mod:`socketio.forwarding`), ``None`` without a forward listener.
 
     Returns:

@@ -406,14 +406,8 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
         a request head is closed to make room, or if there is none the new
         one is answered 503 and closed.
         """
-        connections = self.connections
-        if connections.count >= connections.limit and not connections.make_room():
-            self.server_logs.server(
-                "busy", "%d connections: refusing a new one with 503", connections.count
-            )
-            refuse(args[0])
+        if not self._admit(args[0]):
             return
-        connections.count += 1
         if len(args) != 2 or self._spawn != _default_spawn:
             super().do_handle(*args)
             return
@@ -422,6 +416,18 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
         except BaseException:
             self.do_close(*args)
             raise
+
+    def _admit(self, sock: Any) -> bool:
+        """Count a new connection, or refuse it (503) past ``max_connections``."""
+        connections = self.connections
+        if connections.count >= connections.limit and not connections.make_room():
+            self.server_logs.server(
+                "busy", "%d connections: refusing a new one with 503", connections.count
+            )
+            refuse(sock)
+            return False
+        connections.count += 1
+        return True
 
     def handle(self, socket: Any, address: Any) -> None:
         """Serve one accepted TCP connection (``socket`` is the connection, not a session)."""
@@ -440,12 +446,12 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
             base = self.handler_class
             cls = type(f"Forwarded{base.__name__}", (ForwardedRequests, base), {})
             self._forwarded_handler_class = cls
-        connections = self.connections
-        connections.count += 1
+        if not self._admit(socket):  # (siblings' forwards count as connections do)
+            return
         try:
             self._serve(socket, cls(self.config, socket, address or ("", 0), self))
         finally:
-            connections.count -= 1
+            self.connections.count -= 1
 
     _forwarded_handler_class: Any = None
 

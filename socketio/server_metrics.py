@@ -96,6 +96,7 @@ class ServerMetrics:
                 "relayed": forwarder.forwarded,
                 "owner_gone": forwarder.unreachable,
                 "owner_timeout": forwarder.timed_out,
+                "owner_busy": forwarder.busy,
             }
         return snapshot(
             self.metrics, self.sockets, bus_gauges(self.manager), self.volatile_dropped, forwarding

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from socketio.sessionid import forward_signature, new_sessid
+from socketio.sessionid import forward_signature, new_sessid, owner_signature
 from tests.client09.framing import unframe
 from tests.client09.handshake import handshake, transport_url
 from tests.client09.waiting import wait_for
@@ -161,7 +161,8 @@ class FakeOwner:
     ``closed_by_peer`` is set when a write found the connection closed by the forwarding process.
     """
 
-    def __init__(self, answer: Callable[[socket.socket], None]) -> None:
+    def __init__(self, answer: Callable[[socket.socket], None], sign: bool = True) -> None:
+        self.sign = sign
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -190,12 +191,32 @@ class FakeOwner:
                 data += more
             self.requests.append(data)
             try:
-                self.answer(conn)
+                self.answer(_Signing(conn, data) if self.sign else conn)
             except OSError:
                 self.closed_by_peer.set()
 
     def close(self) -> None:
         self.sock.close()
+
+
+class _Signing:
+    """A fake owner's connection that signs its answer as a genuine owner would.
+
+    (The forwarding process relays only answers signed with the secret: the
+    fake owners stand for a sibling that misbehaves, not for a stranger.)
+    """
+
+    def __init__(self, conn: socket.socket, request: bytes) -> None:
+        self.conn = conn
+        sid = request.split(b" ", 2)[1].split(b"?")[0].rsplit(b"/", 1)[-1].decode()
+        self.header = f"X-Socketio-Owner: {owner_signature(SECRET, sid)}\r\n".encode()
+
+    def sendall(self, data: bytes) -> None:
+        header, self.header = self.header, b""
+        if header and data.startswith(b"HTTP/1.1 ") and b"\r\n" in data:
+            line, rest = data.split(b"\r\n", 1)
+            data = line + b"\r\n" + header + rest
+        self.conn.sendall(data)
 
 
 def owned_by(address: str) -> str:
@@ -308,11 +329,6 @@ def test_the_forward_listener_serves_only_what_a_sibling_signed(nodes) -> None:
     a.assert_quiet_log()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the forward listener passes requests outside the resource to the WSGI "
-    "application (SocketIOHandler.run_application does not look at self.forwarded)",
-)
 def test_the_forward_listener_serves_no_application_page(nodes) -> None:
     a, _ = nodes()
     answer = raw_exchange(a.forward_port, b"GET /any/page HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -320,11 +336,6 @@ def test_the_forward_listener_serves_no_application_page(nodes) -> None:
     assert status_of(answer) == 403, answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a signed websocket upgrade is served on the forward listener (siblings "
-    "never forward websockets; only _exchange's polling transports should pass there)",
-)
 def test_the_forward_listener_upgrades_no_websocket_even_signed(nodes) -> None:
     a, _ = nodes()
     sid = handshake(a.url).sid
@@ -474,6 +485,22 @@ def _bad_chunks(conn: socket.socket) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n")
 
 
+def _busy(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_an_owner_past_its_connection_cap_gets_the_client_a_503(nodes) -> None:
+    _, b = nodes()
+    owner = FakeOwner(_busy, sign=False)  # (refused before reading: nothing to sign with)
+    try:
+        resp = requests.get(b.poll_url(owned_by(owner.address)), timeout=TIMEOUT)
+        assert resp.status_code == 503
+        assert resp.headers["Connection"] == "close"
+    finally:
+        owner.close()
+    b.assert_quiet_log()
+
+
 def test_an_owner_answering_garbage_is_an_owner_gone(nodes) -> None:
     _, b = nodes()
     for answer in (_garbage, _huge_head, _cut_short, _closes):
@@ -569,27 +596,24 @@ def test_misrouted_held_polls_are_bounded_by_max_connections(nodes) -> None:
     b.assert_quiet_log()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: SocketIOServer._handle_forwarded counts the forward listener's connections "
-    "but never refuses one past max_connections: the owner holds every sibling's forwards",
-)
 def test_the_owner_holds_no_more_forwarded_polls_than_max_connections(nodes) -> None:
     a, b = nodes(tcp=False, max_connections=20, polling_duration=3)
-    sids = [opened(a) for _ in range(40)]
-    base_a, base_b = a.fds(), b.fds()
+    sids = [opened(a) for _ in range(30)]
+    base_a = a.fds()
     conns = []
     try:
-        for sid in sids[:20]:  # (b's own cap is 20 too: two siblings' worth, 20 each)
+        for sid in sids[:20]:  # misrouted through b: a's 20 connections are forwards
             conn = socket.create_connection(("127.0.0.1", b.port), timeout=TIMEOUT)
             conn.sendall(f"GET /socket.io/1/xhr-polling/{sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
             conns.append(conn)
-        for sid in sids[20:]:  # the owner's own clients, direct
-            conn = socket.create_connection(("127.0.0.1", a.port), timeout=TIMEOUT)
-            conn.sendall(f"GET /socket.io/1/xhr-polling/{sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            conns.append(conn)
-        wait_for(lambda: b.fds() - base_b >= 40, TIMEOUT, "b to forward its 20 polls")
-        wait_for(lambda: a.fds() - base_a >= 20, TIMEOUT, "a to hold 20 connections")
+        wait_for(lambda: a.fds() - base_a >= 20, TIMEOUT, "a to hold 20 forwarded polls")
+        for sid in sids[20:]:  # more, misrouted or direct: refused, 503, as any connection
+            entry = b.port if len(conns) % 2 else a.port
+            answer = raw_exchange(
+                entry, f"GET /socket.io/1/xhr-polling/{sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            )
+            assert status_of(answer) == 503, answer
+            conns.append(socket.socket())
         assert a.fds() - base_a <= 20 + 3
     finally:
         for conn in conns:

@@ -201,11 +201,11 @@ def test_forwarded_requests_are_counted_by_outcome(socket_dir: Path) -> None:
         client = PollingClient(a.url, sid=sid)  # (every request through a)
         assert client.get() == "1::"
         client.send("1::/chat")
-        assert counts() == {"relayed": 2, "owner_gone": 0, "owner_timeout": 0}
+        assert counts() == {"relayed": 2, "owner_gone": 0, "owner_timeout": 0, "owner_busy": 0}
         b.stop()
         resp = requests.get(client.url, timeout=5)
         assert resp.text == "7:::1+0"
-        assert counts() == {"relayed": 2, "owner_gone": 1, "owner_timeout": 0}
+        assert counts() == {"relayed": 2, "owner_gone": 1, "owner_timeout": 0, "owner_busy": 0}
     finally:
         a.stop()
         b.stop()
