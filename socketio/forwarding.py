@@ -44,6 +44,7 @@ import os
 import socket as stdlib_socket
 import stat
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
@@ -66,11 +67,22 @@ from .relay import (
 )
 from .sessionid import forward_signature, owner_signature, sessid_owner, verify_forward_signature
 
-__all__ = ["ForwardListener", "ForwardedRequests", "Forwarder", "check_forwarded"]
+__all__ = [
+    "MAX_IDLE_PER_OWNER",
+    "ForwardListener",
+    "ForwardedRequests",
+    "Forwarder",
+    "OwnerConnections",
+    "check_forwarded",
+]
 
 log = logging.getLogger(__name__)
 
 _RECV = 64 * 1024
+#: kept-alive connections to one owner, at most
+MAX_IDLE_PER_OWNER = 32
+#: seconds a kept connection may stay idle, at most
+_MAX_IDLE_SECONDS = 5.0
 _FAMILIES = {4: stdlib_socket.AF_INET, 6: stdlib_socket.AF_INET6}
 _FORWARD_ENVIRON = "HTTP_" + FORWARD_HEADER.upper().replace("-", "_")
 
@@ -95,6 +107,10 @@ class Forwarder:
         self.timed_out = 0
         #: requests refused by their owner, past its ``max_connections`` (answered 503)
         self.busy = 0
+        #: kept-alive connections to the owners, for the next requests
+        self.connections = OwnerConnections(
+            config.forward_timeout, min(_MAX_IDLE_SECONDS, config.keepalive_timeout / 4)
+        )
 
     def owner_of(self, sessid: str) -> Optional[ForwardAddress]:
         """The address of the process that owns ``sessid``, if the id is genuine and names another."""
@@ -130,9 +146,9 @@ class Forwarder:
         secret = config.session_secret
         assert secret  # (owner_of found an owner)
         signed = f"{client} {forward_signature(secret, sessid, client)}"
-        request = build_request(method, target, environ, body, signed)
+        request = build_request(method, target, environ, body, signed, keep_alive=True)
         try:
-            sock = _connect(owner, config.forward_timeout)
+            sock = self.connections.take(owner)
         except OSError as exc:
             return self._gone(owner, exc)
         try:
@@ -168,7 +184,10 @@ class Forwarder:
         except (OSError, RelayError) as exc:
             sock.close()
             return self._gone(owner, exc)
-        sock.close()
+        if head.close or len(whole) != head.length:
+            sock.close()
+        else:
+            self.connections.give_back(owner, sock)
         return Response(head.status, head.headers, whole)
 
     def _busy(self, owner: ForwardAddress, environ: dict[str, Any]) -> Response:
@@ -203,6 +222,65 @@ class Forwarder:
             clip(str(exc) or type(exc).__name__),
         )
         return None
+
+
+class OwnerConnections:
+    """Idle connections to the owners, kept alive for their next forwarded request.
+
+    A misrouted request then costs neither side a new connection (nor the
+    owner a new handler). At most :data:`MAX_IDLE_PER_OWNER` are kept per
+    owner, each for ``idle`` seconds at most: well within the owner's
+    ``keepalive_timeout``, so the owner never closes one as it is taken.
+    A connection is also looked at before it is used: one the owner has
+    closed (it stopped) is dropped, and a new one made.
+    """
+
+    def __init__(self, connect_timeout: float, idle: float) -> None:
+        self._timeout = connect_timeout
+        self._idle = idle
+        self._pools: dict[ForwardAddress, deque[tuple[float, Any]]] = {}
+
+    def take(self, owner: ForwardAddress) -> Any:
+        """An open connection to ``owner``: a kept one, or a new one.
+
+        Raises:
+            OSError: a new connection could not be made.
+        """
+        pool = self._pools.get(owner)
+        if pool:
+            deadline = time.monotonic() - self._idle
+            while pool:
+                since, sock = pool.pop()
+                if since >= deadline and _still_open(sock):
+                    return sock
+                sock.close()
+            del self._pools[owner]
+        return _connect(owner, self._timeout)
+
+    def give_back(self, owner: ForwardAddress, sock: Any) -> None:
+        """Keep ``sock``, whose last answer was read whole, for ``owner``'s next request."""
+        pool = self._pools.setdefault(owner, deque())
+        now = time.monotonic()
+        while pool and (len(pool) >= MAX_IDLE_PER_OWNER or pool[0][0] < now - self._idle):
+            pool.popleft()[1].close()
+        pool.append((now, sock))
+
+    @property
+    def idle(self) -> int:
+        """How many connections are kept."""
+        return sum(len(pool) for pool in self._pools.values())
+
+
+def _still_open(sock: Any) -> bool:
+    """Whether a kept connection is open with nothing unread (the owner sends nothing unasked)."""
+    raw = getattr(sock, "_sock", sock)
+    try:
+        raw.recv(1, stdlib_socket.MSG_PEEK | stdlib_socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True  # (open, and quiet)
+    except OSError:
+        return False
+    return False  # closed (b""), or it sent what nobody asked for
 
 
 def _connect(owner: ForwardAddress, timeout: float) -> Any:
@@ -299,7 +377,7 @@ class ForwardedRequests:
 
     def send_response(self, response: Response) -> None:
         """Send ``response`` signed as the owner's."""
-        proof = self.owner_proof
+        proof, self.owner_proof = self.owner_proof, None  # (one answer per request)
         if proof is not None:
             response = Response(
                 response.status, [*response.headers, (OWNER_HEADER, proof)], response.body

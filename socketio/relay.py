@@ -141,6 +141,7 @@ def build_request(
     environ: Mapping[str, Any],
     body: bytes,
     forwarded: str,
+    keep_alive: bool = False,
 ) -> bytes:
     """The bytes of the request replayed to the owner.
 
@@ -152,6 +153,7 @@ def build_request(
         body: the whole body, already read (and limited) by this process.
         forwarded: the :data:`FORWARD_HEADER` value (client address and
             signature, see :func:`socketio.sessionid.forward_signature`).
+        keep_alive: ask the owner to keep the connection open for the next one.
     """
     lines = [f"{method} {target} HTTP/1.1"]
     for key, value in environ.items():
@@ -166,7 +168,7 @@ def build_request(
         lines.append(f"Content-Type: {content_type}")
     lines.append(f"{FORWARD_HEADER}: {forwarded}")
     lines.append(f"Content-Length: {len(body)}")
-    lines.append("Connection: close")
+    lines.append("Connection: keep-alive" if keep_alive else "Connection: close")
     head = "\r\n".join(lines) + "\r\n\r\n"
     return head.encode("latin-1", "replace") + body
 
@@ -189,6 +191,8 @@ class ResponseHead(NamedTuple):
     size: int
     #: the :data:`OWNER_HEADER` value, or ``None``
     owner: Optional[str] = None
+    #: the owner closes the connection after this answer (``Connection: close``)
+    close: bool = False
 
 
 def parse_response_head(data: bytes) -> Optional[ResponseHead]:
@@ -215,6 +219,7 @@ def parse_response_head(data: bytes) -> Optional[ResponseHead]:
     length: Optional[int] = None
     chunked = False
     owner = None
+    close = False
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip():
@@ -231,8 +236,10 @@ def parse_response_head(data: bytes) -> Optional[ResponseHead]:
                 raise RelayError(f"unsupported Transfer-Encoding: {value[:20]!r}")
         elif lower == "x-socketio-owner":
             owner = value
+        elif lower == "connection":
+            close = "close" in value.lower()
         headers.append((name, value))
-    return ResponseHead(status, relayed_headers(headers), length, chunked, end + 4, owner)
+    return ResponseHead(status, relayed_headers(headers), length, chunked, end + 4, owner, close)
 
 
 def relayed_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
