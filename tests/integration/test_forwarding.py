@@ -243,3 +243,18 @@ def test_whatever_else_listens_at_a_dead_owners_address_is_not_believed(
     finally:
         impostor.shutdown()
         impostor.server_close()
+
+
+def test_forwarding_needs_no_redis(siblings: Callable[..., tuple[Sibling, Sibling]]) -> None:
+    from .conftest import free_port
+
+    nobody = f"redis://127.0.0.1:{free_port()}/0"  # (nothing listens there)
+    a, b = siblings(manager=nobody)
+    client = Roaming([a, b])
+    assert client.get() == "1::"
+    client.send("1::/chat")
+    client.send('5:1+:/chat:{"name":"echo","args":["no redis"]}')
+    seen: list[str] = []
+    while '6::/chat:1+["no redis"]' not in seen:
+        seen += client.packets()
+    client.close()
