@@ -431,12 +431,7 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
 
     def handle(self, socket: Any, address: Any) -> None:
         """Serve one accepted TCP connection (``socket`` is the connection, not a session)."""
-        try:
-            # Small packets are the whole traffic: do not let Nagle's algorithm
-            # hold a response back for the client's delayed ACK (~40 ms).
-            socket.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass  # not TCP (a UNIX socket), or a test double
+        _no_delay(socket)
         self._serve(socket, self.handler_class(self.config, socket, address, self))
 
     def _handle_forwarded(self, socket: Any, address: Any) -> None:
@@ -448,6 +443,7 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
             self._forwarded_handler_class = cls
         if not self._admit(socket):  # (siblings' forwards count as connections do)
             return
+        _no_delay(socket)
         try:
             self._serve(socket, cls(self.config, socket, address or ("", 0), self))
         finally:
@@ -468,6 +464,15 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
         """Close an accepted connection (after its handler, or if it could not start)."""
         self.connections.count -= 1
         super().do_close(*args)
+
+
+def _no_delay(socket: Any) -> None:
+    try:
+        # Small packets are the whole traffic: do not let Nagle's algorithm
+        # hold a response back for the client's delayed ACK (~40 ms).
+        socket.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass  # not TCP (a UNIX socket), or a test double
 
 
 _TRUE = {"true", "yes", "on", "1", "enable", "enabled"}
