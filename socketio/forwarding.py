@@ -148,13 +148,20 @@ class Forwarder:
         signed = f"{client} {forward_signature(secret, sessid, client)}"
         request = build_request(method, target, environ, body, signed, keep_alive=True)
         try:
-            sock = self.connections.take(owner)
+            sock, kept = self.connections.take(owner)
         except OSError as exc:
             return self._gone(owner, exc)
         try:
-            sock.settimeout(config.forward_timeout)
-            sock.sendall(request)
-            head, rest = self._read_head(sock, config.poll_hold + config.forward_timeout)
+            try:
+                head, rest = self._exchange(sock, request)
+            except _Unanswered:
+                if not kept:
+                    raise
+                # A kept connection the owner closed as it was taken: the
+                # request was not read (the owner answers what it reads).
+                sock.close()
+                sock = _connect(owner, config.forward_timeout)
+                head, rest = self._exchange(sock, request)
             if head.owner is None or not hmac.compare_digest(
                 head.owner, owner_signature(secret, sessid)
             ):
@@ -184,7 +191,7 @@ class Forwarder:
         except (OSError, RelayError) as exc:
             sock.close()
             return self._gone(owner, exc)
-        if head.close or len(whole) != head.length:
+        if head.close or len(rest) > head.length:  # (more than asked: out of step)
             sock.close()
         else:
             self.connections.give_back(owner, sock)
@@ -196,6 +203,13 @@ class Forwarder:
         response = text_response(503, "server busy", environ.get("HTTP_ORIGIN"))
         response.headers.append(("Connection", "close"))
         return response
+
+    def _exchange(self, sock: Any, request: bytes) -> tuple[ResponseHead, bytes]:
+        """Send ``request``; the answer's head and what came after it."""
+        config = self.config
+        sock.settimeout(config.forward_timeout)
+        sock.sendall(request)
+        return self._read_head(sock, config.poll_hold + config.forward_timeout)
 
     def _read_head(self, sock: Any, timeout: float) -> tuple[ResponseHead, bytes]:
         deadline = time.monotonic() + timeout
@@ -210,7 +224,11 @@ class Forwarder:
             sock.settimeout(left)
             more = sock.recv(_RECV)
             if not more:
-                raise RelayError("closed before answering")
+                raise (
+                    _Unanswered("closed before answering")
+                    if not data
+                    else RelayError("closed in the middle of its answer's head")
+                )
             data += more
 
     def _gone(self, owner: ForwardAddress, exc: BaseException) -> Optional[Response]:
@@ -222,6 +240,10 @@ class Forwarder:
             clip(str(exc) or type(exc).__name__),
         )
         return None
+
+
+class _Unanswered(RelayError):
+    """The owner closed the connection without a byte of answer."""
 
 
 class OwnerConnections:
@@ -240,8 +262,8 @@ class OwnerConnections:
         self._idle = idle
         self._pools: dict[ForwardAddress, deque[tuple[float, Any]]] = {}
 
-    def take(self, owner: ForwardAddress) -> Any:
-        """An open connection to ``owner``: a kept one, or a new one.
+    def take(self, owner: ForwardAddress) -> tuple[Any, bool]:
+        """An open connection to ``owner``, and whether it was kept (or is new).
 
         Raises:
             OSError: a new connection could not be made.
@@ -252,10 +274,10 @@ class OwnerConnections:
             while pool:
                 since, sock = pool.pop()
                 if since >= deadline and _still_open(sock):
-                    return sock
+                    return sock, True
                 sock.close()
             del self._pools[owner]
-        return _connect(owner, self._timeout)
+        return _connect(owner, self._timeout), False
 
     def give_back(self, owner: ForwardAddress, sock: Any) -> None:
         """Keep ``sock``, whose last answer was read whole, for ``owner``'s next request."""

@@ -618,3 +618,54 @@ def test_the_owner_holds_no_more_forwarded_polls_than_max_connections(nodes) -> 
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_a_kept_connection_closed_as_it_is_taken_is_replaced_not_taken_for_a_dead_owner(
+    nodes,
+) -> None:
+    """The owner closes a kept-alive connection right after reading the next request."""
+    _, b = nodes()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    sid = owned_by(address)
+    proof = owner_signature(SECRET, sid).encode()
+    connections = []
+
+    def read_request(conn: socket.socket) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            more = conn.recv(65536)
+            if not more:
+                return b""
+            data += more
+        return data
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(conn)
+            if read_request(conn):  # the first request on a connection: answered
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Socketio-Owner: "
+                    + proof
+                    + b"\r\n\r\n8::"
+                )
+            if read_request(conn):  # the second: read, then the connection closed
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        for _ in range(3):
+            resp = requests.get(b.poll_url(sid), timeout=TIMEOUT)
+            assert (resp.status_code, resp.text) == (200, "8::")
+        assert len(connections) == 3  # (one kept, then replaced, each time)
+    finally:
+        listener.close()
+        for conn in connections:
+            conn.close()
+    b.assert_quiet_log()

@@ -35,20 +35,20 @@ def owner():
 
 def test_a_connection_given_back_is_taken_again(owner):
     pool = OwnerConnections(1.0, 5.0)
-    first = pool.take(owner.address)
+    first = pool.take(owner.address)[0]
     pool.give_back(owner.address, first)
     assert pool.idle == 1
-    assert pool.take(owner.address) is first
+    assert pool.take(owner.address) == (first, True)
     assert pool.idle == 0
 
 
 def test_a_connection_the_owner_closed_is_dropped_for_a_new_one(owner):
     pool = OwnerConnections(1.0, 5.0)
-    first = pool.take(owner.address)
+    first = pool.take(owner.address)[0]
     owner.accept().close()  # (the owner stops)
     pool.give_back(owner.address, first)
     select.select([first], [], [], 5)  # (its FIN has come)
-    second = pool.take(owner.address)
+    second = pool.take(owner.address)[0]
     assert second is not first
     assert first.fileno() == -1  # closed
     second.close()
@@ -56,28 +56,28 @@ def test_a_connection_the_owner_closed_is_dropped_for_a_new_one(owner):
 
 def test_a_connection_with_unasked_bytes_is_not_reused(owner):
     pool = OwnerConnections(1.0, 5.0)
-    first = pool.take(owner.address)
+    first = pool.take(owner.address)[0]
     owner.accept().sendall(b"HTTP/1.1 200 OK\r\n")  # (what nobody asked for)
     pool.give_back(owner.address, first)
     select.select([first], [], [], 5)
-    second = pool.take(owner.address)
+    second = pool.take(owner.address)[0]
     assert second is not first
     second.close()
 
 
 def test_an_idle_connection_expires(owner):
     pool = OwnerConnections(1.0, 0.05)
-    first = pool.take(owner.address)
+    first = pool.take(owner.address)[0]
     pool.give_back(owner.address, first)
     time.sleep(0.1)
-    second = pool.take(owner.address)
+    second = pool.take(owner.address)[0]
     assert second is not first
     second.close()
 
 
 def test_at_most_so_many_are_kept_per_owner(owner):
     pool = OwnerConnections(1.0, 5.0)
-    conns = [pool.take(owner.address) for _ in range(MAX_IDLE_PER_OWNER + 5)]
+    conns = [pool.take(owner.address)[0] for _ in range(MAX_IDLE_PER_OWNER + 5)]
     for conn in conns:
         pool.give_back(owner.address, conn)
     assert pool.idle == MAX_IDLE_PER_OWNER
