@@ -25,8 +25,9 @@ unknown session (``7:::1+0``) and handshakes again. An owner that does not
 answer in time gets the client a 504 and a closed connection (a failed
 request, after which a 0.9 client reconnects); one past its
 ``max_connections`` (forwarded requests count there as any connection),
-a 503. Nothing is retried, so
-nothing is delivered twice.
+a 503. A request is sent again only on a new connection when a kept one
+was closed before the owner read it (an owner answers every request it
+reads): nothing is delivered twice.
 
 The owner's :class:`ForwardListener` serves only forwarded requests, each
 signed by the sibling with the shared secret
