@@ -115,7 +115,7 @@ class Latency:
         """``(upper bound, observations at most that long)`` per bucket, ``+Inf`` last."""
         out = []
         running = 0
-        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.counts, strict=True):
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.counts):
             running += count
             out.append((bound, running))
         return out

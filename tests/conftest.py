@@ -7,6 +7,7 @@ need them fail and say how to install them.
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -65,3 +66,9 @@ def run_node(node_modules: Path):
         return json.loads(proc.stdout)
 
     return run
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip the tests marked ``cpython_only`` on another interpreter (PyPy)."""
+    if item.get_closest_marker("cpython_only") and platform.python_implementation() != "CPython":
+        pytest.skip(f"measures CPython internals ({platform.python_implementation()})")

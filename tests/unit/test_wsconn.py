@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import tracemalloc
 import types
 
 import gevent
@@ -280,8 +279,11 @@ def _trickle(peer, data: bytes, step: int = 1) -> gevent.Greenlet:
     return gevent.spawn(send)
 
 
+@pytest.mark.cpython_only  # (tracemalloc: CPython's allocator)
 @pytest.mark.parametrize("size", [20_000, 80_000], ids=["held-whole", "larger-than-a-read"])
 def test_a_frame_trickled_a_byte_at_a_time_costs_about_its_size(pair, size):
+    import tracemalloc
+
     websocket, peer = pair
     payload = b"5:::" + b"t" * (size - 4)
     frame = client_frame(payload)
@@ -303,7 +305,10 @@ def test_a_frame_trickled_a_byte_at_a_time_costs_about_its_size(pair, size):
     assert peak < 4 * size + wsconn.READ_SIZE, peak
 
 
+@pytest.mark.cpython_only  # (tracemalloc: CPython's allocator)
 def test_a_big_frame_is_unmasked_as_it_arrives_and_not_kept(pair):
+    import tracemalloc
+
     first, peer = pair
     handler = first.handler
     websocket = wsconn.BoundedWebSocket({}, Stream(handler), handler, 4 << 20)
