@@ -43,6 +43,7 @@ __all__ = [
     "ProtocolError",
     "RelayError",
     "SocketIOError",
+    "StreamCut",
 ]
 
 
@@ -108,6 +109,14 @@ class RelayError(ProtocolError):
 
     See :mod:`socketio.forwarding`; the client is then answered as if the
     owner were gone.
+    """
+
+
+class StreamCut(RelayError):
+    """A relayed stream (htmlfile, xhr-multipart) broke off at its owner.
+
+    The client's stream is cut short in turn (its connection closed without
+    the chunked body's end), not ended as if it were whole.
     """
 
 

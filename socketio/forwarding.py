@@ -53,6 +53,7 @@ import gevent.socket
 from gevent.server import StreamServer
 
 from .config import Config
+from .exceptions import RelayError, StreamCut
 from .peerlog import ServerLogs, clip
 from .protocol import Response, text_response
 from .relay import (
@@ -60,7 +61,6 @@ from .relay import (
     OWNER_HEADER,
     ChunkDecoder,
     ForwardAddress,
-    RelayError,
     ResponseHead,
     build_request,
     parse_forward_address,
@@ -350,8 +350,10 @@ class RelayedBody:
     """An owner's streamed answer, passed on piece by piece; closing it closes the owner's connection.
 
     The stream ends (the client then reconnects, as after any lost stream)
-    when the owner ends it, closes, or stays silent ``idle`` seconds (it
-    sends a heartbeat every ``heartbeat_interval``).
+    when the owner ends it, or closes it, or stays silent ``idle`` seconds
+    (it sends a heartbeat every ``heartbeat_interval``); the last two, and
+    broken framing, raise :class:`~socketio.exceptions.StreamCut`, on which
+    the client's stream is cut short too.
     """
 
     def __init__(self, sock: Any, first: bytes, chunked: bool, idle: float) -> None:
@@ -375,9 +377,12 @@ class RelayedBody:
                             return
                 data = sock.recv(_RECV)
                 if not data:
-                    return
+                    if decoder is None:
+                        return  # (a stream without framing ends when its owner closes)
+                    raise RelayError("the owner closed in the middle of the stream")
         except (OSError, RelayError) as exc:
-            log.debug("relayed stream ended: %s", exc)
+            log.debug("relayed stream cut: %s", exc)
+            raise StreamCut(str(exc) or type(exc).__name__) from None
         finally:
             self.close()
 

@@ -23,7 +23,7 @@ from geventwebsocket.websocket import Stream
 
 from . import clientjs, payload, protocol, wshandshake
 from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
-from .exceptions import NotSocketIORequest, PayloadError
+from .exceptions import NotSocketIORequest, PayloadError, StreamCut
 from .forwarding import check_forwarded
 from .greeting import warn_unserved
 from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
@@ -192,6 +192,10 @@ class SocketIOHandler(RequestReader):
         self.result = body
         try:
             self.process_result()
+        except StreamCut:
+            # A relayed stream broke off at its owner: this one is cut short
+            # too (closed without the body's end), not ended as if whole.
+            self.close_connection = True
         finally:
             close = getattr(self.result, "close", None)
             if close is not None:

@@ -254,7 +254,7 @@ class ChunkDecoder:
     true after the last chunk and its trailer.
     """
 
-    __slots__ = ("_buffer", "_left", "_state", "done")
+    __slots__ = ("_buffer", "_error", "_left", "_state", "done")
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -264,15 +264,28 @@ class ChunkDecoder:
         self._state = "size"
         #: true once the last chunk and its trailer are read
         self.done = False
+        #: malformed framing found after payload this call returned
+        self._error: Optional[RelayError] = None
 
     def feed(self, data: bytes) -> list[bytes]:
         """Decode what ``data`` completes; keep the rest for the next call.
 
         Raises:
-            RelayError: the framing is malformed.
+            RelayError: the framing is malformed (on the next call, if this
+                one decoded payload before the fault: that payload is good).
         """
-        buffer = self._buffer + data
+        if self._error is not None:
+            raise self._error
         out: list[bytes] = []
+        try:
+            self._decode(self._buffer + data, out)
+        except RelayError as exc:
+            if not any(out):
+                raise
+            self._error = exc
+        return [piece for piece in out if piece]
+
+    def _decode(self, buffer: bytes, out: list[bytes]) -> None:
         while buffer and not self.done:
             state = self._state
             if state == "data":
@@ -308,4 +321,3 @@ class ChunkDecoder:
             elif not line:  # the trailer's blank line
                 self.done = True
         self._buffer = buffer
-        return [piece for piece in out if piece]

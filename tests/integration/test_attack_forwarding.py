@@ -538,9 +538,10 @@ def test_a_stream_that_never_ends_is_dropped_with_its_client(nodes) -> None:
             assert status_of(data) == 200
             echo(b, sid, 1)  # b serves its own client meanwhile
         wait_for(owner.closed_by_peer.is_set, TIMEOUT, "the owner's connection to close")
-        # A stream whose framing breaks ends there, with nothing of the bad chunk.
-        resp = requests.get(b.poll_url(owned_by(bad.address)), timeout=TIMEOUT)
-        assert (resp.status_code, resp.content) == (200, b"")
+        # A stream whose framing breaks is cut there, with nothing of the bad chunk
+        # (here before its first byte: the connection closes without an answer).
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(b.poll_url(owned_by(bad.address)), timeout=TIMEOUT)
         echo(b, sid, 2)
     finally:
         owner.close()
@@ -668,4 +669,27 @@ def test_a_kept_connection_closed_as_it_is_taken_is_replaced_not_taken_for_a_dea
         listener.close()
         for conn in connections:
             conn.close()
+    b.assert_quiet_log()
+
+
+def _breaks_midway(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n8::\r\nzz\r\n")
+
+
+def test_a_stream_that_breaks_off_at_its_owner_is_cut_short_not_ended(nodes) -> None:
+    from tests.client09.http import RawStream
+
+    _, b = nodes()
+    owner = FakeOwner(_breaks_midway)
+    try:
+        stream = RawStream(b.poll_url(owned_by(owner.address)))
+        try:
+            assert stream.status == 200
+            assert stream.read_chunk() == b"8::"
+            with pytest.raises(EOFError):  # (no last chunk: the connection just closes)
+                stream.read_chunk()
+        finally:
+            stream.close()
+    finally:
+        owner.close()
     b.assert_quiet_log()

@@ -132,5 +132,14 @@ def test_chunked_bodies_decode_whatever_the_cuts(pieces, cuts):
 
 @pytest.mark.parametrize("wire", [b"zz\r\n", b"3\r\nabcXY\r\n", b"1" * 80])
 def test_bad_chunk_framing_is_an_error(wire):
+    decoder = ChunkDecoder()
     with pytest.raises(RelayError):
-        ChunkDecoder().feed(wire)
+        decoder.feed(wire)
+        decoder.feed(b"")
+
+
+def test_the_payload_before_a_fault_is_given_then_the_fault():
+    decoder = ChunkDecoder()
+    assert decoder.feed(b"3\r\n8::\r\nzz\r\n") == [b"8::"]
+    with pytest.raises(RelayError, match="bad chunk size"):
+        decoder.feed(b"more")
