@@ -80,6 +80,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _RECV = 64 * 1024
+#: a socket's timeout: on Python 3.9 (PyPy 7.3) ``socket.timeout`` is not yet
+#: ``TimeoutError``
+_TIMEOUTS = (TimeoutError, stdlib_socket.timeout)
 #: kept-alive connections to one owner, at most
 MAX_IDLE_PER_OWNER = 32
 #: seconds a kept connection may stay idle, at most
@@ -170,7 +173,7 @@ class Forwarder:
                     sock.close()
                     return self._busy(owner, environ)
                 raise RelayError("the answer is not signed by the session's owner")
-        except TimeoutError:
+        except _TIMEOUTS:
             sock.close()
             self.timed_out += 1
             self._logs.server("forward-timeout", "owner %s did not answer in time", owner)
