@@ -49,6 +49,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
+import gevent.select
 import gevent.socket
 from gevent.server import StreamServer
 
@@ -298,15 +299,16 @@ class OwnerConnections:
 
 
 def _still_open(sock: Any) -> bool:
-    """Whether a kept connection is open with nothing unread (the owner sends nothing unasked)."""
-    raw = getattr(sock, "_sock", sock)
+    """Whether a kept connection is open with nothing unread (the owner sends nothing unasked).
+
+    Readable now means closed (an end of file) or out of step (bytes nobody
+    asked for): either way not to be used.
+    """
     try:
-        raw.recv(1, stdlib_socket.MSG_PEEK | stdlib_socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return True  # (open, and quiet)
-    except OSError:
+        readable, _, _ = gevent.select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # (closed here)
         return False
-    return False  # closed (b""), or it sent what nobody asked for
+    return not readable
 
 
 def _connect(owner: ForwardAddress, timeout: float) -> Any:
@@ -416,11 +418,13 @@ class ForwardedRequests:
         super().send_response(response)  # type: ignore[misc]  # (the handler's)
 
 
-def check_forwarded(config: Config, environ: dict[str, Any], sessid: str) -> Optional[str]:
-    """On a forward listener: the client's address if a sibling signed the request, else ``None``.
+def check_forwarded(
+    config: Config, environ: dict[str, Any], sessid: str
+) -> Optional[tuple[str, str]]:
+    """On a forward listener: if a sibling signed the request, the client's address and the answer's signature.
 
-    A genuine request gets that address as its ``REMOTE_ADDR``; its answer
-    will be signed (``environ['socketio.owner_proof']``).
+    ``None`` for a request nobody signed. A genuine request gets the
+    client's address as its ``REMOTE_ADDR``.
     """
     value = str(environ.get(_FORWARD_ENVIRON, ""))
     client, _, signature = value.rpartition(" ")
@@ -431,8 +435,7 @@ def check_forwarded(config: Config, environ: dict[str, Any], sessid: str) -> Opt
         return None
     environ["REMOTE_ADDR"] = client
     environ["socketio.forwarded"] = True
-    environ["socketio.owner_proof"] = owner_signature(secret, sessid)
-    return client
+    return client, owner_signature(secret, sessid)
 
 
 class ForwardListener:

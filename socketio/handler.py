@@ -215,18 +215,19 @@ class SocketIOHandler(RequestReader):
             return self._client_script(request)
         if self.forwarded:
             # (polling and streaming requests only: websockets are adopted, never forwarded)
-            client = (
+            signed = None
+            if (
                 isinstance(request, (protocol.Exchange, protocol.ForcedDisconnect))
                 and request.transport not in WEBSOCKET_TRANSPORTS
-                and check_forwarded(self.config, self.environ, request.sessid)
-            )
-            if not client:
+            ):
+                signed = check_forwarded(self.config, self.environ, request.sessid)
+            if signed is None:
                 server_logs(self.server).http(
                     "forward-unsigned", "refused an unsigned forwarded request"
                 )
                 return text_response(403, "forwarded requests only")
+            client, self.owner_proof = signed
             self.client_address = (client, 0)  # (for the access log)
-            self.owner_proof = self.environ["socketio.owner_proof"]
         origins = self.config.origins
         if origins != "*:*" and not protocol.origin_allowed(
             # (hybi-08 websockets send Sec-WebSocket-Origin instead; a browser

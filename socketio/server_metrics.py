@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from .config import Config
-from .forwarding import Forwarder
 from .metrics import Metrics, end_reason, snapshot
 from .pubsub import PubSubManager
 from .redis_manager import RedisManager
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .forwarding import Forwarder
     from .manager import BaseManager
     from .metrics_prometheus import MetricsListener
 
