@@ -172,3 +172,12 @@ class PinnedStream(RawStream):
             if body:
                 packets += unframe(body.removesuffix("\r\n"))
         return packets
+
+
+def echo_transcript(count: int) -> list[str]:
+    """What a client that enters ``/chat`` and sends ``count`` echoes (ids 1..count) receives, in order."""
+    return [
+        "1::/chat",
+        '5::/chat:{"args":["/chat"],"name":"welcome"}',
+        *(f"6::/chat:{n}+[{n}]" for n in range(1, count + 1)),
+    ]

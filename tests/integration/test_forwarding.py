@@ -21,6 +21,7 @@ from tests.client09.http import RawStream
 from tests.client09.polling import PollingClient
 
 from .conftest import LiveServer
+from .nosticky import echo_transcript
 
 SECRET = "forwarding-test-secret"
 
@@ -95,11 +96,7 @@ def test_a_session_is_one_whichever_process_each_request_reaches(
     seen: list[str] = []
     while len(seen) < 8:
         seen += [p for p in client.packets() if p[0] in "156"]
-    assert seen == [
-        "1::/chat",
-        '5::/chat:{"args":["/chat"],"name":"welcome"}',
-        *(f"6::/chat:{n}+[{n}]" for n in range(1, 7)),
-    ]
+    assert seen == echo_transcript(6)
     client.close()
 
 

@@ -32,6 +32,7 @@ from .nosticky import (
     ACCESS_FORMAT,
     PinnedStream,
     Scattered,
+    echo_transcript,
     forwarded_to,
     handshakes,
     owner_pid,
@@ -176,11 +177,7 @@ def test_a_polling_session_is_one_across_workers(four: Workers, transport: str) 
     seen: list[str] = []
     while len(seen) < 8:
         seen += [p for p in client.packets() if p[0] in "156"]
-    assert seen == [
-        "1::/chat",
-        '5::/chat:{"args":["/chat"],"name":"welcome"}',
-        *(f"6::/chat:{n}+[{n}]" for n in range(1, 7)),
-    ]
+    assert seen == echo_transcript(6)
     # A server emit with ack: the client's ack POST reaches the owner's callback.
     client.send(event("/chat", "ask", "why?"))
     question = client.wait_for(lambda raw: raw.startswith("5:"))
@@ -224,11 +221,7 @@ def test_a_stream_relayed_from_its_owner(four: Workers, transport: str) -> None:
         seen: list[str] = []
         while len(seen) < 8:
             seen += [p for p in stream.packets() if p[0] in "156"]
-        assert seen == [
-            "1::/chat",
-            '5::/chat:{"args":["/chat"],"name":"welcome"}',
-            *(f"6::/chat:{n}+[{n}]" for n in range(1, 7)),
-        ]
+        assert seen == echo_transcript(6)
         assert served_by(four.access(), sid)  # (the POSTs, logged; the stream is when it ends)
         pinned_request(pinned_socket(four.url, lambda pid: pid != owner), post + "?disconnect=1")
         wait_for(lambda: left(four, sid))
