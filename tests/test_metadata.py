@@ -49,7 +49,11 @@ def test_distribution_name_extras_and_entry_points(project):
     assert {"test", "lint", "redis", "gunicorn", "django", "docs"} <= extras
     runners = meta["entry-points"]["paste.server_runner"]
     assert runners == {"paster": "socketio.server:serve_paste"}
-    assert meta["requires-python"] == ">=3.10"
+    # PyPy 7.3 is Python 3.9 (issue 21); CPython is tested from 3.10
+    assert meta["requires-python"] == ">=3.9"
+    classifiers = set(meta["classifiers"])
+    assert "Programming Language :: Python :: Implementation :: PyPy" in classifiers
+    assert {f"Programming Language :: Python :: 3.{minor}" for minor in range(10, 14)} <= classifiers
 
 
 def test_the_installed_metadata_matches():

@@ -26,7 +26,6 @@ import socket
 import struct
 import threading
 import time
-import tracemalloc
 from typing import Any
 
 import pytest
@@ -347,8 +346,10 @@ def test_a_close_frame_with_a_code_no_peer_may_send_fails_with_1002(server, payl
 # -- memory: what an idle session keeps ------------------------------------------------
 
 
+@pytest.mark.cpython_only  # (tracemalloc; on PyPy test_leaks bounds the process's memory)
 def test_an_idle_session_keeps_nothing_of_its_last_big_message():
     """In this process (tracemalloc): 8 MB sent, answered, then the session waits."""
+    import tracemalloc
     import gevent
 
     import socketio

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import sys
-import tracemalloc
 import types
 from typing import Any
 
@@ -28,6 +27,8 @@ from tests.client09.waiting import wait_for
 
 
 def _bytes_per_instance(cls: type, count: int = 200) -> float:
+    import tracemalloc  # (CPython's: PyPy has none)
+
     tracemalloc.start()
     try:
         start = tracemalloc.get_traced_memory()[0]
@@ -53,6 +54,7 @@ def _end_a_connection_early(cls: type) -> None:
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 has no inline attribute values")
+@pytest.mark.cpython_only  # (CPython's shared instance-dict keys)
 def test_without_the_shared_table_handlers_would_get_dicts_of_their_own():
     class Plain:
         pass
@@ -61,6 +63,7 @@ def test_without_the_shared_table_handlers_would_get_dicts_of_their_own():
     assert _bytes_per_instance(Plain) > 1000
 
 
+@pytest.mark.cpython_only  # (CPython's shared instance-dict keys)
 def test_handler_classes_share_one_table_of_attribute_names():
     class Subclassed(handler.SocketIOHandler):
         pass
@@ -187,6 +190,7 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
         server.stop()
 
 
+@pytest.mark.cpython_only  # (tracemalloc: CPython's allocator; E measures PyPy's)
 def test_an_idle_websocket_costs_less_than_12_kib():
     """All a websocket session keeps while idle, both ends in this process (tracemalloc).
 
@@ -194,6 +198,8 @@ def test_an_idle_websocket_costs_less_than_12_kib():
     and its saved stack, and the client's socket); the bound catches a
     regression of a third, not the 3 % the benchmarks watch.
     """
+    import tracemalloc
+
     import gevent
 
     import socketio
