@@ -4,13 +4,15 @@
 ``bare``) on a free port, pinned to one core, and reads its CPU time and RSS
 from ``/proc``. :class:`LoadGen` runs ``loadgen.js`` pinned to the other core,
 hands each ``mark`` line it prints to a callback (the harness samples the
-server there) and returns its result.
+server there) and returns its result. :func:`probe_interpreter` checks a Python
+interpreter (CPython, PyPy) that is to serve ``ours_app.py`` and ``bare_app.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import resource
 import shutil
 import socket
@@ -20,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -36,8 +39,121 @@ TARGETS = ("ours", "reference", "bare", "base")
 OURS_TARGETS = frozenset({"ours", "base"})
 
 
+#: The interpreters the Python targets can run on: name on the command line ->
+#: ``platform.python_implementation()`` of that interpreter.
+INTERPRETERS = {"cpython": "CPython", "pypy": "PyPy"}
+
+
 class BenchmarkError(RuntimeError):
     """A server or the load generator failed."""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A Python interpreter that serves the Python targets (``ours``, ``base``, ``bare``).
+
+    Every field but ``name`` and ``path`` is read from the interpreter itself
+    (:func:`probe_interpreter`).
+    """
+
+    name: str  # "cpython" or "pypy": the column suffix (ours@pypy)
+    path: str  # the executable (a venv's bin/python: not resolved, the venv needs its path)
+    implementation: str  # platform.python_implementation(): CPython, PyPy
+    python: str  # platform.python_version(): the language version
+    implementation_version: str  # PyPy's own version (7.3.11); the same as python on CPython
+    gevent: str
+    geventwebsocket: str
+    socketio: str  # the socketio/__init__.py it imports without a snapshot ("" if none)
+
+    @property
+    def jit(self) -> bool:
+        """Whether it has a tracing JIT that needs warming before it is measured (PyPy)."""
+        return self.implementation == "PyPy"
+
+    @property
+    def version(self) -> str:
+        """``CPython 3.11.2``, ``PyPy 7.3.11 (Python 3.9.16)``."""
+        if self.implementation_version == self.python:
+            return f"{self.implementation} {self.python}"
+        return f"{self.implementation} {self.implementation_version} (Python {self.python})"
+
+    def describe(self) -> str:
+        """One line for the table's header: version, gevent and where it is."""
+        return f"{self.name} = {self.version} (gevent {self.gevent}, {self.path})"
+
+
+#: run by each interpreter to describe itself: one JSON line
+_PROBE = """
+import json, platform, sys
+info = {"implementation": platform.python_implementation(), "python": platform.python_version()}
+pypy = getattr(sys, "pypy_version_info", None)
+info["implementation_version"] = "%d.%d.%d" % tuple(pypy[:3]) if pypy else info["python"]
+try:
+    import gevent, geventwebsocket
+    info["gevent"] = gevent.__version__
+    info["geventwebsocket"] = getattr(geventwebsocket, "__version__", "?")
+except Exception as exc:
+    info["error"] = "%s: %s" % (type(exc).__name__, exc)
+try:
+    import socketio
+    info["socketio"] = socketio.__file__
+except Exception as exc:
+    info["socketio"] = ""
+print(json.dumps(info))
+"""
+
+
+def default_interpreter_path(name: str) -> str:
+    """Where the ``name`` interpreter is unless given: ``cpython`` this one, ``pypy`` .venv-pypy.
+
+    ``cpython`` is ``sys.executable`` when the harness runs on CPython, else
+    ``.venv/bin/python`` (the harness may itself run on PyPy).
+    """
+    if name == "pypy":
+        return str(ROOT / ".venv-pypy" / "bin" / "python")
+    if name == "cpython":
+        if platform.python_implementation() == "CPython":
+            return sys.executable
+        return str(ROOT / ".venv" / "bin" / "python")
+    raise ValueError(f"unknown interpreter {name!r}; choose from {','.join(INTERPRETERS)}")
+
+
+def probe_interpreter(name: str, path: Optional[str] = None) -> Interpreter:
+    """Check that ``path`` is a ``name`` interpreter with gevent; describe it.
+
+    Raises:
+        BenchmarkError: it is missing, is another implementation, or cannot import
+            gevent and gevent-websocket.
+    """
+    if name not in INTERPRETERS:
+        raise BenchmarkError(f"unknown interpreter {name!r}; choose from {','.join(INTERPRETERS)}")
+    path = path or default_interpreter_path(name)
+    hint = f" ({'./run sets up .venv-pypy; or ' if name == 'pypy' else ''}pass --{name} PATH)"
+    if not os.path.exists(path) or not os.access(path, os.X_OK):
+        raise BenchmarkError(f"no {name} interpreter at {path}{hint}")
+    try:
+        # From benchmarks/, as the servers run: socketio comes from PYTHONPATH or the install.
+        proc = subprocess.run(
+            [path, "-c", _PROBE], cwd=BENCH_DIR, capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BenchmarkError(f"the {name} interpreter {path} does not run: {exc}") from exc
+    try:
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchmarkError(
+            f"the {name} interpreter {path} does not run: {proc.stderr.strip()[-500:]}"
+        ) from None
+    if info["implementation"] != INTERPRETERS[name]:
+        raise BenchmarkError(
+            f"{path} is {info['implementation']} {info['python']}, not {INTERPRETERS[name]}{hint}"
+        )
+    if "error" in info:
+        raise BenchmarkError(
+            f"the {name} interpreter {path} cannot import gevent and gevent-websocket"
+            f" ({info['error']}): {path} -m pip install gevent gevent-websocket"
+        )
+    return Interpreter(name=name, path=path, **info)
 
 
 def node() -> str:
@@ -110,6 +226,9 @@ class ServerProcess:
         target: ``ours``, ``reference``, ``bare`` or ``base``.
         cpu: the core to pin it to (``None``: not pinned).
         extra_args: more arguments for the server's command line.
+        library: a directory holding the ``socketio`` package to serve.
+        python: the interpreter of the Python targets (``None``: this one); not
+            used by ``reference``.
     """
 
     def __init__(
@@ -118,6 +237,7 @@ class ServerProcess:
         cpu: Optional[int] = 0,
         extra_args: tuple = (),
         library: Optional[Path] = None,
+        python: Optional[str] = None,
     ) -> None:
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}")
@@ -126,6 +246,7 @@ class ServerProcess:
         #: a directory holding the ``socketio`` package to serve (see :func:`library_snapshot`);
         #: ``None``: the one installed (this work tree)
         self.library = library
+        self.python = python or sys.executable
         self.port = free_port()
         self.extra_args = list(extra_args)
         self.proc: Optional[subprocess.Popen] = None
@@ -139,7 +260,7 @@ class ServerProcess:
             # Run as a script, not with -m from the repository root: then sys.path[0]
             # is benchmarks/, and `socketio` comes from PYTHONPATH (a snapshot) or the install.
             script = "ours_app.py" if self.target in OURS_TARGETS else "bare_app.py"
-            cmd = [sys.executable, str(BENCH_DIR / script), str(self.port)]
+            cmd = [self.python, str(BENCH_DIR / script), str(self.port)]
         return taskset_prefix(self.cpu) + cmd + self.extra_args
 
     @property

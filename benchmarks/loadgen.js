@@ -14,6 +14,12 @@
 //   flavour   "sio"  the Socket.IO 0.9 wire format (handshake, `1::`, `5:id+::…`, `6:::id+…`)
 //             "bare" no Socket.IO: a websocket on /bare (the frame is echoed as is), or
 //                    long-polling on /poll/<client> (POST a body, GET it back)
+//   warmup_ms what runs before the measured window, so that a JIT (PyPy's) is warm:
+//             echo, xhr: the same loops, unmeasured, for that long (the window follows
+//             without a pause); broadcast: whole rounds of `broadcasts` triggers (each
+//             waits for every delivery) until that long has passed (default 0: none);
+//             idle: `warm` clients connected (handshake + websocket) then closed, again
+//             and again, for that long (default 0: none), before the measured phases
 //
 // It prints JSON lines on stdout: {"event": "mark", "name": ...} when a measuring
 // window starts or ends (the harness samples the server's CPU and memory then), and
@@ -539,29 +545,49 @@ async function workloadBroadcast() {
   const n = cfg.clients;
   const total = cfg.broadcasts;
   const { clients, errors } = await connectAll(n, WS_CLIENT);
-  let done = 0;
-  let finish;
-  const finished = new Promise((r) => (finish = r));
-  let delivered = 0;
-  for (const c of clients) {
-    c.onFrame = (data) => {
-      if (data[0] !== 0x35) return; // '5': an event (or the bare frame)
-      delivered++;
-      if (++c.ticks === total) {
-        c.lastTickAt = performance.now();
-        if (++done === n) finish();
+  const trigger = clients[0];
+  // One round: `total` triggers from client 0, until every client has its `total` ticks.
+  async function round(timeoutMs) {
+    let done = 0;
+    let finish;
+    const finished = new Promise((r) => (finish = r));
+    let delivered = 0;
+    for (const c of clients) {
+      c.ticks = 0;
+      c.lastTickAt = 0;
+      c.onFrame = (data) => {
+        if (data[0] !== 0x35) return; // '5': an event (or the bare frame)
+        delivered++;
+        if (++c.ticks === total) {
+          c.lastTickAt = performance.now();
+          if (++done === n) finish();
+        }
+      };
+    }
+    const t0 = performance.now();
+    for (let i = 0; i < total; i++)
+      trigger.send(`5:::` + JSON.stringify({ name: "broadcast", args: [i, BROADCAST_TEXT] }));
+    const timedOut = await Promise.race([finished.then(() => false), sleep(timeoutMs).then(() => true)]);
+    const tEnd = timedOut ? performance.now() : Math.max(...clients.map((c) => c.lastTickAt));
+    for (const c of clients) c.onFrame = null;
+    return { t0, tEnd, delivered, timedOut };
+  }
+  let warmupRounds = 0;
+  if (cfg.warmup_ms > 0) {
+    const until = performance.now() + cfg.warmup_ms;
+    while (performance.now() < until) {
+      const r = await round(cfg.timeout_ms);
+      warmupRounds++;
+      if (r.timedOut) {
+        emit({ event: "warning", message: `warm-up round ${warmupRounds} timed out` });
+        break;
       }
-    };
+    }
   }
   await sleep(cfg.settle_ms || 500);
   mark("start");
   const cpu = cpuWindow();
-  const t0 = performance.now();
-  const trigger = clients[0];
-  for (let i = 0; i < total; i++)
-    trigger.send(`5:::` + JSON.stringify({ name: "broadcast", args: [i, BROADCAST_TEXT] }));
-  const timedOut = await Promise.race([finished.then(() => false), sleep(cfg.timeout_ms).then(() => true)]);
-  const tEnd = timedOut ? performance.now() : Math.max(...clients.map((c) => c.lastTickAt));
+  const { t0, tEnd, delivered, timedOut } = await round(cfg.timeout_ms);
   const share = cpu();
   mark("end");
   const secs = (tEnd - t0) / 1000;
@@ -574,6 +600,7 @@ async function workloadBroadcast() {
     timed_out: timedOut,
     client_cpu: share,
     connect_errors: errors,
+    warmup_rounds: warmupRounds,
   };
 }
 
@@ -653,8 +680,24 @@ async function workloadXhr() {
 }
 
 async function workloadIdle() {
+  // Phase 0 (warmup_ms > 0): `warm` clients connected and closed, again and again, so
+  // that the handshake and websocket connect path is JIT-compiled before it is measured.
+  // At most `warm` are open at once: the memory they leave free is taken again by the
+  // `warm` clients of phase 1, before the harness reads the RSS it subtracts.
   // Phase 1: `warm` clients (the harness then reads the server's RSS), phase 2: the rest.
   const warm = cfg.warm;
+  let warmupConnections = 0;
+  let warmupErrors = 0;
+  if (cfg.warmup_ms > 0) {
+    const until = performance.now() + cfg.warmup_ms;
+    while (performance.now() < until) {
+      const batch = await connectAll(warm, RawWsClient);
+      batch.clients.forEach((c) => c.close());
+      warmupConnections += warm;
+      warmupErrors += batch.errors;
+    }
+    await sleep(500); // the server sees the last batch's closes
+  }
   const first = await connectAll(warm, RawWsClient);
   mark("warm");
   const cmd = await nextCommand();
@@ -673,6 +716,8 @@ async function workloadIdle() {
     connected: all.length,
     client_cpu: share,
     connect_errors: first.errors + rest.errors,
+    warmup_connections: warmupConnections,
+    warmup_connect_errors: warmupErrors,
   };
 }
 

@@ -1,6 +1,11 @@
 """The benchmark suite: workloads A-E against our server, the reference and the bare stack.
 
     .venv/bin/python -m benchmarks [--quick] [--workloads A,B,...] [--runs 3]
+        [--interpreters cpython,pypy] [--jit-warmup 10]
+
+Our server (and the bare stack) can run on several Python interpreters in the
+same run: one column each (``ours@cpython``, ``ours@pypy``), against the one
+reference.
 
 See ``benchmarks/README.md`` for what each workload measures.
 """
@@ -25,17 +30,25 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .harness import (
+    INTERPRETERS,
     TARGETS,
     BenchmarkError,
+    Interpreter,
     LoadGen,
     ServerProcess,
     ensure_node_modules,
     flavour,
     library_snapshot,
     node,
+    probe_interpreter,
     raise_nofile,
     work_tree_version,
 )
+
+#: the targets that run on a Python interpreter: one column per interpreter
+PYTHON_TARGETS = ("ours", "bare", "base")
+#: seconds of warm-up before each measurement on a JIT interpreter (PyPy), by default
+JIT_WARMUP = 10.0
 
 
 @dataclass
@@ -143,6 +156,81 @@ WORKLOADS: dict[str, Workload] = {
 ALIASES = {"B": ["B100", "B500"]}
 
 
+@dataclass(frozen=True)
+class Column:
+    """One column of the table: a target, and the interpreter it runs on (Python targets).
+
+    ``tag`` names the interpreter in the label (``ours@pypy``); it is empty when
+    the run has a single interpreter, CPython: the labels are then those of old.
+    """
+
+    target: str
+    interpreter: Optional[Interpreter] = None
+    tag: str = ""
+
+    @property
+    def label(self) -> str:
+        """``ours``, ``reference``, ``ours@cpython``, ``bare@pypy``."""
+        return f"{self.target}@{self.tag}" if self.tag else self.target
+
+
+def make_columns(targets: list[str], interpreters: list[Interpreter]) -> list[Column]:
+    """The columns of ``targets``: a Python target once per interpreter, the others once."""
+    tagged = [i.name for i in interpreters] != ["cpython"]
+    columns = []
+    for target in targets:
+        if target in PYTHON_TARGETS:
+            columns += [Column(target, i, i.name if tagged else "") for i in interpreters]
+        else:
+            columns.append(Column(target))
+    return columns
+
+
+def _split_label(label: str) -> tuple[str, str]:
+    target, _, tag = label.partition("@")
+    return target, tag
+
+
+def ratio_pairs(labels: list[str]) -> list[tuple[str, str, str]]:
+    """The ratios of the table: (heading, numerator label, denominator label).
+
+    ``ours`` on each interpreter over every other target (on the same interpreter
+    for a Python target: ``ours@pypy/bare@pypy``), then, for each Python target
+    on both, pypy/cpython.
+    """
+    pairs = []
+    for ours in labels:
+        target, tag = _split_label(ours)
+        if target != "ours":
+            continue
+        for other in labels:
+            other_target, other_tag = _split_label(other)
+            if other_target != "ours" and (not other_tag or other_tag == tag):
+                pairs.append((f"{ours}/{other}", ours, other))
+    for target in PYTHON_TARGETS:
+        if f"{target}@pypy" in labels and f"{target}@cpython" in labels:
+            pairs.append((f"{target} pypy/cpython", f"{target}@pypy", f"{target}@cpython"))
+    return pairs
+
+
+def with_warmup(config: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """``config`` with at least ``seconds`` of the workload run before it is measured.
+
+    Echo loops (A, B, D) run unmeasured that long instead of their own 1.5 s;
+    C runs whole rounds of its broadcasts, E connects and closes clients (the
+    handshake and websocket path), see ``loadgen.js``. ``seconds`` <= 0: as is.
+    """
+    if seconds <= 0:
+        return config
+    ms = int(seconds * 1000)
+    config = dict(config)
+    if config["workload"] in ("echo", "xhr"):
+        config["warmup_ms"] = max(config.get("warmup_ms", 0), ms)
+    else:
+        config["warmup_ms"] = ms
+    return config
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds spent busy by the whole machine so far (all cores)."""
     with open("/proc/stat") as f:
@@ -226,6 +314,8 @@ def run_once(
     client_cpu: Optional[int] = 1,
     client: str = "raw",
     libraries: Optional[dict[str, Path]] = None,
+    python: Optional[str] = None,
+    warmup_s: float = 0.0,
 ) -> dict[str, Any]:
     """Run ``workload`` once against a fresh ``target`` server; return its measures.
 
@@ -233,14 +323,15 @@ def run_once(
     minimal one) or ``ws`` (the ws package; not for E, which always uses ``raw``).
     ``libraries``: target (``ours``, ``base``) → a directory with the ``socketio``
     package it serves (a snapshot); a target not in it serves the work tree.
+    ``python``: the interpreter of a Python target (``None``: this one).
+    ``warmup_s``: seconds of the workload run first, unmeasured (:func:`with_warmup`).
     """
-    config = {**workload.config(quick), "client": client}
+    config = with_warmup({**workload.config(quick), "client": client}, warmup_s)
     library = (libraries or {}).get(target)
-    with ServerProcess(target, cpu=server_cpu, library=library) as server:
-        if library is not None:
-            served = server.served_from() or ""
-            if not served.startswith(str(library)):
-                raise BenchmarkError(f"{target} served {served!r}, not the snapshot in {library}")
+    with ServerProcess(target, cpu=server_cpu, library=library, python=python) as server:
+        served = server.served_from()
+        if library is not None and not (served or "").startswith(str(library)):
+            raise BenchmarkError(f"{target} served {served!r}, not the snapshot in {library}")
         config.update(flavour=flavour(target), port=server.port)
         samples: dict[str, Any] = {}
 
@@ -267,6 +358,8 @@ def run_once(
             added = config["clients"] - config["warm"]
             result["kib_per_conn"] = (samples["rss_all"] - samples["rss_warm"]) / added
             result["rss_kib"] = samples["rss_all"]
+        if served:
+            result["served_from"] = served
         if loadgen.warnings:
             result["warnings"] = loadgen.warnings[:5]
         return derive(result)
@@ -310,12 +403,18 @@ def _ratio(a: Optional[float], b: Optional[float]) -> str:
 
 
 def render_table(
-    results: dict[str, dict[str, list[dict[str, Any]]]], targets: list[str], runs: int
+    results: dict[str, dict[str, list[dict[str, Any]]]],
+    targets: list[str],
+    runs: int,
+    notes: Optional[list[str]] = None,
 ) -> str:
-    """Medians per metric and target, and the ratios ours/other of the medians."""
-    head = ["workload", "metric", *targets]
-    if "ours" in targets:
-        head += [f"ours/{t}" for t in targets if t != "ours"]
+    """Medians per metric and column, and the ratios of the medians (:func:`ratio_pairs`).
+
+    ``targets``: the column labels (``ours``, ``ours@pypy``, ...); ``notes``: lines
+    printed under the first (the interpreters' versions).
+    """
+    pairs = ratio_pairs(targets)
+    head = ["workload", "metric", *targets, *(heading for heading, _, _ in pairs)]
     rows = [head]
     for name, by_target in results.items():
         workload = WORKLOADS[name]
@@ -326,8 +425,7 @@ def render_table(
                 label,
                 *(_fmt(medians[t]) + _spread(by_target.get(t, []), key) for t in targets),
             ]
-            if "ours" in targets:
-                row += [_ratio(medians["ours"], medians[t]) for t in targets if t != "ours"]
+            row += [_ratio(medians[a], medians[b]) for _, a, b in pairs]
             rows.append(row)
     cpu_rows = [["workload", *(f"{t} srv/cli/oth" for t in targets)]]
     for name, by_target in results.items():
@@ -341,6 +439,7 @@ def render_table(
         f"Medians of {runs} run(s) (± half their range, in % of the median);"
         " ratios are ours/other of the medians (for ms and KiB lower is better)."
     ]
+    out += notes or []
     out.append(_grid(rows))
     out.append("")
     out.append(
@@ -357,7 +456,7 @@ def _grid(rows: list[list[str]]) -> str:
     for n, row in enumerate(rows):
         cells = [
             c.ljust(w) if i < 2 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            for i, (c, w) in enumerate(zip(row, widths))  # py39: no strict=
         ]
         lines.append("| " + " | ".join(cells) + " |")
         if n == 0:
@@ -390,6 +489,15 @@ def machine_description() -> dict[str, Any]:
         "gevent-websocket": getattr(geventwebsocket, "__version__", "?"),
         "node": node_version.strip(),
     }
+
+
+def _warmed(result: dict[str, Any]) -> str:
+    """What a long warm-up ran first, for the progress line ("" when none)."""
+    if result.get("warmup_connections"):
+        return f"; warmed with {result['warmup_connections']:,} connections"
+    if result.get("warmup_rounds"):
+        return f"; warmed with {result['warmup_rounds']} rounds"
+    return ""
 
 
 def parse_workloads(text: str) -> list[str]:
@@ -454,6 +562,29 @@ def main(argv: Optional[list[str]] = None) -> int:
         metavar="N",
         help="connections E holds open (default 5,000; quick: 1,000)",
     )
+    parser.add_argument(
+        "--interpreters",
+        default="cpython",
+        help="comma-separated: the Python interpreters ours, bare and base run on, one column"
+        " each (cpython, pypy; default cpython)",
+    )
+    for name in INTERPRETERS:
+        parser.add_argument(
+            f"--{name}",
+            metavar="PATH",
+            help=f"the {name} interpreter (default: "
+            + ("this one" if name == "cpython" else ".venv-pypy/bin/python")
+            + ")",
+        )
+    parser.add_argument(
+        "--jit-warmup",
+        type=float,
+        default=JIT_WARMUP,
+        metavar="SECONDS",
+        help=f"on a JIT interpreter (PyPy), run each workload this long before measuring it,"
+        f" in each fresh server process (default {JIT_WARMUP:g}; CPython and node keep the"
+        " workload's own 1.5 s)",
+    )
     parser.add_argument("--json", help="also write every run's measures to this file")
     args = parser.parse_args(argv)
 
@@ -473,17 +604,47 @@ def main(argv: Optional[list[str]] = None) -> int:
     runs = args.runs or (1 if args.quick else 3)
     server_cpu = None if args.no_pin else args.server_cpu
     client_cpu = None if args.no_pin else args.client_cpu
+    interpreter_names = [i.strip().lower() for i in args.interpreters.split(",") if i.strip()]
+    for i in interpreter_names:
+        if i not in INTERPRETERS:
+            raise SystemExit(f"unknown interpreter {i!r}; choose from {','.join(INTERPRETERS)}")
+    interpreters: list[Interpreter] = []
+    if any(t in PYTHON_TARGETS for t in targets):
+        try:
+            interpreters = [probe_interpreter(i, getattr(args, i)) for i in interpreter_names]
+        except BenchmarkError as exc:
+            raise SystemExit(f"benchmarks: {exc}") from None
+    columns = make_columns(targets, interpreters)
+    labels = [c.label for c in columns]
 
     ensure_node_modules()
     nofile = raise_nofile()
     info = machine_description()
     info["nofile"] = nofile
+    info["interpreters"] = {i.name: dataclasses.asdict(i) for i in interpreters}
+    info["jit_warmup"] = args.jit_warmup
     libraries: dict[str, Path] = {}
     if args.ours_rev:
         libraries["ours"] = Path(tempfile.mkdtemp(prefix="bench-socketio-"))
         info["ours"] = library_snapshot(args.ours_rev, libraries["ours"])
     else:
-        info["ours"] = work_tree_version() + " (work tree)"
+        # Each interpreter imports its install of socketio: say which copy.
+        imported = sorted({os.path.dirname(i.socketio) for i in interpreters})
+        info["ours"] = work_tree_version() + " (work tree"
+        info["ours"] += (": " + ", ".join(imported) + ")") if imported else ")"
+    notes = []
+    if interpreters:
+        jit = [i.name for i in interpreters if i.jit]
+        notes.append(
+            "Interpreters: "
+            + "; ".join(i.describe() for i in interpreters)
+            + (
+                f". JIT warm-up: {args.jit_warmup:g} s of the workload before each measurement"
+                f" on {', '.join(jit)}"
+                if jit
+                else ""
+            )
+        )
     if "base" in targets:
         if not args.base_rev:
             raise SystemExit("target 'base' needs --base-rev REV")
@@ -491,44 +652,58 @@ def main(argv: Optional[list[str]] = None) -> int:
         info["base"] = library_snapshot(args.base_rev, libraries["base"])
     print(
         f"{info['date']}  {info['cpus']} x {info['cpu_model']}  load {info['loadavg'][0]:.2f}"
-        f"  python {info['python']} gevent {info['gevent']} node {info['node']}"
+        f"  harness python {info['python']} node {info['node']}"
         f"  (server on core {server_cpu}, load generator on core {client_cpu},"
-        f" {args.client} websocket client)\nours: socketio at {info['ours']}"
+        f" {args.client} websocket client)\n"
+        + "".join(n + "\n" for n in notes)
+        + f"ours: socketio at {info['ours']}"
         + (f"; base: socketio at {info['base']}" if "base" in info else ""),
         flush=True,
     )
+    width = max(9, *(len(label) for label in labels))
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     started = time.monotonic()
     for name in names:
         workload = WORKLOADS[name]
-        results[name] = {t: [] for t in targets}
+        results[name] = {label: [] for label in labels}
         for run in range(runs):
-            order = targets[run % len(targets) :] + targets[: run % len(targets)]
-            for target in order:
+            order = columns[run % len(columns) :] + columns[: run % len(columns)]
+            for column in order:
+                label = column.label
                 if args.wait_quiet > 0:
                     waited, busy = wait_quiet(args.wait_quiet)
                     if busy > 0.3:
                         print(f"  (machine still busy: {busy:.1f} cores after {waited:.0f} s)")
+                interpreter = column.interpreter
                 try:
                     result = run_once(
-                        workload, target, args.quick, server_cpu, client_cpu, args.client, libraries
+                        workload,
+                        column.target,
+                        args.quick,
+                        server_cpu,
+                        client_cpu,
+                        args.client,
+                        libraries,
+                        python=interpreter.path if interpreter else None,
+                        warmup_s=args.jit_warmup if interpreter and interpreter.jit else 0.0,
                     )
                 except BenchmarkError as exc:
-                    print(f"  {name} {target} run {run + 1}: FAILED {exc}", flush=True)
+                    print(f"  {name} {label} run {run + 1}: FAILED {exc}", flush=True)
                     continue
-                results[name][target].append(result)
+                results[name][label].append(result)
                 shown = ", ".join(
                     f"{label} {_fmt(result.get(key))}" for key, label, _ in workload.metrics
                 )
                 cpu = result.get("client_cpu")
+                warmed = _warmed(result)
                 print(
-                    f"  {name:4} {target:9} run {run + 1}: {shown}"
-                    f"  (load generator {cpu * 100:.0f}% of a core)"
+                    f"  {name:4} {label:{width}} run {run + 1}: {shown}"
+                    f"  (load generator {cpu * 100:.0f}% of a core{warmed})"
                     + (" WARNING: load generator near saturation" if cpu and cpu > 0.85 else ""),
                     flush=True,
                 )
     print()
-    print(render_table(results, targets, runs))
+    print(render_table(results, labels, runs, notes))
     print(f"\n{time.monotonic() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")
     for library in libraries.values():
         shutil.rmtree(library, ignore_errors=True)
