@@ -19,7 +19,8 @@
 //             without a pause); broadcast: whole rounds of `broadcasts` triggers (each
 //             waits for every delivery) until that long has passed (default 0: none);
 //             idle: `warm` clients connected (handshake + websocket) then closed, again
-//             and again, for that long (default 0: none), before the measured phases
+//             and again, for that long (default 0: none) and until at least
+//             `warmup_connections` have connected, before the measured phases
 //
 // It prints JSON lines on stdout: {"event": "mark", "name": ...} when a measuring
 // window starts or ends (the harness samples the server's CPU and memory then), and
@@ -690,7 +691,8 @@ async function workloadIdle() {
   let warmupErrors = 0;
   if (cfg.warmup_ms > 0) {
     const until = performance.now() + cfg.warmup_ms;
-    while (performance.now() < until) {
+    const atLeast = cfg.warmup_connections || 0;
+    while (performance.now() < until || warmupConnections < atLeast) {
       const batch = await connectAll(warm, RawWsClient);
       batch.clients.forEach((c) => c.close());
       warmupConnections += warm;
