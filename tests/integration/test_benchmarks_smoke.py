@@ -4,7 +4,9 @@ The suite itself (``python -m benchmarks``) is never run by the tests; this
 runs one tiny echo workload through the same code path (``benchmarks.suite.run_once``:
 server process, node load generator, CPU sampling) in a few seconds, in a
 child process: the tests do not import the benchmarks (they import the tests'
-wire client, not the reverse).
+wire client, not the reverse). A second test runs the suite's command line with
+the interpreter axis (ours on CPython and on PyPy, from a snapshot) on a tiny
+workload; it needs the PyPy venv ``.venv-pypy`` and is skipped without it.
 """
 
 from __future__ import annotations
@@ -62,3 +64,54 @@ def test_load_generator_echo_against_our_server() -> None:
     assert 0 < result["client_cpu"]
     assert "warnings" not in result, result["warnings"]
     assert "round trips/s" in answer["table"]
+
+
+#: run from the repository root: the suite's command line with the interpreter axis, on a
+#: tiny workload in place of A; argv[1] is where --json writes the runs
+AXIS_RUN = """
+import dataclasses, sys
+from benchmarks import harness, suite
+
+harness.ensure_node_modules(quiet=True)
+suite.WORKLOADS["A"] = dataclasses.replace(
+    suite.WORKLOADS["A"],
+    config=lambda quick: {"workload": "echo", "clients": 2, "warmup_ms": 100, "duration_ms": 500},
+)
+sys.exit(suite.main([
+    "--quick", "--workloads", "A", "--targets", "ours", "--interpreters", "cpython,pypy",
+    "--jit-warmup", "0.3", "--ours-rev", "HEAD", "--no-pin", "--json", sys.argv[1],
+]))
+"""
+
+
+def test_interpreter_axis_runs_ours_on_cpython_and_pypy(tmp_path: Path) -> None:
+    """``--interpreters cpython,pypy``: a column per interpreter, each serving the snapshot.
+
+    Needs the PyPy venv ``./run`` sets up in ``.venv-pypy`` (skipped without it).
+    """
+    if shutil.which("node") is None:
+        pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
+    if not (ROOT / ".venv-pypy" / "bin" / "python").exists():
+        pytest.skip("no PyPy venv in .venv-pypy (./run sets it up)")
+    out = tmp_path / "runs.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", AXIS_RUN, str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(out.read_text())
+    interpreters = answer["machine"]["interpreters"]
+    assert interpreters["cpython"]["implementation"] == "CPython"
+    assert interpreters["pypy"]["implementation"] == "PyPy"
+    runs = answer["results"]["A"]
+    assert sorted(runs) == ["ours@cpython", "ours@pypy"], proc.stdout
+    for label, (result,) in runs.items():
+        assert result["messages"] > 5, (label, result)
+        assert result["served_from"].startswith("/"), result
+        assert "bench-socketio-" in result["served_from"], result  # the snapshot, not the tree
+    assert "PyPy 7." in proc.stdout
+    assert "ours pypy/cpython" in proc.stdout
