@@ -50,8 +50,8 @@ PYTHON_TARGETS = ("ours", "bare", "base")
 #: seconds of warm-up before each measurement on a JIT interpreter (PyPy), by default
 JIT_WARMUP = 10.0
 #: E's warm-up connects (and closes) at least this many clients, however long it takes:
-#: PyPy's handshake path is still cold after a few hundred
-IDLE_WARMUP_CONNECTIONS = 2000
+#: PyPy's handshake path is still cold after 2,000 (README, "Interpreters")
+IDLE_WARMUP_CONNECTIONS = 10000
 
 
 @dataclass
@@ -216,12 +216,14 @@ def ratio_pairs(labels: list[str]) -> list[tuple[str, str, str]]:
     return pairs
 
 
-def with_warmup(config: dict[str, Any], seconds: float) -> dict[str, Any]:
+def with_warmup(
+    config: dict[str, Any], seconds: float, connections: int = IDLE_WARMUP_CONNECTIONS
+) -> dict[str, Any]:
     """``config`` with at least ``seconds`` of the workload run before it is measured.
 
     Echo loops (A, B, D) run unmeasured that long instead of their own 1.5 s;
     C runs whole rounds of its broadcasts, E connects and closes clients (the
-    handshake and websocket path; at least :data:`IDLE_WARMUP_CONNECTIONS`), see
+    handshake and websocket path; at least ``connections`` of them), see
     ``loadgen.js``. ``seconds`` <= 0: as is.
     """
     if seconds <= 0:
@@ -233,7 +235,7 @@ def with_warmup(config: dict[str, Any], seconds: float) -> dict[str, Any]:
     else:
         config["warmup_ms"] = ms
     if config["workload"] == "idle":
-        config["warmup_connections"] = IDLE_WARMUP_CONNECTIONS
+        config["warmup_connections"] = connections
     return config
 
 
@@ -322,6 +324,7 @@ def run_once(
     libraries: Optional[dict[str, Path]] = None,
     python: Optional[str] = None,
     warmup_s: float = 0.0,
+    warmup_connections: int = IDLE_WARMUP_CONNECTIONS,
 ) -> dict[str, Any]:
     """Run ``workload`` once against a fresh ``target`` server; return its measures.
 
@@ -330,9 +333,11 @@ def run_once(
     ``libraries``: target (``ours``, ``base``) → a directory with the ``socketio``
     package it serves (a snapshot); a target not in it serves the work tree.
     ``python``: the interpreter of a Python target (``None``: this one).
-    ``warmup_s``: seconds of the workload run first, unmeasured (:func:`with_warmup`).
+    ``warmup_s``: seconds of the workload run first, unmeasured (:func:`with_warmup`;
+    E: and at least ``warmup_connections`` connections).
     """
-    config = with_warmup({**workload.config(quick), "client": client}, warmup_s)
+    config = {**workload.config(quick), "client": client}
+    config = with_warmup(config, warmup_s, warmup_connections)
     library = (libraries or {}).get(target)
     with ServerProcess(target, cpu=server_cpu, library=library, python=python) as server:
         served = server.served_from()
@@ -591,6 +596,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         f" in each fresh server process (default {JIT_WARMUP:g}; CPython and node keep the"
         " workload's own 1.5 s)",
     )
+    parser.add_argument(
+        "--jit-warmup-connections",
+        type=int,
+        default=IDLE_WARMUP_CONNECTIONS,
+        metavar="N",
+        help="E on a JIT interpreter: connect and close at least N clients first, however"
+        f" long it takes (default {IDLE_WARMUP_CONNECTIONS:,})",
+    )
     parser.add_argument("--json", help="also write every run's measures to this file")
     args = parser.parse_args(argv)
 
@@ -692,6 +705,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         libraries,
                         python=interpreter.path if interpreter else None,
                         warmup_s=args.jit_warmup if interpreter and interpreter.jit else 0.0,
+                        warmup_connections=args.jit_warmup_connections,
                     )
                 except BenchmarkError as exc:
                     print(f"  {name} {label} run {run + 1}: FAILED {exc}", flush=True)
