@@ -72,3 +72,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip the tests marked ``cpython_only`` on another interpreter (PyPy)."""
     if item.get_closest_marker("cpython_only") and platform.python_implementation() != "CPython":
         pytest.skip(f"measures CPython internals ({platform.python_implementation()})")
+
+
+def _one_shot_requests_close_their_connection() -> None:
+    """``requests.get(...)`` and the like ask the server to close the connection.
+
+    A one-shot call's pooled connection is closed when its response object is
+    freed: at once on CPython, at some later garbage collection on PyPy. Many
+    tests count the server's connections or descriptors, and a connection
+    left open there would count against them. ``Connection: close`` makes the
+    server end it after the answer, on every interpreter (a ``Session`` keeps
+    its connections alive as before).
+    """
+    import requests.api
+
+    request = requests.api.request
+    if getattr(request, "closes", False):
+        return
+
+    def one_shot(method: str, url: str, **kwargs: Any) -> Any:
+        headers = dict(kwargs.get("headers") or {})
+        if not any(name.lower() == "connection" for name in headers):
+            headers["Connection"] = "close"
+        kwargs["headers"] = headers
+        return request(method, url, **kwargs)
+
+    one_shot.closes = True  # type: ignore[attr-defined]
+    requests.api.request = one_shot
+
+
+_one_shot_requests_close_their_connection()

@@ -53,7 +53,9 @@ def test_distribution_name_extras_and_entry_points(project):
     assert meta["requires-python"] == ">=3.9"
     classifiers = set(meta["classifiers"])
     assert "Programming Language :: Python :: Implementation :: PyPy" in classifiers
-    assert {f"Programming Language :: Python :: 3.{minor}" for minor in range(10, 14)} <= classifiers
+    assert {
+        f"Programming Language :: Python :: 3.{minor}" for minor in range(10, 14)
+    } <= classifiers
 
 
 def test_the_installed_metadata_matches():

@@ -36,7 +36,7 @@ def closed_by_peer(sock: socket.socket, wait: float) -> bool:
     sock.settimeout(wait)
     try:
         return sock.recv(1) == b""
-    except TimeoutError:
+    except socket.timeout:  # (TimeoutError from 3.10; not yet on PyPy 3.9)
         return False
 
 

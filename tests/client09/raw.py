@@ -139,7 +139,7 @@ class PlainWebSocket:
     It handshakes, upgrades and reads the server's ``1::``; :meth:`recv`
     answers heartbeats and skips control frames. Frames go with a zero
     masking key (the payload as it is: no byte loop for big ones). ``timeout``
-    is the socket's: a read that waits longer raises :class:`TimeoutError`.
+    is the socket's: a read that waits longer raises :class:`socket.timeout`.
     ``nodelay`` turns Nagle's algorithm off (for an attacker's small writes).
 
     Raises:

@@ -147,7 +147,7 @@ def read_until_closed(sock: socket.socket, wait: float = TIMEOUT) -> tuple[bytes
     while time.monotonic() < deadline:
         try:
             chunk = sock.recv(65536)
-        except TimeoutError:
+        except socket.timeout:  # (TimeoutError from 3.10; not yet on PyPy 3.9)
             continue
         except ConnectionResetError:
             return data, True

@@ -39,6 +39,14 @@ APP = "tests.integration.gunicorn_app:application"
 SID = r"[0-9a-f]{40}[A-Za-z0-9_-]*[0-9a-f]{16}"
 
 
+def _without_control_socket() -> list[str]:
+    """``--no-control-socket`` where gunicorn has one (25+; 23 is the last on Python 3.9)."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    flag = "--no-control-socket"
+    return [flag] if any(flag in (setting.cli or ()) for setting in KNOWN_SETTINGS) else []
+
+
 class Gunicorn:
     """A gunicorn master process with its logs in ``tmp``.
 
@@ -75,7 +83,7 @@ class Gunicorn:
             str(self.access_log),
             "--error-logfile",
             str(self.error_log),
-            "--no-control-socket",
+            *_without_control_socket(),
             *args,
             app,
         ]

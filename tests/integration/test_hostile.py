@@ -306,7 +306,7 @@ def read_all(conn: socket.socket) -> bytes:
     try:
         while chunk := conn.recv(65536):
             data += chunk
-    except (TimeoutError, ConnectionResetError):
+    except (socket.timeout, ConnectionResetError):
         pass
     return data
 

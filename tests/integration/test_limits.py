@@ -170,7 +170,7 @@ def raw_post(port: int, path: str, headers: str, body: bytes) -> tuple[bytes, fl
                 closed = True
                 break
             data += chunk
-    except TimeoutError:
+    except socket.timeout:  # (TimeoutError from 3.10; not yet on PyPy 3.9)
         pass
     conn.close()
     return data, answered if answered is not None else 99.0, closed
@@ -271,16 +271,23 @@ def test_websocket_message_at_the_limit_is_accepted(limited):
 
 def test_handshaken_sessions_that_never_connect_expire(limited):
     http = requests.Session()
-    sids = [
-        http.get(limited.url + "/socket.io/1/", timeout=5).text.split(":")[0] for _ in range(200)
+    handshaken: dict[str, float] = {}
+    for _ in range(200):
+        sid = http.get(limited.url + "/socket.io/1/", timeout=5).text.split(":")[0]
+        handshaken[sid] = time.monotonic()
+    present, now = set(limited.sockets()), time.monotonic()
+    # (200 handshakes may take longer than the close timeout on a cold JIT:
+    # only the sessions younger than it must still be there)
+    assert not [
+        sid
+        for sid, at in handshaken.items()
+        if sid not in present and now - at < 0.9 * CLOSE_TIMEOUT
     ]
-    assert set(sids) <= set(limited.sockets())
-    handshook = time.monotonic()
     wait_for(
-        lambda: not set(sids) & set(limited.sockets()),
+        lambda: not set(handshaken) & set(limited.sockets()),
         CLOSE_TIMEOUT + 2,
         "the never-connected sessions to expire",
     )
-    assert time.monotonic() - handshook <= CLOSE_TIMEOUT + 1.5
+    assert time.monotonic() - max(handshaken.values()) <= CLOSE_TIMEOUT + 1.5
     # the server is still serving
     assert handshake(limited.url).sid in limited.sockets()

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import statistics
 import time
@@ -64,7 +63,7 @@ def test_websocket_heartbeats_come_at_the_interval(timers):
         assert client.ws.recv() == "2::"
         beats.append(time.monotonic())
         client.send("2::")  # answered: the session lives on
-    gaps = [b - a for a, b in itertools.pairwise(beats)]
+    gaps = [b - a for a, b in zip(beats, beats[1:])]
     assert 4 <= len(beats) <= 7, beats
     assert INTERVAL * 0.8 <= statistics.median(gaps) <= INTERVAL * 1.5, gaps
     assert client.sid in timers.sockets()
