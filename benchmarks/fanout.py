@@ -257,13 +257,13 @@ def run_setup(manager: Optional[str], label: str, processes: int, args: Any) -> 
             extra = ["--manager", manager] if manager else []
             procs.append(spawn("--serve", str(port), *extra))
             urls.append(f"http://127.0.0.1:{port}")
-        for url, proc in zip(urls, procs, strict=True):
+        for url, proc in zip(urls, procs):
             wait_http(url, proc)
         shares = [
             args.clients // processes + (i < args.clients % processes) for i in range(processes)
         ]
         client_procs = []
-        for index, (url, share) in enumerate(zip(urls, shares, strict=True)):
+        for index, (url, share) in enumerate(zip(urls, shares)):
             proc = spawn("--clients-for", url, "--count", str(share))
             procs.append(proc)
             client_procs.append(proc)
@@ -407,13 +407,13 @@ def main() -> None:
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print(
             "  ".join(
                 cell.rjust(w) if i else cell.ljust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+                for i, (cell, w) in enumerate(zip(row, widths))
             )
         )
     for r in results:

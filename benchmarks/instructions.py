@@ -115,7 +115,9 @@ def _summary(path: Path) -> dict[str, int]:
             events = line.split()[1:]
         elif line.startswith("summary:"):
             values = [int(v) for v in line.split()[1:]]
-    return dict(zip(events, values, strict=True))
+    if len(events) != len(values):  # zip(strict=) is Python 3.10+; PyPy is 3.9
+        raise ValueError(f"cachegrind summary: {len(values)} values for {len(events)} events")
+    return dict(zip(events, values))
 
 
 def count(

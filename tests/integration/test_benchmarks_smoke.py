@@ -115,3 +115,54 @@ def test_interpreter_axis_runs_ours_on_cpython_and_pypy(tmp_path: Path) -> None:
         assert "bench-socketio-" in result["served_from"], result  # the snapshot, not the tree
     assert "PyPy 7." in proc.stdout
     assert "ours pypy/cpython" in proc.stdout
+
+
+#: run from the repository root: a tiny E (150 clients held, 100 of them before the RSS
+#: read) on PyPy with a short warm-up; prints the result as JSON
+IDLE_PYPY_RUN = """
+import dataclasses, json, sys
+from benchmarks import harness, suite
+
+harness.ensure_node_modules(quiet=True)
+harness.raise_nofile()
+tiny = dataclasses.replace(
+    suite.WORKLOADS["E"], config=lambda quick: {"workload": "idle", "clients": 150, "warm": 100}
+)
+result = suite.run_once(
+    tiny, "ours", quick=True, server_cpu=None, client_cpu=None, python=sys.argv[1],
+    warmup_s=0.2, warmup_connections=200,
+)
+print(json.dumps(result))
+"""
+
+
+def test_idle_on_pypy_measures_memory_in_a_fresh_process() -> None:
+    """E warmed on PyPy: handshakes from the warmed process, KiB/conn from a fresh one.
+
+    The warm-up's garbage stays inside PyPy's heap: the memory per connection
+    comes from a second server process that had no warm-up (README, "Interpreters").
+    """
+    if shutil.which("node") is None:
+        pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
+    pypy = ROOT / ".venv-pypy" / "bin" / "python"
+    if not pypy.exists():
+        pytest.skip("no PyPy venv in .venv-pypy (./run sets it up)")
+    proc = subprocess.run(
+        [sys.executable, "-c", IDLE_PYPY_RUN, str(pypy)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    assert result["warmup_connections"] >= 200, result
+    assert result["connect_errors"] == 0, result
+    assert result["handshakes_per_s"] > 0
+    memory = result["memory_run"]  # the fresh process's own measures
+    assert result["kib_per_conn"] == memory["kib_per_conn"]
+    assert result["rss_kib"] == memory["rss_kib"]
+    assert "kib_per_conn_warmed" in result
+    assert memory["handshakes_per_s"] > 0
