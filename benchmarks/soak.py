@@ -56,10 +56,19 @@ def application(environ: dict, start_response: Callable) -> list[bytes]:
     return []
 
 
-def live_greenlets() -> int:
+def live_greenlets() -> list[greenlet.greenlet]:
     """The greenlets alive now (after a collection)."""
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead)
+    return [o for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead]
+
+
+def where(glet: greenlet.greenlet) -> str:
+    """Where a greenlet is parked (its innermost frames), to name a leftover one."""
+    frame, places = glet.gr_frame, []
+    while frame is not None and len(places) < 4:
+        places.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        frame = frame.f_back
+    return f"{type(glet).__name__} at {' < '.join(places) or 'not started'}"
 
 
 def rss_kib() -> int:
@@ -114,6 +123,17 @@ class Cycler:
         ]()
 
 
+def settle(server: SocketIOServer, wait: float = 5.0) -> None:
+    """Wait (at most ``wait`` s) until the server has no session and no connection left."""
+    deadline = time.monotonic() + wait
+    while (server.sockets or server.connections.count) and time.monotonic() < deadline:
+        # (PyPy closes the sockets the clients dropped only when it collects
+        # them; their connections' greenlets end after that)
+        gc.collect()
+        gevent.sleep(0.05)
+    gevent.sleep(0.2)
+
+
 def soak(cycles: int, transports: list[str]) -> dict[str, Any]:
     """Run ``cycles`` cycles spread over ``transports``; return what was measured."""
     server = SocketIOServer(("127.0.0.1", 0), application, policy_server=False, log=None)
@@ -122,23 +142,22 @@ def soak(cycles: int, transports: list[str]) -> dict[str, Any]:
         cycler = Cycler(server.server_port)
         for transport in transports:  # warm up imports and caches before the baseline
             cycler.run(transport)
-        gevent.sleep(0.2)
-        greenlets_before = live_greenlets()
+        settle(server)
+        greenlets_before = {id(glet) for glet in live_greenlets()}
         rss_before = rss_kib()
         started = time.perf_counter()
         for i in range(cycles):
             cycler.run(transports[i % len(transports)])
         elapsed = time.perf_counter() - started
-        deadline = time.monotonic() + 5
-        while server.sockets and time.monotonic() < deadline:
-            gevent.sleep(0.05)
-        gevent.sleep(0.2)
+        settle(server)
+        left = [glet for glet in live_greenlets() if id(glet) not in greenlets_before]
         return {
             "cycles": cycles,
             "seconds": elapsed,
             "sockets_left": len(server.sockets),
             "farewells_kept": len(server.farewells),
-            "greenlets_left": live_greenlets() - greenlets_before,
+            "greenlets_left": len(left),
+            "greenlets_left_at": [where(glet) for glet in left[:5]],
             "rss_before_kib": rss_before,
             "rss_after_kib": rss_kib(),
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import socket
 import threading
 import time
@@ -167,8 +168,12 @@ def test_idle_sessions_keep_nothing_of_a_10_mb_packet(server):
         assert session.post("3:::" + "x" * (10 * 1000 * 1000)).text == "1"
     time.sleep(0.5)
     kept = rss_mib(server) - before
-    # the revision before kept each session's last packet: +114 MiB
-    assert kept < 20, f"{kept:.1f} MiB kept by 10 idle sessions"
+    # The revision before kept each session's last packet: +114 MiB. CPython
+    # frees a packet when its request ends; PyPy at its next major collection,
+    # and its resident memory keeps the heap it grew to meanwhile (measured:
+    # 48 MiB), still well under what the 100 MB of packets would pin.
+    bound = 20 if platform.python_implementation() == "CPython" else 70
+    assert kept < bound, f"{kept:.1f} MiB kept by 10 idle sessions"
     for session in sessions:
         assert session.get() == "8::"  # alive and idle
         session.post("0::")
