@@ -11,11 +11,11 @@ read piecewise: :func:`frame_header` locates its payload and
 
 from __future__ import annotations
 
-import functools
 import struct
 from typing import Optional, Union
 
 from .exceptions import FrameError
+from .runtime import memo
 
 __all__ = [
     "OP_BINARY",
@@ -198,7 +198,7 @@ def encode_frame(payload: Buffer, opcode: int = OP_TEXT) -> bytes:
     return _LEN64.pack(first, 127, length) + payload
 
 
-@functools.lru_cache(maxsize=4)
+@memo(4)
 def text_frame(text: str) -> bytes:
     """The text frame carrying ``text``.
 
