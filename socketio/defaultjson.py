@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover - the speedups extra is optional
     orjson = None  # type: ignore[assignment]
 
 try:  # PyPy's JSON parser, written in RPython (what json.loads uses there)
-    from _pypyjson import loads as _pypy_loads
+    from _pypyjson import loads as _pypy_loads  # type: ignore[import-not-found]
 except ImportError:  # CPython
     _pypy_loads = None
 
