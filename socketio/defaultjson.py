@@ -25,6 +25,13 @@ types, ``Decimal``, integers outside 64 bits (text with a run of 19 digits is
 parsed by :mod:`json`: orjson would make a ``float`` of a long integer, such
 as -9223372036854775809), and
 text orjson refuses to parse.
+
+On PyPy (without orjson) texts are parsed by PyPy's own parser, the one
+``json.loads`` uses there (much quicker than :mod:`json`'s Python scanner,
+which the checks above need), unless they could hold a number that is not
+finite, and plain values (exact built-in types) are written by a small
+writer of this module, as :mod:`json` writes them; :mod:`json` writes the
+others, and reports what cannot be written.
 """
 
 from __future__ import annotations
@@ -34,10 +41,17 @@ import json
 import re
 from typing import Any
 
+from .runtime import PYPY
+
 try:
     import orjson
 except ImportError:  # pragma: no cover - the speedups extra is optional
     orjson = None  # type: ignore[assignment]
+
+try:  # PyPy's JSON parser, written in RPython (what json.loads uses there)
+    from _pypyjson import loads as _pypy_loads  # type: ignore[import-not-found]
+except ImportError:  # CPython
+    _pypy_loads = None
 
 __all__ = ["MAX_DEPTH", "DecimalEncoder", "default_json_dumps", "default_json_loads"]
 
@@ -71,6 +85,69 @@ class DecimalEncoder(json.JSONEncoder):
 _ENCODER = DecimalEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
+class _Unwritten(Exception):
+    """A value :func:`_write_plain` leaves to :mod:`json` (see there)."""
+
+
+def _write_plain(value: Any, parts: list[str]) -> None:
+    """Append the JSON of ``value`` to ``parts``, as ``_ENCODER`` writes it, for plain values.
+
+    Only values of the exact built-in types (str, int, finite float, bool,
+    None, list, tuple, dict with str keys), which :mod:`json` writes in one
+    way; anything else raises :class:`_Unwritten`, and so does a circle or
+    nesting past the recursion limit (``RecursionError``): :mod:`json` then
+    writes the value, or says why it cannot. Used on PyPy, where it takes
+    half the time of :mod:`json`'s encoder, written in Python there (no
+    method calls per value, no ``id()`` per container for the circle check,
+    which is dear there, keys sorted without a key function).
+    """
+    kind = type(value)
+    if kind is str:
+        parts.append('"' + _escape_ascii(value) + '"')
+    elif kind is dict:
+        if not value:
+            parts.append("{}")
+            return
+        separator = "{"
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _Unwritten
+            parts.append(separator + '"' + _escape_ascii(key) + '":')
+            _write_plain(value[key], parts)
+            separator = ","
+        parts.append("}")
+    elif kind is list or kind is tuple:
+        if not value:
+            parts.append("[]")
+            return
+        separator = "["
+        for item in value:
+            parts.append(separator)
+            _write_plain(item, parts)
+            separator = ","
+        parts.append("]")
+    elif kind is int:
+        parts.append(int.__repr__(value))
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif value is None:
+        parts.append("null")
+    elif kind is float and value - value == 0.0:  # (not NaN nor an infinity)
+        parts.append(float.__repr__(value))
+    else:
+        raise _Unwritten
+
+
+try:  # PyPy's escaping of a str for JSON, ASCII only, without the quotes
+    from _pypyjson import raw_encode_basestring_ascii as _escape_ascii
+except ImportError:  # CPython: json's, with the quotes taken off
+
+    def _escape_ascii(text: str) -> str:
+        return json.encoder.encode_basestring_ascii(text)[1:-1]
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -84,6 +161,11 @@ def _finite_float(text: str) -> float:
 
 # One decoder for every call: json.loads() with any keyword builds a new one.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+#: what a text must hold for PyPy's parser to make a float that is not finite
+#: of it (NaN, the infinities, a number over 1.8e308, written with an exponent
+#: or with more than 308 digits): such a text goes to _DECODER, which refuses it
+_MAYBE_NOT_FINITE = re.compile(r"NaN|Infinity|[0-9][eE]|[0-9]{309}")
 
 
 if orjson is not None:
@@ -135,6 +217,13 @@ def default_json_dumps(data: Any) -> str:
                 and ("e-" not in text or _SHORT_EXPONENT.search(text) is None)
             ):
                 return text
+    elif PYPY:
+        parts: list[str] = []
+        try:
+            _write_plain(data, parts)
+            return "".join(parts)
+        except (_Unwritten, RecursionError):
+            pass  # (json writes it, or says why it cannot)
     return _ENCODER.encode(data)
 
 
@@ -156,7 +245,18 @@ def default_json_loads(s: str | bytes) -> Any:
         if isinstance(s, (bytes, bytearray)):
             s = s.decode("utf-8")
         try:
-            value = _DECODER.decode(s)
+            if _pypy_loads is not None and _MAYBE_NOT_FINITE.search(s) is None:
+                # PyPy's parser, about seven times quicker than _DECODER's
+                # Python scanner there; it reads numbers and constants as
+                # json.loads does, so only texts that could hold a number
+                # _DECODER refuses are left to it. (A text it refuses is
+                # parsed again by _DECODER, for json's own error message.)
+                try:
+                    value = _pypy_loads(s, json.JSONDecodeError)
+                except ValueError:
+                    value = _DECODER.decode(s)
+            else:
+                value = _DECODER.decode(s)
         except RecursionError:
             raise ValueError("arrays or objects nested too deeply") from None
     # A text with few brackets cannot nest deeply: most values skip the walk.

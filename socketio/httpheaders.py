@@ -21,13 +21,13 @@ about where a request ends could smuggle a second request past the proxy):
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from http.client import HTTPException, LineTooLong
 from typing import NamedTuple, Optional
 
 from .exceptions import HeadError
+from .runtime import memo
 
 __all__ = [
     "MAX_HEAD",
@@ -163,7 +163,7 @@ def environ_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return entries
 
 
-@functools.lru_cache(maxsize=256)
+@memo(256)
 def _environ_key(name: str) -> Optional[str]:
     # Cached: the same few names come in every request, and each environ of
     # a long-lived connection then holds the one string of each key.
@@ -293,7 +293,7 @@ def body_framing(
     return BodyFraming(None, True, length is not None)
 
 
-@functools.lru_cache(maxsize=256)
+@memo(256)
 def _length_framing(lengths: str) -> BodyFraming:
     """The framing of a ``Content-Length`` alone (cached: a few lengths recur)."""
     if not (lengths.isdigit() and lengths.isascii() and len(lengths) <= _MAX_LENGTH_DIGITS):

@@ -7,11 +7,12 @@ and formatting them again cost more than the rest of the head (see
 
 from __future__ import annotations
 
-import functools
 import http
 import time
 
 from gevent.pywsgi import format_date_time
+
+from .runtime import memo
 
 __all__ = [
     "CONNECTION",
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-@functools.lru_cache(maxsize=16)
+@memo(16)
 def error_response(status: int) -> bytes:
     """A whole bodiless answer with ``status`` that closes the connection."""
     return (
@@ -32,7 +33,7 @@ def error_response(status: int) -> bytes:
     ).encode("latin-1")
 
 
-@functools.lru_cache(maxsize=2)
+@memo(2)
 def http_date(second: int) -> str:
     """The ``Date`` header value for a time in whole seconds."""
     stamp: bytes = format_date_time(second)  # (pywsgi gives bytes)
@@ -45,7 +46,7 @@ def date_header() -> tuple[str, str]:
     return ("Date", http_date(int(time.time())))
 
 
-@functools.lru_cache(maxsize=64)
+@memo(64)
 def status_line(code: int) -> str:
     """``200 OK`` for 200: the status line's code and reason."""
     return f"{code} {http.HTTPStatus(code).phrase}"
@@ -55,7 +56,7 @@ CONNECTION = 1
 CONTENT_LENGTH = 2
 
 
-@functools.lru_cache(maxsize=256)
+@memo(256)
 def header_line(name: str, value: str) -> tuple[str, int, tuple[bytes, bytes]]:
     """A response header's line, which of the headers the head is checked for it is, its bytes.
 

@@ -7,7 +7,6 @@ for a socket when the first packet for its endpoint arrives.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import math
@@ -21,6 +20,7 @@ import gevent
 from .exceptions import AckTimeout, ACLError, ConfigError
 from .listing import ListingMixin
 from .peerlog import clip
+from .runtime import memo
 from .seams import session_logs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,7 +118,7 @@ def _takes(least: int, most: int) -> str:
 
 # inspect.signature costs microseconds on every event; a handler's function
 # does not change, so how it is called is read once (bounded, by function).
-_function_shape = functools.lru_cache(maxsize=4096)(_read_shape)
+_function_shape = memo(4096)(_read_shape)
 
 
 class BaseNamespace(ListingMixin):

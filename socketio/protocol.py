@@ -8,13 +8,13 @@ Pure: standard library only.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from collections.abc import Iterable
 from typing import Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
 from .config import ALL_TRANSPORTS
+from .runtime import memo
 
 __all__ = [
     "MAX_ORIGIN",
@@ -178,7 +178,7 @@ def handshake_body(
     return f"{sessid}:{secs(heartbeat_timeout)}:{secs(close_timeout)}:{','.join(transports)}"
 
 
-@functools.lru_cache(maxsize=16)
+@memo(16)
 def _origin_patterns(origins: str | tuple[str, ...]) -> tuple[str, ...]:
     # (cached: every request of a server asks with the same setting)
     if isinstance(origins, str):
@@ -249,10 +249,10 @@ def _referer_origin(referer: str) -> str | None:
     return origin if valid_origin(origin) else None
 
 
-_cached_referer_origin = functools.lru_cache(maxsize=128)(_referer_origin)
+_cached_referer_origin = memo(128)(_referer_origin)
 
 
-@functools.lru_cache(maxsize=64)
+@memo(64)
 def _matches(origin: str, patterns: tuple[str, ...]) -> bool:
     # (cached: a site's clients come from a few origins; ``origin`` is a
     # valid serialized origin, at most MAX_ORIGIN characters)
@@ -309,7 +309,7 @@ def origin_allowed(
     return _matches(origin, patterns)
 
 
-@functools.lru_cache(maxsize=64)
+@memo(64)
 def _cors(origin: str) -> tuple[tuple[str, str], ...]:
     if not valid_origin(origin):
         return ()

@@ -11,11 +11,11 @@ read piecewise: :func:`frame_header` locates its payload and
 
 from __future__ import annotations
 
-import functools
 import struct
 from typing import Optional, Union
 
 from .exceptions import FrameError
+from .runtime import PYPY, memo
 
 __all__ = [
     "OP_BINARY",
@@ -56,13 +56,39 @@ _LEN16 = struct.Struct("!BBH")
 _LEN64 = struct.Struct("!BBQ")
 
 
-def unmask(data: Buffer, mask: Buffer) -> bytes:
+def _unmask_as_integer(data: Buffer, mask: Buffer) -> bytes:
     """XOR ``data`` with the 4-byte ``mask`` repeated (one big-integer XOR, not per byte)."""
     size = len(data)
     if not size:
         return b""
     key = (mask * (size // 4 + 1))[:size]
     return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
+
+
+def _unmask_by_byte(data: Buffer, mask: Buffer) -> bytes:
+    """XOR ``data`` with the 4-byte ``mask`` repeated, byte by byte (for a JIT)."""
+    out = bytearray(data)
+    size = len(out)
+    m0, m1, m2, m3 = mask[0], mask[1], mask[2], mask[3]
+    end = size - size % 4
+    i = 0
+    while i < end:
+        out[i] ^= m0
+        out[i + 1] ^= m1
+        out[i + 2] ^= m2
+        out[i + 3] ^= m3
+        i += 4
+    while i < size:
+        out[i] ^= mask[i & 3]
+        i += 1
+    return bytes(out)
+
+
+#: ``unmask(data, mask)``: ``data`` XORed with the 4-byte ``mask`` repeated. On
+#: CPython one big-integer XOR (a loop over bytes is interpreted: 7x slower for
+#: a small frame); on PyPy a loop over bytes, which the JIT compiles (its big
+#: integers are slower: 4.5x for a 93-byte frame, 9x for 64 KiB)
+unmask = _unmask_by_byte if PYPY else _unmask_as_integer
 
 
 def unmask_from(data: Buffer, mask: bytes, offset: int) -> bytes:
@@ -198,7 +224,7 @@ def encode_frame(payload: Buffer, opcode: int = OP_TEXT) -> bytes:
     return _LEN64.pack(first, 127, length) + payload
 
 
-@functools.lru_cache(maxsize=4)
+@memo(4)
 def text_frame(text: str) -> bytes:
     """The text frame carrying ``text``.
 

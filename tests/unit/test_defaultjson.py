@@ -261,3 +261,57 @@ def test_loads_keeps_the_largest_floats(paths, with_orjson):
 def test_dumps_escapes_del_as_json_does():
     # orjson writes U+007F as is; the wire text must not depend on orjson (found by hypothesis)
     assert default_json_dumps("\x7f") == '"\\u007f"' == STDLIB_ENCODER.encode("\x7f")
+
+
+_PLAIN = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children)
+    | st.lists(children).map(tuple)
+    | st.dictionaries(st.text(), children),
+    max_leaves=30,
+)
+
+
+@given(_PLAIN)
+def test_plain_writer_writes_what_json_writes(value):
+    # (PyPy's default_json_dumps writes plain values itself, see defaultjson)
+    parts: list[str] = []
+    defaultjson._write_plain(value, parts)
+    assert "".join(parts) == STDLIB_ENCODER.encode(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [float("nan")],
+        {"a": float("inf")},
+        {1: "int key"},
+        [decimal.Decimal("1.5")],
+        [True, enum.IntEnum("E", "A").A],
+        {"s": "x" * 3, "t": (1, [2, {"u": None}])},
+    ],
+    ids=["nan", "inf", "int-key", "decimal", "int-subclass", "plain"],
+)
+def test_dumps_leaves_to_json_what_the_plain_writer_does_not_write(monkeypatch, value):
+    monkeypatch.setattr(defaultjson, "_OR_DUMPS", None)
+    monkeypatch.setattr(defaultjson, "PYPY", True)
+    try:
+        expected = STDLIB_ENCODER.encode(value)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=str(exc)[:20]):
+            default_json_dumps(value)
+        return
+    assert default_json_dumps(value) == expected
+
+
+def test_dumps_reports_a_circle_as_json_does(monkeypatch):
+    monkeypatch.setattr(defaultjson, "_OR_DUMPS", None)
+    monkeypatch.setattr(defaultjson, "PYPY", True)
+    circle: list = []
+    circle.append(circle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        default_json_dumps(circle)

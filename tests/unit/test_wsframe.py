@@ -102,6 +102,10 @@ def test_refused_frames_carry_their_close_code(data, code, text):
 def test_unmask_matches_the_bytewise_definition(data, mask):
     expected = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
     assert wsframe.unmask(data, mask) == expected
+    # both ways, whichever this interpreter uses (see socketio.runtime)
+    assert wsframe._unmask_as_integer(data, mask) == expected
+    assert wsframe._unmask_by_byte(data, mask) == expected
+    assert wsframe._unmask_by_byte(bytearray(data), bytearray(mask)) == expected
 
 
 @given(

@@ -1,0 +1,72 @@
+"""What differs between the interpreters the library runs on, decided in one place.
+
+The library runs on CPython and on PyPy (issue 21). Most of its code is good
+on both; where a choice must differ, it is made here, by name, with the
+reason, and the modules use the name:
+
+* :data:`PYPY`: the interpreter is PyPy.
+* :func:`memo`: a bounded cache of a pure function's results. On CPython
+  it is :func:`functools.lru_cache` (written in C there). On PyPy
+  ``lru_cache`` is written in Python and takes a lock for every call (twice
+  on a miss); the JIT makes a plain dict lookup far cheaper, and several of
+  these caches are on the path of every message (the websocket frame of a
+  text, the lines of an HTTP answer's head).
+
+This module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["PYPY", "memo"]
+
+#: the interpreter is PyPy (a JIT: small Python functions cost little there,
+#: C-implemented helpers of CPython may be pure Python)
+PYPY: bool = platform.python_implementation() == "PyPy"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_MISSING: Any = object()
+
+
+def _dict_memo(maxsize: int) -> Callable[[_F], _F]:
+    """A cache of at most ``maxsize`` results, keyed by the positional arguments.
+
+    Emptied when full rather than kept in order of use: the caches here hold
+    a small working set (a server's few header lines, a broadcast's text),
+    which refills at once, and no lock is needed (each step is one dict
+    operation; two threads can at worst compute a result twice).
+    """
+
+    def decorate(function: _F) -> _F:
+        cache: dict[Any, Any] = {}
+
+        def cached(*args: Any) -> Any:
+            result = cache.get(args, _MISSING)
+            if result is _MISSING:
+                result = function(*args)
+                if len(cache) >= maxsize:
+                    cache.clear()
+                cache[args] = result
+            return result
+
+        cached.cache_clear = cache.clear  # type: ignore[attr-defined]  # (as lru_cache's)
+        return functools.update_wrapper(cached, function)  # type: ignore[return-value]
+
+    return decorate
+
+
+def memo(maxsize: int) -> Callable[[_F], _F]:
+    """Decorate a pure function of hashable positional arguments with a bounded cache.
+
+    :func:`functools.lru_cache` on CPython, a plain dict on PyPy (see the
+    module's description). Either way at most ``maxsize`` results are kept
+    and ``cache_clear()`` empties the cache.
+    """
+    if PYPY:
+        return _dict_memo(maxsize)
+    return functools.lru_cache(maxsize=maxsize)  # type: ignore[return-value]
