@@ -85,21 +85,18 @@ class DecimalEncoder(json.JSONEncoder):
 _ENCODER = DecimalEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
-class _Unwritten(Exception):
-    """A value :func:`_write_plain` leaves to :mod:`json` (see there)."""
-
-
-def _write_plain(value: Any, parts: list[str]) -> None:
+def _write_plain(value: Any, parts: list[str]) -> bool:
     """Append the JSON of ``value`` to ``parts``, as ``_ENCODER`` writes it, for plain values.
 
     Only values of the exact built-in types (str, int, finite float, bool,
     None, list, tuple, dict with str keys), which :mod:`json` writes in one
-    way; anything else raises :class:`_Unwritten`, and so does a circle or
-    nesting past the recursion limit (``RecursionError``): :mod:`json` then
-    writes the value, or says why it cannot. Used on PyPy, where it takes
-    half the time of :mod:`json`'s encoder, written in Python there (no
-    method calls per value, no ``id()`` per container for the circle check,
-    which is dear there, keys sorted without a key function).
+    way; for anything else it returns False (``parts`` then holds a part
+    only), and a circle or nesting past the recursion limit raises
+    ``RecursionError``: :mod:`json` then writes the value, or says why it
+    cannot. Used on PyPy, where it takes half the time of :mod:`json`'s
+    encoder, written in Python there (no method calls per value, no ``id()``
+    per container for the circle check, which is dear there, keys sorted
+    without a key function).
     """
     kind = type(value)
     if kind is str:
@@ -107,23 +104,25 @@ def _write_plain(value: Any, parts: list[str]) -> None:
     elif kind is dict:
         if not value:
             parts.append("{}")
-            return
+            return True
         separator = "{"
         for key in sorted(value):
             if type(key) is not str:
-                raise _Unwritten
+                return False
             parts.append(separator + '"' + _escape_ascii(key) + '":')
-            _write_plain(value[key], parts)
+            if not _write_plain(value[key], parts):
+                return False
             separator = ","
         parts.append("}")
     elif kind is list or kind is tuple:
         if not value:
             parts.append("[]")
-            return
+            return True
         separator = "["
         for item in value:
             parts.append(separator)
-            _write_plain(item, parts)
+            if not _write_plain(item, parts):
+                return False
             separator = ","
         parts.append("]")
     elif kind is int:
@@ -137,7 +136,8 @@ def _write_plain(value: Any, parts: list[str]) -> None:
     elif kind is float and value - value == 0.0:  # (not NaN nor an infinity)
         parts.append(float.__repr__(value))
     else:
-        raise _Unwritten
+        return False
+    return True
 
 
 try:  # PyPy's escaping of a str for JSON, ASCII only, without the quotes
@@ -220,10 +220,10 @@ def default_json_dumps(data: Any) -> str:
     elif PYPY:
         parts: list[str] = []
         try:
-            _write_plain(data, parts)
-            return "".join(parts)
-        except (_Unwritten, RecursionError):
-            pass  # (json writes it, or says why it cannot)
+            if _write_plain(data, parts):
+                return "".join(parts)
+        except RecursionError:
+            pass  # (a circle, or deep: json says which)
     return _ENCODER.encode(data)
 
 

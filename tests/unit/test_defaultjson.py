@@ -269,9 +269,9 @@ _PLAIN = st.recursive(
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children)
-    | st.lists(children).map(tuple)
-    | st.dictionaries(st.text(), children),
+    lambda children: (
+        st.lists(children) | st.lists(children).map(tuple) | st.dictionaries(st.text(), children)
+    ),
     max_leaves=30,
 )
 
