@@ -14,6 +14,8 @@ reason, and the modules use the name:
 * :data:`PARKED_PATH_UNTRACED` and :func:`keep_out_of_traces`: on PyPy the
   functions an idle websocket's greenlet parks in are kept out of JIT
   traces (see there).
+* :data:`DIRECT_HUB_SWITCH`: on PyPy a websocket's reader parks with
+  greenlet's own ``switch`` (see there).
 
 This module imports only the standard library.
 """
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any, TypeVar
 
-__all__ = ["PARKED_PATH_UNTRACED", "PYPY", "keep_out_of_traces", "memo"]
+__all__ = ["DIRECT_HUB_SWITCH", "PARKED_PATH_UNTRACED", "PYPY", "keep_out_of_traces", "memo"]
 
 #: the interpreter is PyPy (a JIT: small Python functions cost little there,
 #: C-implemented helpers of CPython may be pure Python)
@@ -84,6 +86,15 @@ def memo(maxsize: int) -> Callable[[_F], _F]:
 #: arrays alone are about 6 KiB); see ``benchmarks/LOG.md``, "PyPy: where an
 #: idle websocket's memory goes".
 PARKED_PATH_UNTRACED = PYPY
+
+
+#: PyPy: a websocket reader parks with the greenlet's own ``switch`` to the
+#: hub, not gevent's ``hub.switch`` (which checks for a ``switch_out`` hook
+#: first, checked by the reader instead): on PyPy that method is one more
+#: Python frame on every parked greenlet's stack, and each costs about
+#: 0.9 KiB per idle websocket there (its frame object, value stack and the
+#: C stack PyPy saves with it). On CPython gevent's method is compiled.
+DIRECT_HUB_SWITCH = PYPY
 
 
 def keep_out_of_traces(*functions: Callable[..., Any]) -> None:

@@ -436,7 +436,15 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
     def handle(self, socket: Any, address: Any) -> None:
         """Serve one accepted TCP connection (``socket`` is the connection, not a session)."""
         _no_delay(socket)
-        self._serve(socket, self.handler_class(self.config, socket, address, self))
+        handler = self.handler_class(self.config, socket, address, self)
+        # _serve, written out: one frame fewer on the stack of every idle
+        # websocket's greenlet (about 0.9 KiB each on PyPy, see socketio.runtime)
+        connections = self.connections
+        connections.heads[handler] = connections.loop.now()
+        try:
+            handler.handle()
+        finally:
+            connections.forget(handler)
 
     def _handle_forwarded(self, socket: Any, address: Any) -> None:
         """Serve a connection of the forward listener: requests that siblings forward here."""
@@ -521,7 +529,6 @@ def serve_paste(app: Any, global_conf: Any, **kw: Any) -> int:
 keep_out_of_traces(
     ConnectionGreenlet._run,
     SocketIOServer.handle,
-    SocketIOServer._serve,
     WSGIHandler.handle,
     WSGIHandler.handle_one_request,
     WSGIHandler.handle_one_response,
@@ -532,7 +539,6 @@ keep_out_of_traces(
     WebsocketTransport._read_for_receiver,
     WebsocketTransport._read_and_dispatch,
     BoundedWebSocket.wait_message,
-    BoundedWebSocket._wait_readable,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
