@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import distribution as _distribution
+from . import runtime as _runtime
 
 if TYPE_CHECKING:  # pragma: no cover
     from .namespace import BaseNamespace
@@ -78,3 +79,8 @@ def socketio_manage(
     # for the socket's end anyway (for a websocket that is the connection's
     # greenlet, and the loop reads the connection itself).
     socket.receiver_loop()
+
+
+# PyPy: a websocket's greenlet stays in here for the whole connection (see
+# socketio.runtime; the server's module lists the other functions it stays in).
+_runtime.keep_out_of_traces(socketio_manage)

@@ -11,6 +11,11 @@ reason, and the modules use the name:
   on a miss); the JIT makes a plain dict lookup far cheaper, and several of
   these caches are on the path of every message (the websocket frame of a
   text, the lines of an HTTP answer's head).
+* :data:`PARKED_PATH_UNTRACED` and :func:`keep_out_of_traces`: on PyPy the
+  functions an idle websocket's greenlet parks in are kept out of JIT
+  traces (see there).
+* :data:`DIRECT_HUB_SWITCH`: on PyPy a websocket's reader parks with
+  greenlet's own ``switch`` (see there).
 
 This module imports only the standard library.
 """
@@ -20,9 +25,10 @@ from __future__ import annotations
 import functools
 import platform
 from collections.abc import Callable
+from types import CodeType
 from typing import Any, TypeVar
 
-__all__ = ["PYPY", "memo"]
+__all__ = ["DIRECT_HUB_SWITCH", "PARKED_PATH_UNTRACED", "PYPY", "keep_out_of_traces", "memo"]
 
 #: the interpreter is PyPy (a JIT: small Python functions cost little there,
 #: C-implemented helpers of CPython may be pure Python)
@@ -70,3 +76,40 @@ def memo(maxsize: int) -> Callable[[_F], _F]:
     if PYPY:
         return _dict_memo(maxsize)
     return functools.lru_cache(maxsize=maxsize)  # type: ignore[return-value]
+
+
+#: PyPy: the functions a websocket's greenlet stays in for the whole
+#: connection are neither traced from their entry nor inlined into other
+#: traces. A guard that failed in such a trace left the rest of the function
+#: to PyPy's blackhole interpreter, which then stayed on the parked
+#: greenlet's stack for as long as the connection lasted (its three register
+#: arrays alone are about 6 KiB); see ``benchmarks/LOG.md``, "PyPy: where an
+#: idle websocket's memory goes".
+PARKED_PATH_UNTRACED = PYPY
+
+
+#: PyPy: a websocket reader parks with the greenlet's own ``switch`` to the
+#: hub, not gevent's ``hub.switch`` (which checks for a ``switch_out`` hook
+#: first, checked by the reader instead): on PyPy that method is one more
+#: Python frame on every parked greenlet's stack, and each costs about
+#: 0.9 KiB per idle websocket there (its frame object, value stack and the
+#: C stack PyPy saves with it). On CPython gevent's method is compiled.
+DIRECT_HUB_SWITCH = PYPY
+
+
+def keep_out_of_traces(*functions: Callable[..., Any]) -> None:
+    """Tell PyPy's JIT not to trace ``functions`` from their entry nor inline them (if so chosen).
+
+    Loops inside them are still compiled. Does nothing on CPython, or
+    unless :data:`PARKED_PATH_UNTRACED`.
+    """
+    if not PARKED_PATH_UNTRACED:
+        return
+    try:
+        import pypyjit  # type: ignore[import-not-found]  # (PyPy's own module)
+    except ImportError:  # pragma: no cover  (PyPy without its JIT)
+        return
+    for function in functions:
+        code = getattr(getattr(function, "__func__", function), "__code__", None)
+        if type(code) is CodeType:  # (a builtin's is not Python code)
+            pypyjit.dont_trace_here(0, False, code)

@@ -169,7 +169,7 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
             while frame is not None:
                 names.append(frame.f_code.co_name)
                 frame = frame.f_back
-            return names if names[:1] == ["_wait_readable"] else []
+            return names if names[:1] == ["wait_message"] else []
 
         # parked for the next message once it reads from its socket
         names = wait_for(
@@ -178,7 +178,10 @@ def test_an_idle_websocket_greenlet_keeps_less_c_stack_than_one_parked_in_hub_wa
         assert 0 < reader._stack_saved < plain._stack_saved
         # and it waits where its Python stack is shallowest (each frame of a
         # parked greenlet gets a frame object on 3.12+)
-        assert names[:3] == ["_wait_readable", "wait_message", "_read_and_dispatch"]
+        # (wait_message parks itself: on PyPy each frame costs ~0.9 KiB)
+        assert names[:2] == ["wait_message", "_read_and_dispatch"]
+        # and the server's handle serves the connection itself (no _serve)
+        assert "_serve" not in names
         # the request's classification has returned (and its parse is freed)
         assert not {"_route", "_exchange", "_websocket_exchange"} & set(names)
         assert "run_application" in names
