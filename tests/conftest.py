@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# No deadline per example: the property tests assert behaviour, not speed (a
+# JIT compiling, or a busy machine, made single examples pass 200 ms and fail).
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 JS_DIR = Path(__file__).parent / "js"
 CLIENT_DIR = JS_DIR / "node_modules" / "socket.io-client"
