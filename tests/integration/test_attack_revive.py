@@ -46,7 +46,9 @@ class UnservedServer(LiveServer):
 def server():
     server = UnservedServer(
         polling_duration=0.5,
-        close_timeout=3,
+        # (the ids are kept this long: long enough for 160 handshakes and
+        # websockets on a cold JIT on a busy machine)
+        close_timeout=6,
         config=json.dumps({"max_pending_sessions": CAP}),
     ).start()
     yield server

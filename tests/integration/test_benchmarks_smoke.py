@@ -84,18 +84,20 @@ sys.exit(suite.main([
 """
 
 
-def test_interpreter_axis_runs_ours_on_cpython_and_pypy(tmp_path: Path) -> None:
-    """``--interpreters cpython,pypy``: a column per interpreter, each serving the snapshot.
+PYPY = ROOT / ".venv-pypy" / "bin" / "python"
 
-    Needs the PyPy venv ``./run`` sets up in ``.venv-pypy`` (skipped without it).
+
+def _run_with_pypy(script: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``script`` (a harness snippet) from the repository root; it must succeed.
+
+    Needs node, and the PyPy venv ``./run`` sets up in ``.venv-pypy`` (skipped without it).
     """
     if shutil.which("node") is None:
         pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
-    if not (ROOT / ".venv-pypy" / "bin" / "python").exists():
+    if not PYPY.exists():
         pytest.skip("no PyPy venv in .venv-pypy (./run sets it up)")
-    out = tmp_path / "runs.json"
     proc = subprocess.run(
-        [sys.executable, "-c", AXIS_RUN, str(out)],
+        [sys.executable, "-c", script, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -103,6 +105,16 @@ def test_interpreter_axis_runs_ours_on_cpython_and_pypy(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_interpreter_axis_runs_ours_on_cpython_and_pypy(tmp_path: Path) -> None:
+    """``--interpreters cpython,pypy``: a column per interpreter, each serving the snapshot.
+
+    Needs the PyPy venv ``./run`` sets up in ``.venv-pypy`` (skipped without it).
+    """
+    out = tmp_path / "runs.json"
+    proc = _run_with_pypy(AXIS_RUN, str(out))
     answer = json.loads(out.read_text())
     interpreters = answer["machine"]["interpreters"]
     assert interpreters["cpython"]["implementation"] == "CPython"
@@ -142,20 +154,7 @@ def test_idle_on_pypy_measures_memory_in_a_fresh_process() -> None:
     The warm-up's garbage stays inside PyPy's heap: the memory per connection
     comes from a second server process that had no warm-up (README, "Interpreters").
     """
-    if shutil.which("node") is None:
-        pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
-    pypy = ROOT / ".venv-pypy" / "bin" / "python"
-    if not pypy.exists():
-        pytest.skip("no PyPy venv in .venv-pypy (./run sets it up)")
-    proc = subprocess.run(
-        [sys.executable, "-c", IDLE_PYPY_RUN, str(pypy)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _run_with_pypy(IDLE_PYPY_RUN, str(PYPY))
     result = json.loads(proc.stdout.strip().splitlines()[-1])
 
     assert result["warmup_connections"] >= 200, result
