@@ -72,6 +72,8 @@ _ALIASES = {
 nitpick_ignore = [
     # a private type variable in a signature (logs_of returns the kind it is given)
     ("py:class", "socketio.peerlog._Logs"),
+    # the same for memo (it returns a decorator keeping the function's type)
+    ("py:class", "socketio.runtime._F"),
     # gevent-websocket and gunicorn publish no Sphinx inventory (gunicorn's
     # documentation has no API reference); our classes extend theirs.
     ("py:class", "geventwebsocket.websocket.WebSocket"),

@@ -78,23 +78,23 @@ def memo(maxsize: int) -> Callable[[_F], _F]:
     return functools.lru_cache(maxsize=maxsize)  # type: ignore[return-value]
 
 
-#: PyPy: the functions a websocket's greenlet stays in for the whole
+#: On PyPy, the functions a websocket's greenlet stays in for the whole
 #: connection are neither traced from their entry nor inlined into other
 #: traces. A guard that failed in such a trace left the rest of the function
 #: to PyPy's blackhole interpreter, which then stayed on the parked
 #: greenlet's stack for as long as the connection lasted (its three register
 #: arrays alone are about 6 KiB); see ``benchmarks/LOG.md``, "PyPy: where an
 #: idle websocket's memory goes".
-PARKED_PATH_UNTRACED = PYPY
+PARKED_PATH_UNTRACED: bool = PYPY
 
 
-#: PyPy: a websocket reader parks with the greenlet's own ``switch`` to the
+#: On PyPy, a websocket reader parks with the greenlet's own ``switch`` to the
 #: hub, not gevent's ``hub.switch`` (which checks for a ``switch_out`` hook
 #: first, checked by the reader instead): on PyPy that method is one more
 #: Python frame on every parked greenlet's stack, and each costs about
 #: 0.9 KiB per idle websocket there (its frame object, value stack and the
 #: C stack PyPy saves with it). On CPython gevent's method is compiled.
-DIRECT_HUB_SWITCH = PYPY
+DIRECT_HUB_SWITCH: bool = PYPY
 
 
 def keep_out_of_traces(*functions: Callable[..., Any]) -> None:
