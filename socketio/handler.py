@@ -14,6 +14,7 @@ checks a websocket upgrade and builds its ``101``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Optional, Union
 
@@ -70,7 +71,7 @@ def _ignore_response(status: str, headers: Any, exc_info: Any = None) -> Callabl
 
 
 class _WebsocketSession(NamedTuple):
-    """An upgraded connection whose session ``run_application`` serves (see there)."""
+    """An upgraded connection whose session :meth:`SocketIOHandler.handle` serves (see there)."""
 
     transport: WebsocketTransport
     session: Socket
@@ -115,7 +116,33 @@ class SocketIOHandler(RequestReader):
         super().__init__(sock, address, server, rfile)
         self.config: Config = Config.coerce(config)
 
+    @property
+    def upgraded(self) -> Optional[_WebsocketSession]:
+        """The websocket session this connection carries once its upgrade request is done.
+
+        Set by :meth:`run_application`, served by :meth:`handle`. It is kept
+        in pywsgi's ``result`` (the application's answer, which a Socket.IO
+        request does not have, reset by pywsgi for each request): a new
+        attribute would cost every handler a dict of its own on CPython
+        (see :func:`~socketio.pywsgiprivate.share_attribute_keys`).
+        """
+        result = self.result
+        return result if type(result) is _WebsocketSession else None
+
+    @upgraded.setter
+    def upgraded(self, value: Optional[_WebsocketSession]) -> None:
+        self.result = value  # (see the getter)
+
     def log_request(self) -> None:
+        """Write the access-log line, once the request is done (a websocket's: its session).
+
+        An upgraded connection's line is written when its session ends, as
+        when the session was served inside its request (see :meth:`handle`).
+        """
+        if self.upgraded is None:
+            self.write_access_log()
+
+    def write_access_log(self) -> None:
         """Write the access-log line to the server's ``log`` (pywsgi's behaviour).
 
         gevent-websocket's handler logs to a logger of its own instead, which
@@ -125,6 +152,48 @@ class SocketIOHandler(RequestReader):
             WSGIHandler.log_request(self)
 
     # -- entry points -------------------------------------------------------
+
+    def handle(self) -> None:
+        """Serve the connection: its requests, then the session of a websocket it became.
+
+        pywsgi's request loop (its ``handle``), with one difference: a
+        Socket.IO websocket's session is served here, after pywsgi's request
+        handling has returned, not inside it. The connection's greenlet stays
+        in this call for the whole session, four frames shallower (pywsgi's
+        ``handle``, ``handle_one_request``, ``handle_one_response`` and
+        :meth:`run_application`): each frame of an idle websocket's parked
+        greenlet costs about 0.9 KiB on PyPy (see ``benchmarks/LOG.md``).
+        """
+        try:
+            while self.socket is not None:
+                self.time_start = time.time()
+                self.time_finish = 0
+                result = self.handle_one_request()
+                if result is None:
+                    break
+                if result is True:
+                    continue
+                # a refusal pywsgi wrote out (414, 400): sent, then the connection ends
+                self.status, body = result
+                self.socket.sendall(body)
+                if self.time_finish == 0:
+                    self.time_finish = time.time()
+                self.log_request()
+                break
+            upgraded = self.upgraded
+            if upgraded is not None:
+                transport, session, application = upgraded
+                del upgraded
+                try:
+                    transport.do_exchange(session, "GET", application)
+                except Exception:
+                    log.exception("error while serving the websocket of %s", session)
+                finally:
+                    self.upgraded = None
+                    self.time_finish = time.time()
+                    self.log_request()
+        finally:
+            self.close_socket()
 
     def run_application(self) -> None:
         """Route the request: a Socket.IO one to its transport, any other to the application."""
@@ -155,12 +224,11 @@ class SocketIOHandler(RequestReader):
         try:
             response = self._route(request)
             if isinstance(response, _WebsocketSession):
-                # Served from here, not from inside _route: the connection's
-                # greenlet stays in this call for the whole session, a few
-                # frames shallower, without the request's parse.
-                transport, session, application = response
-                request = None
-                response = transport.do_exchange(session, "GET", application)
+                # Served by handle() once pywsgi is done with this request
+                # (see there); no other request follows on the connection.
+                self.upgraded = response
+                self.close_connection = True
+                return None
         except Exception:
             log.exception("error while serving %s", self.environ.get("PATH_INFO"))
             if self.headers_sent:
@@ -200,7 +268,7 @@ class SocketIOHandler(RequestReader):
             close = getattr(self.result, "close", None)
             if close is not None:
                 close()
-            self.result = None  # type: ignore[assignment]  # pywsgi resets it so too
+            self.result = None  # pywsgi resets it so too
 
     # -- request kinds ------------------------------------------------------
 
@@ -429,7 +497,7 @@ class SocketIOHandler(RequestReader):
             try:
                 self.process_result()
             finally:
-                self.result = None  # type: ignore[assignment]  # pywsgi resets it so too
+                self.result = None  # pywsgi resets it so too
             return None
         self.write(b"")  # flush the 101 Switching Protocols
         self._release_request()

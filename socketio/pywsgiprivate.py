@@ -252,6 +252,9 @@ class PywsgiHandler(WebSocketHandler):
     response_length: int
     close_connection: bool
     server: HandlerServer
+    result: Any
+    time_start: float
+    time_finish: float
 
     #: the access log reads the request's and the response's headers when the
     #: connection ends (gunicorn's does): keep them for a websocket's whole life
@@ -372,6 +375,28 @@ class PywsgiHandler(WebSocketHandler):
                     environ[key] = _shared(value)
         self.command = environ.get("REQUEST_METHOD", self.command)
         self.request_version = environ.get("SERVER_PROTOCOL", self.request_version)
+
+    def close_socket(self) -> None:
+        """Close the connection at its end, as pywsgi's ``handle`` does, and let go of it.
+
+        What the client sent and nobody read is read out first (without
+        waiting): closing with unread bytes would make the kernel reset the
+        connection, and the client could lose the answer it was sent.
+        """
+        sock = self.socket
+        if sock is not None:
+            raw = getattr(sock, "_sock", None)  # (gevent's socket over the OS's)
+            try:
+                if raw is not None:
+                    try:
+                        raw.recv(16384)
+                    finally:
+                        raw.close()
+                sock.close()
+            except OSError:
+                pass
+        for name in ("socket", "rfile", "wsgi_input"):
+            self.__dict__.pop(name, None)
 
     # -- errors -------------------------------------------------------------
 

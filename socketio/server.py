@@ -13,7 +13,7 @@ from collections import OrderedDict
 from socket import IPPROTO_TCP, TCP_NODELAY
 from typing import TYPE_CHECKING, Any, Optional
 
-from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.pywsgi import WSGIServer
 from geventwebsocket.handler import WebSocketHandler
 
 from .clientjs import ClientScriptFile, find_client_js
@@ -529,10 +529,7 @@ def serve_paste(app: Any, global_conf: Any, **kw: Any) -> int:
 keep_out_of_traces(
     ConnectionGreenlet._run,
     SocketIOServer.handle,
-    WSGIHandler.handle,
-    WSGIHandler.handle_one_request,
-    WSGIHandler.handle_one_response,
-    SocketIOHandler.run_application,
+    SocketIOHandler.handle,
     WebsocketTransport.do_exchange,
     SocketIOHandler._run_application,
     Dispatcher.receiver_loop,

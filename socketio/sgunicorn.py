@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 class GunicornSocketIOHandler(SocketIOHandler, PyWSGIHandler):
     """The Socket.IO handler, logging requests through gunicorn's access log."""
 
-    # WebSocketHandler's own log_request would shadow gunicorn's in the MRO.
-    log_request = PyWSGIHandler.log_request
+    # The access-log line goes to gunicorn's log (SocketIOHandler's would
+    # write pywsgi's line to the server's log).
+    write_access_log = PyWSGIHandler.log_request
     # ... which reads the request's and response's headers when a websocket ends.
     log_reads_headers = True
 
@@ -68,16 +69,29 @@ class GunicornSocketIOHandler(SocketIOHandler, PyWSGIHandler):
         if request is None:  # the application's own request: graceful as usual
             return super().run_application()
         with _interruptible(self.server):
-            return super().run_application()
+            super().run_application()
+        if self.upgraded is not None:
+            # Its websocket's session is served next (SocketIOHandler.handle),
+            # as interruptible as this request was, until close_socket.
+            _interruptible_set(self.server).add(gevent.getcurrent())
+        return None
+
+    def close_socket(self) -> None:
+        """Close the connection at its end: nothing left there for a shutdown to drop."""
+        _interruptible_set(self.server).discard(gevent.getcurrent())
+        super().close_socket()
+
+
+def _interruptible_set(server: Any) -> set[gevent.Greenlet]:
+    """The server's greenlets that ``close()`` may end (an empty set if it keeps none)."""
+    greenlets = getattr(server, "interruptible", None)
+    return greenlets if greenlets is not None else set()
 
 
 @contextlib.contextmanager
 def _interruptible(server: Any) -> Iterator[None]:
     """Mark the current greenlet as one that ``server.close()`` may end."""
-    greenlets = getattr(server, "interruptible", None)
-    if greenlets is None:
-        yield
-        return
+    greenlets = _interruptible_set(server)
     current = gevent.getcurrent()
     greenlets.add(current)
     try:

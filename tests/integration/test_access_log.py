@@ -80,3 +80,35 @@ def test_log_none_writes_no_access_lines(tmp_path):
         _, stderr = proc.communicate(timeout=5)
     assert "GET /page" not in stderr
     assert "GET /socket.io/1/" not in stderr
+
+
+def test_a_websocket_is_logged_once_when_its_session_ends():
+    """Its line (status 101) is written when the session ends, as for any request at its end."""
+    import io
+
+    import gevent
+
+    import socketio
+    from socketio.namespace import BaseNamespace
+    from socketio.server import SocketIOServer
+    from tests.client09.raw import raw_websocket
+
+    def application(environ: dict, start_response: object) -> list[bytes]:
+        socketio.socketio_manage(environ, {"": BaseNamespace})
+        return []
+
+    log = io.StringIO()
+    server = SocketIOServer(("127.0.0.1", 0), application, policy_server=False, log=log)
+    server.start()
+    try:
+        conn = raw_websocket(server.server_port)
+        assert wait_for(lambda: len(server.sockets) == 1, what="the session", sleep=gevent.sleep)
+        gevent.sleep(0.1)
+        assert " 101 " not in log.getvalue()  # (the session goes on)
+        conn.close()
+        wait_for(lambda: " 101 " in log.getvalue(), what="the websocket's line", sleep=gevent.sleep)
+        gevent.sleep(0.1)
+        assert log.getvalue().count("/websocket/") == 1, log.getvalue()
+        assert not server.sockets
+    finally:
+        server.stop()
