@@ -80,6 +80,66 @@ def _frames_of(handler: Any) -> int:
 _switch = greenlet.switch
 
 
+class _Readiness:
+    """The connection's read watcher, started at its first wait and kept started between messages.
+
+    Starting and stopping gevent's watcher around every wait costs a new
+    handle and a few objects each time on PyPy (about 6 % of a websocket
+    echo there, see ``benchmarks/LOG.md``). Kept started, its callback,
+    :meth:`fire`, runs in the hub whenever the connection is readable: it
+    resumes the greenlet waiting for that, or, if none waits (the reader is
+    handling a message), stops the watcher (libev would call it again on
+    every turn of the loop) and notes that bytes are waiting.
+
+    The watcher is the socket's own (``_read_event``). When the socket is
+    closed, gevent's ``cancel_wait`` throws its error into the ``__self__``
+    of the watcher's callback (for gevent's own waits, a greenlet's
+    ``switch``): here :meth:`throw`, which throws it into the waiting
+    greenlet, as gevent would.
+    """
+
+    __slots__ = ("ready", "waiter", "watcher")
+
+    def __init__(self, watcher: Any) -> None:
+        self.watcher = watcher
+        #: the greenlet waiting for the connection to be readable
+        self.waiter: Any = None
+        #: the connection became readable while no greenlet waited
+        self.ready = False
+
+    def arm(self) -> None:
+        """Before a wait: start the watcher unless it is started already (by this wait's predecessors)."""
+        watcher = self.watcher
+        callback = watcher.callback
+        if callback is None:
+            watcher.start(self.fire)
+        elif self.waiter is not None or getattr(callback, "__self__", None) is not self:
+            raise ConcurrentObjectUseError(f"another greenlet is reading fd {watcher.fd}")
+
+    def fire(self) -> None:
+        """The connection is readable (the watcher's callback, in the hub)."""
+        waiter = self.waiter
+        if waiter is not None:
+            waiter.switch()
+        else:
+            self.watcher.stop()
+            self.ready = True
+
+    def throw(self, *exc: Any) -> None:
+        """Raise ``exc`` in the waiting greenlet (gevent's ``cancel_wait``, the socket closed)."""
+        waiter = self.waiter
+        if waiter is not None:
+            waiter.throw(*exc)
+        else:
+            self.watcher.stop()
+            self.ready = True  # (the next read finds the connection closed)
+
+    def stop(self) -> None:
+        """Stop watching (the connection is no longer read, or is about to close)."""
+        if self.waiter is None:
+            self.watcher.stop()
+
+
 class BoundedWebSocket(FrameWriter):
     """A server websocket over the handler's connection, refusing messages over a size limit.
 
@@ -135,7 +195,7 @@ class BoundedWebSocket(FrameWriter):
         self._hub = gevent.get_hub()
         # gevent's socket has a watcher for this already (its own reads wait on it)
         readable = getattr(self._sock, "_read_event", None)
-        self._readable: Any = (
+        self._readiness = _Readiness(
             readable if readable is not None else self._hub.loop.io(self._sock.fileno(), 1)
         )
         self._wait_first = True
@@ -167,6 +227,10 @@ class BoundedWebSocket(FrameWriter):
             self._known_readable = False
         elif self._wait_first or at_boundary:
             self._wait_readable(at_boundary)
+        else:
+            # (after a full read: more is likely waiting, read at once; if
+            # not, the socket's recv waits with the watcher, as gevent does)
+            self._readiness.stop()
         # the gevent socket is untyped; recv gives bytes (a typed local, no call)
         data: bytes = self._sock.recv(READ_SIZE)
         self._wait_first = len(data) < READ_SIZE
@@ -184,13 +248,15 @@ class BoundedWebSocket(FrameWriter):
         if not self._received and not self._known_readable and not self.closed:
             # _wait_readable(True), written out: one frame fewer on the stack
             # of every idle websocket's greenlet (see socketio.runtime)
-            readable = self._readable
-            if readable.callback is not None:
-                raise ConcurrentObjectUseError(f"another greenlet is reading {self._sock!r}")
+            readiness = self._readiness
+            if readiness.ready:
+                readiness.ready = False
+                self._known_readable = True
+                return
+            readiness.arm()
             current = gevent.getcurrent()
-            self._boundary_waiter = current
+            readiness.waiter = self._boundary_waiter = current
             self._budget = WORK_PER_TURN  # (the others run while this waits)
-            readable.start(current.switch)
             try:
                 hub = self._hub
                 if DIRECT_HUB_SWITCH and getattr(current, "switch_out", None) is None:
@@ -198,8 +264,7 @@ class BoundedWebSocket(FrameWriter):
                 else:
                     hub.switch()
             finally:
-                readable.stop()
-                self._boundary_waiter = None
+                readiness.waiter = self._boundary_waiter = None
             self._known_readable = True
 
     def _wait_readable(self, at_boundary: bool) -> None:
@@ -211,18 +276,27 @@ class BoundedWebSocket(FrameWriter):
         keeps a copy of (``hub.wait`` and its ``Waiter`` would add to every
         idle connection what ``benchmarks/RESULTS.md`` measures).
         """
-        readable = self._readable
-        if readable.callback is not None:
-            raise ConcurrentObjectUseError(f"another greenlet is reading {self._sock!r}")
+        readiness = self._readiness
+        if readiness.ready:
+            readiness.ready = False
+            return
+        readiness.arm()
         current = gevent.getcurrent()
+        readiness.waiter = current
         self._boundary_waiter = current if at_boundary else None
         self._budget = WORK_PER_TURN  # (the others run while this waits)
-        readable.start(current.switch)
         try:
             self._hub.switch()
         finally:
-            readable.stop()
-            self._boundary_waiter = None
+            readiness.waiter = self._boundary_waiter = None
+
+    def stop_reading(self) -> None:
+        """Stop watching the connection for bytes: nothing reads it any more (it is about to close).
+
+        The read watcher stays started between messages (see ``_Readiness``);
+        a connection's owner calls this before closing the socket itself.
+        """
+        self._readiness.stop()
 
     def _pause(self) -> None:
         """Let the other connections run, then go on: this one has done a turn's work."""

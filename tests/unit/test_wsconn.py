@@ -148,6 +148,74 @@ def test_interrupt_wait_ends_a_wait_for_a_message(pair):
     assert websocket.receive() == "after"
 
 
+def test_the_read_watcher_stays_started_between_messages(pair):
+    websocket, peer = pair
+    watcher = websocket._readiness.watcher
+    peer.sendall(client_frame(b"one"))
+    with gevent.Timeout(1):
+        websocket.wait_message()
+    assert websocket.receive() == "one"
+    # started by the wait, and not stopped for the next one
+    assert watcher.active
+    peer.sendall(client_frame(b"two"))
+    with gevent.Timeout(1):
+        websocket.wait_message()
+    assert websocket.receive() == "two"
+    websocket.stop_reading()
+    assert not watcher.active
+
+
+def test_bytes_arriving_while_nobody_waits_stop_the_watcher_and_end_the_next_wait_at_once(pair):
+    websocket, peer = pair
+    readiness = websocket._readiness
+    peer.sendall(client_frame(b"one"))
+    with gevent.Timeout(1):
+        websocket.wait_message()
+    assert websocket.receive() == "one"
+    # a handler runs (the reader waits for nothing); the client sends meanwhile
+    peer.sendall(client_frame(b"two"))
+    wait_until(lambda: readiness.ready, "the watcher to fire")
+    assert not readiness.watcher.active  # (libev would call it on every turn)
+    waiter = gevent.spawn(websocket.wait_message)
+    waiter.join(timeout=0.5)
+    assert waiter.successful()
+    assert websocket.receive() == "two"
+
+
+def test_closing_the_socket_under_a_waiting_reader_raises_there(pair):
+    websocket, _peer = pair
+    waiter = gevent.spawn(websocket.wait_message)
+    wait_until(lambda: websocket._boundary_waiter is waiter, "the waiter parked")
+    websocket.handler.rfile.close()  # (the request's reader, released by then in a server)
+    websocket._sock.close()  # (gevent's cancel_wait, through the watcher's callback)
+    waiter.join(timeout=1)
+    assert waiter.dead
+    assert isinstance(waiter.exception, OSError)
+
+
+def test_closing_the_socket_between_messages_makes_the_next_read_fail(pair):
+    websocket, peer = pair
+    peer.sendall(client_frame(b"one"))
+    with gevent.Timeout(1):
+        websocket.wait_message()
+    assert websocket.receive() == "one"
+    websocket.handler.rfile.close()
+    websocket._sock.close()  # the watcher is started, nobody waits
+    gevent.sleep(0.01)
+    with gevent.Timeout(1):
+        websocket.wait_message()
+        assert websocket.receive() is None  # (the connection ended)
+
+
+def test_two_greenlets_waiting_for_one_connection_is_refused(pair):
+    websocket, _peer = pair
+    waiter = gevent.spawn(websocket.wait_message)
+    wait_until(lambda: websocket._boundary_waiter is waiter, "the waiter parked")
+    with pytest.raises(wsconn.ConcurrentObjectUseError):
+        websocket.wait_message()
+    waiter.kill()
+
+
 def test_wait_message_on_a_closed_websocket_returns_and_receive_says_closed(pair):
     websocket, _peer = pair
     websocket.close()
