@@ -45,6 +45,11 @@ class ConnectionGreenlet(Greenlet):
       greenlet's C stack, and that call makes it deeper.
     """
 
+    # gevent's hub calls a greenlet's switch_out, if set, before it parks;
+    # a websocket's reader sets it while a handler runs (socketio.ws_transport).
+    # A slot: set on the instance, it would give each greenlet a dict.
+    __slots__ = ("switch_out",)
+
     spawning_stack_limit = 0
 
     @staticmethod

@@ -117,7 +117,7 @@ class WebsocketTransport(BaseTransport):
         super().__init__(handler, config)
         self._queue_reader: Optional[gevent.Greenlet] = None
         self._attached = False
-        self._session: Optional[Socket] = None  # the session whose application reads here
+        self._session: Optional[Socket] = None  # the session read here
         self._dispatch_reader: Any = None  # the greenlet of that application while it reads
 
     def attach(self, socket: Socket) -> None:
@@ -235,7 +235,8 @@ class WebsocketTransport(BaseTransport):
     ) -> None:
         # The hot path of a websocket session: the session's own methods,
         # called directly, between the read and the namespace's handler.
-        loop = gevent.get_hub().loop
+        current = gevent.getcurrent()
+        self._session = session
         while True:
             # (the last message is let go of before waiting for the next: it
             # may be megabytes, and the client may stay quiet for hours)
@@ -250,12 +251,15 @@ class WebsocketTransport(BaseTransport):
                 session.put_server_msg(message)
                 continue
             session.heartbeat()
-            # The callback runs only if the handler yields to the hub.
-            watch = loop.run_callback(self._start_queue_reader, session, websocket)
+            # If the handler waits for anything, reading goes on in another
+            # greenlet: every gevent wait switches to the hub through its
+            # switch(), which first calls the waiting greenlet's switch_out
+            # (a hook of gevent's; no per-message callback to schedule).
+            current.switch_out = self._handler_waits
             try:
                 session.dispatch(message)
             finally:
-                watch.stop()
+                current.switch_out = None
             if self._queue_reader is not None:
                 if not for_receiver:
                     self._queue_reader.join()
@@ -263,8 +267,11 @@ class WebsocketTransport(BaseTransport):
             if for_receiver and not session.serving:
                 return  # the session ended while its packet was handled
 
-    def _start_queue_reader(self, session: Socket, websocket: Any) -> None:
-        if self._queue_reader is None and session.dispatching is not None:
+    def _handler_waits(self) -> None:
+        """A handler of the reading greenlet waits (its ``switch_out``): read on in another."""
+        session = self._session
+        if self._queue_reader is None and session is not None and session.dispatching is not None:
+            websocket = self.handler.websocket
             log.debug("%s: a handler waits; reading goes on in another greenlet", session)
             self._queue_reader = gevent.spawn(self._read_and_queue, session, websocket)
 
