@@ -320,6 +320,7 @@ class BoundedWebSocket(FrameWriter):
                     self.peer_closed = True
         except (WebSocketError, FrameError, OSError):
             self.peer_closed = True
+        self._readiness.stop()
 
     def _buffered(self, rfile: Any) -> bytes:
         """What pywsgi's reader holds, or what one read that does not block finds.
@@ -494,6 +495,15 @@ class BoundedWebSocket(FrameWriter):
             except UnicodeDecodeError:
                 self.close(1007)
                 raise
+
+    def close(self, code: int = 1000, message: Any = b"") -> None:
+        """Send a close frame and mark the websocket closed (see ``FrameWriter.close``).
+
+        The read watcher is stopped unless a greenlet waits on it (one that
+        reads the client's close frame, :meth:`await_close`, starts it again).
+        """
+        super().close(code, message)
+        self._readiness.stop()
 
     def handle_close(self, header: Any, payload: wsframe.Buffer) -> None:
         """Answer the client's close frame with its status code (1000 if it gave none).
