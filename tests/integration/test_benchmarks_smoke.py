@@ -42,17 +42,7 @@ print(json.dumps({"result": result, "table": table}))
 
 
 def test_load_generator_echo_against_our_server() -> None:
-    if shutil.which("node") is None:
-        pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
-    proc = subprocess.run(
-        [sys.executable, "-c", TINY_RUN],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _run_harness(TINY_RUN, needs_pypy=False)
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
     result = answer["result"]
 
@@ -87,14 +77,15 @@ sys.exit(suite.main([
 PYPY = ROOT / ".venv-pypy" / "bin" / "python"
 
 
-def _run_with_pypy(script: str, *args: str) -> subprocess.CompletedProcess:
+def _run_harness(script: str, *args: str, needs_pypy: bool = True) -> subprocess.CompletedProcess:
     """Run ``script`` (a harness snippet) from the repository root; it must succeed.
 
-    Needs node, and the PyPy venv ``./run`` sets up in ``.venv-pypy`` (skipped without it).
+    Needs node and, if ``needs_pypy``, the PyPy venv ``./run`` sets up in
+    ``.venv-pypy`` (skipped without it).
     """
     if shutil.which("node") is None:
         pytest.fail("node is not on PATH: install Node.js (./run test does it)", pytrace=False)
-    if not PYPY.exists():
+    if needs_pypy and not PYPY.exists():
         pytest.skip("no PyPy venv in .venv-pypy (./run sets it up)")
     proc = subprocess.run(
         [sys.executable, "-c", script, *args],
@@ -114,7 +105,7 @@ def test_interpreter_axis_runs_ours_on_cpython_and_pypy(tmp_path: Path) -> None:
     Needs the PyPy venv ``./run`` sets up in ``.venv-pypy`` (skipped without it).
     """
     out = tmp_path / "runs.json"
-    proc = _run_with_pypy(AXIS_RUN, str(out))
+    proc = _run_harness(AXIS_RUN, str(out))
     answer = json.loads(out.read_text())
     interpreters = answer["machine"]["interpreters"]
     assert interpreters["cpython"]["implementation"] == "CPython"
@@ -154,7 +145,7 @@ def test_idle_on_pypy_measures_memory_in_a_fresh_process() -> None:
     The warm-up's garbage stays inside PyPy's heap: the memory per connection
     comes from a second server process that had no warm-up (README, "Interpreters").
     """
-    proc = _run_with_pypy(IDLE_PYPY_RUN, str(PYPY))
+    proc = _run_harness(IDLE_PYPY_RUN, str(PYPY))
     result = json.loads(proc.stdout.strip().splitlines()[-1])
 
     assert result["warmup_connections"] >= 200, result
