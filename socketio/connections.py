@@ -52,6 +52,12 @@ class ConnectionGreenlet(Greenlet):
 
     spawning_stack_limit = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set, not left empty: the hub looks it up at every wait, and an empty
+        # slot answers that lookup with an exception (dear on CPython).
+        self.switch_out: Optional[Callable[[], None]] = None
+
     @staticmethod
     def _run(
         handle: Callable[..., Any], close: Callable[..., Any], sock: Any, address: Any
