@@ -139,7 +139,7 @@ class SocketIOHandler(RequestReader):
         An upgraded connection's line is written when its session ends, as
         when the session was served inside its request (see :meth:`handle`).
         """
-        if self.upgraded is None:
+        if type(self.result) is not _WebsocketSession:  # (self.upgraded, without a call)
             self.write_access_log()
 
     def write_access_log(self) -> None:
