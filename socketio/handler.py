@@ -349,6 +349,7 @@ class SocketIOHandler(RequestReader):
         )
         if self.server.metrics is not None:
             transport.traffic = self.server.metrics.traffic_for(name)
+        transport.deadlines = self.server.connections.polls
         if isinstance(transport, WebsocketTransport):
             return self._websocket_exchange(transport, request.sessid)
         session = self.server.get_socket(request.sessid)
