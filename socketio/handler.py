@@ -33,6 +33,7 @@ from .httpresponse import date_header, status_line
 from .peerlog import server_logs
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
 from .pywsgiprivate import BoundedInput, Headers, InvalidClientInput, log, share_attribute_keys
+from .runtime import keep_out_of_traces
 from .state import LIVE
 from .transports import (
     BaseTransport,
@@ -685,3 +686,11 @@ class SocketIOHandler(RequestReader):
 
 
 share_attribute_keys(SocketIOHandler)
+
+# PyPy: a held GET parks inside _answer_directly (in _route, waiting for
+# packets) where a POST does not. Traced from its caller, a guard on that
+# difference would fail on the way to the park and leave the rest of the
+# request to PyPy's blackhole interpreter, the JIT's slowest mode (see
+# socketio.runtime); out of traces, its callees (_route, send_response) are
+# compiled each from its own entry, as under pywsgi's run_application.
+keep_out_of_traces(SocketIOHandler._answer_directly)
