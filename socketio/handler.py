@@ -67,6 +67,17 @@ _DIRECT_METHODS = frozenset({"GET", "POST"})
 #: headers that send a request the whole way (a body to read in chunks or
 #: after a ``100 Continue``, an upgrade): pywsgi's environ and input for those
 _NOT_DIRECT_HEADERS = ("transfer-encoding", "expect", "upgrade")
+#: the handler's methods a request served directly does without (or calls as
+#: they are here): a subclass overriding any of them is not served directly
+_DIRECT_SKIPS = (
+    "get_environ",
+    "run_application",
+    "handle_one_response",
+    "log_request",
+    "format_request",
+    "send_response",
+    "_route",
+)
 
 
 def _write_nothing(data: bytes) -> None:
@@ -106,6 +117,10 @@ class SocketIOHandler(RequestReader):
 
     #: true on the forward listener's connections (see socketio.forwarding)
     forwarded: ClassVar[bool] = False
+    #: whether polling requests of live sessions are served without the WSGI
+    #: machinery (see :meth:`_serve_directly`); false in a subclass that changes
+    #: what that path skips, unless it says otherwise
+    serves_directly: ClassVar[bool] = True
     #: on those: the signature of the current answer (see ForwardedRequests)
     owner_proof: Optional[str] = None
 
@@ -118,6 +133,16 @@ class SocketIOHandler(RequestReader):
         "xhr-polling": XHRPollingTransport,
         "jsonp-polling": JSONPolling,
     }
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "serves_directly" not in cls.__dict__:
+            # A subclass with its own environ, routing or access log (gunicorn's
+            # reads the environ, and interrupts a poll on a graceful shutdown
+            # in run_application) has its requests go the whole way.
+            cls.serves_directly = cls.serves_directly and all(
+                getattr(cls, name) is getattr(SocketIOHandler, name) for name in _DIRECT_SKIPS
+            )
 
     def __init__(
         self, config: Any, sock: Any, address: Any, server: HandlerServer, rfile: Any = None
@@ -201,12 +226,15 @@ class SocketIOHandler(RequestReader):
 
         Anything else goes pywsgi's way: another request, one forwarded by a
         sibling, a path with escapes (its ``PATH_INFO`` would differ), a
-        chunked body, ``Expect``, ``Upgrade``.
+        chunked body, ``Expect``, ``Upgrade``; and every request of a subclass
+        that overrides what this path does without (``get_environ``,
+        ``run_application``, ``log_request``...: gunicorn's handler, see
+        :attr:`serves_directly`).
 
         Returns:
             Whether the request was served here.
         """
-        if self.forwarded or self.command not in _DIRECT_METHODS:
+        if not self.serves_directly or self.forwarded or self.command not in _DIRECT_METHODS:
             return False
         target = self.path
         headers = self.headers

@@ -38,11 +38,13 @@ def _polling_session(server: SocketIOServer, transport: str = "xhr-polling") -> 
     return session.sessid
 
 
-def _serve(server: SocketIOServer, raw: bytes) -> tuple[SocketIOHandler, bytes]:
-    """A handler that has served the one request in ``raw``, and what it answered."""
+def _serve(
+    server: SocketIOServer, raw: bytes, cls: type[SocketIOHandler] = SocketIOHandler
+) -> tuple[SocketIOHandler, bytes]:
+    """A handler of ``cls`` that has served the one request in ``raw``, and what it answered."""
     ours, theirs = gevent.socket.socketpair()
     try:
-        handler = SocketIOHandler(server.config, ours, ("10.0.0.7", 4321), server)
+        handler = cls(server.config, ours, ("10.0.0.7", 4321), server)
         theirs.sendall(raw)
         assert handler.handle_one_request() is True
         return handler, theirs.recv(65536)
@@ -121,3 +123,28 @@ def test_a_forwarded_request_goes_the_whole_way(server, monkeypatch):
     handler, answer = _serve(server, raw.encode())
     assert answer.startswith(b"HTTP/1.1 403 Forbidden\r\n")  # (unsigned)
     assert handler.environ["SERVER_NAME"]
+
+
+def test_a_subclass_changing_what_the_direct_path_skips_goes_the_whole_way(server):
+    class Routed(SocketIOHandler):
+        def run_application(self) -> None:
+            super().run_application()
+
+    class Marked(Routed):
+        serves_directly = True  # (it says so: served directly again)
+
+    assert SocketIOHandler.serves_directly
+    assert not Routed.serves_directly
+    assert Marked.serves_directly
+    sid = _polling_session(server)
+    raw = f"POST /socket.io/1/xhr-polling/{sid} HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n8::"
+    handler, answer = _serve(server, raw.encode(), Routed)
+    assert answer.endswith(b"\r\n\r\n1")
+    assert handler.environ["SERVER_NAME"]
+
+
+def test_gunicorns_handler_goes_the_whole_way():
+    # Its access log reads the environ; a graceful shutdown interrupts its
+    # polls in run_application.
+    sgunicorn = pytest.importorskip("socketio.sgunicorn")
+    assert not sgunicorn.GunicornSocketIOHandler.serves_directly
