@@ -118,7 +118,7 @@ class SocketIOHandler(RequestReader):
     #: true on the forward listener's connections (see socketio.forwarding)
     forwarded: ClassVar[bool] = False
     #: whether polling requests of live sessions are served without the WSGI
-    #: machinery (see :meth:`_serve_directly`); false in a subclass that changes
+    #: machinery (see ``_serve_directly``); false in a subclass that changes
     #: what that path skips, unless it says otherwise
     serves_directly: ClassVar[bool] = True
     #: on those: the signature of the current answer (see ForwardedRequests)
@@ -217,7 +217,7 @@ class SocketIOHandler(RequestReader):
         header entries, an input object), its ``handle_one_response`` and
         ``run_application`` would be built and run for nothing but a
         :class:`~socketio.protocol.Response`. It is routed as any other
-        (:meth:`_route`: the same checks and answers), with an environ of
+        (``_route``: the same checks and answers), with an environ of
         the request's own entries (method, path, query, protocol, the
         ``HTTP_*`` headers, ``CONTENT_LENGTH``, ``wsgi.input``), and
         pywsgi's error handling and access log. On PyPy this path is
@@ -278,7 +278,7 @@ class SocketIOHandler(RequestReader):
         return True
 
     def _answer_directly(self, request: protocol.Exchange, body: Any) -> None:
-        """Route and answer a request read by :meth:`_serve_directly`, as pywsgi would.
+        """Route and answer a request read by ``_serve_directly``, as pywsgi would.
 
         What ``handle_one_response`` and :meth:`run_application` do for it:
         the answer's state reset, the route, a 500 for our own error, the

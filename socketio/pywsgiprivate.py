@@ -281,7 +281,7 @@ class PywsgiHandler(WebSocketHandler):
     def handle_one_request(self) -> Any:
         """Handle one request as pywsgi does, its reading part apart (see ``_read_one_request``).
 
-        A request served by :meth:`_serve_directly` ends in there. Any other
+        A request served by ``_serve_directly`` ends in there. Any other
         goes on as in pywsgi: its environ is built and ``handle_one_response``
         runs the application.
 
