@@ -16,8 +16,10 @@ from typing import Any, Optional
 
 from gevent import Greenlet
 from gevent.pywsgi import WSGIServer
+from gevent.queue import Empty
 
 from .config import Config
+from .deadlines import Deadlines
 from .peerlog import PeerLog
 
 __all__ = ["AcceptGuard", "ConnectionGreenlet", "ConnectionTracker", "refuse"]
@@ -142,6 +144,8 @@ class ConnectionTracker:
         self.body_bytes = 0
         #: connections closed by :meth:`make_room` that have not ended yet
         self.dropping: set[Any] = set()
+        #: the held polls' deadlines (``poll_hold``): one timer for all of them
+        self.polls = Deadlines(loop, Empty)
         self._timer: Any = None
 
     # -- the sweep ----------------------------------------------------------

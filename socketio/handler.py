@@ -14,6 +14,7 @@ checks a websocket upgrade and builds its ``101``.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Optional, Union
@@ -22,7 +23,7 @@ import gevent
 from gevent.pywsgi import WSGIHandler
 from geventwebsocket.websocket import Stream
 
-from . import clientjs, payload, protocol, wshandshake
+from . import clientjs, httpheaders, payload, protocol, wshandshake
 from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
 from .exceptions import NotSocketIORequest, PayloadError, StreamCut
 from .forwarding import check_forwarded
@@ -31,7 +32,8 @@ from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
 from .httpresponse import date_header, status_line
 from .peerlog import server_logs
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
-from .pywsgiprivate import log, share_attribute_keys
+from .pywsgiprivate import BoundedInput, Headers, InvalidClientInput, log, share_attribute_keys
+from .runtime import keep_out_of_traces
 from .state import LIVE
 from .transports import (
     BaseTransport,
@@ -56,6 +58,27 @@ _PREFLIGHT = [
     ("Access-Control-Max-Age", "86400"),
     ("Content-Length", "0"),
 ]
+
+
+#: the transports whose requests of a live session are served directly (see
+#: SocketIOHandler._serve_directly), and their methods
+_DIRECT_TRANSPORTS = frozenset({"xhr-polling", "jsonp-polling"})
+_DIRECT_METHODS = frozenset({"GET", "POST"})
+#: headers that send a request the whole way (a body to read in chunks or
+#: after a ``100 Continue``, an upgrade): pywsgi's environ and input for those
+_NOT_DIRECT_HEADERS = ("transfer-encoding", "expect", "upgrade")
+#: the handler's methods a request served directly does without (or calls as
+#: they are here): a subclass overriding any of them is not served directly
+_DIRECT_SKIPS = (
+    "get_environ",
+    "run_application",
+    "handle_one_response",
+    "log_request",
+    "write_access_log",
+    "format_request",
+    "send_response",
+    "_route",
+)
 
 
 def _write_nothing(data: bytes) -> None:
@@ -95,6 +118,10 @@ class SocketIOHandler(RequestReader):
 
     #: true on the forward listener's connections (see socketio.forwarding)
     forwarded: ClassVar[bool] = False
+    #: whether polling requests of live sessions are served without the WSGI
+    #: machinery (see ``_serve_directly``); false in a subclass that changes
+    #: what that path skips, unless it says otherwise
+    serves_directly: ClassVar[bool] = True
     #: on those: the signature of the current answer (see ForwardedRequests)
     owner_proof: Optional[str] = None
 
@@ -107,6 +134,16 @@ class SocketIOHandler(RequestReader):
         "xhr-polling": XHRPollingTransport,
         "jsonp-polling": JSONPolling,
     }
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "serves_directly" not in cls.__dict__:
+            # A subclass with its own environ, routing or access log (gunicorn's
+            # reads the environ, and interrupts a poll on a graceful shutdown
+            # in run_application) has its requests go the whole way.
+            cls.serves_directly = cls.serves_directly and all(
+                getattr(cls, name) is getattr(SocketIOHandler, name) for name in _DIRECT_SKIPS
+            )
 
     def __init__(
         self, config: Any, sock: Any, address: Any, server: HandlerServer, rfile: Any = None
@@ -238,6 +275,122 @@ class SocketIOHandler(RequestReader):
         if response is not None:
             self.send_response(response)
         return None
+
+    def _serve_directly(self) -> bool:
+        """Serve a polling request of a live session here, without the WSGI machinery.
+
+        Such a request (GET or POST on ``xhr-polling`` or ``jsonp-polling``,
+        for a session connected on that transport) never reaches the WSGI
+        application: pywsgi's environ (its server's base entries, the
+        header entries, an input object), its ``handle_one_response`` and
+        ``run_application`` would be built and run for nothing but a
+        :class:`~socketio.protocol.Response`. It is routed as any other
+        (``_route``: the same checks and answers), with an environ of
+        the request's own entries (method, path, query, protocol, the
+        ``HTTP_*`` headers, ``CONTENT_LENGTH``, ``wsgi.input``), and
+        pywsgi's error handling and access log. On PyPy this path is
+        compiled whole; pywsgi's is partly kept out of the JIT for the
+        websockets' sake (see ``socketio.runtime``).
+
+        Anything else goes pywsgi's way: another request, one forwarded by a
+        sibling, a path with escapes (its ``PATH_INFO`` would differ), a
+        chunked body, ``Expect``, ``Upgrade``; and every request of a subclass
+        that overrides what this path does without (``get_environ``,
+        ``run_application``, ``log_request``...: gunicorn's handler, see
+        :attr:`serves_directly`).
+
+        Returns:
+            Whether the request was served here.
+        """
+        if not self.serves_directly or self.forwarded or self.command not in _DIRECT_METHODS:
+            return False
+        target = self.path
+        headers = self.headers
+        if "%" in target or type(headers) is not Headers:
+            return False
+        index = headers.lookup()
+        for name in _NOT_DIRECT_HEADERS:
+            if name in index:
+                return False
+        path, _, query = target.partition("?")
+        request = protocol.parse_request(path, query, self.config.resource)
+        if type(request) is not protocol.Exchange or request.transport not in _DIRECT_TRANSPORTS:
+            return False
+        session = self.server.sockets.get(request.sessid)
+        if (
+            session is None
+            or not session.connection_established
+            or session.transport_name != request.transport
+            or session.ended.is_set()
+        ):
+            return False  # (a new, revived, ended or busy session: the whole way)
+        body = self.wsgi_input = BoundedInput(self.rfile, self.content_length)
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_PROTOCOL": self.request_version,
+            "wsgi.input": body,
+        }
+        length = index.get("content-length")
+        if length:
+            environ["CONTENT_LENGTH"] = length
+        for key, value in httpheaders.environ_pairs(headers.pairs()):
+            if key in environ:  # (a repeated header, joined as pywsgi joins it)
+                environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
+            else:
+                environ[key] = value
+        self.environ = environ
+        self._answer_directly(request, body)
+        return True
+
+    def _answer_directly(self, request: protocol.Exchange, body: Any) -> None:
+        """Route and answer a request read by ``_serve_directly``, as pywsgi would.
+
+        What ``handle_one_response`` and :meth:`run_application` do for it:
+        the answer's state reset, the route, a 500 for our own error, the
+        unread body discarded, a connection reset or dropped by its client
+        closed quietly, the access log.
+        """
+        self.status = None  # type: ignore[assignment]  # (pywsgi's reset; its result is None between requests)
+        self.headers_sent = False
+        self.response_use_chunked = False
+        self.connection_upgraded = False
+        self.response_length = 0
+        try:
+            try:
+                try:
+                    response = self._route(request)
+                except Exception:
+                    log.exception("error while serving %s", self.environ["PATH_INFO"])
+                    if self.headers_sent:
+                        self.close_connection = True
+                        response = None
+                    else:
+                        response = text_response(500, "internal server error")
+                if isinstance(response, Response):  # (never a websocket's session here)
+                    self.send_response(response)
+            finally:
+                try:
+                    body._discard()
+                except InvalidClientInput:
+                    raise
+                except OSError:
+                    pass  # (as pywsgi: an error discarding does not hide the application's)
+        except InvalidClientInput as ex:
+            self._handle_client_error(ex)
+            self.close_connection = True
+        except OSError as ex:
+            if ex.args and ex.args[0] in self.ignored_socket_errors:
+                self.close_connection = True
+            else:
+                self.handle_error(*sys.exc_info())
+        except BaseException:  # (pywsgi's bare except: its handle_error decides)
+            self.handle_error(*sys.exc_info())
+        finally:
+            self.time_finish = time.time()
+            self.log_request()
 
     def handle_bad_request(self, message: str = "bad request", status: int = 400) -> None:
         """Answer an error as plain text, without a traceback."""
@@ -417,6 +570,7 @@ class SocketIOHandler(RequestReader):
         )
         if self.server.metrics is not None:
             transport.traffic = self.server.metrics.traffic_for(name)
+        transport.deadlines = self.server.connections.polls
         if isinstance(transport, WebsocketTransport):
             return self._websocket_exchange(transport, request.sessid)
         session = self.server.get_socket(request.sessid)
@@ -628,3 +782,11 @@ class SocketIOHandler(RequestReader):
 
 
 share_attribute_keys(SocketIOHandler)
+
+# PyPy: a held GET parks inside _answer_directly (in _route, waiting for
+# packets) where a POST does not. Traced from its caller, a guard on that
+# difference would fail on the way to the park and leave the rest of the
+# request to PyPy's blackhole interpreter, the JIT's slowest mode (see
+# socketio.runtime); out of traces, its callees (_route, send_response) are
+# compiled each from its own entry, as under pywsgi's run_application.
+keep_out_of_traces(SocketIOHandler._answer_directly)

@@ -35,6 +35,7 @@ from .httpresponse import (
     status_line,
 )
 from .peerlog import clip, server_logs
+from .runtime import keep_out_of_traces
 
 if TYPE_CHECKING:  # pragma: no cover
     from .httpseam import HandlerServer
@@ -54,6 +55,22 @@ __all__ = [
 # of each kind of client mistake once for all three, per server (the
 # ``http`` log of socketio.peerlog.server_logs(server)).
 log = logging.getLogger("socketio.handler")
+
+#: pywsgi's whole answers to a request line too long and to a request it
+#: cannot read (its own constants, private: were they renamed, the same bytes)
+_REQUEST_TOO_LONG = getattr(
+    pywsgi,
+    "_REQUEST_TOO_LONG_RESPONSE",
+    b"HTTP/1.1 414 Request URI Too Long\r\nConnection: close\r\nContent-length: 0\r\n\r\n",
+)
+_BAD_REQUEST = getattr(
+    pywsgi,
+    "_BAD_REQUEST_RESPONSE",
+    b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-length: 0\r\n\r\n",
+)
+#: what :meth:`PywsgiHandler._read_one_request` returns for a request read,
+#: and left to the WSGI application
+_READ: Any = object()
 
 #: the HTTP versions clients send, known good without pywsgi's parse
 KNOWN_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
@@ -263,6 +280,70 @@ class PywsgiHandler(WebSocketHandler):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         share_attribute_keys(cls)
+
+    def handle_one_request(self) -> Any:
+        """Handle one request as pywsgi does, its reading part apart (see ``_read_one_request``).
+
+        A request served by ``_serve_directly`` ends in there. Any other
+        goes on as in pywsgi: its environ is built and ``handle_one_response``
+        runs the application.
+
+        On PyPy this function is on the stack of every held poll's greenlet
+        and is kept out of JIT traces (see ``socketio.runtime``; a websocket's
+        session is served after it has returned, see
+        ``SocketIOHandler.handle``): it does as little as it can, and what
+        every request does is in ``_read_one_request``, which is compiled.
+        """
+        result = self._read_one_request()
+        if result is not _READ:
+            return result
+        self.environ = self.get_environ()
+        self.application = self.server.application  # type: ignore[attr-defined]  # (pywsgi's server's)
+        self.handle_one_response()
+        if self.close_connection or self.rfile.closed:
+            return None
+        return True  # read more requests
+
+    def _read_one_request(self) -> Any:
+        """Read a request (pywsgi's ``handle_one_request`` up to the environ); serve it if direct.
+
+        Returns:
+            What ``handle_one_request`` returns (``None``: close; ``True``:
+            the request was served, read the next; ``(status, answer)``:
+            send the answer and close), or ``_READ``: the request is read,
+            for the application.
+        """
+        if self.rfile.closed:
+            return None
+        try:
+            line = self.requestline = self.read_requestline()
+        except OSError:
+            # (a reset, or a connection ended by a timeout: nothing to answer)
+            return None
+        if not line:
+            return None
+        self.response_length = 0
+        if len(line) >= pywsgi.MAX_REQUEST_LINE:
+            return ("414", _REQUEST_TOO_LONG)
+        try:
+            if not self.read_request(line):
+                return ("400", _BAD_REQUEST)
+        except Exception as ex:  # (pywsgi's hook for a request it cannot read)
+            return self._handle_client_error(ex)
+        if not self._serve_directly():
+            return _READ
+        if self.close_connection or self.rfile.closed:
+            return None
+        return True
+
+    def _serve_directly(self) -> bool:
+        """Serve the request just read without a WSGI environ or application, if it is such.
+
+        A hook: pywsgi's path for every request here. A subclass answers the
+        requests it serves itself (the environ, the answer, the access log),
+        and returns whether it did.
+        """
+        return False
 
     def _check_http_version(self) -> bool:
         # pywsgi's check parses the version through a generator, for every
@@ -485,3 +566,10 @@ class PywsgiHandler(WebSocketHandler):
             return line
         finally:
             self.requestline = requestline
+
+
+# PyPy: on the stack of every held poll's greenlet, parked under it (see
+# socketio.runtime; a handshake's or a POST's request takes other paths
+# through it, and a guard failing in its trace on the way to the park would
+# leave the rest of it to the blackhole interpreter).
+keep_out_of_traces(PywsgiHandler.handle_one_request)

@@ -17,6 +17,7 @@ from .protocol import Response, text_response
 from .seams import TransportHost
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .deadlines import Deadlines
     from .metrics import Traffic
     from .virtsocket import Socket
 
@@ -45,6 +46,10 @@ class BaseTransport:
     #: where this transport counts what it carries, with metrics on (set by
     #: the handler; ``None``, the class's value, with metrics off)
     traffic: Optional[Traffic] = None
+
+    #: where a held poll's deadline is kept (the server's shared timer, set
+    #: by the handler); ``None``, the class's value: a gevent ``Timeout`` each
+    deadlines: Optional[Deadlines] = None
 
     #: seconds a client whose session ended has to read its last packets (and
     #: answer a websocket's closing handshake) before its connection is dropped

@@ -105,8 +105,18 @@ class XHRPollingTransport(BaseTransport):
 
     def _get(self, session: Socket) -> Response:
         session.active_requests += 1
+        deadlines = self.deadlines
         try:
-            messages = session.get_multiple_client_msgs(timeout=self.config.poll_hold)
+            if deadlines is None:
+                messages = session.get_multiple_client_msgs(timeout=self.config.poll_hold)
+            else:
+                # The server's one timer ends the wait (Empty) after poll_hold:
+                # no timer of its own to make, start, stop and close.
+                key = deadlines.start(self.config.poll_hold)
+                try:
+                    messages = session.get_multiple_client_msgs()
+                finally:
+                    deadlines.end(key)
         except gevent.queue.Empty:
             messages = []
         finally:
