@@ -74,6 +74,8 @@ nitpick_ignore = [
     ("py:class", "socketio.peerlog._Logs"),
     # the same for memo (it returns a decorator keeping the function's type)
     ("py:class", "socketio.runtime._F"),
+    # the (transport, session, application) a handler's upgraded connection serves
+    ("py:class", "socketio.handler._WebsocketSession"),
     # gevent-websocket and gunicorn publish no Sphinx inventory (gunicorn's
     # documentation has no API reference); our classes extend theirs.
     ("py:class", "geventwebsocket.websocket.WebSocket"),
