@@ -21,11 +21,15 @@ from ..wsframes import ZERO_MASK, client_frame
 WEBSOCKET_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
 
-def upgrade_request(port: int, sid: str, agent: str = "") -> bytes:
-    """The request that upgrades ``sid``'s websocket URL (``agent``: a ``User-Agent``)."""
+def upgrade_request(port: int, sid: str, agent: str = "", path: str = "") -> bytes:
+    """The request that upgrades ``sid``'s websocket URL (``agent``: a ``User-Agent``).
+
+    ``path``, when given, is upgraded instead (an application's own route).
+    """
     head = f"Host: 127.0.0.1:{port}\r\n" + (f"User-Agent: {agent}\r\n" if agent else "")
+    path = path or f"/socket.io/1/websocket/{sid}"
     return (
-        f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\n{head}Upgrade: websocket\r\n"
+        f"GET {path} HTTP/1.1\r\n{head}Upgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {WEBSOCKET_KEY}\r\n"
         "Sec-WebSocket-Version: 13\r\n\r\n"
     ).encode()

@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 
-from tests.client09.raw import WEBSOCKET_KEY
+from tests.client09.raw import upgrade_request
 from tests.wsframes import client_frame
 
 from .conftest import ROOT, free_port
@@ -38,13 +38,7 @@ APP = textwrap.dedent(
 
 def _upgrade(port: int, path: str) -> socket.socket:
     conn = socket.create_connection(("127.0.0.1", port), timeout=5)
-    conn.sendall(
-        (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {WEBSOCKET_KEY}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
+    conn.sendall(upgrade_request(port, "", path=path))
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = conn.recv(4096)
