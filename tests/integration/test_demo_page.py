@@ -30,6 +30,8 @@ def test_sending_before_joining_joins_the_room_in_the_form(browser, example, nam
             _say(bob, "first")  # neither has joined
             _wait_line(bob, "me: first")
             _say(ann, "hello")
+            # (each page gets the line in its own time: wait for both)
+            _wait_line(ann, "me: hello")
             _wait_line(bob, "anonymous: hello")
             return _lines(ann), _lines(bob)
         finally:
