@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import gevent
 
-from socketio import packet
+from socketio import fairness, packet
 from socketio.virtsocket import Socket
 from tests.client09.waiting import wait_for
 
@@ -64,16 +64,22 @@ def feed(socket: Socket, *raw: str) -> None:
     """Give raw packets from the client to the socket's receiver loop and let it run.
 
     The loop (``Socket._spawn_receiver_loop``, what ``socketio_manage`` starts)
-    is started on first use; this returns once it has taken every packet.
+    is started on first use; this returns once it has handled every packet
+    and waits for the next one (or has ended), or after a bounded number of
+    turns if a handler keeps it busy.
     """
     loop = getattr(socket, "_test_receiver", None)
     if loop is None or loop.dead:
-        socket._test_receiver = socket._spawn_receiver_loop()  # type: ignore[attr-defined]
+        loop = socket._test_receiver = socket._spawn_receiver_loop()  # type: ignore[attr-defined]
     for msg in raw:
         socket.put_server_msg(msg)
+    queue = socket.server_queue
     for _ in range(1000):
-        gevent.sleep(0)
-        if not socket.server_queue.qsize():
+        # A turn of the loop each time: the receiver's own pauses wait for
+        # one (gevent.sleep(0) alone could run 1000 times within one turn).
+        fairness.pause()
+        # (a packet taken may still be in hand: done when none is)
+        if not queue.qsize() and (loop.dead or socket.dispatching is None):
             break
     gevent.sleep(0)
 
