@@ -232,6 +232,19 @@ class SocketIOHandler(RequestReader):
         finally:
             self.close_socket()
 
+    def close_socket(self) -> None:
+        """Close the connection at its end; its websocket, if it became one, stops watching it first.
+
+        A websocket's read watcher stays started between its messages (see
+        :mod:`socketio.wsconn`): it must not outlive the descriptor.
+        """
+        # (set by upgrade_connection only: gevent-websocket's run_application
+        # takes the attribute's presence for an upgrade, so no class default)
+        websocket: Optional[BoundedWebSocket] = getattr(self, "websocket", None)
+        if websocket is not None:
+            websocket.stop_reading()
+        super().close_socket()
+
     def run_application(self) -> None:
         """Route the request: a Socket.IO one to its transport, any other to the application."""
         request = protocol.parse_request(

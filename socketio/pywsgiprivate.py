@@ -466,11 +466,6 @@ class PywsgiHandler(WebSocketHandler):
         """
         sock = self.socket
         if sock is not None:
-            # A websocket's read watcher stays started between its messages
-            # (socketio.wsconn): it must not outlive the descriptor.
-            stop_reading = getattr(getattr(self, "websocket", None), "stop_reading", None)
-            if stop_reading is not None:
-                stop_reading()
             raw = getattr(sock, "_sock", None)  # (gevent's socket over the OS's)
             try:
                 if raw is not None:

@@ -52,6 +52,21 @@ def handshake_sid(conn: Any, port: int, agent: str = "") -> str:
     return rest.split(b"\r\n\r\n", 1)[1].split(b":")[0].decode()
 
 
+def read_until(conn: Any, marker: bytes) -> bytes:
+    """Read ``conn`` until ``marker`` has come; all that was read.
+
+    Raises:
+        EOFError: the server closed the connection first.
+    """
+    received = b""
+    while marker not in received:
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise EOFError(f"the server closed the connection before {marker!r}: {received!r}")
+        received += chunk
+    return received
+
+
 def raw_websocket(port: int, agent: str = "") -> Any:
     """Handshake and upgrade on gevent sockets; the socket once ``1::`` is read.
 
@@ -64,12 +79,7 @@ def raw_websocket(port: int, agent: str = "") -> Any:
     conn.close()
     conn = gevent.socket.create_connection(("127.0.0.1", port))
     conn.sendall(upgrade_request(port, sid, agent))
-    received = b""
-    while b"1::" not in received:
-        chunk = conn.recv(4096)
-        if not chunk:
-            raise EOFError(f"the server closed the upgrade: {received!r}")
-        received += chunk
+    read_until(conn, b"1::")
     return conn
 
 

@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 
-from tests.client09.raw import upgrade_request
+from tests.client09.raw import read_until, upgrade_request
 from tests.wsframes import client_frame
 
 from .conftest import ROOT, free_port
@@ -39,11 +39,7 @@ APP = textwrap.dedent(
 def _upgrade(port: int, path: str) -> socket.socket:
     conn = socket.create_connection(("127.0.0.1", port), timeout=5)
     conn.sendall(upgrade_request(port, "", path=path))
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = conn.recv(4096)
-        assert chunk, head
-        head += chunk
+    head = read_until(conn, b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 "), head
     return conn
 

@@ -32,6 +32,7 @@ import pytest
 
 from tests.client09.handshake import handshake
 from tests.client09.http import wait_read
+from tests.client09.raw import read_until, upgrade_request
 from tests.client09.websocket import WebSocketClient
 
 from ..wsframes import client_frame as frame
@@ -75,18 +76,8 @@ def upgrade(server: LiveServer) -> tuple[socket.socket, str]:
     sid = handshake(server.url).sid
     conn = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    conn.sendall(
-        (
-            f"GET /socket.io/1/websocket/{sid} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    data = b""
-    while b"1::" not in data:
-        chunk = conn.recv(4096)
-        assert chunk, data
-        data += chunk
+    conn.sendall(upgrade_request(server.port, sid))
+    data = read_until(conn, b"1::")
     assert data.startswith(b"HTTP/1.1 101"), data
     return conn, sid
 
