@@ -15,6 +15,7 @@ import gevent.queue
 import pytest
 
 import socketio.sessionid as sessionid
+from socketio import fairness
 from socketio.namespace import BaseNamespace
 from socketio.virtsocket import Socket, default_error_handler
 
@@ -704,10 +705,7 @@ def test_the_receiver_loop_lets_others_run_during_a_long_burst():
 
     gevent.spawn(ticker)
     socket._spawn_receiver_loop()
-    for _ in range(100 * count):
-        if len(handled) == count:
-            break
-        gevent.sleep(0)
+    wait_until(lambda: len(handled) == count, "every packet handled")
     assert handled == list(range(count))  # in order, every one
     # the other greenlet ran between bursts, not only before and after
     inside = [t for t in ticks if 0 < t < count]
@@ -741,7 +739,7 @@ def test_an_idle_session_keeps_nothing_of_its_last_packet():
             before = tracemalloc.get_traced_memory()[0]
             send_big(head)
             for _ in range(100):
-                gevent.sleep(0)
+                fairness.pause()  # (a turn of the loop: the receiver's pauses wait for one)
                 if not socket.server_queue.qsize():
                     break
             gevent.sleep(0)
