@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks.attacks [--quick] [--only websocket,http] [--json FILE]
 
-Each area's module (``websocket``, ``http``, ``sessions``, ``session``, ``ratelimit``,
-``redis``, ``forwarding``) has ``run(quick) -> list of rows``: an attack against a fresh
+Each area's module (``websocket``, ``http``, ``sessions``, ``session``, ``polls``,
+``ratelimit``, ``redis``, ``forwarding``) has ``run(quick) -> list of rows``: an attack against a fresh
 server process, what it cost (the server's memory, open files, log, another
 client's round trip), next to the same figure without the attack, measured
 in the same run. See ``benchmarks/README.md``, "Attacks".
@@ -19,7 +19,7 @@ import time
 
 from benchmarks.harness import raise_nofile
 
-AREAS = ("websocket", "http", "sessions", "session", "redis", "ratelimit", "forwarding")
+AREAS = ("websocket", "http", "sessions", "session", "polls", "redis", "ratelimit", "forwarding")
 COLUMNS = ("attack", "measure", "attacked", "baseline", "limit")
 
 

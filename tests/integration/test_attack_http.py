@@ -26,6 +26,7 @@ import pytest
 import requests
 
 from tests.client09.handshake import handshake
+from tests.client09.raw import read_answer
 from tests.client09.waiting import wait_for
 from tests.client09.websocket import WebSocketClient
 
@@ -553,6 +554,52 @@ def test_a_pipelining_flood_does_not_stall_a_websocket_client(make_server):
     assert worst < 0.5
     client.close()
     flood.close()
+
+
+def test_held_polls_ending_together_are_each_answered_and_others_served(make_server):
+    """Polls read in one turn share one deadline; they end a bounded number per turn.
+
+    (That bound is checked in ``tests/unit/test_deadlines.py``; what another
+    client waits meanwhile is measured in ``benchmarks/attacks/polls.py``.)
+    Here, on the wire: every poll gets its ``8::`` once, its session lives
+    on, and a websocket client is answered throughout.
+    """
+    server = make_server(polling_duration=1)
+    count = 400
+    polls = []
+    for _ in range(count):
+        sid = server.handshake()
+        sock = server.connect()
+        target = f"/socket.io/1/xhr-polling/{sid}".encode()
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answer(sock, b"")[0] == b"1::"
+        polls.append((sock, target))
+    client = WebSocketClient(server.url)
+    for sock, target in polls:  # held, all at once
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    worst, n = 0.0, 0
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        n += 1
+        started = time.monotonic()
+        assert client.call("", "echo", n, msgid=n) == [n]
+        worst = max(worst, time.monotonic() - started)
+    for sock, _ in polls:
+        body, rest = read_answer(sock, b"")
+        assert (body, rest) == (b"8::", b"")
+    assert worst < 0.5
+    # each session lives on: its next poll is held again, and answered by a POST
+    sock, target = polls[0]
+    sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    sid = target.rsplit(b"/", 1)[1].decode()
+    echo = b'5:1+::{"name":"echo","args":["still here"]}'
+    url = f"{server.url}/socket.io/1/xhr-polling/{sid}"
+    assert requests.post(url, data=echo, timeout=TIMEOUT).text == "1"
+    assert read_answer(sock, b"")[0] == b'6:::1+["still here"]'
+    for sock, _ in polls:
+        sock.close()
+    client.close()
+    server.assert_quiet_log()
 
 
 # -- chunked bodies --------------------------------------------------------------------

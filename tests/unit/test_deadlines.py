@@ -7,7 +7,8 @@ import gevent.event
 import gevent.queue
 import pytest
 
-from socketio.deadlines import Deadlines
+from socketio import fairness
+from socketio.deadlines import EXPIRE_PER_TURN, Deadlines
 
 
 @pytest.fixture
@@ -64,4 +65,27 @@ def test_many_waits_end_each_once_oldest_first(deadlines):
     waits = [gevent.spawn(hold, index) for index in range(5)]
     gevent.joinall(waits, raise_error=True)
     assert ended == [0, 1, 2, 3, 4]
+    assert deadlines.waiting == {}
+
+
+def test_waits_due_together_end_a_bounded_number_per_turn_of_the_loop(deadlines):
+    # Polls read in one turn share its time, so one deadline: ending all of
+    # them in one callback would keep every other client waiting meanwhile.
+    count = 3 * EXPIRE_PER_TURN + 5
+    ended: list[int] = []
+
+    def hold(index: int) -> None:
+        assert _hold(deadlines, gevent.queue.Queue(), 0.01) == "timed out"
+        ended.append(index)
+
+    waits = [gevent.spawn(hold, index) for index in range(count)]
+    seen: list[int] = []  # how many had ended, at each turn of the loop
+    while len(ended) < count:
+        fairness.pause()
+        seen.append(len(ended))
+    gevent.joinall(waits, raise_error=True)
+    steps = [b - a for a, b in zip([0, *seen], seen) if b > a]
+    assert max(steps) <= EXPIRE_PER_TURN
+    assert len(steps) >= 4
+    assert ended == list(range(count))  # oldest first still
     assert deadlines.waiting == {}
