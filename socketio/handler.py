@@ -241,7 +241,7 @@ class SocketIOHandler(RequestReader):
         # (set by upgrade_connection only: gevent-websocket's run_application
         # takes the attribute's presence for an upgrade, so no class default)
         websocket: Optional[BoundedWebSocket] = getattr(self, "websocket", None)
-        if websocket is not None:
+        if websocket is not None and self.socket is not None:  # (not closed yet)
             websocket.stop_reading()
         super().close_socket()
 
