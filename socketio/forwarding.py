@@ -49,7 +49,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
-import gevent.select
 import gevent.socket
 from gevent.server import StreamServer
 
@@ -304,11 +303,20 @@ def _still_open(sock: Any) -> bool:
     Readable now means closed (an end of file) or out of step (bytes nobody
     asked for): either way not to be used.
     """
+    # A peek that must not wait (select() would refuse a descriptor past
+    # FD_SETSIZE, 1024: every kept connection of a busy process dropped).
     try:
-        readable, _, _ = gevent.select.select([sock], [], [], 0)
-    except (OSError, ValueError):  # (closed here)
+        timeout = sock.gettimeout()
+        sock.settimeout(0.0)
+        try:
+            sock.recv(1, stdlib_socket.MSG_PEEK)  # (b"": closed; bytes: out of step)
+        finally:
+            sock.settimeout(timeout)
+    except BlockingIOError:
+        return True  # nothing to read: open, in step
+    except OSError:  # (closed here, or reset)
         return False
-    return not readable
+    return False
 
 
 def _connect(owner: ForwardAddress, timeout: float) -> Any:

@@ -16,6 +16,8 @@ reason, and the modules use the name:
   traces (see there).
 * :data:`DIRECT_HUB_SWITCH`: on PyPy a websocket's reader parks with
   greenlet's own ``switch`` (see there).
+* :func:`oversized_nursery`: PyPy's young generation, when the machine
+  made it too large (the server warns; see there).
 
 This module imports only the standard library.
 """
@@ -23,12 +25,21 @@ This module imports only the standard library.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from collections.abc import Callable
 from types import CodeType
-from typing import Any, TypeVar
+from typing import Any, Optional, TypeVar
 
-__all__ = ["DIRECT_HUB_SWITCH", "PARKED_PATH_UNTRACED", "PYPY", "keep_out_of_traces", "memo"]
+__all__ = [
+    "DIRECT_HUB_SWITCH",
+    "NURSERY_WARNING_SIZE",
+    "PARKED_PATH_UNTRACED",
+    "PYPY",
+    "keep_out_of_traces",
+    "memo",
+    "oversized_nursery",
+]
 
 #: the interpreter is PyPy (a JIT: small Python functions cost little there,
 #: C-implemented helpers of CPython may be pure Python)
@@ -113,3 +124,31 @@ def keep_out_of_traces(*functions: Callable[..., Any]) -> None:
         code = getattr(getattr(function, "__func__", function), "__code__", None)
         if type(code) is CodeType:  # (a builtin's is not Python code)
             pypyjit.dont_trace_here(0, False, code)
+
+
+#: a PyPy nursery larger than this (bytes), not chosen, makes the server warn
+NURSERY_WARNING_SIZE = 64 * 2**20
+
+
+def oversized_nursery() -> Optional[int]:
+    """PyPy's nursery size in bytes, if over :data:`NURSERY_WARNING_SIZE` and not chosen; else ``None``.
+
+    PyPy sizes its nursery (where new objects live until a minor
+    collection) at half the "cache size" ``/proc/cpuinfo`` reports. A
+    virtual machine may report its host's whole last-level cache: 480 MB on
+    the machine this was measured on, hence a 240 MB nursery. Each process
+    then holds that much from its start, and frees young garbage (a large
+    message's copies among it) only when the nursery fills: a PyPy test
+    server grew by 300 MB under 150 MB of messages that it dropped at once.
+    ``PYPY_GC_NURSERY`` (read when the process starts) chooses the size;
+    when it is set, this returns ``None``.
+    """
+    if not PYPY or os.environ.get("PYPY_GC_NURSERY"):
+        return None
+    import gc
+
+    # (PyPy's stats object gives the sizes formatted; its ``_s`` has the numbers)
+    size = getattr(getattr(gc.get_stats(), "_s", None), "nursery_size", None)
+    if type(size) is not int or size <= NURSERY_WARNING_SIZE:
+        return None
+    return size

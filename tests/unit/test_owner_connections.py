@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import select
+import os
+import resource
 import socket
 import time
 
+import gevent.socket
 import pytest
+from gevent.socket import wait_read
 
 from socketio.forwarding import MAX_IDLE_PER_OWNER, OwnerConnections
 from socketio.relay import ForwardAddress
@@ -47,7 +50,7 @@ def test_a_connection_the_owner_closed_is_dropped_for_a_new_one(owner):
     first = pool.take(owner.address)[0]
     owner.accept().close()  # (the owner stops)
     pool.give_back(owner.address, first)
-    select.select([first], [], [], 5)  # (its FIN has come)
+    wait_read(first.fileno(), 5)  # (its FIN has come; no select(): fds may pass 1024)
     second = pool.take(owner.address)[0]
     assert second is not first
     assert first.fileno() == -1  # closed
@@ -59,10 +62,26 @@ def test_a_connection_with_unasked_bytes_is_not_reused(owner):
     first = pool.take(owner.address)[0]
     owner.accept().sendall(b"HTTP/1.1 200 OK\r\n")  # (what nobody asked for)
     pool.give_back(owner.address, first)
-    select.select([first], [], [], 5)
+    wait_read(first.fileno(), 5)
     second = pool.take(owner.address)[0]
     assert second is not first
     second.close()
+
+
+def test_a_connection_past_descriptor_1024_is_taken_again(owner):
+    # A busy process's descriptors pass select()'s 1024: still reused.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft <= 1500:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(2048, hard), hard))
+    pool = OwnerConnections(1.0, 5.0)
+    taken = pool.take(owner.address)[0]
+    high = os.dup2(taken.fileno(), 1500)
+    first = gevent.socket.socket(fileno=high)
+    taken.close()
+    owner.accept()
+    pool.give_back(owner.address, first)
+    assert pool.take(owner.address) == (first, True)
+    first.close()
 
 
 def test_an_idle_connection_expires(owner):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -43,3 +44,44 @@ def test_the_runtime_module_imports_no_gevent():
     code = "import sys, socketio.runtime; print('gevent' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def _in_a_process(code: str, nursery: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in an interpreter started with ``PYPY_GC_NURSERY=nursery``."""
+    env = {**os.environ, "PYPY_GC_NURSERY": nursery}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+
+
+# (the nursery is sized when the process starts: the variable is then unset,
+# as on a machine that chose nothing)
+_SIZE = "import os; os.environ.pop('PYPY_GC_NURSERY'); from socketio import runtime; "
+
+
+@pytest.mark.parametrize("nursery", ["128M", "16M"])
+def test_an_oversized_nursery_not_chosen_is_told_on_pypy(nursery):
+    done = _in_a_process(_SIZE + "print(runtime.oversized_nursery())", nursery)
+    told = runtime.PYPY and nursery == "128M"
+    assert done.stdout.strip() == (str(128 * 2**20) if told else "None")
+
+
+def test_a_nursery_chosen_is_not_told():
+    code = "from socketio import runtime; print(runtime.oversized_nursery())"
+    assert _in_a_process(code, "128M").stdout.strip() == "None"
+
+
+def test_the_server_warns_of_an_oversized_nursery_when_it_starts():
+    code = _SIZE + (
+        "import logging; logging.basicConfig(); from socketio.server import SocketIOServer; "
+        "server = SocketIOServer(('127.0.0.1', 0), None, policy_server=False, log=None); "
+        "server.start(); server.stop()"
+    )
+    warned = [
+        line
+        for line in _in_a_process(code, "128M").stderr.splitlines()
+        if "PYPY_GC_NURSERY" in line
+    ]
+    assert len(warned) == (1 if runtime.PYPY else 0)
+    if warned:
+        assert "128 MB" in warned[0]
