@@ -7,6 +7,7 @@ returned (``/_ended``); the server's log is kept too. These read them.
 
 from __future__ import annotations
 
+import os
 import time
 
 from tests.client09.waiting import wait_for
@@ -54,3 +55,22 @@ def errors_in_log(server: LiveServer, offset: int = 0) -> list[str]:
         for line in text.splitlines()
         if line.startswith(("ERROR", "CRITICAL", "Traceback")) or "Traceback" in line
     ]
+
+
+def rss_mib(server: LiveServer) -> float:
+    """The server process's resident memory, in MiB."""
+    assert server.proc is not None
+    with open(f"/proc/{server.proc.pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def kept_mib(server: LiveServer) -> float:
+    """What the test server still references, in MiB, after a full collection (its ``/_gc``).
+
+    CPython frees an object when its last reference goes: its resident
+    memory. PyPy frees garbage at its collections, keeps the memory it freed
+    (and sizes its nursery from the CPU's reported cache: 240 MB on a machine
+    that reports 480 MB): its heap's bytes in use, outside the nursery.
+    """
+    heap = server.get_json("/_gc")
+    return rss_mib(server) if heap is None else heap / 2**20

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -30,9 +29,7 @@ from tests.client09.websocket import WebSocketClient
 
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .observe import errors_in_log, wait_gone
-
-PAGE = os.sysconf("SC_PAGE_SIZE")
+from .observe import errors_in_log, kept_mib, wait_gone
 
 
 @pytest.fixture(scope="module")
@@ -40,24 +37,6 @@ def server():
     server = LiveServer(heartbeat_interval=5, heartbeat_timeout=10, polling_duration=0.3).start()
     yield server
     server.stop()
-
-
-def rss_mib(server: LiveServer) -> float:
-    assert server.proc is not None
-    with open(f"/proc/{server.proc.pid}/statm") as f:
-        return int(f.read().split()[1]) * PAGE / 2**20
-
-
-def kept_mib(server: LiveServer) -> float:
-    """What the server still references, in MiB, after a full collection.
-
-    CPython frees an object when its last reference goes: its resident
-    memory. PyPy frees garbage at its collections, keeps the memory it freed
-    (and sizes its nursery from the CPU's reported cache: 240 MB on a machine
-    that reports 480 MB): its heap's bytes in use, outside the nursery.
-    """
-    heap = server.get_json("/_gc")
-    return rss_mib(server) if heap is None else heap / 2**20
 
 
 def error_args(raw: str) -> tuple[str, list]:

@@ -37,7 +37,7 @@ from tests.client09.websocket import WebSocketClient
 
 from ..wsframes import client_frame as frame
 from .conftest import LiveServer
-from .observe import wait_gone
+from .observe import kept_mib, wait_gone
 
 MAX_MESSAGE = 1 << 20
 MAX_FRAMES = 1024
@@ -65,10 +65,8 @@ def good(server):
 
 
 def rss(server: LiveServer) -> int:
-    """The server process's resident memory, in bytes."""
-    assert server.proc is not None
-    with open(f"/proc/{server.proc.pid}/statm") as f:
-        return int(f.read().split()[1]) * 4096
+    """What the server references, in bytes (see ``observe.kept_mib``)."""
+    return int(kept_mib(server) * 2**20)
 
 
 def upgrade(server: LiveServer) -> tuple[socket.socket, str]:

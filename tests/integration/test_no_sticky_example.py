@@ -114,7 +114,13 @@ def test_two_pages_chat_over_polling_through_four_workers(
             pages = []
             for name, transport in (("ann", "xhr-polling"), ("bob", "jsonp-polling")):
                 page = context.new_page()
-                page.goto(f"{gunicorn_chat.url}/?transport={transport}", timeout=WAIT_MS)
+                # (not "load": a JSONP client's handshake is a script tag, which
+                # the load event waits for; its status below tells it connected)
+                page.goto(
+                    f"{gunicorn_chat.url}/?transport={transport}",
+                    wait_until="domcontentloaded",
+                    timeout=WAIT_MS,
+                )
                 page.wait_for_selector(
                     f"#status:text('connected over {transport}')", timeout=WAIT_MS
                 )
