@@ -182,6 +182,13 @@ def ensure_node_modules(quiet: bool = False) -> None:
     )
 
 
+#: PyPy's nursery for its servers unless ``PYPY_GC_NURSERY`` is set: PyPy sizes
+#: it from the cache size ``/proc/cpuinfo`` reports, 1 MB on one machine here
+#: and 240 MB on another (see ``benchmarks/LOG.md``, "PyPy's nursery"), and
+#: its rates moved by 1.8x with it; a fixed size makes runs comparable
+PYPY_NURSERY = "16M"
+
+
 def raise_nofile(wanted: int = 65536) -> int:
     """Raise the soft open-files limit (inherited by the servers and clients); return it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -273,6 +280,7 @@ class ServerProcess:
         """Start the server and wait until it accepts connections; return self."""
         self._log = open(self.log_path, "wb")
         env = dict(os.environ)
+        env.setdefault("PYPY_GC_NURSERY", PYPY_NURSERY)
         if self.library is not None:
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(self.library), os.environ.get("PYTHONPATH")) if p

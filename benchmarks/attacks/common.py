@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
+from benchmarks.harness import PYPY_NURSERY
 from tests.client09.raw import PlainWebSocket
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +74,11 @@ class AttackServer:
         ]
         if self.nofile:
             args += ["--nofile", str(self.nofile)]
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        env = {**os.environ}
+        env.setdefault("PYPY_GC_NURSERY", PYPY_NURSERY)
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
