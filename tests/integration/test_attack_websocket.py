@@ -64,7 +64,7 @@ def good(server):
     client.close()
 
 
-def rss(server: LiveServer) -> int:
+def kept(server: LiveServer) -> int:
     """What the server references, in bytes (see ``observe.kept_mib``)."""
     return int(kept_mib(server) * 2**20)
 
@@ -193,7 +193,7 @@ def round_trip(client: WebSocketClient, msgid: int) -> float:
     ids=["heartbeats", "pings-never-read", "empty-pings"],
 )
 def test_a_flood_on_one_connection_leaves_the_others_served(server, good, blob, read):
-    before = rss(server)
+    before = kept(server)
     with Flood(server, blob, read=read) as flood:
         time.sleep(0.5)  # the test: the flood is in full swing
         assert flood.still_running()
@@ -205,7 +205,7 @@ def test_a_flood_on_one_connection_leaves_the_others_served(server, good, blob, 
         assert flood.still_running()
         assert not flood.ended.is_set()
         time.sleep(1.0)  # the test: a second more of flood
-        grown = rss(server) - before
+        grown = kept(server) - before
     assert max(took) < 2.0, took
     assert handshake_took < 2.0
     # pongs for a client that never reads them do not pile up
@@ -214,7 +214,7 @@ def test_a_flood_on_one_connection_leaves_the_others_served(server, good, blob, 
 
 
 def test_an_empty_fragment_flood_is_refused_and_others_stay_served(server, good):
-    before = rss(server)
+    before = kept(server)
     started = time.monotonic()
     with Flood(
         server,
@@ -226,7 +226,7 @@ def test_an_empty_fragment_flood_is_refused_and_others_stay_served(server, good)
         refused_after = time.monotonic() - started
         wait_gone(server, flood.sid)
     assert refused_after < 5
-    assert rss(server) - before < 16 << 20
+    assert kept(server) - before < 16 << 20
     assert round_trip(good, 1) < 2.0
 
 
@@ -247,7 +247,7 @@ def test_a_frame_sent_in_tiny_segments_costs_about_its_size(server, good):
     conn, sid = upgrade(server)
     size = MAX_MESSAGE - 1000
     data = frame(b"3:::" + b"t" * (size - 4), mask=b"\0\0\0\0")
-    before = rss(server)
+    before = kept(server)
     sent = 0
     stop = time.monotonic() + 10
     # 3 bytes per TCP segment (TCP_NODELAY): as many reads as the server
@@ -255,7 +255,7 @@ def test_a_frame_sent_in_tiny_segments_costs_about_its_size(server, good):
     while sent < len(data) - 1 and time.monotonic() < stop:
         sent += conn.send(data[sent : min(sent + 3, len(data) - 1)])
     wait_read(conn)
-    grown = rss(server) - before
+    grown = kept(server) - before
     assert round_trip(good, 1) < 2.0
     conn.sendall(data[sent:])
     conn.sendall(frame(b"2::"))
@@ -274,7 +274,7 @@ def test_a_flood_while_a_handler_waits_is_not_read_ahead_without_bound(server, g
     # the handler waits 3 s in place: reading goes on in another greenlet
     conn.sendall(frame(b'5:1+:/life:{"name":"wait","args":[3]}'))
     wait_read(conn)  # and the handler, called on the frame's reading, waits
-    before = rss(server)
+    before = kept(server)
     big = frame(b"3::/life:" + b"q" * (MAX_MESSAGE - 100), mask=b"\0\0\0\0")
     conn.settimeout(0.1)
     sent = 0
@@ -284,7 +284,7 @@ def test_a_flood_while_a_handler_waits_is_not_read_ahead_without_bound(server, g
             sent += conn.send(big)
         except socket.timeout:  # (TimeoutError from 3.10; not yet on PyPy 3.9)
             pass
-    grown = rss(server) - before
+    grown = kept(server) - before
     assert round_trip(good, 1) < 2.0
     conn.close()
     wait_gone(server, sid)
