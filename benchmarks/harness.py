@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from socketio.runtime import RECOMMENDED_NURSERY
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 NODE_MODULES = BENCH_DIR / "node_modules"
@@ -186,7 +188,7 @@ def ensure_node_modules(quiet: bool = False) -> None:
 #: it from the cache size ``/proc/cpuinfo`` reports, 1 MB on one machine here
 #: and 240 MB on another (see ``benchmarks/LOG.md``, "PyPy's nursery"), and
 #: its rates moved by 1.8x with it; a fixed size makes runs comparable
-PYPY_NURSERY = "16M"
+PYPY_NURSERY = RECOMMENDED_NURSERY
 
 
 def raise_nofile(wanted: int = 65536) -> int:

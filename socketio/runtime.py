@@ -36,6 +36,7 @@ __all__ = [
     "NURSERY_WARNING_SIZE",
     "PARKED_PATH_UNTRACED",
     "PYPY",
+    "RECOMMENDED_NURSERY",
     "keep_out_of_traces",
     "memo",
     "oversized_nursery",
@@ -128,6 +129,10 @@ def keep_out_of_traces(*functions: Callable[..., Any]) -> None:
 
 #: a PyPy nursery larger than this (bytes), not chosen, makes the server warn
 NURSERY_WARNING_SIZE = 64 * 2**20
+
+#: the ``PYPY_GC_NURSERY`` the warning suggests (the test suite and the
+#: benchmarks run with it unless told otherwise; docs/deployment.rst)
+RECOMMENDED_NURSERY = "16M"
 
 
 def oversized_nursery() -> Optional[int]:

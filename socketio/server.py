@@ -29,7 +29,7 @@ from .manager import BaseManager
 from .managers import MANAGER_SCHEMES, make_manager
 from .peerlog import ServerLogs
 from .policyserver import FlashPolicyServer, listener_host
-from .runtime import keep_out_of_traces, oversized_nursery
+from .runtime import RECOMMENDED_NURSERY, keep_out_of_traces, oversized_nursery
 from .seams import deliver_to_session, deliver_volatile_to_session
 from .server_metrics import ServerMetrics
 from .sessionid import issued_at, new_sessid, verify_sessid
@@ -338,8 +338,9 @@ class SocketIOServer(ServerMetrics, AcceptGuard, WSGIServer):
             log.warning(
                 "PyPy's nursery is %d MB per process, sized from the CPU cache /proc/cpuinfo"
                 " reports; young garbage is freed only when it fills: set PYPY_GC_NURSERY"
-                " (16M, say) to choose it",
+                " (%s, say) to choose it",
                 nursery // 2**20,
+                RECOMMENDED_NURSERY,
             )
         start_manager = getattr(self.manager, "start", None)
         if start_manager is not None:

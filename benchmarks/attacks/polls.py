@@ -97,6 +97,10 @@ def answers(sessions: list[tuple[socket.socket, str]], deadline: float) -> list[
     return came
 
 
+def _with_slowest(summary: dict[str, Any]) -> str:
+    return f"{latency_text(summary)}; {summary['max_ms'] or 0:.1f} ms"
+
+
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Held polls expiring together: the prober's round trip, the expiry's spread and CPU."""
     count = 2_000 if quick else 10_000
@@ -119,13 +123,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         for sock, _ in sessions:
             sock.close()
     spread = (came[-1] - came[0]) * 1000 if came else float("nan")
-    during = attacked.summary()
     return [
         row(
             attack,
             "prober's echo round trip (p50 / p99; slowest)",
-            f"{latency_text(during)}; {during['max_ms'] or 0:.1f} ms",
-            f"{latency_text(quiet.summary())}; {quiet.summary()['max_ms'] or 0:.1f} ms",
+            _with_slowest(attacked.summary()),
+            _with_slowest(quiet.summary()),
         ),
         row(attack, "polls answered 8:: (first to last)", f"{len(came):,} in {spread:.0f} ms", "-"),
         row(

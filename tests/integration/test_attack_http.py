@@ -556,6 +556,10 @@ def test_a_pipelining_flood_does_not_stall_a_websocket_client(make_server):
     flood.close()
 
 
+def _get(target: bytes) -> bytes:
+    return b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
 def test_held_polls_ending_together_are_each_answered_and_others_served(make_server):
     """Polls read in one turn share one deadline; they end a bounded number per turn.
 
@@ -571,12 +575,12 @@ def test_held_polls_ending_together_are_each_answered_and_others_served(make_ser
         sid = server.handshake()
         sock = server.connect()
         target = f"/socket.io/1/xhr-polling/{sid}".encode()
-        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(_get(target))
         assert read_answer(sock, b"")[0] == b"1::"
         polls.append((sock, target))
     client = WebSocketClient(server.url)
     for sock, target in polls:  # held, all at once
-        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(_get(target))
     worst, n = 0.0, 0
     deadline = time.monotonic() + 1.5
     while time.monotonic() < deadline:
@@ -590,7 +594,7 @@ def test_held_polls_ending_together_are_each_answered_and_others_served(make_ser
     assert worst < 0.5
     # each session lives on: its next poll is held again, and answered by a POST
     sock, target = polls[0]
-    sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(_get(target))
     sid = target.rsplit(b"/", 1)[1].decode()
     echo = b'5:1+::{"name":"echo","args":["still here"]}'
     url = f"{server.url}/socket.io/1/xhr-polling/{sid}"
