@@ -7,7 +7,10 @@ The manager reaches each worker's server through ``socketio_options``, as a
 deployment would configure it; ``SOCKETIO_TEST_OPTIONS`` (a JSON object) adds
 more of them (``{"close_timeout": 3}``). The application is ``server_app``'s
 (any worker class serves it). ``/_pid`` answers the worker's process id, so a
-test can tell which worker holds a keep-alive connection. With
+test can tell which worker holds a keep-alive connection, and ``/_stall?<seconds>``
+holds the worker's whole loop that long once it has answered its first line
+(``stalling``): meanwhile only the other workers accept, so a test can send
+its next connection away from a worker. With
 ``SOCKETIO_TEST_EVENTS`` (a directory), each worker also writes the namespace
 hooks it runs (``/_events``) to ``<pid>.jsonl`` there: a test reads what every
 worker did without having to reach each one through the shared socket.
@@ -42,6 +45,15 @@ def _record_to_file(kind, ns, detail=None):
         out.write(json.dumps([kind, ns.ns_name, ns.socket.sessid]) + "\n")
 
 
+def _stall(seconds):
+    """The body of ``/_stall``: a first line, then the loop held (an unpatched sleep)."""
+    from gevent import monkey
+
+    yield b"stalling\n"
+    monkey.get_original("time", "sleep")(seconds)
+    yield b"done\n"
+
+
 def application(environ, start_response):
     if environ["PATH_INFO"] == "/_pid":
         body = json.dumps(os.getpid()).encode()
@@ -49,6 +61,9 @@ def application(environ, start_response):
             "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         )
         return [body]
+    if environ["PATH_INFO"] == "/_stall":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return _stall(float(environ["QUERY_STRING"]))
     # Imported here, in the worker, after gunicorn's gevent worker has patched.
     from . import server_app
 

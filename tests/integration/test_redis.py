@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import pytest
@@ -519,6 +519,7 @@ def gunicorn_url(redis_server: RedisServer) -> Iterator[str]:
     """
     port = free_port()
     log_path = ROOT / ".pytest_cache" / f"gunicorn-{port}.log"
+    log_path.parent.mkdir(exist_ok=True)
     env = dict(os.environ, SOCKETIO_TEST_MANAGER=redis_server.url + "?channel=gunicorn")
     args = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}"]
     args += ["-k", "tests.integration.gunicorn_redis.RedisWorker", "--graceful-timeout", "3"]
@@ -545,16 +546,28 @@ def gunicorn_url(redis_server: RedisServer) -> Iterator[str]:
             proc.wait()
 
 
-def sticky_websocket(url: str, name: str) -> tuple[int, WebsocketClient]:
-    """A websocket client and the pid of the worker it reached.
+def sticky_websocket(url: str, name: str, avoid: Collection[int] = ()) -> tuple[int, WebsocketClient]:
+    """A websocket client and the pid of the worker it reached, not one of ``avoid``.
 
     Its handshake and upgrade share one keep-alive connection, so they reach
-    the same worker.
+    the same worker. The kernel may hand every new connection to the same
+    worker for a while: when one reaches a worker to avoid, that worker is held
+    (``/_stall``) while the next connection is made, which another must accept.
     """
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
     conn.request("GET", "/_pid")
     pid = json.loads(conn.getresponse().read())
+    if pid in avoid:
+        conn.request("GET", "/_stall?3")
+        stall = conn.getresponse()
+        assert stall.readline() == b"stalling\n"
+        try:
+            found, client = sticky_websocket(url, name)
+        finally:
+            conn.close()
+        assert found != pid, "a held worker accepted a connection"
+        return found, client
     conn.request("GET", "/socket.io/1/")
     sid = conn.getresponse().read().decode().split(":")[0]
     return pid, WebsocketClient(url, name, sid=sid, sock=conn.sock)
@@ -564,13 +577,13 @@ def test_gunicorn_workers_share_rooms_through_socketio_options(gunicorn_url, red
     by_pid: dict[int, list[Client]] = {}
     made: list[Client] = []
     try:
-        for n in range(40):
-            pid, client = sticky_websocket(gunicorn_url, f"w{n}")
+        # Two clients in each of the two workers.
+        for n in range(4):
+            full = [pid for pid, group in by_pid.items() if len(group) == 2]
+            pid, client = sticky_websocket(gunicorn_url, f"w{n}", avoid=full)
             made.append(client)
             by_pid.setdefault(pid, []).append(client.connect())
-            if len(by_pid) == 2 and all(len(group) >= 2 for group in by_pid.values()):
-                break
-        assert len(by_pid) == 2, "the connections all went to one worker"
+        assert sorted(map(len, by_pid.values())) == [2, 2], by_pid
         members = [client for group in by_pid.values() for client in group]
         for client in members:
             assert client.call("join", "g") == [["/chat_g"]]
