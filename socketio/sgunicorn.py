@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import secrets
+import signal
 import tempfile
 from collections.abc import Iterator
 from typing import Any, ClassVar, Optional
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: the signals by which gunicorn's master stops a worker (quick, graceful, quick)
+_STOP_SIGNALS = (signal.SIGQUIT, signal.SIGTERM, signal.SIGINT)
 
 
 class GunicornSocketIOHandler(SocketIOHandler, PyWSGIHandler):
@@ -189,6 +193,32 @@ class GeventSocketIOBaseWorker(GeventPyWSGIWorker):
         # gunicorn's run() calls server_class(sock, application=..., spawn=...,
         # log=..., handler_class=..., environ=...): add our keywords to those.
         self.server_class = functools.partial(type(self).server_class, **options)  # type: ignore[assignment]
+        self._stops_while_booting: list[int] = []
+
+    def init_process(self) -> None:
+        """Boot the worker; a stop the master sends before gunicorn's handlers are set is kept.
+
+        Until gunicorn sets the worker's signal handlers (``init_signals``,
+        after gevent's monkey-patching, which takes a second on PyPy), the
+        worker has the master's, inherited through ``fork``: a stop sent
+        meanwhile (the master shutting down, or replacing a worker as it
+        boots) would be lost, and the worker would serve on until the master
+        kills it at the end of its ``graceful_timeout``. It is noted here
+        and delivered again once the handlers are set.
+        """
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, self._note_stop)
+        super().init_process()
+
+    def _note_stop(self, signum: int, _frame: Any) -> None:
+        self._stops_while_booting.append(signum)
+
+    def init_signals(self) -> None:
+        """Set gunicorn's signal handlers, then deliver any stop that came before them (see :meth:`init_process`)."""
+        super().init_signals()
+        for signum in self._stops_while_booting:
+            os.kill(os.getpid(), signum)
+        self._stops_while_booting.clear()
 
 
 class GeventSocketIOWorker(GeventSocketIOBaseWorker):

@@ -9,12 +9,14 @@ tell which worker served them.
 from __future__ import annotations
 
 import os
+import time
 
 import gevent
 
 from socketio import socketio_manage
 from socketio.mixins import BroadcastMixin
 from socketio.namespace import BaseNamespace
+from socketio.sgunicorn import GeventSocketIOWorker
 
 
 class EchoNamespace(BaseNamespace, BroadcastMixin):
@@ -39,3 +41,16 @@ def application(environ, start_response):
     body = str(os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+class SlowBootWorker(GeventSocketIOWorker):
+    """The default worker, two seconds slower to boot: it logs ``patching``, then sleeps.
+
+    The sleep comes before gevent's monkey-patching, which gunicorn's
+    signal handlers follow: a test can stop the worker in that window.
+    """
+
+    def patch(self):
+        self.log.info("patching")
+        time.sleep(2)
+        super().patch()

@@ -311,6 +311,36 @@ def test_sigterm_stops_a_worker_promptly_with_open_connections(start_gunicorn):
     assert "Shutting down: Master" in server.errors()
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGQUIT], ids=["graceful", "quick"])
+def test_a_worker_stopped_while_it_boots_exits(tmp_logs, stop):
+    """A stop the master passes on before the worker has set its handlers is not lost.
+
+    Without it the worker would serve on until the master kills it, at the
+    end of the graceful timeout (a minute here).
+    """
+    port = free_port()
+    error_log = tmp_logs / f"error-{port}.log"
+    cmd = [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}"]
+    cmd += ["-k", "tests.integration.gunicorn_app.SlowBootWorker", "--graceful-timeout", "60"]
+    cmd += ["--error-logfile", str(error_log), *_without_control_socket(), APP]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+
+        def log() -> str:
+            return error_log.read_text() if error_log.exists() else ""
+
+        wait_for(lambda: "patching" in log(), 30, "the worker to start booting")
+        [pid] = re.findall(r"Booting worker with pid: (\d+)", log())
+        proc.send_signal(stop)  # passed on to the worker, which sleeps before its handlers
+        proc.wait(30)
+        assert f"Worker exiting (pid: {pid})" in log(), log()
+        assert proc.returncode == 0, log()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_nginx_worker_offers_only_xhr_polling(start_gunicorn):
     server = start_gunicorn("NginxGeventSocketIOWorker", 1)
     sid, _, _, transports = handshake(server.url)

@@ -546,7 +546,9 @@ def gunicorn_url(redis_server: RedisServer) -> Iterator[str]:
             proc.wait()
 
 
-def sticky_websocket(url: str, name: str, avoid: Collection[int] = ()) -> tuple[int, WebsocketClient]:
+def sticky_websocket(
+    url: str, name: str, avoid: Collection[int] = ()
+) -> tuple[int, WebsocketClient]:
     """A websocket client and the pid of the worker it reached, not one of ``avoid``.
 
     Its handshake and upgrade share one keep-alive connection, so they reach
