@@ -28,7 +28,7 @@ from .config import HEARTBEAT_TRANSPORTS, WEBSOCKET_TRANSPORTS, Config
 from .exceptions import NotSocketIORequest, PayloadError, StreamCut
 from .forwarding import check_forwarded
 from .greeting import warn_unserved
-from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader
+from .httpreader import READ_BUFFER_SIZE, SMALL_BODY, RequestReader, connection_reader
 from .httpresponse import date_header, status_line
 from .peerlog import server_logs
 from .protocol import JAVASCRIPT, Response, cors_headers, text_response
@@ -149,7 +149,7 @@ class SocketIOHandler(RequestReader):
         self, config: Any, sock: Any, address: Any, server: HandlerServer, rfile: Any = None
     ) -> None:
         if rfile is None:
-            rfile = sock.makefile("rb", READ_BUFFER_SIZE)
+            rfile = connection_reader(sock)
         super().__init__(sock, address, server, rfile)
         self.config: Config = Config.coerce(config)
 

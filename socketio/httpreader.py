@@ -11,9 +11,12 @@ chunked body a line at a time, bounded.
 from __future__ import annotations
 
 import http.client
+import io
 import re
+import socket
 from typing import TYPE_CHECKING, Any, Optional
 
+import gevent.socket
 from gevent.pywsgi import MAX_REQUEST_LINE
 
 from . import httpheaders
@@ -31,7 +34,14 @@ from .pywsgiprivate import (
 if TYPE_CHECKING:  # pragma: no cover
     from .connections import ConnectionTracker
 
-__all__ = ["READ_BUFFER_SIZE", "SMALL_BODY", "ChunkedInput", "RequestReader"]
+__all__ = [
+    "READ_BUFFER_SIZE",
+    "SMALL_BODY",
+    "ChunkedInput",
+    "RequestReader",
+    "SocketReader",
+    "connection_reader",
+]
 
 #: the request reader's buffer (pywsgi's default is 8 KiB). It lives as long as
 #: the connection, and a websocket's frames are read past it: a request head
@@ -52,6 +62,58 @@ _CHUNK_OVERHEAD = 65536
 #: chunks read between two yields to the loop
 _CHUNKS_PER_TURN = 64
 _HEX_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*")
+
+
+class SocketReader(socket.SocketIO):
+    """The raw reader of a connection's buffered reader: after a short read, it waits before reading.
+
+    A short read emptied what the kernel held: the next bytes are still on
+    their way (the next request of a kept-alive connection comes after its
+    client has read the answer). gevent's ``recv_into`` would try a read
+    first, fail with ``EAGAIN`` (a system call, and an exception caught in
+    Python), then wait; this waits on the socket's own read watcher first,
+    as that read would, with the same timeout and the same error when the
+    socket is closed under it. Reads after a full one are tried at once.
+
+    For a plain gevent socket only (an SSL socket may hold decrypted bytes
+    its descriptor does not show: see :func:`connection_reader`). The
+    socket's ``makefile`` would also count the reader among the socket's
+    users, deferring the descriptor's close until the reader is closed: a
+    handler closes its socket, and that closes the descriptor now.
+    """
+
+    # the stdlib's attributes, untyped there
+    _sock: Any
+    _timeout_occurred: bool
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__(sock, "rb")
+        self._wait_first = False
+
+    def readinto(self, buffer: Any) -> Optional[int]:
+        """Read into ``buffer``; after a short read, wait for bytes first (see the class)."""
+        sock = self._sock
+        if self._wait_first and sock is not None and sock.timeout != 0.0:
+            # (after a timeout the stdlib's reader refuses to read: so does this)
+            self._checkClosed()
+            if self._timeout_occurred:
+                raise OSError("cannot read from timed out object")
+            try:
+                sock._wait(sock._read_event)
+            except socket.timeout:
+                self._timeout_occurred = True  # (as SocketIO's readinto does)
+                raise
+        size = super().readinto(buffer)
+        if size is not None:
+            self._wait_first = size < len(buffer)
+        return size
+
+
+def connection_reader(sock: Any, size: int = READ_BUFFER_SIZE) -> Any:
+    """The buffered reader of an accepted connection: over a :class:`SocketReader` when it can be."""
+    if type(sock) is gevent.socket.socket:
+        return io.BufferedReader(SocketReader(sock), size)
+    return sock.makefile("rb", size)
 
 
 class ChunkedInput(BoundedInput):
