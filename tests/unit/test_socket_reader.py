@@ -46,6 +46,16 @@ def empty_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return found
 
 
+@pytest.fixture
+def drained(pair: tuple[Any, Any]) -> tuple[Any, Any, Any]:
+    """``(reader, a, b)``: ``a``'s reader, whose last read was short (one byte ``b`` sent)."""
+    a, b = pair
+    reader = connection_reader(a)
+    b.sendall(b"a")
+    assert reader.read(1) == b"a"
+    return reader, a, b
+
+
 def test_a_plain_gevent_socket_is_read_through_a_socket_reader(pair):
     a, _ = pair
     reader = connection_reader(a)
@@ -92,11 +102,8 @@ def test_a_full_read_is_followed_by_a_read_at_once(pair, empty_reads):
     assert empty_reads == [1]  # tried at once, found nothing, then waited (gevent's own way)
 
 
-def test_the_socket_timeout_holds_for_the_wait(pair):
-    a, b = pair
-    reader = connection_reader(a)
-    b.sendall(b"a")
-    assert reader.read(1) == b"a"
+def test_the_socket_timeout_holds_for_the_wait(drained):
+    reader, a, _ = drained
     a.settimeout(0.01)
     with pytest.raises(socket.timeout):
         reader.peek(1)
@@ -104,11 +111,8 @@ def test_the_socket_timeout_holds_for_the_wait(pair):
         reader.peek(1)
 
 
-def test_a_socket_closed_under_the_wait_ends_it(pair):
-    a, b = pair
-    reader = connection_reader(a)
-    b.sendall(b"a")
-    assert reader.read(1) == b"a"
+def test_a_socket_closed_under_the_wait_ends_it(drained):
+    reader, a, _ = drained
     waiting = gevent.spawn(reader.peek, 1)
     gevent.sleep(0.01)
     a.close()  # gevent's cancel_wait: an error in the waiting greenlet
@@ -116,11 +120,8 @@ def test_a_socket_closed_under_the_wait_ends_it(pair):
         waiting.get(timeout=5)
 
 
-def test_a_non_blocking_socket_is_read_at_once(pair):
-    a, b = pair
-    reader = connection_reader(a)
-    b.sendall(b"a")
-    assert reader.read(1) == b"a"
+def test_a_non_blocking_socket_is_read_at_once(drained):
+    reader, a, _ = drained
     a.settimeout(0.0)
     assert reader.peek(1) == b""  # EAGAIN: nothing, no wait (as websocket upgrades peek)
 
