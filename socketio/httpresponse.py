@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import http
 import time
+from collections.abc import Iterable
+from typing import NamedTuple, Optional
 
 from gevent.pywsgi import format_date_time
 
@@ -17,8 +19,10 @@ from .runtime import memo
 __all__ = [
     "CONNECTION",
     "CONTENT_LENGTH",
+    "HeadLines",
     "date_header",
     "error_response",
+    "head_lines",
     "header_line",
     "http_date",
     "status_line",
@@ -78,3 +82,51 @@ def header_line(name: str, value: str) -> tuple[str, int, tuple[bytes, bytes]]:
         else 0
     )
     return f"{name}: {value}\r\n", kind, (name.encode("latin-1"), value.encode("latin-1"))
+
+
+class HeadLines(NamedTuple):
+    """What a response's own headers give its head (see :func:`head_lines`)."""
+
+    #: their lines, joined
+    text: str
+    #: their ``(name, value)`` bytes, for the access log
+    logged: tuple[tuple[bytes, bytes], ...]
+    #: the ``Connection`` header's value, lowered (``None``: none given)
+    connection: Optional[str]
+    #: whether a ``Content-Length`` is given
+    length_given: bool
+
+
+def head_lines(headers: list[tuple[str, str]]) -> HeadLines:
+    """A response's own header lines, checked and joined (:func:`header_line` for each).
+
+    Remembered whole: an answer's headers are those of many others (a
+    polling answer's differ by their ``Content-Length`` and the page's
+    origin), and one lookup costs less than one per header.
+
+    Raises:
+        ValueError: a CR or LF in a name or value (pywsgi's check).
+    """
+    try:
+        return _head_lines(tuple(headers))
+    except TypeError:  # (a header given as a list: not a key)
+        return _join_head_lines(headers)
+
+
+def _join_head_lines(headers: Iterable[tuple[str, str]]) -> HeadLines:
+    lines = []
+    logged = []
+    connection = None
+    length_given = False
+    for name, value in headers:
+        line, kind, pair = header_line(name, value)
+        lines.append(line)
+        logged.append(pair)
+        if kind == CONNECTION:
+            connection = value.lower()
+        elif kind == CONTENT_LENGTH:
+            length_given = True
+    return HeadLines("".join(lines), tuple(logged), connection, length_given)
+
+
+_head_lines = memo(256)(_join_head_lines)

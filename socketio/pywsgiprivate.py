@@ -26,14 +26,7 @@ from gevent.pywsgi import Input, OldMessage, WSGIHandler
 from geventwebsocket.handler import WebSocketHandler
 
 from . import httpheaders
-from .httpresponse import (
-    CONNECTION,
-    CONTENT_LENGTH,
-    date_header,
-    error_response,
-    header_line,
-    status_line,
-)
+from .httpresponse import date_header, error_response, head_lines, status_line
 from .peerlog import clip, server_logs
 from .runtime import keep_out_of_traces
 
@@ -369,24 +362,16 @@ class PywsgiHandler(WebSocketHandler):
         the attributes its access log reads.
         """
         status = status_line(code)
-        lines = ["HTTP/1.1 ", status, "\r\n"]
-        logged = []
-        connection = None
-        length_given = False
-        for name, value in headers:
-            line, kind, pair = header_line(name, value)
-            lines.append(line)
-            logged.append(pair)
-            if kind == CONNECTION:
-                connection = value.lower()
-            elif kind == CONTENT_LENGTH:
-                length_given = True
+        own = head_lines(headers)
+        lines = ["HTTP/1.1 ", status, "\r\n", own.text]
+        logged = list(own.logged)
+        connection = own.connection
         extra = [date_header()]
         if self.request_version == "HTTP/1.0" and connection is None:
             extra.append(("Connection", "close" if self.close_connection else "keep-alive"))
         elif connection == "close":
             self.close_connection = True
-        if not length_given and code not in (204, 304):
+        if not own.length_given and code not in (204, 304):
             extra.append(("Content-Length", str(len(body))))
         for name, value in extra:
             lines += (name, ": ", value, "\r\n")

@@ -125,6 +125,7 @@ def _handler(cls: type, server: Any, raw: bytes) -> tuple[Any, _Sink]:
         ),
         (b"GET / HTTP/1.1\r\n\r\n", 400, [("Connection", "close")], b""),
         (b"GET / HTTP/1.1\r\n\r\n", 304, [("ETag", '"x"')], b""),
+        (b"GET / HTTP/1.1\r\n\r\n", 200, [["Content-Type", "text/plain"]], b"a list"),
     ],
 )
 def test_a_whole_answer_is_what_pywsgi_writes(
@@ -154,3 +155,15 @@ def test_a_whole_answer_is_what_pywsgi_writes(
         stock.response_length,
     )
     assert sorted(ours.response_headers) == sorted(stock.response_headers)
+
+
+def test_a_head_is_checked_and_remembered_whole():
+    from socketio.httpresponse import head_lines
+
+    headers = [("Content-Type", "text/plain"), ("Connection", "Close"), ("Content-Length", "1")]
+    first = head_lines(headers)
+    assert first.text == "Content-Type: text/plain\r\nConnection: Close\r\nContent-Length: 1\r\n"
+    assert (first.connection, first.length_given) == ("close", True)
+    assert head_lines(list(headers)) is first  # (one lookup for the whole head)
+    with pytest.raises(ValueError, match="newline in header"):
+        head_lines([("X-A", "b\r\nSet-Cookie: c")])
