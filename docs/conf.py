@@ -98,6 +98,9 @@ nitpick_ignore = [
     # gevent documents neither class (its inventory lists no pywsgi.Input or
     # pywsgi.OldMessage); the HTTP modules' reader and header classes extend them.
     ("py:class", "gevent.pywsgi.Input"),
+    # Python documents socket.makefile's raw reader, not its class (the
+    # connection's raw reader, httpreader.SocketReader, extends it)
+    ("py:class", "socket.SocketIO"),
     ("py:class", "gevent.pywsgi.OldMessage"),
     # The private Protocol that types the mixins' ``self`` (what a namespace
     # gives them); autodoc documents no private name.
