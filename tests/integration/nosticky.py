@@ -107,18 +107,46 @@ def handshakes(url: str, count: int = 8) -> list[str]:
         return list(pool.map(lambda _: handshake(url).sid, range(count)))
 
 
-def pinned_socket(url: str, accept: Callable[[int], bool], tries: int = 60) -> socket.socket:
-    """A keep-alive connection to a worker whose pid (``/_pid``) ``accept`` takes."""
+def pinned_socket(
+    url: str, accept: Callable[[int], bool], tries: int = 60, patience: int = 4
+) -> socket.socket:
+    """A keep-alive connection to a worker whose pid (``/_pid``) ``accept`` takes.
+
+    The kernel may hand every new connection to the same worker for a while
+    (one at a time, it did, on PyPy): past ``patience`` connections to
+    unsuitable workers, each next one holds its worker (``/_stall``, see
+    ``gunicorn_redis``) while the following one is made, which another
+    worker must accept.
+    """
     parts = urlsplit(url)
     seen = []
-    for _ in range(tries):
-        sock = socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT)
-        pid = int(keep_alive_get(sock, parts.netloc, "/_pid"))
-        if accept(pid):
-            return sock
-        seen.append(pid)
-        sock.close()
+    held: list[socket.socket] = []
+    try:
+        for _ in range(tries):
+            sock = socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT)
+            pid = int(keep_alive_get(sock, parts.netloc, "/_pid"))
+            if accept(pid):
+                return sock
+            seen.append(pid)
+            if len(seen) > patience:
+                _stall(sock, parts.netloc)
+                held.append(sock)
+            else:
+                sock.close()
+    finally:
+        for sock in held:
+            sock.close()
     raise AssertionError(f"no connection reached a suitable worker (reached {seen})")
+
+
+def _stall(sock: socket.socket, host: str, seconds: float = 1) -> None:
+    """Hold the worker ``sock`` is connected to for ``seconds``; return once it is held."""
+    sock.sendall(f"GET /_stall?{seconds} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    data = b""
+    while b"stalling\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "connection closed before the worker was held"
+        data += chunk
 
 
 def pinned_request(sock: socket.socket, url: str, method: str = "GET", body: str = "") -> str:
