@@ -25,6 +25,7 @@ from tests.client09.framing import htmlfile_payloads, unframe
 from tests.client09.handshake import TIMEOUT, handshake, transport_url
 from tests.client09.http import RawStream, keep_alive_get
 from tests.client09.polling import PollingClient
+from tests.client09.raw import read_until
 
 #: gunicorn's access log format of these tests: the worker's pid, the forwarding
 #: header (``-`` on the request the client sent, the client's address and a MAC
@@ -142,11 +143,7 @@ def pinned_socket(
 def _stall(sock: socket.socket, host: str, seconds: float = 1) -> None:
     """Hold the worker ``sock`` is connected to for ``seconds``; return once it is held."""
     sock.sendall(f"GET /_stall?{seconds} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    data = b""
-    while b"stalling\n" not in data:
-        chunk = sock.recv(4096)
-        assert chunk, "connection closed before the worker was held"
-        data += chunk
+    read_until(sock, b"stalling\n")
 
 
 def pinned_request(sock: socket.socket, url: str, method: str = "GET", body: str = "") -> str:
