@@ -109,7 +109,7 @@ def handshakes(url: str, count: int = 8) -> list[str]:
 
 
 def pinned_socket(
-    url: str, accept: Callable[[int], bool], tries: int = 60, patience: int = 4
+    url: str, accept: Callable[[int], bool], tries: int = 60, patience: int = 10
 ) -> socket.socket:
     """A keep-alive connection to a worker whose pid (``/_pid``) ``accept`` takes.
 
