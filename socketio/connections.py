@@ -20,6 +20,7 @@ from gevent.queue import Empty
 
 from .config import Config
 from .deadlines import Deadlines
+from .geventsocket import os_socket
 from .peerlog import PeerLog
 
 __all__ = ["AcceptGuard", "ConnectionGreenlet", "ConnectionTracker", "refuse"]
@@ -85,7 +86,7 @@ _BUSY = (
 
 def refuse(sock: Any) -> None:
     """Answer a connection 503 and close it, without waiting for anything."""
-    raw = getattr(sock, "_sock", sock)  # gevent's socket wraps a non-blocking one
+    raw = os_socket(sock)
     try:
         raw.send(_BUSY)
         # Unread bytes at close would make the kernel reset the connection,

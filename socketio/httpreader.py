@@ -16,12 +16,12 @@ import re
 import socket
 from typing import TYPE_CHECKING, Any, Optional
 
-import gevent.socket
 from gevent.pywsgi import MAX_REQUEST_LINE
 
 from . import httpheaders
 from .exceptions import PayloadError
 from .fairness import pause
+from .geventsocket import is_plain, wait_readable
 from .peerlog import clip, server_logs
 from .pywsgiprivate import (
     KNOWN_VERSIONS,
@@ -99,7 +99,7 @@ class SocketReader(socket.SocketIO):
             if self._timeout_occurred:
                 raise OSError("cannot read from timed out object")
             try:
-                sock._wait(sock._read_event)
+                wait_readable(sock)
             except socket.timeout:
                 self._timeout_occurred = True  # (as SocketIO's readinto does)
                 raise
@@ -111,7 +111,7 @@ class SocketReader(socket.SocketIO):
 
 def connection_reader(sock: Any, size: int = READ_BUFFER_SIZE) -> Any:
     """The buffered reader of an accepted connection: over a :class:`SocketReader` when it can be."""
-    if type(sock) is gevent.socket.socket:
+    if is_plain(sock):
         return io.BufferedReader(SocketReader(sock), size)
     return sock.makefile("rb", size)
 

@@ -107,10 +107,12 @@ def head_lines(headers: list[tuple[str, str]]) -> HeadLines:
     Raises:
         ValueError: a CR or LF in a name or value (pywsgi's check).
     """
+    key = tuple(headers)
     try:
-        return _head_lines(tuple(headers))
+        hash(key)
     except TypeError:  # (a header given as a list: not a key)
         return _join_head_lines(headers)
+    return _head_lines(key)
 
 
 def _join_head_lines(headers: Iterable[tuple[str, str]]) -> HeadLines:

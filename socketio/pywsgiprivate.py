@@ -26,6 +26,7 @@ from gevent.pywsgi import Input, OldMessage, WSGIHandler
 from geventwebsocket.handler import WebSocketHandler
 
 from . import httpheaders
+from .geventsocket import os_socket
 from .httpresponse import date_header, error_response, head_lines, status_line
 from .peerlog import clip, server_logs
 from .runtime import keep_out_of_traces
@@ -451,9 +452,9 @@ class PywsgiHandler(WebSocketHandler):
         """
         sock = self.socket
         if sock is not None:
-            raw = getattr(sock, "_sock", None)  # (gevent's socket over the OS's)
+            raw = os_socket(sock)
             try:
-                if raw is not None:
+                if raw is not sock:
                     try:
                         raw.recv(16384)
                     finally:

@@ -44,6 +44,7 @@ from greenlet import greenlet
 
 from . import fairness, wsframe
 from .exceptions import FrameError
+from .geventsocket import read_watcher
 from .peerlog import server_logs
 from .runtime import DIRECT_HUB_SWITCH
 from .wswriter import CORK_SIZE, FrameWriter
@@ -194,7 +195,7 @@ class BoundedWebSocket(FrameWriter):
         # exchange; after a full read more is likely waiting: read at once.
         self._hub = gevent.get_hub()
         # gevent's socket has a watcher for this already (its own reads wait on it)
-        readable = getattr(self._sock, "_read_event", None)
+        readable = read_watcher(self._sock)
         self._readiness = _Readiness(
             readable if readable is not None else self._hub.loop.io(self._sock.fileno(), 1)
         )
