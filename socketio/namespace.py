@@ -358,29 +358,34 @@ class BaseNamespace(ListingMixin):
         json: bool = False,
         callback: Optional[Callable[..., Any]] = None,
         *,
+        ack_timeout: Optional[float] = None,
+        on_timeout: Optional[Callable[[AckTimeout], Any]] = None,
         volatile: bool = False,
     ) -> None:
         """Send a ``message`` packet (or a ``json`` one when ``json`` is true).
 
         With ``callback``, the client acknowledges automatically and
-        ``callback()`` runs when the ack arrives. With ``volatile``, the
-        packet is dropped if the client cannot take it now (see :meth:`emit`).
+        ``callback()`` runs when the ack arrives; ``ack_timeout`` and
+        ``on_timeout`` bound the wait as for :meth:`emit` (the
+        :class:`~socketio.exceptions.AckTimeout`'s ``event`` is then
+        ``"message"`` or ``"json"``). With ``volatile``, the packet is
+        dropped if the client cannot take it now (see :meth:`emit`).
 
         Raises:
-            ConfigError: ``volatile`` with a ``callback``.
+            ValueError: ``ack_timeout``/``on_timeout`` without a ``callback``,
+                an ``ack_timeout`` that is not a positive number, or
+                ``volatile`` with a ``callback``.
         """
-        pkt: dict[str, Any] = {
-            "type": "json" if json else "message",
-            "data": message,
-            "endpoint": self.ns_name,
-        }
+        if ack_timeout is not None or on_timeout is not None:
+            _check_ack_timeout(callback, ack_timeout, on_timeout)
+        kind = "json" if json else "message"
+        pkt: dict[str, Any] = {"type": kind, "data": message, "endpoint": self.ns_name}
         if volatile:
             _send_volatile(self.socket, pkt, callback)
             return
         if callback is not None:
             pkt["ack"] = True
-            pkt["id"] = msgid = self.socket._get_next_msgid()
-            self.socket._save_ack_callback(msgid, callback)
+            pkt["id"] = self._save_ack(callback, kind, ack_timeout, on_timeout)
         self.socket.send_packet(pkt)
 
     def emit(
@@ -423,16 +428,7 @@ class BaseNamespace(ListingMixin):
                 "dictionary as the first argument"
             )
         if ack_timeout is not None or on_timeout is not None:
-            if callback is None:
-                raise ConfigError("ack_timeout and on_timeout need a callback")
-            if on_timeout is not None and ack_timeout is None:
-                raise ConfigError("on_timeout needs an ack_timeout")
-            if (
-                isinstance(ack_timeout, bool)
-                or not isinstance(ack_timeout, (int, float))
-                or not (ack_timeout > 0 and math.isfinite(ack_timeout))
-            ):
-                raise ConfigError(f"ack_timeout must be a positive number, not {ack_timeout!r}")
+            _check_ack_timeout(callback, ack_timeout, on_timeout)
         pkt: dict[str, Any] = {
             "type": "event",
             "name": event,
@@ -444,11 +440,23 @@ class BaseNamespace(ListingMixin):
             return
         if callback is not None:
             pkt["ack"] = "data"
-            pkt["id"] = msgid = self.socket._get_next_msgid()
-            self.socket._save_ack_callback(msgid, callback)
-            if ack_timeout is not None:
-                self.socket.save_ack_timeout(msgid, event, ack_timeout, on_timeout or callback)
+            pkt["id"] = self._save_ack(callback, event, ack_timeout, on_timeout)
         self.socket.send_packet(pkt)
+
+    def _save_ack(
+        self,
+        callback: Callable[..., Any],
+        event: str,
+        ack_timeout: Optional[float],
+        on_timeout: Optional[Callable[[AckTimeout], Any]],
+    ) -> int:
+        """A new packet id, with ``callback`` waiting for its ack (and its timeout, if any)."""
+        socket = self.socket
+        msgid = socket._get_next_msgid()
+        socket._save_ack_callback(msgid, callback)
+        if ack_timeout is not None:
+            socket.save_ack_timeout(msgid, event, ack_timeout, on_timeout or callback)
+        return msgid
 
     def disconnect(self, silent: bool = False) -> None:
         """Leave this namespace: tell the client (unless ``silent``), drop it, kill its jobs."""
@@ -480,6 +488,24 @@ class BaseNamespace(ListingMixin):
         self.jobs = []
         if jobs:
             gevent.killall(jobs, block=False)
+
+
+def _check_ack_timeout(
+    callback: Optional[Callable[..., Any]],
+    ack_timeout: Optional[float],
+    on_timeout: Optional[Callable[[AckTimeout], Any]],
+) -> None:
+    """Refuse an ``ack_timeout``/``on_timeout`` that cannot be honoured (see ``emit``)."""
+    if callback is None:
+        raise ConfigError("ack_timeout and on_timeout need a callback")
+    if on_timeout is not None and ack_timeout is None:
+        raise ConfigError("on_timeout needs an ack_timeout")
+    if (
+        isinstance(ack_timeout, bool)
+        or not isinstance(ack_timeout, (int, float))
+        or not (ack_timeout > 0 and math.isfinite(ack_timeout))
+    ):
+        raise ConfigError(f"ack_timeout must be a positive number, not {ack_timeout!r}")
 
 
 def _send_volatile(

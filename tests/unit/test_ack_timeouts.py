@@ -200,3 +200,47 @@ def test_a_timeout_callback_that_ends_the_session_stops_the_others():
     wait_until(lambda: socket.ended.is_set(), "the session's end")
     gevent.sleep(0.05)
     assert got == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("json", "kind", "wire"), [(False, "message", "3:1:/ns:hi"), (True, "json", '4:1:/ns:"hi"')]
+)
+def test_send_takes_the_same_timeout_as_emit(json, kind, wire):
+    socket, ns = make_ns()
+    got = []
+    ns.send("hi", json=json, callback=lambda *a: got.append(a), ack_timeout=0.05)
+    assert sent(socket) == [wire]
+    wait_until(lambda: got, "the timeout")
+    ((timeout,),) = got
+    assert isinstance(timeout, AckTimeout)
+    assert (timeout.msg_id, timeout.event, timeout.seconds) == (1, kind, 0.05)
+    feed(socket, "6::/ns:1")  # too late: nothing more is called
+    gevent.sleep(0.05)
+    assert len(got) == 1
+
+
+def test_a_send_acked_in_time_calls_its_callback_and_not_its_errback():
+    socket, ns = make_ns()
+    acks, timeouts = [], []
+    ns.send("hi", callback=lambda *a: acks.append(a), ack_timeout=0.05, on_timeout=timeouts.append)
+    feed(socket, "6::/ns:1")
+    gevent.sleep(0.15)
+    assert acks == [()]
+    assert timeouts == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"ack_timeout": 1},
+        {"callback": print, "on_timeout": print},
+        {"callback": print, "ack_timeout": 0},
+        {"callback": print, "ack_timeout": "5"},
+    ],
+)
+def test_invalid_send_timeout_arguments_raise_before_sending(kwargs):
+    socket, ns = make_ns()
+    with pytest.raises(ValueError, match=r"ack_timeout|on_timeout"):
+        ns.send("hi", **kwargs)
+    assert sent(socket) == []
+    assert socket.ack_callbacks == {}
