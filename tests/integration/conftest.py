@@ -66,7 +66,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.options = options
         self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / ".pytest_cache" / f"server-{self.port}.log"
+        # (the pid: two suites side by side, CI's, may hand out the same port in turn)
+        self.log_path = ROOT / ".pytest_cache" / f"server-{os.getpid()}-{self.port}.log"
 
     def start(self) -> LiveServer:
         args = [sys.executable, "-m", self.module, "--port", str(self.port)]

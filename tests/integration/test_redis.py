@@ -519,7 +519,7 @@ def gunicorn_url(redis_server: RedisServer) -> Iterator[str]:
     They use the channel ``gunicorn`` (set in the URL), apart from the other servers.
     """
     port = free_port()
-    log_path = ROOT / ".pytest_cache" / f"gunicorn-{port}.log"
+    log_path = ROOT / ".pytest_cache" / f"gunicorn-{os.getpid()}-{port}.log"
     log_path.parent.mkdir(exist_ok=True)
     env = dict(os.environ, SOCKETIO_TEST_MANAGER=redis_server.url + "?channel=gunicorn")
     args = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}"]
