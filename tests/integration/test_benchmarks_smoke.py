@@ -156,3 +156,23 @@ def test_idle_on_pypy_measures_memory_in_a_fresh_process() -> None:
     assert result["rss_kib"] == memory["rss_kib"]
     assert "kib_per_conn_warmed" in result
     assert memory["handshakes_per_s"] > 0
+
+
+#: run from the repository root: benchmarks.parked, as small as it goes
+PARKED_RUN = """
+import sys
+from benchmarks import harness, parked
+
+harness.ensure_node_modules(quiet=True)
+sys.exit(parked.main(["--runs", "1", "--clients", "150", "--warm-seconds", "0.5", "--pypy", sys.argv[1]]))
+"""
+
+
+def test_parked_measures_a_warm_server_as_shipped_and_traced() -> None:
+    """``benchmarks.parked``: one row per mode, the live heap each idle websocket added."""
+    proc = _run_harness(PARKED_RUN, str(PYPY))
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| 1 |")]
+    assert [row[1].strip() for row in rows] == ["as shipped", "parked path traced"], proc.stdout
+    for row in rows:
+        assert float(row[2]) > 0, proc.stdout  # KB per connection
+        assert float(row[3].replace(",", "")) > 0, proc.stdout  # the warm-up's echoes
