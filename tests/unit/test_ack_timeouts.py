@@ -169,10 +169,11 @@ def test_a_failing_timeout_callback_is_logged_and_the_others_still_run(caplog):
         {"callback": print, "ack_timeout": "5"},
     ],
 )
-def test_invalid_timeout_arguments_raise_before_sending(kwargs):
+@pytest.mark.parametrize("method", ["emit", "send"])
+def test_invalid_timeout_arguments_raise_before_sending(kwargs, method):
     socket, ns = make_ns()
     with pytest.raises(ValueError, match=r"ack_timeout|on_timeout"):
-        ns.emit("q", **kwargs)
+        getattr(ns, method)("q", **kwargs)
     assert sent(socket) == []
     assert socket.ack_callbacks == {}
 
@@ -227,20 +228,3 @@ def test_a_send_acked_in_time_calls_its_callback_and_not_its_errback():
     gevent.sleep(0.15)
     assert acks == [()]
     assert timeouts == []
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"ack_timeout": 1},
-        {"callback": print, "on_timeout": print},
-        {"callback": print, "ack_timeout": 0},
-        {"callback": print, "ack_timeout": "5"},
-    ],
-)
-def test_invalid_send_timeout_arguments_raise_before_sending(kwargs):
-    socket, ns = make_ns()
-    with pytest.raises(ValueError, match=r"ack_timeout|on_timeout"):
-        ns.send("hi", **kwargs)
-    assert sent(socket) == []
-    assert socket.ack_callbacks == {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import _socket
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import gevent
@@ -20,31 +19,23 @@ import pytest
 from socketio.geventsocket import is_plain, os_socket, read_watcher, wait_readable
 
 
-@pytest.fixture
-def pair() -> Iterator[tuple[Any, Any]]:
-    a, b = gevent.socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
-
-
-def test_the_private_names_used_still_exist(pair):
-    a, _ = pair
+def test_the_private_names_used_still_exist(socket_pair):
+    a, _ = socket_pair
     assert callable(gevent.socket.socket._wait)
     assert isinstance(a._sock, _socket.socket)  # (the OS's, non-blocking)
     assert a._sock.gettimeout() == 0.0
     assert a._read_event.fd == a.fileno()
 
 
-def test_only_gevent_s_own_class_is_plain(pair):
-    a, _ = pair
+def test_only_gevent_s_own_class_is_plain(socket_pair):
+    a, _ = socket_pair
     assert is_plain(a)
     assert not is_plain(a._sock)
     assert not is_plain(gevent.ssl.SSLSocket.__new__(gevent.ssl.SSLSocket))
 
 
-def test_the_os_socket_never_waits(pair):
-    a, _ = pair
+def test_the_os_socket_never_waits(socket_pair):
+    a, _ = socket_pair
     raw = os_socket(a)
     assert raw is a._sock
     with pytest.raises(BlockingIOError):
@@ -52,8 +43,8 @@ def test_the_os_socket_never_waits(pair):
     assert os_socket(raw) is raw  # (any other socket: itself)
 
 
-def test_the_read_watcher_is_the_one_gevent_s_reads_wait_on(pair):
-    a, b = pair
+def test_the_read_watcher_is_the_one_gevent_s_reads_wait_on(socket_pair):
+    a, b = socket_pair
     watcher = read_watcher(a)
     assert watcher is a._read_event
     reader = gevent.spawn(a.recv, 1)
@@ -64,8 +55,8 @@ def test_the_read_watcher_is_the_one_gevent_s_reads_wait_on(pair):
     assert read_watcher(object()) is None
 
 
-def test_wait_readable_returns_once_bytes_are_there(pair):
-    a, b = pair
+def test_wait_readable_returns_once_bytes_are_there(socket_pair):
+    a, b = socket_pair
     waiter = gevent.spawn(wait_readable, a)
     gevent.sleep(0.01)
     assert not waiter.dead
@@ -74,15 +65,15 @@ def test_wait_readable_returns_once_bytes_are_there(pair):
     assert a.recv(1) == b"x"
 
 
-def test_wait_readable_keeps_the_socket_s_timeout(pair):
-    a, _ = pair
+def test_wait_readable_keeps_the_socket_s_timeout(socket_pair):
+    a, _ = socket_pair
     a.settimeout(0.01)
     with pytest.raises(socket.timeout):
         wait_readable(a)
 
 
-def test_closing_the_socket_ends_the_wait_with_an_error(pair):
-    a, _ = pair
+def test_closing_the_socket_ends_the_wait_with_an_error(socket_pair):
+    a, _ = socket_pair
     waiter = gevent.spawn(wait_readable, a)
     gevent.sleep(0.01)
     a.close()  # gevent's cancel_wait
@@ -90,11 +81,11 @@ def test_closing_the_socket_ends_the_wait_with_an_error(pair):
         waiter.get(timeout=5)
 
 
-def test_cancel_wait_throws_into_the_callback_s_owner(pair):
+def test_cancel_wait_throws_into_the_callback_s_owner(socket_pair):
     # wsconn's _Readiness starts the watcher with its own bound method and
     # takes gevent's error through its throw(): gevent must still throw into
     # the callback's __self__.
-    a, _ = pair
+    a, _ = socket_pair
     thrown: list[Any] = []
 
     class Owner:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import gevent
@@ -18,14 +17,6 @@ import gevent.ssl
 import pytest
 
 from socketio.httpreader import READ_BUFFER_SIZE, SocketReader, connection_reader
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[Any, Any]]:
-    a, b = gevent.socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
 
 
 @pytest.fixture
@@ -47,17 +38,17 @@ def empty_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.fixture
-def drained(pair: tuple[Any, Any]) -> tuple[Any, Any, Any]:
+def drained(socket_pair: tuple[Any, Any]) -> tuple[Any, Any, Any]:
     """``(reader, a, b)``: ``a``'s reader, whose last read was short (one byte ``b`` sent)."""
-    a, b = pair
+    a, b = socket_pair
     reader = connection_reader(a)
     b.sendall(b"a")
     assert reader.read(1) == b"a"
     return reader, a, b
 
 
-def test_a_plain_gevent_socket_is_read_through_a_socket_reader(pair):
-    a, _ = pair
+def test_a_plain_gevent_socket_is_read_through_a_socket_reader(socket_pair):
+    a, _ = socket_pair
     reader = connection_reader(a)
     assert isinstance(reader, io.BufferedReader)
     assert type(reader.raw) is SocketReader
@@ -77,8 +68,10 @@ def test_a_subclass_such_as_an_ssl_socket_is_read_as_its_makefile_reads_it():
         sock.close()
 
 
-def test_after_a_short_read_the_next_waits_for_bytes_instead_of_failing_a_read(pair, empty_reads):
-    a, b = pair
+def test_after_a_short_read_the_next_waits_for_bytes_instead_of_failing_a_read(
+    socket_pair, empty_reads
+):
+    a, b = socket_pair
     reader = connection_reader(a)
     b.sendall(b"GET / HTTP/1.1\r\n\r\n")
     assert reader.peek(1).startswith(b"GET /")  # the first read is tried at once
@@ -91,8 +84,8 @@ def test_after_a_short_read_the_next_waits_for_bytes_instead_of_failing_a_read(p
     assert empty_reads == []
 
 
-def test_a_full_read_is_followed_by_a_read_at_once(pair, empty_reads):
-    a, b = pair
+def test_a_full_read_is_followed_by_a_read_at_once(socket_pair, empty_reads):
+    a, b = socket_pair
     reader = connection_reader(a, size=16)
     b.sendall(b"x" * 16)
     assert reader.read(16) == b"x" * 16  # a full read: more may be waiting
@@ -126,8 +119,8 @@ def test_a_non_blocking_socket_is_read_at_once(drained):
     assert reader.peek(1) == b""  # EAGAIN: nothing, no wait (as websocket upgrades peek)
 
 
-def test_the_end_of_the_connection_is_read(pair):
-    a, b = pair
+def test_the_end_of_the_connection_is_read(socket_pair):
+    a, b = socket_pair
     reader = connection_reader(a, READ_BUFFER_SIZE)
     b.sendall(b"last")
     b.close()
