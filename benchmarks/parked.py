@@ -44,8 +44,27 @@ LOADGEN = ROOT / "benchmarks" / "loadgen.js"
 MODES = {"as shipped": False, "parked path traced": True}
 
 
-def serve(port: int, traced: bool) -> None:
-    """The server side (run under PyPy): the benchmarks' app, and ``/_heap``."""
+def _flask_app() -> Any:
+    """The benchmarks' namespace under a Flask view, as a Flask application calls the library."""
+    import flask
+
+    from benchmarks import ours_app
+    from socketio import socketio_manage
+
+    app = flask.Flask(__name__)
+
+    def socketio_view(rest: str) -> Any:
+        socketio_manage(flask.request.environ, ours_app.NAMESPACES, flask.request)
+        return flask.Response()
+
+    # (werkzeug routes a websocket request only to a rule that says so)
+    app.add_url_rule("/socket.io/<path:rest>", "polling", socketio_view)
+    app.add_url_rule("/socket.io/<path:rest>", "websocket", socketio_view, websocket=True)
+    return app
+
+
+def serve(port: int, traced: bool, flask: bool = False) -> None:
+    """The server side (run under PyPy): the benchmarks' app (or a Flask one), and ``/_heap``."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -58,9 +77,11 @@ def serve(port: int, traced: bool) -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks import ours_app
 
+    served = _flask_app() if flask else ours_app.application
+
     def application(environ: dict, start_response: Any) -> list[bytes]:
         if environ["PATH_INFO"] != "/_heap":
-            return ours_app.application(environ, start_response)
+            return served(environ, start_response)
         for _ in range(3):
             gc.collect()
         body = json.dumps({"used": _bytes(gc.get_stats().memory_used_sum)}).encode()
@@ -118,13 +139,14 @@ def _loadgen(
     return result
 
 
-def measure(pypy: str, traced: bool, clients: int, warm_seconds: float) -> dict[str, float]:
+def measure(
+    pypy: str, traced: bool, clients: int, warm_seconds: float, flask: bool = False
+) -> dict[str, float]:
     """One mode: the warm-up's echo rate and the live heap each idle websocket adds."""
     port = _free_port()
     env = dict(os.environ, PYPY_GC_NURSERY=os.environ.get("PYPY_GC_NURSERY", "16M"))
-    args = [pypy, "-m", "benchmarks.parked", "--serve", str(port)] + (
-        ["--traced"] if traced else []
-    )
+    args = [pypy, "-m", "benchmarks.parked", "--serve", str(port)]
+    args += (["--traced"] if traced else []) + (["--flask"] if flask else [])
     server = subprocess.Popen(args, cwd=ROOT, env=env)
     try:
         url = f"http://127.0.0.1:{port}/_heap"
@@ -184,20 +206,23 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--warm-seconds", type=float, default=10.0)
     parser.add_argument("--pypy", default=str(ROOT / ".venv-pypy" / "bin" / "python"))
+    parser.add_argument("--flask", action="store_true", help="the namespace under a Flask view")
     parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.serve, args.traced)
+        serve(args.serve, args.traced, args.flask)
         return 0
     raise_nofile()
     rows = [
-        (run, mode, measure(args.pypy, traced, args.clients, args.warm_seconds))
+        (run, mode, measure(args.pypy, traced, args.clients, args.warm_seconds, args.flask))
         for run in range(1, args.runs + 1)
         for mode, traced in MODES.items()
     ]
+    app = "a Flask view" if args.flask else "the benchmarks' application"
     print(
-        f"PyPy ({args.pypy}), {args.clients} idle websockets after {args.warm_seconds:g} s of warm-up"
+        f"PyPy ({args.pypy}), {app}, {args.clients} idle websockets"
+        f" after {args.warm_seconds:g} s of warm-up"
     )
     print("| run | mode | live heap KB/conn | warm-up echo msgs/s |")
     print("|---|---|---|---|")
