@@ -37,7 +37,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from benchmarks.harness import raise_nofile
+from benchmarks.harness import free_port, raise_nofile
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADGEN = ROOT / "benchmarks" / "loadgen.js"
@@ -102,14 +102,6 @@ def _bytes(text: Any) -> float:
     return float(text)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _loadgen(
     config: dict[str, Any], on_mark: Optional[Callable[[str], Optional[str]]] = None
 ) -> dict:
@@ -143,7 +135,7 @@ def measure(
     pypy: str, traced: bool, clients: int, warm_seconds: float, flask: bool = False
 ) -> dict[str, float]:
     """One mode: the warm-up's echo rate and the live heap each idle websocket adds."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, PYPY_GC_NURSERY=os.environ.get("PYPY_GC_NURSERY", "16M"))
     args = [pypy, "-m", "benchmarks.parked", "--serve", str(port)]
     args += (["--traced"] if traced else []) + (["--flask"] if flask else [])
