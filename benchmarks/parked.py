@@ -29,18 +29,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from benchmarks.harness import free_port, raise_nofile
+from benchmarks.harness import (
+    BenchmarkError,
+    LoadGen,
+    ServerProcess,
+    raise_nofile,
+    taskset_prefix,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-LOADGEN = ROOT / "benchmarks" / "loadgen.js"
 MODES = {"as shipped": False, "parked path traced": True}
 
 
@@ -102,93 +105,58 @@ def _bytes(text: Any) -> float:
     return float(text)
 
 
-def _loadgen(
-    config: dict[str, Any], on_mark: Optional[Callable[[str], Optional[str]]] = None
-) -> dict:
-    """Run ``loadgen.js`` with ``config``; ``on_mark(name)`` may answer a command."""
-    proc = subprocess.Popen(
-        ["node", str(LOADGEN), json.dumps(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdin is not None
-    assert proc.stdout is not None
-    result: dict = {}
-    for line in proc.stdout:
-        event = json.loads(line)
-        if event["event"] == "mark" and on_mark is not None:
-            command = on_mark(event["name"])
-            if command:
-                proc.stdin.write(command + "\n")
-                proc.stdin.flush()
-        elif event["event"] == "result":
-            result = event
-        elif event["event"] == "error":
-            proc.kill()
-            raise RuntimeError(f"load generator: {event.get('message')}")
-    proc.wait()
-    return result
+class _ParkedServer(ServerProcess):
+    """This module's server (``--serve``) on PyPy, started and stopped as the suite's are."""
+
+    def __init__(self, pypy: str, traced: bool, flask: bool) -> None:
+        super().__init__("ours", python=pypy)
+        self.extra_args = (["--traced"] if traced else []) + (["--flask"] if flask else [])
+
+    def command(self) -> list[str]:
+        """``python -m benchmarks.parked --serve PORT``, pinned as the suite's servers are."""
+        cmd = [self.python, "-m", "benchmarks.parked", "--serve", str(self.port)]
+        return taskset_prefix(self.cpu) + cmd + self.extra_args
 
 
 def measure(
     pypy: str, traced: bool, clients: int, warm_seconds: float, flask: bool = False
 ) -> dict[str, float]:
     """One mode: the warm-up's echo rate and the live heap each idle websocket adds."""
-    port = free_port()
-    env = dict(os.environ, PYPY_GC_NURSERY=os.environ.get("PYPY_GC_NURSERY", "16M"))
-    args = [pypy, "-m", "benchmarks.parked", "--serve", str(port)]
-    args += (["--traced"] if traced else []) + (["--flask"] if flask else [])
-    server = subprocess.Popen(args, cwd=ROOT, env=env)
-    try:
+    with _ParkedServer(pypy, traced, flask) as server:
+        port = server.port
         url = f"http://127.0.0.1:{port}/_heap"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
-        echo = _loadgen(
+        echo = LoadGen(
             {
                 "workload": "echo",
                 "clients": 100,
                 "port": port,
                 "duration_ms": int(warm_seconds * 1000),
             }
-        )
+        ).run()
         warm = max(1, clients // 10)
         heap: list[float] = []
 
-        def on_mark(name: str) -> Optional[str]:
+        def on_mark(name: str, loadgen: LoadGen) -> None:
             if name in ("warm", "connected"):
                 time.sleep(0.5 if name == "connected" else 0)
                 with urllib.request.urlopen(url, timeout=120) as resp:
                     heap.append(json.loads(resp.read())["used"])
-                return "go" if name == "warm" else "done"
-            return None
+                loadgen.command("go" if name == "warm" else "done")
 
-        idle = _loadgen(
-            {
-                "workload": "idle",
-                "clients": clients,
-                "warm": warm,
-                "port": port,
-                "warmup_ms": int(warm_seconds * 1000),
-            },
-            on_mark,
-        )
-        if idle.get("connect_errors"):
-            raise RuntimeError(f"{idle['connect_errors']} connections failed")
-        return {
-            "echo msgs/s": float(echo.get("msgs_per_s", 0.0)),
-            "live heap KB/conn": (heap[1] - heap[0]) / (clients - warm) / 1e3,
+        config = {
+            "workload": "idle",
+            "clients": clients,
+            "warm": warm,
+            "port": port,
+            "warmup_ms": int(warm_seconds * 1000),
         }
-    finally:
-        server.terminate()
-        server.wait()
+        idle = LoadGen(config).run(on_mark)
+    if idle.get("connect_errors"):
+        raise BenchmarkError(f"{idle['connect_errors']} connections failed")
+    return {
+        "echo msgs/s": float(echo.get("msgs_per_s", 0.0)),
+        "live heap KB/conn": (heap[1] - heap[0]) / (clients - warm) / 1e3,
+    }
 
 
 def main(argv: Optional[list[str]] = None) -> int:
