@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import gevent
 import greenlet
@@ -123,10 +123,21 @@ class Cycler:
         ]()
 
 
-def settle(server: SocketIOServer, wait: float = 5.0) -> None:
-    """Wait (at most ``wait`` s) until the server has no session and no connection left."""
+def settle(server: SocketIOServer, before: Optional[set[int]] = None, wait: float = 5.0) -> None:
+    """Wait (at most ``wait`` s) until the server has no session and no connection left.
+
+    With ``before`` (ids of greenlets), also until no other greenlet is left:
+    a session's end runs in greenlets of its own, which a loaded machine may
+    not have run yet when the last connection is gone.
+    """
     deadline = time.monotonic() + wait
-    while (server.sockets or server.connections.count) and time.monotonic() < deadline:
+
+    def busy() -> bool:
+        if server.sockets or server.connections.count:
+            return True
+        return before is not None and any(id(glet) not in before for glet in live_greenlets())
+
+    while busy() and time.monotonic() < deadline:
         # (PyPy closes the sockets the clients dropped only when it collects
         # them; their connections' greenlets end after that)
         gc.collect()
@@ -149,7 +160,7 @@ def soak(cycles: int, transports: list[str]) -> dict[str, Any]:
         for i in range(cycles):
             cycler.run(transports[i % len(transports)])
         elapsed = time.perf_counter() - started
-        settle(server)
+        settle(server, greenlets_before)
         left = [glet for glet in live_greenlets() if id(glet) not in greenlets_before]
         return {
             "cycles": cycles,

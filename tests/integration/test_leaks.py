@@ -35,4 +35,4 @@ def test_no_sockets_or_greenlets_left_after_cycles_on_every_transport():
     assert result["cycles"] == 150
     assert result["sockets_left"] == 0
     assert result["farewells_kept"] == 0  # clients that left are not waited for
-    assert result["greenlets_left"] == 0
+    assert result["greenlets_left"] == 0, result["greenlets_left_at"]
